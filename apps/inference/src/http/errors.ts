@@ -1,0 +1,24 @@
+import type { Context } from "hono";
+import { ApiError, errorEnvelope } from "@slm/config";
+import { QueueFullError } from "../engine/slot-pool.ts";
+import type { Logger } from "../logger.ts";
+
+/** Every failure leaves as the OpenAI error envelope; anything unexpected is logged and answered as a bare 500. */
+export function toApiError(error: unknown, retryAfterSeconds: () => number): ApiError | undefined {
+  if (error instanceof ApiError) return error;
+  if (error instanceof QueueFullError) {
+    return new ApiError(429, "rate_limit_error", "server_overloaded", "The server is busy; retry later.", null, {
+      "retry-after": String(retryAfterSeconds()),
+    });
+  }
+  return undefined;
+}
+
+export function errorResponse(c: Context, error: ApiError): Response {
+  return c.json(error.toJSON(), error.status as 400, error.headers);
+}
+
+export function internalError(c: Context, error: unknown, log: Logger): Response {
+  log.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
+  return c.json(errorEnvelope("server_error", "Internal server error.", { code: "internal_error" }), 500);
+}

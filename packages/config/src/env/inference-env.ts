@@ -1,0 +1,168 @@
+import * as v from "valibot";
+import { boolean, httpUrl, integer, logLevel, port, text } from "./fields.ts";
+import { readEnv, type EnvSource } from "./read-env.ts";
+
+/** What inference serves when no model is configured: a tiny public GGUF, pinned by commit and checksum. */
+export const DEFAULT_MODEL = {
+  id: "ggml-org/test-model-stories260K",
+  file: "stories260K-f32.gguf",
+  revision: "479896ec924af6d40fd419ab8f4d1eb2101de00d",
+  sha256: "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d",
+  size: 1_185_376,
+} as const;
+
+export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
+
+const REPO_ID = /^(?:[\w][\w.-]*\/)?[\w][\w.-]*$/;
+const REVISION = /^(?!.*\.\.)[\w][\w.\-/]*$/;
+const FILE_PATH = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[^\0\\]+$/;
+/** @huggingface/hub throws a TypeError for tokens without this prefix; we say so at startup instead. */
+export const HF_TOKEN_PATTERN = /^hf_\S+$/;
+
+const repoId = () => v.optional(v.pipe(v.string(), v.trim(), v.regex(REPO_ID, "a Hub repo id like org/name")));
+const revision = () =>
+  v.optional(v.pipe(v.string(), v.trim(), v.regex(REVISION, "a branch, tag or 40-hex commit")));
+const filePath = () =>
+  v.optional(v.pipe(v.string(), v.trim(), v.regex(FILE_PATH, "a relative file path inside the repo")));
+const token = () =>
+  v.optional(v.pipe(v.string(), v.trim(), v.regex(HF_TOKEN_PATTERN, "a Hub access token starting with hf_")));
+
+const InferenceEnvFields = v.object({
+  NODE_ENV: v.optional(v.string(), "development"),
+  LOG_LEVEL: logLevel(),
+  INFERENCE_HOST: v.optional(v.pipe(v.string(), v.trim()), "127.0.0.1"),
+  INFERENCE_PORT: port(8081),
+
+  MODEL_REGISTRY: v.optional(v.picklist(["huggingface"], "huggingface"), "huggingface"),
+  MODEL_ID: repoId(),
+  MODEL_VERSION: revision(),
+  MODEL_TYPE: v.optional(v.picklist(["gguf", "lora"], "gguf or lora"), "gguf"),
+  MODEL_FILE: filePath(),
+  MODEL_SHA256: v.optional(
+    v.pipe(v.string(), v.trim(), v.toLowerCase(), v.regex(/^[0-9a-f]{64}$/, "a 64-hex sha256")),
+  ),
+  MODEL_ALIAS: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[\w.:-]{1,128}$/, "a model name of [A-Za-z0-9_.:-]"))),
+  LORA_ID: repoId(),
+  BASE_MODEL: repoId(),
+
+  HF_TOKEN: token(),
+  HUGGING_FACE_HUB_TOKEN: token(),
+  HF_TOKEN_PATH: text(),
+  HF_ENDPOINT: httpUrl(DEFAULT_HF_ENDPOINT),
+  HF_HOME: text(),
+  HF_HUB_CACHE: text(),
+  HUGGINGFACE_HUB_CACHE: text(),
+  HF_HUB_OFFLINE: boolean(false),
+  TRANSFORMERS_OFFLINE: boolean(false),
+  XDG_CACHE_HOME: text(),
+  HOME: text(),
+  MODEL_CACHE_DIR: text(),
+
+  LLAMA_THREADS: integer({ default: 1, min: 1, max: 256 }),
+  CONTEXT_SIZE: integer({ default: 2048, min: 64, max: 1 << 20 }),
+  PARALLEL: integer({ default: 2, min: 1, max: 64 }),
+  MAX_QUEUE: integer({ default: 64, min: 0, max: 100_000 }),
+  CHAT_TEMPLATE: v.optional(v.string()),
+});
+
+const InferenceEnvSchema = v.pipe(
+  InferenceEnvFields,
+  v.forward(
+    v.partialCheck(
+      [["MODEL_TYPE"], ["MODEL_ID"], ["MODEL_FILE"]],
+      (e) => e.MODEL_TYPE !== "gguf" || e.MODEL_ID === undefined || e.MODEL_FILE !== undefined,
+      "the .gguf file to serve, required when MODEL_ID is set and MODEL_TYPE=gguf",
+    ),
+    ["MODEL_FILE"],
+  ),
+  v.forward(
+    v.partialCheck(
+      [["MODEL_TYPE"], ["LORA_ID"]],
+      (e) => e.MODEL_TYPE !== "lora" || e.LORA_ID !== undefined,
+      "the adapter repo, required when MODEL_TYPE=lora",
+    ),
+    ["LORA_ID"],
+  ),
+  v.forward(
+    v.partialCheck(
+      [["MODEL_TYPE"], ["BASE_MODEL"]],
+      (e) => e.MODEL_TYPE !== "lora" || e.BASE_MODEL !== undefined,
+      "the base GGUF repo, required when MODEL_TYPE=lora",
+    ),
+    ["BASE_MODEL"],
+  ),
+  v.transform(toInferenceConfig),
+);
+
+type InferenceEnvFields = v.InferOutput<typeof InferenceEnvFields>;
+
+export interface HubSettings {
+  endpoint: string;
+  /** From HF_TOKEN or HUGGING_FACE_HUB_TOKEN; the token file is read by the service (it is I/O). */
+  token: string | undefined;
+  tokenPath: string;
+  home: string;
+  cacheDir: string;
+  offline: boolean;
+}
+
+export interface ModelSpec {
+  type: "gguf" | "lora";
+  id: string;
+  revision: string;
+  file: string | undefined;
+  sha256: string | undefined;
+  alias: string | undefined;
+  lora: { id: string; baseModel: string } | undefined;
+}
+
+function toInferenceConfig(e: InferenceEnvFields) {
+  const home = expandHome(e.HF_HOME ?? `${e.XDG_CACHE_HOME ?? `${e.HOME ?? "~"}/.cache`}/huggingface`, e.HOME);
+  const hub: HubSettings = {
+    endpoint: e.HF_ENDPOINT,
+    token: e.HF_TOKEN ?? e.HUGGING_FACE_HUB_TOKEN,
+    tokenPath: expandHome(e.HF_TOKEN_PATH ?? `${home}/token`, e.HOME),
+    home,
+    cacheDir: expandHome(e.MODEL_CACHE_DIR ?? e.HF_HUB_CACHE ?? e.HUGGINGFACE_HUB_CACHE ?? `${home}/hub`, e.HOME),
+    offline: e.HF_HUB_OFFLINE || e.TRANSFORMERS_OFFLINE,
+  };
+  const usesDefault = e.MODEL_ID === undefined && e.MODEL_TYPE === "gguf";
+  const model: ModelSpec = {
+    type: e.MODEL_TYPE,
+    id: usesDefault ? DEFAULT_MODEL.id : (e.MODEL_ID ?? e.LORA_ID ?? ""),
+    revision: e.MODEL_VERSION ?? (usesDefault ? DEFAULT_MODEL.revision : "main"),
+    file: usesDefault ? DEFAULT_MODEL.file : e.MODEL_FILE,
+    sha256: e.MODEL_SHA256 ?? (usesDefault ? DEFAULT_MODEL.sha256 : undefined),
+    alias: e.MODEL_ALIAS,
+    lora:
+      e.MODEL_TYPE === "lora" && e.LORA_ID !== undefined && e.BASE_MODEL !== undefined
+        ? { id: e.LORA_ID, baseModel: e.BASE_MODEL }
+        : undefined,
+  };
+  return {
+    production: e.NODE_ENV === "production",
+    logLevel: e.LOG_LEVEL,
+    server: { host: e.INFERENCE_HOST, port: e.INFERENCE_PORT },
+    registry: e.MODEL_REGISTRY,
+    model,
+    hub,
+    engine: {
+      threads: e.LLAMA_THREADS,
+      contextSize: e.CONTEXT_SIZE,
+      parallel: e.PARALLEL,
+      maxQueue: e.MAX_QUEUE,
+      chatTemplate: e.CHAT_TEMPLATE,
+    },
+  };
+}
+
+function expandHome(path: string, home: string | undefined): string {
+  if (path === "~" || path.startsWith("~/")) return `${home ?? "~"}${path.slice(1)}`;
+  return path;
+}
+
+export type InferenceConfig = ReturnType<typeof toInferenceConfig>;
+
+export function readInferenceEnv(source: EnvSource): InferenceConfig {
+  return readEnv("inference", InferenceEnvSchema, source);
+}

@@ -1,0 +1,16 @@
+export { EnvError, type EnvProblem } from "./env/env-error.ts";
+export { readEnv, type EnvSource } from "./env/read-env.ts";
+export {
+  DEFAULT_HF_ENDPOINT,
+  DEFAULT_MODEL,
+  HF_TOKEN_PATTERN,
+  readInferenceEnv,
+  type HubSettings,
+  type InferenceConfig,
+  type ModelSpec,
+} from "./env/inference-env.ts";
+export { readGatewayEnv, type GatewayConfig } from "./env/gateway-env.ts";
+export * from "./api/chat-completion.ts";
+export * from "./api/models.ts";
+export * from "./api/error.ts";
+export * from "./api/sse.ts";

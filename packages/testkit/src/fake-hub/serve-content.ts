@@ -1,0 +1,78 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { FaultContext } from "./faults.ts";
+import { parseRange } from "./http-utils.ts";
+import { writeBody, type BodyPlan } from "./send-body.ts";
+import type { HubState } from "./state.ts";
+
+export interface ContentReply {
+	content: Buffer;
+	/** Unquoted entity tag. */
+	etag: string;
+	contentType: string;
+	/** Where the reply comes from, for fault matching and byte counting. */
+	where: "resolve" | "cdn";
+	repo: string;
+	path: string;
+	headers?: Record<string, string | number>;
+}
+
+const PROBE = /^\s*bytes\s*=\s*0\s*-\s*0\s*$/i;
+
+/**
+ * Serves file content with `Range` support (200, 206, or 416) and the body faults
+ * (`missingEtag`, `corruptBody`, `truncateBody`, `resetMidBody`), streaming with backpressure.
+ */
+export async function serveContent(
+	state: HubState,
+	req: IncomingMessage,
+	res: ServerResponse,
+	reply: ContentReply,
+): Promise<void> {
+	const isHead = req.method === "HEAD";
+	const size = reply.content.byteLength;
+	const rangeHeader = req.headers.range;
+	const range = parseRange(rangeHeader, size);
+	const ctx: FaultContext = {
+		where: reply.where,
+		path: reply.path,
+		repo: reply.repo,
+		hasBody: !isHead,
+		isProbe: rangeHeader !== undefined && PROBE.test(rangeHeader),
+	};
+	const stripEtag = state.faults.take("missingEtag", ctx) !== undefined;
+	const common: Record<string, string | number> = {
+		"Accept-Ranges": "bytes",
+		"Content-Type": reply.contentType,
+		...(stripEtag ? {} : { ETag: `"${reply.etag}"` }),
+		...reply.headers,
+	};
+	if (range === "unsatisfiable") {
+		res.writeHead(416, { ...common, "Content-Range": `bytes */${size}`, "Content-Length": 0 });
+		res.end();
+		return;
+	}
+	const start = range ? range.start : 0;
+	const end = range ? range.end + 1 : size;
+	const body = reply.content.subarray(start, end);
+	const headers: Record<string, string | number> = { ...common, "Content-Length": body.byteLength };
+	if (range) {
+		headers["Content-Range"] = `bytes ${range.start}-${range.end}/${size}`;
+	}
+	res.writeHead(range ? 206 : 200, headers);
+	if (isHead) {
+		res.end();
+		return;
+	}
+	const half = Math.floor(body.byteLength / 2);
+	const plan: BodyPlan = {};
+	const corrupt = state.faults.take("corruptBody", ctx);
+	if (corrupt) plan.corruptAt = Math.min(corrupt.offset ?? half, Math.max(0, body.byteLength - 1));
+	const truncate = state.faults.take("truncateBody", ctx);
+	if (truncate) plan.truncateAfter = truncate.sendBytes ?? half;
+	const reset = state.faults.take("resetMidBody", ctx);
+	if (reset) plan.resetAfter = reset.afterBytes ?? half;
+	await writeBody(res, body, plan, (n) => {
+		if (reply.where === "cdn") state.counters.cdnBytes += n;
+		else state.counters.hubBytes += n;
+	});
+}

@@ -1,0 +1,196 @@
+import { GGUFValueType } from "@huggingface/gguf";
+import { describe, expect, it } from "vitest";
+import { parseGguf } from "./parse-for-tests.ts";
+import {
+  BENCHMARK_LLAMA_OPTIONS,
+  generateTinyLlama,
+  tinyLlamaMetadata,
+  tinyLlamaParameterCount,
+} from "./tiny-llama.ts";
+import { buildLlamaVocab, TokenType } from "./vocab.ts";
+
+const { ARRAY, BOOL, FLOAT32, INT32, STRING, UINT32 } = GGUFValueType;
+
+// Every key written, with its GGUF type (and array element type). llama.cpp
+// aborts or refuses to load without the architecture/tokenizer ones, so this
+// doubles as the check before a model is ever handed to node-llama-cpp.
+const EXPECTED_KEYS: Record<string, [GGUFValueType, GGUFValueType?]> = {
+  "general.architecture": [STRING],
+  "general.name": [STRING],
+  "general.file_type": [UINT32],
+  "general.alignment": [UINT32],
+  "llama.context_length": [UINT32],
+  "llama.embedding_length": [UINT32],
+  "llama.block_count": [UINT32],
+  "llama.feed_forward_length": [UINT32],
+  "llama.rope.dimension_count": [UINT32],
+  "llama.attention.head_count": [UINT32],
+  "llama.attention.head_count_kv": [UINT32],
+  "llama.attention.layer_norm_rms_epsilon": [FLOAT32],
+  "llama.rope.freq_base": [FLOAT32],
+  "llama.vocab_size": [UINT32],
+  "tokenizer.ggml.model": [STRING],
+  "tokenizer.ggml.tokens": [ARRAY, STRING],
+  "tokenizer.ggml.scores": [ARRAY, FLOAT32],
+  "tokenizer.ggml.token_type": [ARRAY, INT32],
+  "tokenizer.ggml.bos_token_id": [UINT32],
+  "tokenizer.ggml.eos_token_id": [UINT32],
+  "tokenizer.ggml.unknown_token_id": [UINT32],
+  "tokenizer.ggml.add_bos_token": [BOOL],
+  "tokenizer.ggml.add_eos_token": [BOOL],
+};
+
+describe("generateTinyLlama", () => {
+  it("writes all llama hyperparameters and tokenizer keys with their GGUF types", async () => {
+    const { typedMetadata } = await parseGguf(generateTinyLlama());
+    const types = Object.fromEntries(
+      Object.entries(typedMetadata)
+        .filter(([key]) => !["version", "tensor_count", "kv_count"].includes(key))
+        .map(([key, entry]) => [key, entry.subType === undefined ? [entry.type] : [entry.type, entry.subType]]),
+    );
+    expect(types).toEqual(EXPECTED_KEYS);
+
+    const value = (key: string) => typedMetadata[key]?.value;
+    expect(value("general.architecture")).toBe("llama");
+    expect(value("general.name")).toBe("tiny-llama");
+    expect(value("general.file_type")).toBe(0);
+    expect(value("llama.context_length")).toBe(512);
+    expect(value("llama.embedding_length")).toBe(64);
+    expect(value("llama.block_count")).toBe(2);
+    expect(value("llama.feed_forward_length")).toBe(128);
+    expect(value("llama.rope.dimension_count")).toBe(16);
+    expect(value("llama.attention.head_count")).toBe(4);
+    expect(value("llama.attention.head_count_kv")).toBe(4);
+    expect(value("llama.attention.layer_norm_rms_epsilon")).toBeCloseTo(1e-5, 10);
+    expect(value("llama.rope.freq_base")).toBe(10000);
+    expect(value("tokenizer.ggml.model")).toBe("llama");
+    expect(value("tokenizer.ggml.bos_token_id")).toBe(1);
+    expect(value("tokenizer.ggml.eos_token_id")).toBe(2);
+    expect(value("tokenizer.ggml.unknown_token_id")).toBe(0);
+    expect(value("tokenizer.ggml.add_bos_token")).toBe(true);
+    expect(value("tokenizer.ggml.add_eos_token")).toBe(false);
+
+    const tokens = value("tokenizer.ggml.tokens") as string[];
+    expect(value("llama.vocab_size")).toBe(tokens.length);
+    expect((value("tokenizer.ggml.scores") as number[]).length).toBe(tokens.length);
+    expect((value("tokenizer.ggml.token_type") as number[]).length).toBe(tokens.length);
+  });
+
+  it("writes the optional keys when given", async () => {
+    const template = "{% for message in messages %}{{ message['content'] }}{% endfor %}";
+    const { typedMetadata } = await parseGguf(
+      generateTinyLlama({ name: "custom", license: "mit", chatTemplate: template, extraTokens: ["<|im_end|>"] }),
+    );
+    expect(typedMetadata["general.name"]?.value).toBe("custom");
+    expect(typedMetadata["general.license"]?.value).toBe("mit");
+    expect(typedMetadata["tokenizer.chat_template"]?.value).toBe(template);
+    expect((typedMetadata["tokenizer.ggml.tokens"]?.value as string[]).at(-1)).toBe("<|im_end|>");
+    expect((typedMetadata["tokenizer.ggml.token_type"]?.value as number[]).at(-1)).toBe(TokenType.control);
+  });
+
+  it("has the tensors llama.cpp expects, in ggml dim order, aligned", async () => {
+    const { tensorInfos, tensorDataOffset } = await parseGguf(
+      generateTinyLlama({ nLayer: 1, nEmbd: 32, nHead: 4, nHeadKv: 2, nFf: 48 }),
+    );
+    const nVocab = BigInt(buildLlamaVocab().tokens.length);
+    const shapes = Object.fromEntries(tensorInfos.map((info) => [info.name, info.shape]));
+    expect(shapes).toEqual({
+      "token_embd.weight": [32n, nVocab],
+      "blk.0.attn_norm.weight": [32n],
+      "blk.0.attn_q.weight": [32n, 32n],
+      "blk.0.attn_k.weight": [32n, 16n], // 2 kv heads × head size 8
+      "blk.0.attn_v.weight": [32n, 16n],
+      "blk.0.attn_output.weight": [32n, 32n],
+      "blk.0.ffn_norm.weight": [32n],
+      "blk.0.ffn_gate.weight": [32n, 48n],
+      "blk.0.ffn_up.weight": [32n, 48n],
+      "blk.0.ffn_down.weight": [48n, 32n],
+      "output_norm.weight": [32n],
+      "output.weight": [32n, nVocab],
+    });
+    expect(Number(tensorDataOffset) % 32).toBe(0);
+    let expectedOffset = 0n;
+    for (const info of tensorInfos) {
+      expect(info.offset).toBe(expectedOffset);
+      const bytes = info.shape.reduce((product, dim) => product * dim, 4n);
+      expectedOffset += ((bytes + 31n) / 32n) * 32n;
+    }
+  });
+
+  it("stores weight matrices as F16 but keeps norms in F32", async () => {
+    const { tensorInfos, typedMetadata } = await parseGguf(generateTinyLlama({ tensorType: "f16" }));
+    expect(typedMetadata["general.file_type"]?.value).toBe(1);
+    for (const info of tensorInfos) {
+      expect([info.name, info.dtype]).toEqual([info.name, info.name.includes("norm") ? 0 : 1]);
+    }
+  });
+
+  it("is byte-identical per seed and differs between seeds", () => {
+    const a = generateTinyLlama({ seed: 7 });
+    expect(generateTinyLlama({ seed: 7 })).toEqual(a);
+    const b = generateTinyLlama({ seed: 8 });
+    expect(b.length).toBe(a.length);
+    expect(Buffer.from(b).equals(Buffer.from(a))).toBe(false);
+    expect(generateTinyLlama({ seed: 7, tensorType: "f16" })).toEqual(generateTinyLlama({ seed: 7, tensorType: "f16" }));
+  });
+
+  it("writes spread-out weights, norms of one and zero logits for non-normal tokens", async () => {
+    const bytes = generateTinyLlama({ seed: 3 });
+    const { tensorInfos, tensorDataOffset } = await parseGguf(bytes);
+    const vocab = buildLlamaVocab();
+    const data = (name: string) => {
+      const info = tensorInfos.find((tensor) => tensor.name === name)!;
+      const elements = Number(info.shape.reduce((product, dim) => product * dim, 1n));
+      return new Float32Array(bytes.slice(Number(tensorDataOffset + info.offset)).buffer, 0, elements);
+    };
+    const std = (values: Float32Array) => Math.sqrt(values.reduce((sum, v) => sum + v * v, 0) / values.length);
+
+    expect(data("output_norm.weight").every((v) => v === 1)).toBe(true);
+    expect(std(data("blk.0.attn_q.weight"))).toBeCloseTo(1 / 8, 2); // 1/sqrt(n_embd)
+    expect(std(data("token_embd.weight"))).toBeCloseTo(1, 1);
+    const output = data("output.weight");
+    vocab.tokenTypes.forEach((type, id) => {
+      const row = output.subarray(id * 64, (id + 1) * 64);
+      expect([id, row.some((v) => v !== 0)]).toEqual([id, type === TokenType.normal]);
+    });
+  });
+
+  it("validates the shape options", () => {
+    expect(() => generateTinyLlama({ nEmbd: 60, nHead: 8 })).toThrow(/divisible by nHead/);
+    expect(() => generateTinyLlama({ nEmbd: 36, nHead: 4 })).toThrow(/even head size/);
+    expect(() => generateTinyLlama({ nHeadKv: 3 })).toThrow(/divide nHead/);
+    expect(() => generateTinyLlama({ nLayer: 0 })).toThrow(/nLayer/);
+    expect(() => generateTinyLlama({ seed: -1 })).toThrow(/seed/);
+    expect(() => generateTinyLlama({ extraTokens: ["</s>"] })).toThrow(/already in the vocabulary/);
+  });
+
+  it("describes a ~60M-parameter benchmark model without generating it", () => {
+    expect(tinyLlamaParameterCount(BENCHMARK_LLAMA_OPTIONS)).toBeGreaterThan(50e6);
+    expect(tinyLlamaParameterCount(BENCHMARK_LLAMA_OPTIONS)).toBeLessThan(65e6);
+    expect(tinyLlamaMetadata(BENCHMARK_LLAMA_OPTIONS)["general.file_type"]).toEqual({ type: "uint32", value: 1 });
+  });
+});
+
+describe("buildLlamaVocab", () => {
+  const vocab = buildLlamaVocab();
+
+  it("starts with the special and byte tokens of the LLaMA SentencePiece layout", () => {
+    expect(vocab.tokens.slice(0, 3)).toEqual(["<unk>", "<s>", "</s>"]);
+    expect(Array.from(vocab.tokenTypes.slice(0, 3))).toEqual([TokenType.unknown, TokenType.control, TokenType.control]);
+    expect(vocab.tokens[3]).toBe("<0x00>");
+    expect(vocab.tokens[3 + 0x0a]).toBe("<0x0A>"); // llama.cpp's newline token
+    expect(vocab.tokens[258]).toBe("<0xFF>");
+    expect(vocab.tokenTypes.slice(3, 259).every((type) => type === TokenType.byte)).toBe(true);
+  });
+
+  it("has unique tokens (llama.cpp aborts otherwise) and non-increasing scores", () => {
+    expect(new Set(vocab.tokens).size).toBe(vocab.tokens.length);
+    expect(vocab.scores.every((score, i) => i === 0 || score <= vocab.scores[i - 1]!)).toBe(true);
+  });
+
+  it("contains every intermediate piece of its words so SPM merges reach whole words", () => {
+    for (const piece of ["▁", "a", "▁a", "!", "▁!", "▁the", "▁th", "he", "the", "▁Hello", "ello", "▁world"]) {
+      expect(vocab.tokens).toContain(piece);
+    }
+  });
+});

@@ -1,0 +1,215 @@
+import { toFloat16Bits } from "./float16.ts";
+import { hashString, mulberry32 } from "./prng.ts";
+import { BOS_TOKEN_ID, buildLlamaVocab, EOS_TOKEN_ID, TokenType, UNK_TOKEN_ID, type LlamaVocab } from "./vocab.ts";
+import { writeGguf, type GgmlType, type GgufMetadata, type GgufTensor } from "./writer.ts";
+
+export interface TinyLlamaOptions {
+  /** PRNG seed (uint32) for the weights; the same options give a byte-identical file. Default 1. */
+  seed?: number;
+  /** Number of transformer blocks. Default 2. */
+  nLayer?: number;
+  /** Hidden size; must be divisible by nHead, giving an even head size. Default 64. */
+  nEmbd?: number;
+  /** Attention heads. Default 4. */
+  nHead?: number;
+  /** Key/value heads (grouped-query attention); must divide nHead. Default nHead. */
+  nHeadKv?: number;
+  /** Feed-forward hidden size. Default 128. */
+  nFf?: number;
+  /** Training context length (`llama.context_length`). Default 512. */
+  contextLength?: number;
+  /** Jinja chat template, written as `tokenizer.chat_template`. */
+  chatTemplate?: string;
+  /** `general.name`. Default "tiny-llama". */
+  name?: string;
+  /** `general.license`. */
+  license?: string;
+  /** Storage type of the weight matrices; norm weights are always F32, as in converted models. Default "f32". */
+  tensorType?: GgmlType;
+  /** Appended to the vocabulary as CONTROL tokens, e.g. ChatML's `<|im_start|>` and `<|im_end|>`. */
+  extraTokens?: readonly string[];
+}
+
+type ResolvedOptions = Required<Omit<TinyLlamaOptions, "chatTemplate" | "license">> &
+  Pick<TinyLlamaOptions, "chatTemplate" | "license">;
+
+/**
+ * Options for a ~60M-parameter F16 model (~120 MB) for benchmarks, e.g.
+ * `generateTinyLlama({ ...BENCHMARK_LLAMA_OPTIONS, seed: 7 })`.
+ */
+export const BENCHMARK_LLAMA_OPTIONS: Readonly<TinyLlamaOptions> = Object.freeze({
+  name: "bench-llama",
+  nLayer: 12,
+  nEmbd: 640,
+  nHead: 10,
+  nFf: 1728,
+  tensorType: "f16",
+});
+
+const RMS_NORM_EPS = 1e-5;
+const ROPE_FREQ_BASE = 10000;
+// ggml's llama_ftype ids for general.file_type.
+const FILE_TYPE: Record<GgmlType, number> = { f32: 0, f16: 1 };
+
+// Weight scales. Projections use std 1/sqrt(fan_in) so every block's
+// contribution to the residual stream is about as large as the token embedding
+// itself and the prediction depends on the context, not only the last token.
+const EMBEDDING_STD = 1;
+// Target std of the logits: wide enough for a spread, non-degenerate distribution.
+const LOGIT_STD = 3;
+
+/** Generates the GGUF bytes of a tiny llama-architecture model with seeded random weights. */
+export function generateTinyLlama(options: TinyLlamaOptions = {}): Uint8Array {
+  const resolved = resolveOptions(options);
+  const vocab = buildLlamaVocab(resolved.extraTokens);
+  return writeGguf({ metadata: llamaMetadata(resolved, vocab), tensors: llamaTensors(resolved, vocab) });
+}
+
+/** The metadata `generateTinyLlama` writes for these options (without `general.alignment`). */
+export function tinyLlamaMetadata(options: TinyLlamaOptions = {}): GgufMetadata {
+  const resolved = resolveOptions(options);
+  return llamaMetadata(resolved, buildLlamaVocab(resolved.extraTokens));
+}
+
+/** Total number of weights in the model `generateTinyLlama` would produce. */
+export function tinyLlamaParameterCount(options: TinyLlamaOptions = {}): number {
+  const resolved = resolveOptions(options);
+  let count = 0;
+  for (const { dims } of llamaTensors(resolved, buildLlamaVocab(resolved.extraTokens))) {
+    count += dims.reduce((product, dim) => product * dim, 1);
+  }
+  return count;
+}
+
+function resolveOptions(options: TinyLlamaOptions): ResolvedOptions {
+  const nHead = options.nHead ?? 4;
+  const resolved: ResolvedOptions = {
+    seed: options.seed ?? 1,
+    nLayer: options.nLayer ?? 2,
+    nEmbd: options.nEmbd ?? 64,
+    nHead,
+    nHeadKv: options.nHeadKv ?? nHead,
+    nFf: options.nFf ?? 128,
+    contextLength: options.contextLength ?? 512,
+    chatTemplate: options.chatTemplate,
+    name: options.name ?? "tiny-llama",
+    license: options.license,
+    tensorType: options.tensorType ?? "f32",
+    extraTokens: options.extraTokens ?? [],
+  };
+  if (!Number.isInteger(resolved.seed) || resolved.seed < 0 || resolved.seed > 0xffffffff) {
+    throw new RangeError(`seed must be a uint32, got ${resolved.seed}`);
+  }
+  for (const key of ["nLayer", "nEmbd", "nHead", "nHeadKv", "nFf", "contextLength"] as const) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 1) {
+      throw new RangeError(`${key} must be a positive integer, got ${resolved[key]}`);
+    }
+  }
+  // Checked up front because llama.cpp rejects these only deep inside model loading.
+  if (resolved.nEmbd % resolved.nHead !== 0 || (resolved.nEmbd / resolved.nHead) % 2 !== 0) {
+    throw new RangeError("nEmbd must be divisible by nHead with an even head size (RoPE rotates pairs)");
+  }
+  if (resolved.nHead % resolved.nHeadKv !== 0) {
+    throw new RangeError("nHeadKv must divide nHead");
+  }
+  return resolved;
+}
+
+function llamaMetadata(model: ResolvedOptions, vocab: LlamaVocab): GgufMetadata {
+  const u32 = (value: number) => ({ type: "uint32", value }) as const;
+  const headDim = model.nEmbd / model.nHead;
+  return {
+    "general.architecture": { type: "string", value: "llama" },
+    "general.name": { type: "string", value: model.name },
+    ...(model.license === undefined ? {} : { "general.license": { type: "string", value: model.license } }),
+    "general.file_type": u32(FILE_TYPE[model.tensorType]),
+    "llama.context_length": u32(model.contextLength),
+    "llama.embedding_length": u32(model.nEmbd),
+    "llama.block_count": u32(model.nLayer),
+    "llama.feed_forward_length": u32(model.nFf),
+    // llama.cpp insists that RoPE covers the full head for llama ("invalid n_rot").
+    "llama.rope.dimension_count": u32(headDim),
+    "llama.attention.head_count": u32(model.nHead),
+    "llama.attention.head_count_kv": u32(model.nHeadKv),
+    "llama.attention.layer_norm_rms_epsilon": { type: "float32", value: RMS_NORM_EPS },
+    "llama.rope.freq_base": { type: "float32", value: ROPE_FREQ_BASE },
+    "llama.vocab_size": u32(vocab.tokens.length),
+    "tokenizer.ggml.model": { type: "string", value: "llama" },
+    "tokenizer.ggml.tokens": { type: "string[]", value: vocab.tokens },
+    "tokenizer.ggml.scores": { type: "float32[]", value: vocab.scores },
+    "tokenizer.ggml.token_type": { type: "int32[]", value: vocab.tokenTypes },
+    "tokenizer.ggml.bos_token_id": u32(BOS_TOKEN_ID),
+    "tokenizer.ggml.eos_token_id": u32(EOS_TOKEN_ID),
+    "tokenizer.ggml.unknown_token_id": u32(UNK_TOKEN_ID),
+    "tokenizer.ggml.add_bos_token": { type: "bool", value: true },
+    "tokenizer.ggml.add_eos_token": { type: "bool", value: false },
+    ...(model.chatTemplate === undefined
+      ? {}
+      : { "tokenizer.chat_template": { type: "string", value: model.chatTemplate } }),
+  };
+}
+
+/**
+ * The tensors llama.cpp's llama loader requires, in ggml dim order
+ * ({input, output} for a weight matrix, {n_embd, n_vocab} for embeddings).
+ */
+function llamaTensors(model: ResolvedOptions, vocab: LlamaVocab): GgufTensor[] {
+  const { nEmbd, nFf, tensorType: type, seed } = model;
+  const nVocab = vocab.tokens.length;
+  const nEmbdKv = (nEmbd / model.nHead) * model.nHeadKv;
+  const ones = () => 1;
+  const weights = (name: string, nIn: number, nOut: number) =>
+    tensor(name, [nIn, nOut], type, randomValues(seed, name, 1 / Math.sqrt(nIn)));
+
+  const tensors = [tensor("token_embd.weight", [nEmbd, nVocab], type, randomValues(seed, "token_embd.weight", EMBEDDING_STD))];
+  for (let layer = 0; layer < model.nLayer; layer++) {
+    const blk = `blk.${layer}`;
+    tensors.push(
+      tensor(`${blk}.attn_norm.weight`, [nEmbd], "f32", ones),
+      weights(`${blk}.attn_q.weight`, nEmbd, nEmbd),
+      weights(`${blk}.attn_k.weight`, nEmbd, nEmbdKv),
+      weights(`${blk}.attn_v.weight`, nEmbd, nEmbdKv),
+      weights(`${blk}.attn_output.weight`, nEmbd, nEmbd),
+      tensor(`${blk}.ffn_norm.weight`, [nEmbd], "f32", ones),
+      weights(`${blk}.ffn_gate.weight`, nEmbd, nFf),
+      weights(`${blk}.ffn_up.weight`, nEmbd, nFf),
+      weights(`${blk}.ffn_down.weight`, nFf, nEmbd),
+    );
+  }
+
+  // Output rows of non-normal tokens (unk, bos/eos, byte fallback, extra control
+  // tokens) stay zero: their logit is always 0 while the best normal token's is
+  // several LOGIT_STD above, so greedy generation emits printable text and never
+  // stops early on EOS.
+  const logits = randomValues(seed, "output.weight", LOGIT_STD / Math.sqrt(nEmbd));
+  const outputValue = (index: number) =>
+    vocab.tokenTypes[Math.floor(index / nEmbd)] === TokenType.normal ? logits() : 0;
+  tensors.push(
+    tensor("output_norm.weight", [nEmbd], "f32", ones),
+    tensor("output.weight", [nEmbd, nVocab], type, outputValue),
+  );
+  return tensors;
+}
+
+/** A tensor whose elements are produced in order by `value(flatIndex)`. */
+function tensor(name: string, dims: number[], type: GgmlType, value: (index: number) => number): GgufTensor {
+  if (type === "f32") {
+    return { name, dims, type, fill: (data) => { for (let i = 0; i < data.length; i++) data[i] = value(i); } };
+  }
+  return { name, dims, type, fill: (data) => { for (let i = 0; i < data.length; i++) data[i] = toFloat16Bits(value(i)); } };
+}
+
+/**
+ * Seeded zero-mean weights with the given std. Each tensor gets its own stream
+ * (seed mixed with the tensor name), so tensors do not depend on each other.
+ * The sum of the two 16-bit halves of one draw is triangular on [-1, 1] (std
+ * 1/sqrt(6)): bell-shaped enough for fake weights, at one PRNG call per weight.
+ */
+function randomValues(seed: number, name: string, std: number): () => number {
+  const next = mulberry32(seed ^ hashString(name));
+  const scale = std * Math.sqrt(6);
+  return () => {
+    const bits = next();
+    return (((bits & 0xffff) + (bits >>> 16)) / 0xffff - 1) * scale;
+  };
+}
