@@ -6,7 +6,8 @@ export interface AccessLogOptions {
   logger: Logger;
 }
 
-/** One line per request: id, method, path (no query), status, duration. Never headers, so never a key. */
+/** One line per request: id, method, path (no query), status, ms until the response head (a stream may go on).
+ * Never headers, so never a key; `keyId` is a SHA-256 prefix of the key, not the key. */
 export function accessLog(options: AccessLogOptions): MiddlewareHandler<GatewayEnv> {
   const { logger } = options;
   return async function accessLog(c, next) {

@@ -1,4 +1,4 @@
-import { ApiError, ErrorEnvelope, errorEnvelope, sseError } from "@slm/config";
+import { ApiError, ErrorEnvelopeSchema, errorEnvelope, sseError } from "@slm/config";
 import type { Context, Handler } from "hono";
 import * as v from "valibot";
 import { scrubEnvelope } from "./errors.ts";
@@ -123,8 +123,9 @@ function guardEventStream(
           controller.close();
         }
       },
-      cancel(reason) {
-        return reader.cancel(reason);
+      async cancel(reason) {
+        // The upstream body may already have failed (the abort that follows a disconnect errors it first).
+        await reader.cancel(reason).catch(() => {});
       },
     },
     { highWaterMark: 0 },
@@ -151,7 +152,7 @@ export function createForwarder(options: ForwardOptions): Forwarder {
     } catch {
       json = undefined;
     }
-    if (upstream.status >= 400 && v.is(ErrorEnvelope, json)) {
+    if (upstream.status >= 400 && v.is(ErrorEnvelopeSchema, json)) {
       log.debug("upstream error relayed", { status: upstream.status, code: json.error.code });
       const headers = relayedHeaders(upstream.headers);
       headers.set("content-type", "application/json");

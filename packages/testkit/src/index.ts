@@ -1,1 +1,3 @@
 export * from "./gguf/index.ts";
+export * from "./process/start-service.ts";
+export * from "./fake-hub/index.ts";

@@ -14,7 +14,8 @@ export interface ErrorEnvelope {
   error: { message: string; type: ApiErrorType; param: string | null; code: string | null };
 }
 
-export const ErrorEnvelope = v.object({
+/** Schema of an envelope received from elsewhere (e.g. relayed from inference): `type` may be any string. */
+export const ErrorEnvelopeSchema = v.object({
   error: v.object({
     message: v.string(),
     type: v.string(),
@@ -66,5 +67,6 @@ export function invalidRequest(issues: readonly v.BaseIssue<unknown>[]): ApiErro
 
 /** Message function for valibot that states what was expected without echoing what was received. */
 export function expectationMessage(issue: v.BaseIssue<unknown>): string {
+  if (issue.kind === "schema" && issue.input === undefined) return "required";
   return `expected ${issue.expected ?? issue.kind}`;
 }

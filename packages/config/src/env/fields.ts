@@ -32,10 +32,10 @@ export function boolean(defaultValue: boolean) {
 export function httpUrl(defaultUrl: string) {
   return v.optional(
     v.pipe(
-    v.string(),
-    v.trim(),
-    v.url("an http(s) URL"),
-    v.regex(/^https?:\/\//i, "an http(s) URL"),
+      v.string(),
+      v.trim(),
+      v.url("an http(s) URL"),
+      v.regex(/^https?:\/\//i, "an http(s) URL"),
       v.transform((s) => s.replace(/\/+$/, "")),
     ),
     defaultUrl,

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { sendGatedRepo, sendRepoNotFound } from "./errors.ts";
+import { sendGatedRepo, sendInvalidCredentials, sendRepoNotFound } from "./errors.ts";
 import type { FakeRepo } from "./repo-store.ts";
 import type { HubState } from "./state.ts";
 import { canRead, isGatedApproved, type Credentials } from "./tokens.ts";
@@ -7,7 +7,8 @@ import { canRead, isGatedApproved, type Credentials } from "./tokens.ts";
 /**
  * Checks that the caller may see a repo (and, with `files`, download its files).
  * Gating only applies to file downloads: like the real Hub, a gated repo's metadata, tree and
- * paths-info stay public. On refusal the error reply is sent and undefined returned.
+ * paths-info stay public. A token the Hub does not know is refused (401) even for public repos.
+ * On refusal the error reply is sent and undefined returned.
  */
 export function authorizeRepo(
 	state: HubState,
@@ -16,6 +17,10 @@ export function authorizeRepo(
 	repoId: string,
 	options: { files: boolean },
 ): FakeRepo | undefined {
+	if (credentials.kind === "invalid") {
+		sendInvalidCredentials(res);
+		return undefined;
+	}
 	const token = credentials.kind === "token" ? credentials.token : undefined;
 	const repo = state.repos.get(repoId);
 	if (!repo || (repo.private && !(token && canRead(token, repoId)))) {

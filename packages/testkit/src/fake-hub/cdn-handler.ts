@@ -41,7 +41,6 @@ export async function handleCdnRequest(state: HubState, req: IncomingMessage, re
 		headers: {
 			...(disposition ? { "Content-Disposition": disposition } : {}),
 			...(state.options.cdnCacheHeader ? { "X-Cache": "Miss from cloudfront" } : {}),
-			"Last-Modified": new Date(0).toUTCString(),
 		},
 	});
 }

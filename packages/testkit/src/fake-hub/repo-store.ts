@@ -91,6 +91,14 @@ export class FakeRepo implements FakeRepoInfo {
 		return sha;
 	}
 
+	listFiles(revision = "main"): string[] {
+		const commit = this.resolveRevision(revision);
+		if (!commit) {
+			throw new Error(`fake hub: revision ${revision} does not exist in ${this.id}`);
+		}
+		return [...commit.files.keys()].sort();
+	}
+
 	/** Commits onto a branch head and moves the branch. */
 	commit(files: Record<string, FileContent>, options: CommitOptions = {}): StoredCommit {
 		const branch = options.branch ?? "main";

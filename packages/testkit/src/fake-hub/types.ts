@@ -154,6 +154,13 @@ export interface StartFakeHubOptions {
 	 * and the expanded fields, like the real Hub. When false (default) every field is always returned.
 	 */
 	honourExpand?: boolean;
+	/**
+	 * When true (default, like the real CloudFront CDN) CDN replies carry `X-Cache: Miss from cloudfront`.
+	 * @huggingface/hub's `fileDownloadInfo` then keeps the CDN URL and downloads the body straight from it,
+	 * sending `Authorization` there (a direct request, not a redirect). Set to false to make the client
+	 * always go through the resolve redirect, which drops the token.
+	 */
+	cdnCacheHeader?: boolean;
 }
 
 export interface FakeRepoInfo {
@@ -164,6 +171,8 @@ export interface FakeRepoInfo {
 	readonly mainSha: string;
 	readonly branches: ReadonlyMap<string, string>;
 	readonly tags: ReadonlyMap<string, string>;
+	/** Sorted file paths at a revision (default `main`); throws if the revision does not exist. */
+	listFiles(revision?: string): string[];
 }
 
 export interface FakeHub {

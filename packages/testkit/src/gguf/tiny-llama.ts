@@ -157,20 +157,20 @@ function llamaTensors(model: ResolvedOptions, vocab: LlamaVocab): GgufTensor[] {
   const { nEmbd, nFf, tensorType: type, seed } = model;
   const nVocab = vocab.tokens.length;
   const nEmbdKv = (nEmbd / model.nHead) * model.nHeadKv;
-  const ones = () => 1;
+  const norm = (name: string) => tensor(name, [nEmbd], "f32", seed, () => 1);
   const weights = (name: string, nIn: number, nOut: number) =>
-    tensor(name, [nIn, nOut], type, randomValues(seed, name, 1 / Math.sqrt(nIn)));
+    tensor(name, [nIn, nOut], type, seed, scaled(1 / Math.sqrt(nIn)));
 
-  const tensors = [tensor("token_embd.weight", [nEmbd, nVocab], type, randomValues(seed, "token_embd.weight", EMBEDDING_STD))];
+  const tensors = [tensor("token_embd.weight", [nEmbd, nVocab], type, seed, scaled(EMBEDDING_STD))];
   for (let layer = 0; layer < model.nLayer; layer++) {
     const blk = `blk.${layer}`;
     tensors.push(
-      tensor(`${blk}.attn_norm.weight`, [nEmbd], "f32", ones),
+      norm(`${blk}.attn_norm.weight`),
       weights(`${blk}.attn_q.weight`, nEmbd, nEmbd),
       weights(`${blk}.attn_k.weight`, nEmbd, nEmbdKv),
       weights(`${blk}.attn_v.weight`, nEmbd, nEmbdKv),
       weights(`${blk}.attn_output.weight`, nEmbd, nEmbd),
-      tensor(`${blk}.ffn_norm.weight`, [nEmbd], "f32", ones),
+      norm(`${blk}.ffn_norm.weight`),
       weights(`${blk}.ffn_gate.weight`, nEmbd, nFf),
       weights(`${blk}.ffn_up.weight`, nEmbd, nFf),
       weights(`${blk}.ffn_down.weight`, nFf, nEmbd),
@@ -181,33 +181,46 @@ function llamaTensors(model: ResolvedOptions, vocab: LlamaVocab): GgufTensor[] {
   // tokens) stay zero: their logit is always 0 while the best normal token's is
   // several LOGIT_STD above, so greedy generation emits printable text and never
   // stops early on EOS.
-  const logits = randomValues(seed, "output.weight", LOGIT_STD / Math.sqrt(nEmbd));
-  const outputValue = (index: number) =>
-    vocab.tokenTypes[Math.floor(index / nEmbd)] === TokenType.normal ? logits() : 0;
-  tensors.push(
-    tensor("output_norm.weight", [nEmbd], "f32", ones),
-    tensor("output.weight", [nEmbd, nVocab], type, outputValue),
-  );
+  const logitScale = LOGIT_STD / Math.sqrt(nEmbd);
+  const outputValue: ValueFn = (index, random) =>
+    vocab.tokenTypes[Math.floor(index / nEmbd)] === TokenType.normal ? random() * logitScale : 0;
+  tensors.push(norm("output_norm.weight"), tensor("output.weight", [nEmbd, nVocab], type, seed, outputValue));
   return tensors;
 }
 
-/** A tensor whose elements are produced in order by `value(flatIndex)`. */
-function tensor(name: string, dims: number[], type: GgmlType, value: (index: number) => number): GgufTensor {
+/** Produces a tensor's element at `index` (flat, in storage order), drawing from `random` if needed. */
+type ValueFn = (index: number, random: () => number) => number;
+
+const scaled = (std: number): ValueFn => (_index, random) => random() * std;
+
+/**
+ * A tensor filled in storage order by `value`. Each fill starts a fresh random
+ * stream seeded from the model seed and the tensor name, so tensors are
+ * independent of each other and refilling gives the same bytes.
+ */
+function tensor(name: string, dims: number[], type: GgmlType, seed: number, value: ValueFn): GgufTensor {
   if (type === "f32") {
-    return { name, dims, type, fill: (data) => { for (let i = 0; i < data.length; i++) data[i] = value(i); } };
+    const fill = (data: Float32Array) => {
+      const random = unitRandom(seed, name);
+      for (let i = 0; i < data.length; i++) data[i] = value(i, random);
+    };
+    return { name, dims, type, fill };
   }
-  return { name, dims, type, fill: (data) => { for (let i = 0; i < data.length; i++) data[i] = toFloat16Bits(value(i)); } };
+  const fill = (data: Uint16Array) => {
+    const random = unitRandom(seed, name);
+    for (let i = 0; i < data.length; i++) data[i] = toFloat16Bits(value(i, random));
+  };
+  return { name, dims, type, fill };
 }
 
 /**
- * Seeded zero-mean weights with the given std. Each tensor gets its own stream
- * (seed mixed with the tensor name), so tensors do not depend on each other.
- * The sum of the two 16-bit halves of one draw is triangular on [-1, 1] (std
- * 1/sqrt(6)): bell-shaped enough for fake weights, at one PRNG call per weight.
+ * Seeded zero-mean, unit-std random numbers. The sum of the two 16-bit halves of
+ * one draw is triangular on [-1, 1] with std 1/sqrt(6): bell-shaped enough for
+ * fake weights, at one PRNG call per weight.
  */
-function randomValues(seed: number, name: string, std: number): () => number {
+function unitRandom(seed: number, name: string): () => number {
   const next = mulberry32(seed ^ hashString(name));
-  const scale = std * Math.sqrt(6);
+  const scale = Math.sqrt(6);
   return () => {
     const bits = next();
     return (((bits & 0xffff) + (bits >>> 16)) / 0xffff - 1) * scale;

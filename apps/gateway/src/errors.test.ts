@@ -1,0 +1,79 @@
+import { describe, expect, it, vi } from "vitest";
+import { createLogger } from "./logger.ts";
+import { scrub } from "./errors.ts";
+import { testApp } from "./test-utils.ts";
+
+describe("scrub", () => {
+  it.each([
+    ["fetch https://huggingface.co/api/models/x?token=1 failed", "fetch [url] failed"],
+    ["GET http://10.0.0.3:8081/v1/x", "GET [url]"],
+    ["token hf_AbCdEf0123456789 rejected", "token [token] rejected"],
+    ["sent Authorization: Bearer abc.def-ghi", "sent Authorization: Bearer [token]"],
+    ["key sk-slm-abcdefghijklmnop", "key [token]"],
+    ["connect ECONNREFUSED 127.0.0.1:8081", "connect ECONNREFUSED [address]"],
+    ["from 192.168.1.20 and 172.16.0.1:443", "from [address] and [address]"],
+    ["listen [::1]:8081 and ::1 and fe80::1ff:fe23:4567:890a", "listen [address] and [address] and [address]"],
+    ["at localhost:3000 or inference.svc.cluster.local", "at [host] or [host]"],
+    ["resolve inference:8081 failed", "resolve [host] failed"],
+    ["open /home/app/.cache/huggingface/hub/blob failed", "open [path] failed"],
+    ["context size 2048 exceeded: 3000 tokens", "context size 2048 exceeded: 3000 tokens"],
+    ["at 12:30:45 the model was busy", "at 12:30:45 the model was busy"],
+    ["Invalid request: messages.0.role: expected string", "Invalid request: messages.0.role: expected string"],
+  ])("%s", (input, expected) => {
+    expect(scrub(input)).toBe(expected);
+  });
+});
+
+describe("error handlers", () => {
+  it("answers unknown routes with a 404 envelope", async () => {
+    const { app } = testApp();
+    const res = await app.request("/v2/whatever");
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({
+      error: { message: "Unknown request URL.", type: "invalid_request_error", param: null, code: "unknown_url" },
+    });
+  });
+
+  it("answers an unexpected error with a 500 envelope and logs the real one server-side", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: "debug", write: (line) => lines.push(line) });
+    const { app } = testApp({ logger });
+    app.get("/boom", () => {
+      throw new Error("secret internals at /srv/app/x.ts");
+    });
+    const res = await app.request("/boom");
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({
+      error: { message: "The gateway failed to handle the request.", type: "server_error", param: null, code: "internal_error" },
+    });
+    expect(text).not.toMatch(/secret|stack|\.ts/);
+    const logged = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "unhandled error");
+    expect(logged.err.message).toBe("secret internals at /srv/app/x.ts");
+    expect(logged.err.stack).toContain("Error");
+  });
+
+  it("never logs the Authorization header or the key", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: "debug", write: (line) => lines.push(line) });
+    const { app } = testApp({ logger }, { "GET /v1/models": () => Response.json({ object: "list", data: [] }) });
+    await app.request("/v1/models", { headers: { authorization: "Bearer sk-test-0123456789abcdef" } });
+    await app.request("/v1/models", { headers: { authorization: "Bearer sk-wrong-but-secret-123" } });
+    expect(lines.length).toBeGreaterThan(0);
+    const all = lines.join("\n");
+    expect(all).not.toContain("sk-test-0123456789abcdef");
+    expect(all).not.toContain("sk-wrong-but-secret-123");
+    expect(all.toLowerCase()).not.toContain("authorization");
+  });
+
+  it("uses the default console logger when none is given", async () => {
+    const spy = vi.spyOn(console, "log").mockImplementation(() => {});
+    try {
+      const { app } = testApp({ logger: undefined });
+      await app.request("/health");
+      expect(JSON.parse(String(spy.mock.calls[0]?.[0]))).toMatchObject({ level: "info", msg: "request", path: "/health" });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});

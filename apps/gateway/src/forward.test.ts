@@ -1,0 +1,260 @@
+import { describe, expect, it } from "vitest";
+import { CHAT, chatInit, KEY, ok, sleep, testApp, type UpstreamCall } from "./test-utils.ts";
+
+type Envelope = { error: { message: string; type: string; param: string | null; code: string | null } };
+const auth = { authorization: `Bearer ${KEY}` };
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function chunk(content: string) {
+  return `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", system_fingerprint: null, choices: [{ index: 0, delta: { content }, finish_reason: null, logprobs: null }] })}\n\n`;
+}
+
+/** Resolves when `signal` aborts; rejects the way fetch does (with the signal's reason). */
+function untilAborted(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_, reject) => {
+    if (!signal) return;
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+}
+
+describe("forwarding", () => {
+  it("forwards the request id and echoes it; never forwards the caller's Authorization", async () => {
+    const { app, upstream } = testApp({}, { "POST /v1/chat/completions": ok });
+    const res = await app.request("/v1/chat/completions", chatInit(CHAT, { "x-request-id": "trace.abc-123_x" }));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-request-id")).toBe("trace.abc-123_x");
+    const call = upstream.last()!;
+    expect(call.url).toBe("http://inference.internal:8081/v1/chat/completions");
+    expect(call.headers.get("x-request-id")).toBe("trace.abc-123_x");
+    expect(call.headers.get("authorization")).toBeNull();
+  });
+
+  it.each([["has spaces"], ["x".repeat(129)], ["semi;colon"], ["a=b"]])(
+    "replaces a malformed request id (%s) with a UUID",
+    async (id) => {
+      const { app, upstream } = testApp({}, { "GET /v1/models": ok });
+      const res = await app.request("/v1/models", { headers: { ...auth, "x-request-id": id } });
+      const echoed = res.headers.get("x-request-id");
+      expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
+      expect(upstream.last()!.headers.get("x-request-id")).toBe(echoed);
+    },
+  );
+
+  it("echoes a request id on errors too", async () => {
+    const { app } = testApp();
+    const res = await app.request("/v1/models", { headers: { "x-request-id": "req-401" } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("x-request-id")).toBe("req-401");
+    expect((await app.request("/nope", { headers: { "x-request-id": "req-404" } })).headers.get("x-request-id")).toBe("req-404");
+  });
+
+  it("relays GET /v1/models", async () => {
+    const list = { object: "list", data: [{ id: "m", object: "model", created: 1, owned_by: "me" }] };
+    const { app, upstream } = testApp({}, { "GET /v1/models": () => Response.json(list) });
+    const res = await app.request("/v1/models", { headers: auth });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(list);
+    expect(upstream.last()!.method).toBe("GET");
+  });
+
+  it("copies only safe response headers, and adds secure headers", async () => {
+    const { app } = testApp({}, {
+      "POST /v1/chat/completions": () =>
+        new Response(JSON.stringify({ ok: 1 }), {
+          headers: {
+            "content-type": "application/json",
+            "cache-control": "no-store",
+            server: "inference/1.0",
+            "x-powered-by": "hono",
+            "x-internal-host": "10.0.0.5:8081",
+            "set-cookie": "a=b",
+          },
+        }),
+    });
+    const res = await app.request("/v1/chat/completions", chatInit(CHAT));
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    for (const name of ["server", "x-powered-by", "x-internal-host", "set-cookie"]) expect(res.headers.get(name)).toBeNull();
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+
+  it("answers 503 upstream_unavailable when inference is unreachable, without its address", async () => {
+    const { app } = testApp({
+      fetch: async () => {
+        throw new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:8081") });
+      },
+    });
+    const res = await app.request("/v1/chat/completions", chatInit(CHAT));
+    expect(res.status).toBe(503);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({
+      error: {
+        message: "The inference service is unavailable.",
+        type: "service_unavailable",
+        param: null,
+        code: "upstream_unavailable",
+      },
+    });
+    expect(text).not.toMatch(/127\.0\.0\.1|8081|ECONNREFUSED|inference\.internal/);
+    expect(res.headers.get("retry-after")).toBe("1");
+  });
+
+  it("answers 504 upstream_timeout when inference does not answer in time", async () => {
+    const { app, upstream } = testApp(
+      { limits: { maxBodyBytes: 4096, maxTokens: 256, upstreamTimeoutMs: 50 } },
+      { "POST /v1/chat/completions": (call) => untilAborted(call.signal) },
+    );
+    const res = await app.request("/v1/chat/completions", chatInit(CHAT));
+    expect(res.status).toBe(504);
+    expect(((await res.json()) as Envelope).error).toMatchObject({ type: "server_error", code: "upstream_timeout" });
+    expect(upstream.last()!.signal!.aborted).toBe(true);
+  });
+
+  it("relays an upstream error envelope with its status, scrubbed", async () => {
+    const message =
+      "model load failed: GET https://huggingface.co/org/m/resolve/main/m.gguf?token=x with hf_abcdefghijklmnop " +
+      "from 10.1.2.3:8081 (also [::1]:9000 and 192.168.0.7), cache /root/.cache/huggingface/hub/m.gguf, inference.internal:8081";
+    const { app } = testApp({}, {
+      "POST /v1/chat/completions": () =>
+        Response.json(
+          { error: { message, type: "service_unavailable", param: null, code: "model_loading" } },
+          { status: 503, headers: { "retry-after": "5", server: "secret" } },
+        ),
+    });
+    const res = await app.request("/v1/chat/completions", chatInit(CHAT));
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect(res.headers.get("server")).toBeNull();
+    const body = (await res.json()) as Envelope;
+    expect(body.error.type).toBe("service_unavailable");
+    expect(body.error.code).toBe("model_loading");
+    expect(body.error.message).toMatch(/^model load failed: GET \[url\] with \[token\] from \[address\]/);
+    for (const leak of ["huggingface.co", "hf_abc", "10.1.2.3", "::1", "9000", "192.168", "/root", "inference.internal", "8081"]) {
+      expect(body.error.message).not.toContain(leak);
+    }
+  });
+
+  it("turns a non-JSON upstream error into a generic 502", async () => {
+    const { app } = testApp({}, {
+      "POST /v1/chat/completions": () => new Response("<html>nginx at 10.0.0.1</html>", { status: 500, headers: { "content-type": "text/html" } }),
+    });
+    const res = await app.request("/v1/chat/completions", chatInit(CHAT));
+    expect(res.status).toBe(502);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({
+      error: { message: "The inference service returned an invalid response.", type: "server_error", param: null, code: "upstream_error" },
+    });
+    expect(text).not.toContain("10.0.0.1");
+  });
+
+  it("passes an SSE body through chunk by chunk", async () => {
+    let upstreamDone = false;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const { app } = testApp({}, {
+      "POST /v1/chat/completions": () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            async start(controller) {
+              controller.enqueue(encoder.encode(chunk("Hel")));
+              await released; // the rest only once the client has seen the first chunk
+              await sleep(20);
+              controller.enqueue(encoder.encode(chunk("lo")));
+              await sleep(20);
+              controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+              upstreamDone = true;
+              controller.close();
+            },
+          }),
+          { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } },
+        ),
+    });
+    const res = await app.request("/v1/chat/completions", chatInit({ ...CHAT, stream: true }));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    expect(res.headers.get("x-accel-buffering")).toBe("no");
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(decoder.decode(first.value)).toBe(chunk("Hel"));
+    expect(upstreamDone).toBe(false);
+    release();
+    let rest = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest += decoder.decode(value);
+    }
+    expect(rest).toBe(chunk("lo") + "data: [DONE]\n\n");
+    expect(upstreamDone).toBe(true);
+  });
+
+  it("propagates a client abort to the upstream request", async () => {
+    let seen: UpstreamCall | undefined;
+    const { app } = testApp({}, {
+      "POST /v1/chat/completions": (call) => {
+        seen = call;
+        return untilAborted(call.signal);
+      },
+    });
+    const client = new AbortController();
+    const pending = app.request(new Request("http://gw/v1/chat/completions", { ...chatInit(CHAT), signal: client.signal }));
+    await sleep(20);
+    expect(seen?.signal?.aborted).toBe(false);
+    client.abort();
+    const res = await pending;
+    expect(seen!.signal!.aborted).toBe(true);
+    expect(res.status).toBe(499);
+  });
+
+  it("propagates a client abort mid-stream to the upstream signal", async () => {
+    let seen: UpstreamCall | undefined;
+    const { app } = testApp({}, {
+      "POST /v1/chat/completions": (call) => {
+        seen = call;
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(encoder.encode(chunk("a")));
+              call.signal?.addEventListener("abort", () => controller.error(call.signal!.reason));
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        );
+      },
+    });
+    const client = new AbortController();
+    const res = await app.request(new Request("http://gw/v1/chat/completions", { ...chatInit({ ...CHAT, stream: true }), signal: client.signal }));
+    const reader = res.body!.getReader();
+    await reader.read();
+    expect(seen!.signal!.aborted).toBe(false);
+    client.abort();
+    expect(seen!.signal!.aborted).toBe(true);
+    await reader.cancel(); // what the server adapter does when the client has gone
+  });
+
+  it("ends a stream that times out mid-way with an SSE error event", async () => {
+    const { app } = testApp(
+      { limits: { maxBodyBytes: 4096, maxTokens: 256, upstreamTimeoutMs: 80 } },
+      {
+        "POST /v1/chat/completions": (call) =>
+          new Response(
+            new ReadableStream<Uint8Array>({
+              start(controller) {
+                controller.enqueue(encoder.encode(chunk("a")));
+                call.signal?.addEventListener("abort", () => controller.error(call.signal!.reason));
+              },
+            }),
+            { headers: { "content-type": "text/event-stream" } },
+          ),
+      },
+    );
+    const res = await app.request("/v1/chat/completions", chatInit({ ...CHAT, stream: true }));
+    const text = await res.text();
+    expect(text.startsWith(chunk("a"))).toBe(true);
+    const tail = text.slice(chunk("a").length);
+    expect(tail).toMatch(/^event: error\ndata: /);
+    expect(JSON.parse(tail.replace(/^event: error\ndata: /, "")).error.code).toBe("upstream_timeout");
+  });
+});

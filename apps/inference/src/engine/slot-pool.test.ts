@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { QueueFullError, SlotPool } from "./slot-pool.ts";
+
+describe("SlotPool", () => {
+  it("hands each slot to one holder at a time and queues the rest in order", async () => {
+    const pool = new SlotPool({ slots: ["a", "b"], maxQueue: 2 });
+    const first = await pool.acquire();
+    const second = await pool.acquire();
+    expect(new Set([first, second])).toEqual(new Set(["a", "b"]));
+    const order: string[] = [];
+    const third = pool.acquire().then((s) => order.push(`third:${s}`));
+    const fourth = pool.acquire().then((s) => order.push(`fourth:${s}`));
+    expect(pool.queued).toBe(2);
+    pool.release(first);
+    pool.release(second);
+    await Promise.all([third, fourth]);
+    expect(order).toEqual([`third:${first}`, `fourth:${second}`]);
+    expect(pool.busy).toBe(2);
+  });
+
+  it("refuses at once when the queue is full", async () => {
+    const pool = new SlotPool({ slots: [1], maxQueue: 1 });
+    await pool.acquire();
+    void pool.acquire();
+    await expect(pool.acquire()).rejects.toBeInstanceOf(QueueFullError);
+  });
+
+  it("drops an aborted waiter from the queue without losing the slot", async () => {
+    const pool = new SlotPool({ slots: [1], maxQueue: 4 });
+    const held = await pool.acquire();
+    const abort = new AbortController();
+    const waiting = pool.acquire(abort.signal);
+    abort.abort(new Error("client left"));
+    await expect(waiting).rejects.toThrow("client left");
+    expect(pool.queued).toBe(0);
+    pool.release(held);
+    expect(pool.busy).toBe(0);
+    await expect(pool.acquire()).resolves.toBe(1);
+  });
+
+  it("gives the slot back when the task throws", async () => {
+    const pool = new SlotPool({ slots: [1], maxQueue: 0 });
+    await expect(pool.with(undefined, async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+    expect(pool.busy).toBe(0);
+  });
+});

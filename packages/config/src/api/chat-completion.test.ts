@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import * as v from "valibot";
+import { ChatCompletionRequest, expectationMessage, invalidRequest } from "../index.ts";
+
+const parse = (body: unknown) => v.safeParse(ChatCompletionRequest, body, { message: expectationMessage });
+
+describe("ChatCompletionRequest", () => {
+  it("accepts an OpenAI request and derives maxTokens (max_completion_tokens wins)", () => {
+    const r = parse({
+      model: "m",
+      messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }],
+      max_tokens: 5,
+      max_completion_tokens: 7,
+      stop: ["\n"],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    expect(r.success).toBe(true);
+    expect(r.success && r.output.maxTokens).toBe(7);
+  });
+
+  it("names the offending field and never echoes the value", () => {
+    const r = parse({ messages: [{ role: "wizard", content: "secret-prompt" }], temperature: 9 });
+    expect(r.success).toBe(false);
+    const error = invalidRequest(r.success ? [] : r.issues);
+    expect(error.status).toBe(400);
+    expect(error.param).toBe("messages.0.role");
+    expect(error.message).toContain("temperature");
+    expect(error.message).not.toContain("wizard");
+  });
+
+  it("refuses what it does not implement instead of ignoring it", () => {
+    expect(parse({ messages: [{ role: "user", content: "x" }], n: 2 }).success).toBe(false);
+    expect(parse({ messages: [{ role: "user", content: "x" }], tools: [{}] }).success).toBe(false);
+    expect(parse({ messages: [] }).success).toBe(false);
+  });
+});

@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_MODEL, EnvError, readInferenceEnv } from "../index.ts";
+
+describe("readInferenceEnv", () => {
+  it("serves the pinned default model when nothing is configured", () => {
+    const config = readInferenceEnv({ HOME: "/home/u" });
+    expect(config.model).toMatchObject({
+      type: "gguf",
+      id: DEFAULT_MODEL.id,
+      file: DEFAULT_MODEL.file,
+      revision: DEFAULT_MODEL.revision,
+      sha256: DEFAULT_MODEL.sha256,
+    });
+    expect(config.server).toEqual({ host: "127.0.0.1", port: 8081 });
+    expect(config.hub).toMatchObject({
+      endpoint: "https://huggingface.co",
+      home: "/home/u/.cache/huggingface",
+      cacheDir: "/home/u/.cache/huggingface/hub",
+      tokenPath: "/home/u/.cache/huggingface/token",
+      offline: false,
+    });
+  });
+
+  it("reads the Hub docs' variables as written", () => {
+    const config = readInferenceEnv({
+      MODEL_REGISTRY: "huggingface",
+      MODEL_ID: "acme/tiny-chat",
+      MODEL_VERSION: "v1.2",
+      MODEL_TYPE: "gguf",
+      MODEL_FILE: "tiny-q8_0.gguf",
+      HF_TOKEN: "hf_abcdef",
+      HF_ENDPOINT: "http://127.0.0.1:9999/",
+      HF_HOME: "~/hf",
+      HOME: "/root",
+      HF_HUB_OFFLINE: "YES",
+    });
+    expect(config.model).toMatchObject({ id: "acme/tiny-chat", revision: "v1.2", file: "tiny-q8_0.gguf", sha256: undefined });
+    expect(config.hub).toMatchObject({
+      endpoint: "http://127.0.0.1:9999",
+      token: "hf_abcdef",
+      home: "/root/hf",
+      cacheDir: "/root/hf/hub",
+      offline: true,
+    });
+  });
+
+  it("defaults MODEL_VERSION to main for a configured model", () => {
+    expect(readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: "x.gguf" }).model.revision).toBe("main");
+  });
+
+  it("follows the Python client's precedence for tokens and cache folders", () => {
+    const config = readInferenceEnv({
+      HUGGING_FACE_HUB_TOKEN: "hf_second",
+      HUGGINGFACE_HUB_CACHE: "/legacy",
+      XDG_CACHE_HOME: "/xdg",
+    });
+    expect(config.hub.token).toBe("hf_second");
+    expect(config.hub.cacheDir).toBe("/legacy");
+    expect(config.hub.home).toBe("/xdg/huggingface");
+    expect(readInferenceEnv({ HF_TOKEN: "hf_first", HUGGING_FACE_HUB_TOKEN: "hf_second" }).hub.token).toBe("hf_first");
+    expect(readInferenceEnv({ HF_HUB_CACHE: "/a", MODEL_CACHE_DIR: "/b" }).hub.cacheDir).toBe("/b");
+    expect(readInferenceEnv({ TRANSFORMERS_OFFLINE: "1" }).hub.offline).toBe(true);
+  });
+
+  it("treats empty variables as unset", () => {
+    expect(readInferenceEnv({ MODEL_ID: "", HF_TOKEN: " " }).model.id).toBe(DEFAULT_MODEL.id);
+  });
+
+  it("lists every problem in one error, by variable name, without echoing values", () => {
+    let error: unknown;
+    try {
+      readInferenceEnv({
+        MODEL_ID: "acme/x",
+        HF_TOKEN: "secret-token-value",
+        INFERENCE_PORT: "eighty",
+        MODEL_TYPE: "onnx",
+        HF_HUB_OFFLINE: "maybe",
+        HF_ENDPOINT: "ftp://secret-host",
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(EnvError);
+    const message = (error as EnvError).message;
+    const variables = (error as EnvError).problems.map((p) => p.variable).sort();
+    expect(variables).toEqual(["HF_ENDPOINT", "HF_HUB_OFFLINE", "HF_TOKEN", "INFERENCE_PORT", "MODEL_TYPE"].sort());
+    expect(message).toContain("HF_TOKEN: expected a Hub access token starting with hf_");
+    expect(message).toContain("INFERENCE_PORT: expected an integer from 0 to 65535");
+    expect(message).not.toContain("secret-token-value");
+    expect(message).not.toContain("secret-host");
+    expect(message).not.toContain("eighty");
+  });
+
+  it("requires MODEL_FILE for a configured GGUF and LORA_ID/BASE_MODEL for lora", () => {
+    expect(() => readInferenceEnv({ MODEL_ID: "a/b" })).toThrow(/MODEL_FILE: expected the .gguf file/);
+    expect(() => readInferenceEnv({ MODEL_TYPE: "lora" })).toThrow(/LORA_ID: .*BASE_MODEL: /s);
+  });
+
+  it("refuses paths that escape the repo", () => {
+    expect(() => readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: "../x.gguf" })).toThrow(/MODEL_FILE/);
+    expect(() => readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: "/etc/passwd" })).toThrow(/MODEL_FILE/);
+    expect(() => readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: "x.gguf", MODEL_VERSION: "a/../b" })).toThrow(
+      /MODEL_VERSION/,
+    );
+  });
+});
