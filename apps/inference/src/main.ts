@@ -23,6 +23,8 @@ const rootEnv = fileURLToPath(new URL("../../../.env", import.meta.url));
 if (existsSync(rootEnv)) process.loadEnvFile(rootEnv);
 
 let log: Logger = createLogger(process.env.LOG_LEVEL ?? "info", "inference");
+// @huggingface/hub prints `console.debug("Downloading <path>")` on stdout; keep stdout pure JSON.
+console.debug = (...args: unknown[]) => log.debug(args.map(String).join(" "));
 
 async function main(): Promise<void> {
   const config = readInferenceEnv(process.env);

@@ -101,6 +101,14 @@ export class NotCachedError extends HubError {
   }
 }
 
+export class DownloadInterruptedError extends HubError {
+  override readonly name = "DownloadInterruptedError";
+  readonly code = "download_interrupted";
+  constructor(artifact: ArtifactRef, reason: string) {
+    super(artifact, `the download stopped before the end of the file (${reason}); no partial file was kept`);
+  }
+}
+
 export class IntegrityError extends HubError {
   override readonly name = "IntegrityError";
   readonly code = "checksum_mismatch";

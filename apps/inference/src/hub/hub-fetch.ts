@@ -2,6 +2,8 @@ import { HubUnavailableError, type ArtifactRef, type HubError } from "./errors.t
 import { mapHubResponse } from "./map-hub-response.ts";
 
 export interface HubFetchOptions {
+  /** The Hub origin: the only one that ever receives the token. */
+  hubUrl: string;
   artifact: ArtifactRef;
   hadToken: boolean;
   /** Called with the size of each body chunk of a full download, for progress. */
@@ -21,10 +23,13 @@ export interface HubFetch {
 /**
  * The fetch handed to @huggingface/hub: it turns every failed response into a typed HubError (before the library
  * builds a message with the URL in it), turns network failures into HubUnavailableError, and counts body bytes.
- * Authorization stays with Node's fetch rules: kept on same-origin redirects, dropped on the hop to the CDN.
+ * It also keeps the token on the Hub origin: Node's fetch drops Authorization on the redirect hop to the CDN, but
+ * @huggingface/hub then requests a CloudFront CDN URL directly *with* Authorization, so it is removed here for any
+ * other origin.
  */
 export function createHubFetch(options: HubFetchOptions): HubFetch {
   const base = options.fetch ?? globalThis.fetch;
+  const hubOrigin = new URL(options.hubUrl).origin;
   let last: HubError | undefined;
   const remember = (error: HubError): HubError => {
     last = error;
@@ -33,6 +38,12 @@ export function createHubFetch(options: HubFetchOptions): HubFetch {
 
   const hubFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     let response: Response;
+    const url = new URL(input instanceof Request ? input.url : input);
+    if (url.origin !== hubOrigin && init?.headers) {
+      const headers = new Headers(init.headers);
+      headers.delete("authorization");
+      init = { ...init, headers };
+    }
     try {
       response = await base(input, init);
     } catch (error) {

@@ -2,6 +2,7 @@ import { downloadFileToCacheDir, modelInfo, pathsInfo } from "@huggingface/hub";
 import { rm } from "node:fs/promises";
 import { cacheLayout, readRef, writeRef, COMMIT_HASH, type CacheLayout } from "./cache-layout.ts";
 import {
+  DownloadInterruptedError,
   EntryNotFoundError,
   HubError,
   HubUnavailableError,
@@ -58,6 +59,7 @@ export async function resolveModelFile(params: ResolveModelFileParams): Promise<
   let downloaded = 0;
   let total = 0;
   const hub = createHubFetch({
+    hubUrl: params.hubUrl,
     artifact,
     hadToken,
     ...(params.fetch ? { fetch: params.fetch } : {}),
@@ -115,6 +117,7 @@ export async function resolveModelFile(params: ResolveModelFileParams): Promise<
     );
   }
   total = expected.size ?? 0;
+  downloaded = 0; // count only the file's body from here on, not the API answers above
 
   let path: string;
   try {
@@ -130,7 +133,8 @@ export async function resolveModelFile(params: ResolveModelFileParams): Promise<
   } catch (error) {
     const etag = entry.lfs?.oid ?? entry.oid;
     if (etag) await rm(`${layout.blobPath(etag)}.incomplete`, { force: true });
-    throw hub.lastError() ?? toHubError(error, artifact);
+    // A body that breaks off reaches us as a bare string (the library aborts its stream with `error.message`).
+    throw hub.lastError() ?? new DownloadInterruptedError(artifact, "connection closed");
   }
   const verified = await verifyCachedFile(path, expected, artifact);
   return {

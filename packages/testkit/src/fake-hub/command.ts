@@ -105,6 +105,9 @@ export function parseFakeHubArgs(argv: readonly string[], env: NodeJS.ProcessEnv
 			case "--cdn-port":
 				args.cdnPort = parsePort(value(flag, inline), flag, args.cdnPort);
 				break;
+			case "--":
+				// pnpm forwards the separator of `pnpm fake-hub -- --repo ...`
+				break;
 			case "--help":
 			case "-h":
 				args.help = true;

@@ -41,18 +41,7 @@ export async function handleHubRequest(state: HubState, req: IncomingMessage, re
 		if (segments[1] === "models" && segments.length >= 4) {
 			const [, , org = "", name = "", action, ...rest] = segments;
 			const ctx: RouteContext = { state, req, res, url, credentials, repoId: `${org}/${name}`, rest };
-			const route =
-				action === undefined && isRead
-					? () => handleModelInfo(ctx, false)
-					: action === "revision" && rest.length > 0 && isRead
-						? () => handleModelInfo(ctx, true)
-						: action === "tree" && rest.length > 0 && isRead
-							? () => handleTree(ctx)
-							: action === "paths-info" && rest.length > 0 && method === "POST"
-								? () => handlePathsInfo(ctx)
-								: action === "refs" && rest.length === 0 && isRead
-									? () => handleRefs(ctx)
-									: undefined;
+			const route = modelRoute(ctx, method, action);
 			if (route) {
 				if (replyWithRequestFault(state, res, { where: "api", repo: ctx.repoId })) return;
 				await route();
@@ -69,4 +58,16 @@ export async function handleHubRequest(state: HubState, req: IncomingMessage, re
 		return;
 	}
 	sendRouteNotFound(res);
+}
+
+/** The handler of an `/api/models/{org}/{name}[/{action}/...]` request, if the route exists. */
+function modelRoute(ctx: RouteContext, method: string, action: string | undefined): (() => void | Promise<void>) | undefined {
+	const isRead = method === "GET" || method === "HEAD";
+	const hasRest = ctx.rest.length > 0;
+	if (action === undefined && isRead) return () => handleModelInfo(ctx, false);
+	if (action === "revision" && hasRest && isRead) return () => handleModelInfo(ctx, true);
+	if (action === "tree" && hasRest && isRead) return () => handleTree(ctx);
+	if (action === "paths-info" && hasRest && method === "POST") return () => handlePathsInfo(ctx);
+	if (action === "refs" && !hasRest && isRead) return () => handleRefs(ctx);
+	return undefined;
 }
