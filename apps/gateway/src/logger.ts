@@ -29,13 +29,12 @@ function defaultWrite(line: string, level: LogLevel): void {
   else console.log(line);
 }
 
-/** Errors become plain objects (JSON.stringify would print `{}`); the stack stays server-side, in the log. */
+/** Errors become plain objects (JSON.stringify would print `{}`): name, message and code, never the stack. */
 function serialize(value: unknown, depth = 0): unknown {
   if (value instanceof Error) {
     const out: LogFields = { name: value.name, message: value.message };
     const code = (value as { code?: unknown }).code;
     if (code !== undefined) out["code"] = code;
-    if (value.stack) out["stack"] = value.stack;
     if (value.cause !== undefined && depth < 3) out["cause"] = serialize(value.cause, depth + 1);
     return out;
   }

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import type { Server } from "node:http";
+import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { EnvError, readGatewayEnv, type GatewayConfig } from "@slm/config";
 import { createGatewayApp } from "./app.ts";
@@ -11,7 +12,9 @@ import { createLogger } from "./logger.ts";
 const SHUTDOWN_GRACE_MS = 10_000;
 
 function loadConfig(): GatewayConfig {
-  if (existsSync(".env")) process.loadEnvFile(".env"); // variables already set in the environment win
+  // The repository's .env, as for inference; variables already set in the environment win.
+  const dotEnv = fileURLToPath(new URL("../../../.env", import.meta.url));
+  if (existsSync(dotEnv)) process.loadEnvFile(dotEnv);
   try {
     return readGatewayEnv(process.env);
   } catch (err) {
@@ -47,7 +50,6 @@ const server = serve({ fetch: app.fetch, hostname: config.server.host, port: con
     keys: apiKeys.length,
     generatedKey: generatedKey !== undefined,
     anonymous: config.allowAnonymous,
-    inferenceUrl: config.inferenceUrl,
   });
 }) as Server;
 

@@ -24,5 +24,13 @@ export function createLogger(level: string, service: string): Logger {
       censor: "[redacted]",
     },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // Errors are logged by name, message and code: a stack trace never goes into a log line.
+    serializers: { err: (error: unknown) => serializeError(error) },
   });
+}
+
+function serializeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return { type: error.name, message: error.message, ...(code === undefined ? {} : { code }) };
 }

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import OpenAI from "openai";
+import { startStack, type Stack } from "@slm/testkit";
+
+/**
+ * The product end to end, as real processes over real HTTP: fake Hub (private repo + token) -> inference -> gateway,
+ * with the official openai client as the public client.
+ */
+let stack: Stack;
+let client: OpenAI;
+
+beforeAll(async () => {
+  stack = await startStack();
+  client = new OpenAI({ baseURL: `${stack.gatewayUrl}/v1`, apiKey: stack.apiKey, maxRetries: 0 });
+}, 120_000);
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** What must never reach a public client. */
+function assertNoSecrets(text: string) {
+  expect(text).not.toContain(stack.hubToken);
+  expect(text).not.toContain(stack.repo);
+  expect(text).not.toContain(stack.hub.url);
+  expect(text).not.toContain(stack.hub.cdnUrl);
+  expect(text).not.toContain(stack.inferenceUrl);
+}
+
+describe("fake Hub + inference + gateway", () => {
+  it("lists the served model under its public name", async () => {
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toEqual(["tiny-chat"]);
+    assertNoSecrets(JSON.stringify(models.data));
+  });
+
+  it("streams a chat completion chunk by chunk, ending with usage, equal to the JSON answer", async () => {
+    const request = {
+      model: "tiny-chat",
+      messages: [{ role: "user" as const, content: "Tell me a story" }],
+      max_tokens: 12,
+      temperature: 0,
+    };
+    const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+    const pieces: string[] = [];
+    let usage: OpenAI.CompletionUsage | undefined | null;
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      const choice = chunk.choices[0];
+      if (choice?.delta.content) pieces.push(choice.delta.content);
+      if (choice?.finish_reason) finish = choice.finish_reason;
+      if (chunk.usage) usage = chunk.usage;
+      assertNoSecrets(JSON.stringify(chunk));
+    }
+    expect(pieces.length).toBeGreaterThan(3);
+    expect(finish).toBe("length");
+    expect(usage).toMatchObject({ completion_tokens: 12 });
+    expect(usage!.prompt_tokens).toBeGreaterThan(0);
+    expect(usage!.total_tokens).toBe(usage!.prompt_tokens + 12);
+
+    const json = await client.chat.completions.create(request);
+    expect(json.choices[0]?.message.content).toBe(pieces.join(""));
+    expect(json.usage).toEqual(usage);
+    expect(json.model).toBe("tiny-chat");
+    assertNoSecrets(JSON.stringify(json));
+  });
+
+  it("refuses a request without a key with 401 in the OpenAI error envelope", async () => {
+    const response = await fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({
+      error: { message: expect.any(String), type: "authentication_error", param: null, code: "invalid_api_key" },
+    });
+    const anonymous = new OpenAI({ baseURL: `${stack.gatewayUrl}/v1`, apiKey: "sk-wrong-key-0000000000", maxRetries: 0 });
+    await expect(anonymous.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+
+  it("answers a bad request with a precise 400 and no internals", async () => {
+    const error = await client.chat.completions
+      .create({ model: "tiny-chat", messages: [{ role: "wizard" as "user", content: "x" }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("messages.0.role");
+    assertNoSecrets(JSON.stringify((error as Error).message));
+  });
+
+  it("never logs the Hub token", () => {
+    expect(stack.inference.lines.join("\n")).not.toContain(stack.hubToken);
+    expect(stack.gateway.lines.join("\n")).not.toContain(stack.apiKey);
+  });
+});
