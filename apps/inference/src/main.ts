@@ -5,8 +5,8 @@ import { EnvError, readInferenceEnv } from "@slm/config";
 import { createLogger, type Logger } from "./logger.ts";
 import { Readiness } from "./readiness.ts";
 import { createInferenceApp } from "./http/app.ts";
-import { readToken, TokenFileError } from "./hub/read-token.ts";
-import { resolveModelFile } from "./hub/resolve-model-file.ts";
+import { TokenFileError } from "./hub/read-token.ts";
+import { resolveModel, UnsupportedModelTypeError } from "./hub/resolve-model.ts";
 import { HubError } from "./hub/errors.ts";
 import { inspectGguf, InvalidModelError } from "./engine/gguf-metadata.ts";
 import { loadEngine } from "./engine/load-engine.ts";
@@ -46,20 +46,9 @@ async function main(): Promise<void> {
 
   try {
     const { model, hub, engine: engineConfig } = config;
-    if (model.type !== "gguf" || !model.file) {
-      throw new StartupError("MODEL_TYPE=lora is not supported yet: serve a GGUF with MODEL_TYPE=gguf and MODEL_FILE");
-    }
     readiness.set({ phase: "resolving" });
     log.info({ model: model.id, revision: model.revision, file: model.file, offline: hub.offline }, "resolving model");
-    const file = await resolveModelFile({
-      repo: model.id,
-      revision: model.revision,
-      file: model.file,
-      sha256: model.sha256,
-      hubUrl: hub.endpoint,
-      cacheDir: hub.cacheDir,
-      accessToken: await readToken(hub),
-      offline: hub.offline,
+    const { model: file } = await resolveModel(config, {
       onProgress: (p) => readiness.set({ phase: "downloading", ...p }),
       onFallback: (reason) => log.warn({ code: reason.code }, `Hub not usable, serving the cached commit: ${reason.message}`),
     });
@@ -111,11 +100,6 @@ async function main(): Promise<void> {
   }
 }
 
-class StartupError extends Error {
-  override readonly name = "StartupError";
-  readonly code = "unsupported_configuration";
-}
-
 /** A one-line reason: our own errors carry safe messages; anything else is named, not dumped. */
 function describeFailure(error: unknown): string {
   if (
@@ -123,7 +107,7 @@ function describeFailure(error: unknown): string {
     error instanceof EnvError ||
     error instanceof InvalidModelError ||
     error instanceof TokenFileError ||
-    error instanceof StartupError
+    error instanceof UnsupportedModelTypeError
   ) {
     return error.message;
   }
