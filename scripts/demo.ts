@@ -1,7 +1,8 @@
 /**
  * `pnpm demo`: the whole stack, fully offline. A fake Hugging Face Hub serves a freshly generated tiny llama GGUF
  * from a private repo (token required); inference resolves, downloads, verifies and loads it; the gateway fronts it
- * with a generated API key. Prints a ready-to-paste curl command; Ctrl-C stops everything.
+ * with a generated API key and the browser playground on. Prints the playground's address and a ready-to-paste curl
+ * command; Ctrl-C stops everything.
  */
 import { startStack } from "@slm/testkit";
 
@@ -11,6 +12,7 @@ const verbose = process.argv.includes("--verbose");
 console.log("demo: starting fake Hub, inference and gateway (offline)...");
 const stack = await startStack({
   gatewayPort: port,
+  playground: true,
   onLine: (service, line) => {
     if (verbose) console.log(`[${service}] ${line}`);
   },
@@ -28,6 +30,7 @@ demo: ready.
   gateway    ${stack.gatewayUrl}   (the only address a client needs)
   model      tiny-chat   (served from a private repo on the fake Hub, commit ${stack.commit.slice(0, 12)})
   API key    ${stack.apiKey}
+  playground ${stack.playgroundUrl}   (open it in a browser and paste the API key)
 
 Try it:
 

@@ -1,50 +1,184 @@
-import type { GatewayConfig } from "@slm/config";
-import { Hono } from "hono";
-import { secureHeaders } from "hono/secure-headers";
+import { ChatCompletionRequest, COMPLETION_DEFAULT_MAX_TOKENS, CompletionRequest, EmbeddingRequest } from "@slm/config";
+import { Hono, type Context } from "hono";
+import type * as v from "valibot";
 import { accessLog } from "./access-log.ts";
 import { apiKeyAuth } from "./auth.ts";
+import { readBodyWeb } from "./body.ts";
+import { clientIpResolver } from "./client-ip.ts";
+import { corsAllowlist } from "./cors.ts";
 import { notFound, onError } from "./errors.ts";
-import { createForwarder } from "./forward.ts";
 import { health, readiness } from "./health.ts";
+import { buildKeyRecords } from "./keys/key-file.ts";
+import type { KeyPolicy } from "./keys/key-policy.ts";
+import { createKeyring, type Keyring } from "./keys/keyring.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { noMetrics, type GatewayMetrics, type MetricsEndpoint } from "./metrics/metrics.ts";
+import { metricsRoute } from "./metrics/metrics-route.ts";
+import { createModelCatalog } from "./models/model-catalog.ts";
+import { modelsRoute } from "./models/models-route.ts";
+import { createQuotaStore, type QuotaStore } from "./quota/quota-store.ts";
+import { rateLimit, streamSlots } from "./quota/rate-limit.ts";
+import { servePlayground } from "./playground/serve-playground.ts";
 import { requestId } from "./request-id.ts";
-import { chatRequest, limitBody } from "./shape.ts";
+import { responseHeaders } from "./response-headers.ts";
+import type { RuntimeAdapter } from "./runtime.ts";
+import { shapeRequest } from "./shape.ts";
 import type { Fetch, GatewayEnv } from "./types.ts";
+import { createForwarder } from "./upstream/forward.ts";
+import { createReplicaPool } from "./upstream/replica-pool.ts";
 
 /** The gateway as a Hono app, built from its parts. Web-standard APIs only: runs on Node, Deno, or `app.request()`. */
 
-export interface GatewayAppOptions extends Pick<GatewayConfig, "inferenceUrl" | "apiKeys" | "allowAnonymous" | "limits"> {
-  /** Stands in for the global `fetch` towards inference (tests). */
+export interface GatewayAppOptions {
+  /** Inference replicas (or pass `replicas`). */
+  inferenceUrls?: readonly string[];
+  /** Sent to inference as `Authorization: Bearer <key>`, never to clients. */
+  inferenceApiKey?: string | undefined;
+  /** The live keys (reloadable by the caller), or `apiKeys` to hash at startup with the default policy. */
+  keyring?: Keyring;
+  apiKeys?: readonly string[];
+  allowAnonymous: boolean;
+  /** The policy of keys without their own, and of anonymous requests. Default: unlimited, `limits.maxTokens`. */
+  defaultPolicy?: Partial<KeyPolicy>;
+  /** Requests per minute per client address without a valid key (anonymous, or failed authentication). 0: none. */
+  ipRequestsPerMinute?: number;
+  limits: { maxBodyBytes: number; maxTokens?: number; upstreamTimeoutMs: number; maxInflightPerReplica?: number };
+  /** Default: in memory (one process). */
+  quotaStore?: QuotaStore;
+  /** Probe every replica's /ready this often (0 or absent: only when /ready is asked). */
+  healthIntervalMs?: number;
+  /** Ends background work (health checks) when aborted. */
+  signal?: AbortSignal;
+  corsOrigins?: readonly string[];
+  trustProxyHops?: number;
+  metrics?: GatewayMetrics;
+  /** Serves GET /metrics when given. */
+  metricsEndpoint?: MetricsEndpoint;
+  metricsToken?: string | undefined;
+  /** How long the served model list is cached. Default 10 s. */
+  modelsTtlMs?: number;
+  runtime?: RuntimeAdapter;
+  /** Stands in for the global `fetch` towards inference. */
   fetch?: Fetch;
   /** Default: a JSON logger at "info". */
   logger?: Logger;
+  /** Serve the browser playground at /playground/. */
+  playground?: boolean;
+}
+
+interface ApiRoute {
+  path: string;
+  schema: v.GenericSchema;
+  tokenFields: readonly string[];
+  /** What inference assumes when no token cap is given (the gateway fills in the smaller of it and the key's cap). */
+  defaultTokens?: number;
+  streams: boolean;
+}
+
+/** The forwarded API, each route validated against the shared schema. */
+export const API_ROUTES: readonly ApiRoute[] = [
+  { path: "/v1/chat/completions", schema: ChatCompletionRequest, tokenFields: ["max_tokens", "max_completion_tokens"], streams: true },
+  { path: "/v1/completions", schema: CompletionRequest, tokenFields: ["max_tokens"], defaultTokens: COMPLETION_DEFAULT_MAX_TOKENS, streams: true },
+  { path: "/v1/embeddings", schema: EmbeddingRequest, tokenFields: [], streams: false },
+];
+
+/** The web-standard client-close hook: the request's abort signal. */
+function onRequestAbort(c: Context<GatewayEnv>, listener: () => void): () => void {
+  const signal = c.req.raw.signal;
+  if (signal.aborted) {
+    listener();
+    return () => {};
+  }
+  signal.addEventListener("abort", listener, { once: true });
+  return () => signal.removeEventListener("abort", listener);
 }
 
 export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   const logger = options.logger ?? createLogger();
-  const upstream = createForwarder({
-    inferenceUrl: options.inferenceUrl,
-    timeoutMs: options.limits.upstreamTimeoutMs,
-    fetch: options.fetch,
+  const metrics = options.metrics ?? noMetrics;
+  const runtime = options.runtime ?? {};
+  const { limits } = options;
+  const clientIp = clientIpResolver(runtime, options.trustProxyHops ?? 0);
+  const onClientClose = runtime.onClientClose ?? onRequestAbort;
+  const readBody = runtime.readBody ?? readBodyWeb;
+
+  const defaultPolicy: KeyPolicy = {
+    models: "*",
+    requestsPerMinute: 0,
+    tokensPerMinute: 0,
+    concurrentStreams: 0,
+    maxTokens: limits.maxTokens ?? 4096,
+    ...options.defaultPolicy,
+  };
+  const ipRequestsPerMinute = options.ipRequestsPerMinute ?? 0;
+  const anonymousPolicy: KeyPolicy = { ...defaultPolicy, requestsPerMinute: ipRequestsPerMinute };
+
+  const keyring = options.keyring ?? createKeyring();
+  const keysReady =
+    options.keyring === undefined && options.apiKeys && options.apiKeys.length > 0
+      ? buildKeyRecords(options.apiKeys.map((key) => ({ key })), defaultPolicy).then((records) => keyring.replace(records))
+      : undefined;
+
+  const store = options.quotaStore ?? createQuotaStore({ logger, metrics });
+  const pool = createReplicaPool({
+    urls: options.inferenceUrls ?? [],
+    maxInflight: limits.maxInflightPerReplica,
+    probe: (replica) => upstream.probe(replica),
     logger,
+    metrics,
   });
+  const upstream = createForwarder({
+    pool,
+    timeoutMs: limits.upstreamTimeoutMs,
+    inferenceApiKey: options.inferenceApiKey,
+    fetch: options.fetch,
+    onClientClose,
+    logger,
+    metrics,
+  });
+  const catalog = createModelCatalog({ fetchModels: upstream.fetchModels, ttlMs: options.modelsTtlMs });
+  if (options.healthIntervalMs && !options.signal?.aborted) {
+    pool.startHealthChecks(options.healthIntervalMs);
+    options.signal?.addEventListener("abort", () => pool.stop(), { once: true });
+  }
 
   const app = new Hono<GatewayEnv>();
-  app.use(requestId());
-  app.use(accessLog({ logger }));
-  app.use(secureHeaders());
+  app.use(responseHeaders());
+  app.use(requestId({ header: runtime.header }));
+  app.use(accessLog({ logger, metrics, routes: [...API_ROUTES.map((r) => r.path), "/v1/models", "/health", "/ready", "/metrics"] }));
+  if (options.corsOrigins && options.corsOrigins.length > 0) app.use(corsAllowlist({ origins: options.corsOrigins, header: runtime.header }));
 
   app.get("/health", health());
-  app.get("/ready", readiness({ probe: upstream.probeReady }));
+  app.get("/ready", readiness({ probe: () => pool.checkAll() }));
+  if (options.metricsEndpoint) app.get("/metrics", metricsRoute({ endpoint: options.metricsEndpoint, token: options.metricsToken, clientIp }));
 
-  app.use("/v1/*", apiKeyAuth({ keys: options.apiKeys, allowAnonymous: options.allowAnonymous, logger }));
-  app.post(
-    "/v1/chat/completions",
-    limitBody({ maxBytes: options.limits.maxBodyBytes }),
-    chatRequest({ maxTokens: options.limits.maxTokens }),
-    upstream.chatCompletions,
+  app.use(
+    "/v1/*",
+    apiKeyAuth({
+      keyring,
+      ready: keysReady,
+      allowAnonymous: options.allowAnonymous,
+      anonymousPolicy,
+      clientIp,
+      failures: ipRequestsPerMinute > 0 ? { store, quota: { name: "ip", limit: ipRequestsPerMinute, windowSec: 60 } } : undefined,
+      sha256Hex: runtime.sha256Hex,
+      header: runtime.header,
+      logger,
+      metrics,
+    }),
+    rateLimit({ store, logger, metrics }),
   );
-  app.get("/v1/models", upstream.models);
+  const leaseSec = Math.ceil(limits.upstreamTimeoutMs / 1000) + 60;
+  for (const route of API_ROUTES) {
+    app.post(
+      route.path,
+      shapeRequest({ ...route, maxBodyBytes: limits.maxBodyBytes, readBody, catalog }),
+      streamSlots({ store, logger, metrics, leaseSec }),
+      upstream.post(route.path),
+    );
+  }
+  app.get("/v1/models", modelsRoute(catalog));
+  if (options.playground) app.route("/playground", servePlayground({ logger }));
 
   app.notFound(notFound());
   app.onError(onError({ logger }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { generateApiKey, resolveApiKeys } from "./auth.ts";
+import { generateApiKey, resolveApiKeys } from "./keys/api-key.ts";
 import { CHAT, chatInit, KEY, ok, testApp } from "./test-utils.ts";
 
 const routes = { "POST /v1/chat/completions": ok, "GET /v1/models": () => Response.json({ object: "list", data: [] }) };

@@ -1,23 +1,42 @@
-import { ApiError, type GatewayConfig } from "@slm/config";
-import type { MiddlewareHandler } from "hono";
+import { ApiError } from "@slm/config";
+import type { Context, MiddlewareHandler } from "hono";
+import { sha256Hex } from "./keys/api-key.ts";
+import type { KeyPolicy } from "./keys/key-policy.ts";
+import type { Keyring } from "./keys/keyring.ts";
 import type { Logger } from "./logger.ts";
+import type { GatewayMetrics } from "./metrics/metrics.ts";
+import type { HeaderReader } from "./runtime.ts";
+import { tooManyRequests } from "./quota/rate-limit-fields.ts";
+import type { Quota, QuotaStore } from "./quota/quota-store.ts";
 import type { GatewayEnv } from "./types.ts";
 
 /**
- * Bearer API keys. Only SHA-256 digests of the configured keys are kept; a presented key is hashed and compared
- * against every digest with a constant-time loop, so neither its content nor its length changes the timing.
+ * Bearer API keys, looked up by SHA-256 digest in the keyring (see keyring.ts for why that is timing-safe); the keys
+ * themselves are never kept. Sets `principal`: the key with its policy, or - without a key, where allowed - the
+ * client's address with the anonymous policy.
  *
- * - keys configured: a valid `Authorization: Bearer <key>` is required (with `allowAnonymous`, a request without
- *   any Authorization header is let through, but a presented key must still be valid);
+ * - keys configured: a valid `Authorization: Bearer <key>` is required (with `allowAnonymous`, a request without any
+ *   Authorization header is let through as anonymous, but a presented key must still be valid);
  * - no keys, `allowAnonymous`: no authentication at all (clients that always send some key keep working);
- * - no keys, not `allowAnonymous`: every request is refused. The core fails closed; the runtime entry points
- *   (node.ts, deno.ts) generate a key at startup with `resolveApiKeys` so that this does not happen by accident.
+ * - no keys, not `allowAnonymous`: every request is refused (the runtime entries generate a key rather than start so).
+ *
+ * Failed attempts count against the client address's quota: past it, 429 instead of 401 (slows key guessing).
  */
 
 export interface ApiKeyAuthOptions {
-  keys: readonly string[];
+  keyring: Keyring;
+  /** Resolves once the keyring is filled (when keys are hashed after the app is built). */
+  ready?: Promise<unknown>;
   allowAnonymous: boolean;
+  /** The policy of anonymous requests (quota per client address). */
+  anonymousPolicy: KeyPolicy;
+  clientIp: (c: Context<GatewayEnv>) => string;
+  /** Failed authentications per client address and minute; absent or 0: not limited. */
+  failures?: { store: QuotaStore; quota: Quota };
+  sha256Hex?: (text: string) => string | Promise<string>;
+  header?: HeaderReader;
   logger?: Logger;
+  metrics?: GatewayMetrics;
 }
 
 const CHALLENGE = { "WWW-Authenticate": "Bearer" } as const;
@@ -40,72 +59,55 @@ function invalidKey(): ApiError {
   });
 }
 
-export async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-}
-
-/** Constant-time equality of two 32-byte digests. */
-function digestsEqual(a: Uint8Array, b: Uint8Array): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
-}
-
-function hex(bytes: Uint8Array, length: number): string {
-  return Array.from(bytes.subarray(0, length), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<GatewayEnv> {
-  const { allowAnonymous } = options;
-  const open = allowAnonymous && options.keys.length === 0;
-  // Hashed once, lazily (crypto.subtle is async). The plain keys are not kept by the middleware.
-  const digests: Promise<Uint8Array[]> = Promise.all(options.keys.map(sha256));
-  if (!open && options.keys.length === 0) {
-    options.logger?.warn("no API keys configured and anonymous access disabled: every /v1 request will be refused");
+  const { keyring, allowAnonymous, anonymousPolicy, clientIp, failures } = options;
+  const hash = options.sha256Hex ?? sha256Hex;
+  const readHeader: HeaderReader = options.header ?? ((c, name) => c.req.header(name));
+  let ready = options.ready?.then(() => {
+    ready = undefined;
+  });
+  let warned = false;
+
+  async function refuse(c: Context<GatewayEnv>, error: ApiError): Promise<never> {
+    if (failures !== undefined && failures.quota.limit > 0) {
+      const state = await failures.store.consume(failures.quota, clientIp(c));
+      if (!state.allowed) {
+        options.metrics?.rateLimited("ip");
+        throw tooManyRequests(failures.quota, state, "Too many failed authentication attempts; retry later.");
+      }
+    }
+    throw error;
+  }
+
+  function anonymous(c: Context<GatewayEnv>) {
+    c.set("apiKeyId", null);
+    c.set("principal", { kind: "ip", id: clientIp(c), policy: anonymousPolicy });
   }
 
   return async function apiKeyAuth(c, next) {
-    if (open) {
-      c.set("apiKeyId", null);
-      return next();
+    if (ready) await ready;
+    if (keyring.size === 0) {
+      if (allowAnonymous) {
+        anonymous(c);
+        return next();
+      }
+      if (!warned) {
+        warned = true;
+        options.logger?.warn("no API keys configured and anonymous access disabled: every /v1 request is refused");
+      }
     }
-    const header = c.req.header("authorization");
+    const header = readHeader(c, "authorization");
     if (header === undefined) {
-      if (!allowAnonymous) throw missingKey();
-      c.set("apiKeyId", null);
+      if (!allowAnonymous) return refuse(c, missingKey());
+      anonymous(c);
       return next();
     }
     const token = BEARER.exec(header)?.[1];
-    if (token === undefined) throw missingKey();
-
-    const presented = await sha256(token);
-    let match: Uint8Array | undefined;
-    // No early exit: every configured digest is compared.
-    for (const digest of await digests) {
-      if (digestsEqual(digest, presented)) match = digest;
-    }
-    if (match === undefined) throw invalidKey();
-    c.set("apiKeyId", hex(match, 6));
+    if (token === undefined) return refuse(c, missingKey());
+    const record = keyring.find(await hash(token));
+    if (record === undefined) return refuse(c, invalidKey());
+    c.set("apiKeyId", record.id);
+    c.set("principal", { kind: "key", id: record.id, policy: record.policy });
     return next();
   };
-}
-
-/** A random key: `sk-slm-` + 32 random bytes, base64url. */
-export function generateApiKey(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const b64 = btoa(String.fromCharCode(...bytes));
-  return `sk-slm-${b64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
-}
-
-/**
- * The keys a runtime entry point should start with: the configured ones, or - with none configured and anonymous
- * access not explicitly enabled - one generated key, which the caller must show the operator once.
- */
-export function resolveApiKeys(config: Pick<GatewayConfig, "apiKeys" | "allowAnonymous">): {
-  apiKeys: string[];
-  generatedKey: string | undefined;
-} {
-  if (config.apiKeys.length > 0 || config.allowAnonymous) return { apiKeys: [...config.apiKeys], generatedKey: undefined };
-  const generatedKey = generateApiKey();
-  return { apiKeys: [generatedKey], generatedKey };
 }

@@ -34,8 +34,8 @@ describe("forwarding", () => {
   it.each([["has spaces"], ["x".repeat(129)], ["semi;colon"], ["a=b"]])(
     "replaces a malformed request id (%s) with a UUID",
     async (id) => {
-      const { app, upstream } = testApp({}, { "GET /v1/models": ok });
-      const res = await app.request("/v1/models", { headers: { ...auth, "x-request-id": id } });
+      const { app, upstream } = testApp({}, { "POST /v1/chat/completions": ok });
+      const res = await app.request("/v1/chat/completions", chatInit(CHAT, { "x-request-id": id }));
       const echoed = res.headers.get("x-request-id");
       expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
       expect(upstream.last()!.headers.get("x-request-id")).toBe(echoed);
@@ -50,13 +50,15 @@ describe("forwarding", () => {
     expect((await app.request("/nope", { headers: { "x-request-id": "req-404" } })).headers.get("x-request-id")).toBe("req-404");
   });
 
-  it("relays GET /v1/models", async () => {
+  it("serves GET /v1/models from inference's list, cached", async () => {
     const list = { object: "list", data: [{ id: "m", object: "model", created: 1, owned_by: "me" }] };
     const { app, upstream } = testApp({}, { "GET /v1/models": () => Response.json(list) });
-    const res = await app.request("/v1/models", { headers: auth });
-    expect(res.status).toBe(200);
-    expect(await res.json()).toEqual(list);
-    expect(upstream.last()!.method).toBe("GET");
+    for (let i = 0; i < 3; i++) {
+      const res = await app.request("/v1/models", { headers: auth });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual(list);
+    }
+    expect(upstream.calls.filter((c) => c.path === "/v1/models")).toHaveLength(1);
   });
 
   it("copies only safe response headers, and adds secure headers", async () => {
@@ -256,5 +258,61 @@ describe("forwarding", () => {
     const tail = text.slice(chunk("a").length);
     expect(tail).toMatch(/^event: error\ndata: /);
     expect(JSON.parse(tail.replace(/^event: error\ndata: /, "")).error.code).toBe("upstream_timeout");
+  });
+});
+
+describe("forwarding: the internal key, replicas, backpressure", () => {
+  const INTERNAL = "internal-inference-key-0123456789";
+
+  it("sends the internal key to inference only, and scrubs it from anything relayed", async () => {
+    const { app, upstream } = testApp({ inferenceApiKey: INTERNAL }, {
+      "POST /v1/chat/completions": (call) =>
+        Response.json(
+          { error: { message: `bad auth header: ${call.headers.get("authorization")} (key ${INTERNAL})`, type: "authentication_error", param: null, code: null } },
+          { status: 401 },
+        ),
+    });
+    const res = await app.request("/v1/chat/completions", chatInit(CHAT));
+    expect(upstream.last()!.headers.get("authorization")).toBe(`Bearer ${INTERNAL}`);
+    expect(upstream.calls.find((c) => c.path === "/v1/models")!.headers.get("authorization")).toBe(`Bearer ${INTERNAL}`);
+    const text = await res.text();
+    expect(text).not.toContain(INTERNAL);
+    expect(text).not.toContain(KEY);
+  });
+
+  it("retries a refused connection once on another replica and marks the first one down", async () => {
+    const seen: string[] = [];
+    const { app } = testApp(
+      {
+        inferenceUrls: ["http://replica-a:1", "http://replica-b:2"],
+        fetch: async (url, init) => {
+          seen.push(new URL(url).host);
+          if (url.includes("/v1/models")) return Response.json({ object: "list", data: [{ id: "m", object: "model", created: 1, owned_by: "x" }] });
+          if (url.includes("replica-a")) throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
+          void init;
+          return ok();
+        },
+      },
+    );
+    for (let i = 0; i < 3; i++) expect((await app.request("/v1/chat/completions", chatInit(CHAT))).status).toBe(200);
+    const chats = seen.slice(1);
+    // replica-a refused once, then is skipped as unhealthy.
+    expect(chats.filter((h) => h === "replica-a:1")).toHaveLength(1);
+    expect(chats.filter((h) => h === "replica-b:2")).toHaveLength(3);
+  });
+
+  it("sheds load with 503 overloaded and Retry-After when every replica is at its in-flight cap", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const { app } = testApp({ limits: { maxInflightPerReplica: 1 } }, { "POST /v1/chat/completions": async () => (await held, ok()) });
+    await app.request("/v1/models", { headers: auth }); // the model list, fetched before the slot is taken
+    const first = app.request("/v1/chat/completions", chatInit(CHAT));
+    await sleep(10);
+    const second = await app.request("/v1/chat/completions", chatInit(CHAT));
+    expect(second.status).toBe(503);
+    expect(second.headers.get("retry-after")).toBe("1");
+    expect(((await second.json()) as Envelope).error.code).toBe("overloaded");
+    release();
+    expect((await first).status).toBe(200);
   });
 });

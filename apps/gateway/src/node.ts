@@ -1,13 +1,20 @@
-import { existsSync } from "node:fs";
-import type { Server } from "node:http";
+import { createHash } from "node:crypto";
+import { existsSync, watch } from "node:fs";
+import { readFile } from "node:fs/promises";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { EnvError, readGatewayEnv, type GatewayConfig } from "@slm/config";
-import { createGatewayApp } from "./app.ts";
-import { resolveApiKeys } from "./auth.ts";
+import type { Context } from "hono";
+import { bodyTooLarge, declaredTooLarge } from "./body.ts";
 import { createLogger } from "./logger.ts";
+import { createNodeUpstream } from "./node-upstream.ts";
+import type { RuntimeAdapter } from "./runtime.ts";
+import { startGateway } from "./start-gateway.ts";
+import type { GatewayEnv } from "./types.ts";
 
-/** Node entry: env -> app -> @hono/node-server. Everything Node-specific lives here. */
+/** Node entry: env -> gateway -> @hono/node-server. Everything Node-specific lives here (and in node-upstream.ts). */
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -26,34 +33,86 @@ function loadConfig(): GatewayConfig {
   }
 }
 
+type NodeContext = Context<GatewayEnv & { Bindings: { incoming: IncomingMessage; outgoing: ServerResponse } }>;
+const node = (c: Context<GatewayEnv>) => (c as unknown as NodeContext).env;
+
+/** Node's request and response, read directly: no web stream for the body, no Request object at all. */
+const runtime: RuntimeAdapter = {
+  readBody(c, maxBytes) {
+    const incoming = node(c).incoming;
+    if (declaredTooLarge(incoming.headers["content-length"], maxBytes)) return Promise.reject(bodyTooLarge(maxBytes));
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBytes) {
+          incoming.off("data", onData);
+          reject(bodyTooLarge(maxBytes));
+          return;
+        }
+        chunks.push(chunk);
+      };
+      incoming.on("data", onData);
+      incoming.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+      incoming.once("error", reject);
+    });
+  },
+  onClientClose(c, listener) {
+    const outgoing = node(c).outgoing;
+    const onClose = () => {
+      if (!outgoing.writableFinished) listener();
+    };
+    outgoing.once("close", onClose);
+    return () => outgoing.off("close", onClose);
+  },
+  header(c, name) {
+    const value = node(c).incoming.headers[name];
+    return Array.isArray(value) ? value.join(", ") : value;
+  },
+  remoteAddress: (c) => node(c).incoming.socket.remoteAddress,
+  sha256Hex: (text) => createHash("sha256").update(text).digest("hex"),
+};
+
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, base: { service: "gateway" } });
+// The lean HTTP/1.1 transport for http:// replicas (see node-upstream.ts); https:// ones use the global fetch.
+const upstream = config.inferenceUrls.every((u) => u.startsWith("http://")) ? createNodeUpstream() : undefined;
 
-const { apiKeys, generatedKey } = resolveApiKeys(config);
-if (generatedKey !== undefined) {
+let gateway: Awaited<ReturnType<typeof startGateway>>;
+try {
+  gateway = await startGateway({ config, logger, runtime, fetch: upstream?.fetch, readTextFile: (path) => readFile(path, "utf8") });
+} catch (err) {
+  // KeyFileError names paths in the file, never values; a read error names the file.
+  console.error(`gateway: cannot load keys: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
+if (gateway.generatedKey !== undefined) {
   // Printed once, deliberately, as a plain line (not through the logger, which never sees keys).
   console.error(
-    `gateway: no GATEWAY_API_KEYS configured; generated an API key for this run: ${generatedKey}` +
-      " (set GATEWAY_API_KEYS to choose your own, or GATEWAY_ALLOW_ANONYMOUS=true to disable authentication)",
+    `gateway: no GATEWAY_API_KEYS configured; generated an API key for this run: ${gateway.generatedKey}` +
+      " (set GATEWAY_API_KEYS or GATEWAY_KEYS_FILE to choose your own, or GATEWAY_ALLOW_ANONYMOUS=true to disable authentication)",
   );
 }
 
-const app = createGatewayApp({ ...config, apiKeys, logger });
+// Key rotation without a restart: SIGHUP, or the key file changing (its directory is watched, so editors that
+// replace the file and Kubernetes' symlink swaps are seen too).
+process.on("SIGHUP", () => void gateway.keys.reload("SIGHUP"));
+if (config.keysFile !== undefined) {
+  const file = basename(config.keysFile);
+  watch(dirname(config.keysFile), { persistent: false }, (_event, name) => {
+    if (name === null || name === file || name.startsWith("..")) gateway.keys.reloadSoon("key file changed");
+  }).on("error", (err) => logger.warn("key file watch failed; SIGHUP still reloads", { err }));
+}
 
-const server = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
+const server = serve({ fetch: gateway.app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
   const host = info.family === "IPv6" ? `[${info.address}]` : info.address;
-  logger.info("listening", {
-    address: `http://${host}:${info.port}`,
-    host: info.address,
-    port: info.port,
-    auth: apiKeys.length > 0 ? "api_key" : "anonymous",
-    keys: apiKeys.length,
-    generatedKey: generatedKey !== undefined,
-    anonymous: config.allowAnonymous,
-  });
+  logger.info("listening", { address: `http://${host}:${info.port}`, host: info.address, port: info.port, runtime: "node", ...gateway.summary });
 }) as Server;
+server.keepAliveTimeout = 65_000;
 
 server.on("error", (err: NodeJS.ErrnoException) => {
+  logger.flush();
   console.error(`gateway: cannot listen on ${config.server.host}:${config.server.port}: ${err.code ?? err.message}`);
   process.exit(1);
 });
@@ -64,8 +123,12 @@ function shutdown(signal: NodeJS.Signals): void {
   stopping = true;
   logger.info("shutting down", { signal });
   server.close((err) => {
-    logger.info("stopped");
-    process.exit(err ? 1 : 0);
+    upstream?.close();
+    void gateway.close().finally(() => {
+      logger.info("stopped");
+      logger.flush();
+      process.exit(err ? 1 : 0);
+    });
   });
   server.closeIdleConnections();
   // Streams in flight get a grace period, then the connections are cut.

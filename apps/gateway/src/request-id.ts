@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import type { HeaderReader } from "./runtime.ts";
 import type { GatewayEnv } from "./types.ts";
 
 /**
@@ -13,18 +14,20 @@ export interface RequestIdOptions {
   headerName?: string;
   /** Default `crypto.randomUUID()`. */
   generator?: () => string;
+  header?: HeaderReader;
 }
 
 export function requestId(options: RequestIdOptions = {}): MiddlewareHandler<GatewayEnv> {
   const headerName = options.headerName ?? "X-Request-Id";
   const generate = options.generator ?? (() => crypto.randomUUID());
+  const lowerName = headerName.toLowerCase();
+  const header: HeaderReader = options.header ?? ((c, name) => c.req.header(name));
   return async function requestId(c, next) {
-    const incoming = c.req.header(headerName);
+    const incoming = header(c, lowerName);
     const id = incoming !== undefined && REQUEST_ID_PATTERN.test(incoming) ? incoming : generate();
     c.set("requestId", id);
-    await next();
-    // After the handler: a handler may return its own Response (the upstream relay does), which would drop headers
-    // set before `next()`. Setting it here covers responses from handlers, onError and notFound alike.
-    c.header(headerName, id);
+    // Echoed on every response, errors included, through the response header record (see response-headers.ts).
+    c.get("responseHeaders")[headerName] = id;
+    return next();
   };
 }

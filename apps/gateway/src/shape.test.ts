@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { clampTokens } from "./shape.ts";
-import { CHAT, chatInit, ok, testApp } from "./test-utils.ts";
+import { CHAT, chatInit, KEY, ok, testApp } from "./test-utils.ts";
 
 const routes = { "POST /v1/chat/completions": ok };
 type Envelope = { error: { message: string; type: string; param: string | null; code: string | null } };
@@ -110,11 +110,86 @@ describe("request shaping", () => {
 });
 
 describe("clampTokens", () => {
-  it("caps both fields, fills max_tokens when neither is a number, and does not mutate", () => {
-    const input = { max_tokens: 50, max_completion_tokens: 500 };
-    expect(clampTokens(input, 100)).toEqual({ max_tokens: 50, max_completion_tokens: 100 });
-    expect(input).toEqual({ max_tokens: 50, max_completion_tokens: 500 });
-    expect(clampTokens({ max_tokens: null }, 100)).toEqual({ max_tokens: 100 });
-    expect(clampTokens({}, 100)).toEqual({ max_tokens: 100 });
+  it("caps every field, fills the first when none is a number, and says whether it changed anything", () => {
+    const fields = ["max_tokens", "max_completion_tokens"];
+    const input: Record<string, unknown> = { max_tokens: 50, max_completion_tokens: 500 };
+    expect(clampTokens(input, fields, 100)).toBe(true);
+    expect(input).toEqual({ max_tokens: 50, max_completion_tokens: 100 });
+    const low: Record<string, unknown> = { max_tokens: 50 };
+    expect(clampTokens(low, fields, 100)).toBe(false);
+    const nulled: Record<string, unknown> = { max_tokens: null };
+    expect(clampTokens(nulled, fields, 100)).toBe(true);
+    expect(nulled).toEqual({ max_tokens: 100 });
+    const none: Record<string, unknown> = {};
+    clampTokens(none, fields, 100);
+    expect(none).toEqual({ max_tokens: 100 });
+    const embeddings: Record<string, unknown> = {};
+    expect(clampTokens(embeddings, [], 100)).toBe(false);
+    expect(embeddings).toEqual({});
+  });
+});
+
+describe("request shaping: fields, models, encodings, other routes", () => {
+  it("drops fields the API does not define before forwarding", async () => {
+    const { app, upstream } = testApp({}, routes);
+    await app.request("/v1/chat/completions", chatInit({ ...CHAT, max_tokens: 5, n_threads: 64, slot_id: 3, grammar: "root ::= x" }));
+    expect(JSON.parse(upstream.last()!.body!)).toEqual({ ...CHAT, max_tokens: 5 });
+  });
+
+  it("forwards a conforming request byte for byte", async () => {
+    const { app, upstream } = testApp({}, routes);
+    const raw = '{"model":"m","messages":[{"role":"user","content":"hi"}],   "max_tokens":5}';
+    await app.request("/v1/chat/completions", chatInit(raw));
+    expect(upstream.last()!.body).toBe(raw);
+  });
+
+  it("answers 400 invalid_encoding for a body that is not UTF-8", async () => {
+    const { app, upstream } = testApp({}, routes);
+    const bytes = new Uint8Array([...new TextEncoder().encode('{"model":"m","messages":[{"role":"user","content":"'), 0xff, 0xfe, ...new TextEncoder().encode('"}]}')]);
+    const res = await app.request("/v1/chat/completions", { ...chatInit(""), body: bytes });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as Envelope).error.code).toBe("invalid_encoding");
+    expect(upstream.api()).toHaveLength(0);
+  });
+
+  it("fills in the first model the key may use when none is given", async () => {
+    const { app, upstream } = testApp({}, routes);
+    await app.request("/v1/chat/completions", chatInit({ messages: CHAT.messages }));
+    expect(JSON.parse(upstream.last()!.body!).model).toBe("m");
+  });
+
+  it.each([["not-served"], ["m"]])("answers 404 model_not_found for a model not served or not allowed (%s)", async (model) => {
+    const { app, upstream } = testApp({ defaultPolicy: { models: ["other"] } }, routes);
+    const res = await app.request("/v1/chat/completions", chatInit({ ...CHAT, model }));
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as Envelope).error).toMatchObject({ code: "model_not_found", param: "model", type: "invalid_request_error" });
+    expect(upstream.api()).toHaveLength(0);
+  });
+
+  it("lists only the models the key may use", async () => {
+    const two = { object: "list", data: [{ id: "m", object: "model", created: 1, owned_by: "x" }, { id: "n", object: "model", created: 1, owned_by: "x" }] };
+    const { app } = testApp({ defaultPolicy: { models: ["n"] } }, { "GET /v1/models": () => Response.json(two) });
+    const res = await app.request("/v1/models", { headers: { authorization: `Bearer ${KEY}` } });
+    expect(((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual(["n"]);
+  });
+
+  it("validates and clamps /v1/completions, filling OpenAI's default of 16 tokens", async () => {
+    const { app, upstream } = testApp({}, { "POST /v1/completions": ok });
+    await app.request("/v1/completions", chatInit({ model: "m", prompt: "Once" }));
+    expect(JSON.parse(upstream.last()!.body!)).toEqual({ model: "m", prompt: "Once", max_tokens: 16 });
+    await app.request("/v1/completions", chatInit({ model: "m", prompt: "Once", max_tokens: 9999 }));
+    expect(JSON.parse(upstream.last()!.body!).max_tokens).toBe(256);
+    const bad = await app.request("/v1/completions", chatInit({ model: "m", prompt: 42 }));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as Envelope).error.param).toBe("prompt");
+  });
+
+  it("validates /v1/embeddings without adding token fields", async () => {
+    const { app, upstream } = testApp({}, { "POST /v1/embeddings": () => Response.json({ object: "list", data: [], model: "m", usage: { prompt_tokens: 1, total_tokens: 1 } }) });
+    expect((await app.request("/v1/embeddings", chatInit({ model: "m", input: "hello" }))).status).toBe(200);
+    expect(JSON.parse(upstream.last()!.body!)).toEqual({ model: "m", input: "hello" });
+    const bad = await app.request("/v1/embeddings", chatInit({ model: "m", input: [] }));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as Envelope).error.param).toBe("input");
   });
 });

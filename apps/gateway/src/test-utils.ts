@@ -1,12 +1,13 @@
 import type { GatewayAppOptions } from "./app.ts";
 import { createGatewayApp } from "./app.ts";
 import { silentLogger } from "./logger.ts";
-import type { Fetch } from "./types.ts";
+import type { Fetch, UpstreamInit } from "./types.ts";
 
 /** Helpers for the colocated unit tests: an app with a fake inference service behind an injected fetch. */
 
 export const KEY = "sk-test-0123456789abcdef";
 export const INFERENCE_URL = "http://inference.internal:8081";
+export const MODELS = { object: "list", data: [{ id: "m", object: "model", created: 1, owned_by: "me" }] };
 
 export interface UpstreamCall {
   url: string;
@@ -19,35 +20,42 @@ export interface UpstreamCall {
 
 export type UpstreamRoute = (call: UpstreamCall) => Response | Promise<Response>;
 
+/** A fake inference: routes by "METHOD /path"; GET /v1/models serves model "m" unless a route says otherwise. */
 export function fakeUpstream(routes: Record<string, UpstreamRoute> = {}) {
   const calls: UpstreamCall[] = [];
-  const fetch: Fetch = async (url, init) => {
+  const all: Record<string, UpstreamRoute> = { "GET /v1/models": () => Response.json(MODELS), "GET /ready": () => Response.json({ status: "ready" }), ...routes };
+  const fetch: Fetch = async (url: string, init: UpstreamInit) => {
     const call: UpstreamCall = {
       url,
       path: new URL(url).pathname,
-      method: init.method ?? "GET",
+      method: init.method,
       headers: new Headers(init.headers),
       body: typeof init.body === "string" ? init.body : undefined,
-      signal: init.signal ?? undefined,
+      signal: init.signal,
     };
     calls.push(call);
-    const route = routes[`${call.method} ${call.path}`];
+    const route = all[`${call.method} ${call.path}`];
     if (!route) return Response.json({ error: { message: "no route", type: "not_found_error", param: null, code: null } }, { status: 404 });
     return route(call);
   };
-  return { calls, fetch, last: () => calls.at(-1) };
+  /** Calls other than the model list (which the gateway caches). */
+  const api = () => calls.filter((c) => c.path !== "/v1/models");
+  return { calls, api, fetch, last: () => api().at(-1) };
 }
 
-export function testApp(overrides: Partial<GatewayAppOptions> = {}, routes: Record<string, UpstreamRoute> = {}) {
+export type TestAppOverrides = Partial<Omit<GatewayAppOptions, "limits">> & { limits?: Partial<GatewayAppOptions["limits"]> };
+
+export function testApp(overrides: TestAppOverrides = {}, routes: Record<string, UpstreamRoute> = {}) {
   const upstream = fakeUpstream(routes);
+  const { limits, ...rest } = overrides;
   const app = createGatewayApp({
-    inferenceUrl: INFERENCE_URL,
+    inferenceUrls: [INFERENCE_URL],
     apiKeys: [KEY],
     allowAnonymous: false,
-    limits: { maxBodyBytes: 4096, maxTokens: 256, upstreamTimeoutMs: 5000 },
     fetch: upstream.fetch,
     logger: silentLogger,
-    ...overrides,
+    ...rest,
+    limits: { maxBodyBytes: 4096, maxTokens: 256, upstreamTimeoutMs: 5000, ...limits },
   });
   return { app, upstream };
 }

@@ -1,18 +1,54 @@
-import type { ShapedChatRequest } from "./shape.ts";
+import type { KeyPolicy } from "./keys/key-policy.ts";
+import type { ShapedRequest } from "./shape.ts";
+
+/** Who a request counts against: a key, or - without one - the client's address. */
+export interface Principal {
+  kind: "key" | "ip";
+  /** The key's id, or the client address (quota bucket; never the key). */
+  id: string;
+  policy: KeyPolicy;
+}
 
 /** What the gateway's middleware put on the Hono context, for the handlers after them. */
 export interface GatewayVariables {
   /** Set by `requestId()`: the caller's `X-Request-Id` when well-formed, else a fresh UUID. */
   requestId: string;
-  /** Set by `apiKeyAuth()`: a short, non-secret id of the key used (a SHA-256 prefix), or null when anonymous. */
+  /** Set by `apiKeyAuth()`: the id of the key used (file id or SHA-256 prefix), or null when anonymous. */
   apiKeyId: string | null;
-  /** Set by `chatRequest()`: the validated request and the JSON body to forward. */
-  chatRequest: ShapedChatRequest;
+  /** Set by `apiKeyAuth()`. */
+  principal: Principal;
+  /** Set by `shapeRequest()`: the request as it goes to inference. */
+  shaped: ShapedRequest;
+  /** Set by `rateLimit()` when the principal's tokens are metered: counts tokens against its quota. */
+  meterTokens: ((tokens: number) => void) | undefined;
+  /** Set by `streamSlots()` for a streamed request: frees its concurrent-stream slot (idempotent). */
+  releaseStream: (() => void) | undefined;
+  /** Headers every response to this request carries (see response-headers.ts). */
+  responseHeaders: Record<string, string>;
+  /** Whether the response was built with `responseHeaders` already merged in. */
+  headersApplied: boolean;
 }
 
 export interface GatewayEnv {
   Variables: GatewayVariables;
 }
 
-/** The subset of `fetch` the gateway uses; injectable so tests can stand in for the inference service. */
-export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
+/** What the gateway sends to inference. */
+export interface UpstreamInit {
+  method: "GET" | "POST";
+  headers: Record<string, string>;
+  body?: string;
+  signal: AbortSignal;
+  redirect: "manual";
+}
+
+/** The part of a fetch `Response` the gateway reads, so that node.ts can answer with a lighter object. */
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  readonly body: ReadableStream<Uint8Array> | null;
+  text(): Promise<string>;
+}
+
+/** The subset of `fetch` the gateway uses; injectable (tests stand in for inference; node.ts uses an undici Pool). */
+export type Fetch = (url: string, init: UpstreamInit) => Promise<UpstreamResponse>;

@@ -8,11 +8,14 @@ import { createInferenceApp } from "./http/app.ts";
 import { TokenFileError } from "./hub/read-token.ts";
 import { resolveModel, UnsupportedModelTypeError } from "./hub/resolve-model.ts";
 import { HubError } from "./hub/errors.ts";
-import { inspectGguf, InvalidModelError } from "./engine/gguf-metadata.ts";
+import { declaresEmbeddings, inspectGguf, InvalidModelError } from "./engine/gguf-metadata.ts";
 import { loadEngine } from "./engine/load-engine.ts";
+import { startLlama } from "./engine/start-llama.ts";
 import { chooseChatTemplate } from "./engine/chat-template.ts";
 import { warmUp } from "./engine/warm-up.ts";
 import { publicModelName, type Serving } from "./serving.ts";
+import { InferenceMetrics } from "./metrics.ts";
+import { installShutdown } from "./shutdown.ts";
 
 /**
  * The startup checklist, in order: read env -> resolve the revision -> download into the cache -> verify ->
@@ -32,25 +35,45 @@ async function main(): Promise<void> {
   const readiness = new Readiness();
   let serving: Serving | undefined;
 
-  const app = createInferenceApp({ readiness, serving: () => serving, log });
-  const server = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
-    log.info({ host: config.server.host, port: info.port }, "inference listening");
+  const metrics = new InferenceMetrics();
+  metrics.watchPool(() => serving?.engine.pool);
+  const cancelInFlight = new AbortController();
+  let draining = false;
+
+  const app = createInferenceApp({
+    readiness,
+    serving: () => serving,
+    log,
+    metrics,
+    apiKey: config.serving.apiKey,
+    requestTimeoutMs: config.serving.requestTimeoutMs,
+    draining: () => draining,
+    shutdown: cancelInFlight.signal,
   });
-  const shutdown = (signal: string) => {
-    log.info({ signal }, "shutting down");
-    server.close(() => process.exit(0));
-    setTimeout(() => process.exit(0), 5_000).unref();
-  };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
+  const server = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
+    log.info({ host: config.server.host, port: info.port, auth: config.serving.apiKey ? "bearer" : "none" }, "inference listening");
+  });
+  installShutdown({
+    server,
+    readiness,
+    serving: () => serving,
+    log,
+    graceMs: config.serving.shutdownGraceMs,
+    cancelInFlight,
+    onDrain: () => (draining = true),
+  });
 
   try {
     const { model, hub, engine: engineConfig } = config;
+    // llama.cpp loads (and node-llama-cpp self-tests its binary) while the model resolves and downloads.
+    const llama = startLlama(engineConfig.threads);
+    llama.catch(() => undefined); // awaited below; a failure surfaces there
     readiness.set({ phase: "resolving" });
     log.info({ model: model.id, revision: model.revision, file: model.file, offline: hub.offline }, "resolving model");
     const { model: file } = await resolveModel(config, {
       onProgress: (p) => readiness.set({ phase: "downloading", ...p }),
       onFallback: (reason) => log.warn({ code: reason.code }, `Hub not usable, serving the cached commit: ${reason.message}`),
+      onEvent: (event) => log[event.level](event.fields, event.msg),
     });
     readiness.set({ phase: "verifying" });
     const metadata = await inspectGguf(file.path);
@@ -71,11 +94,13 @@ async function main(): Promise<void> {
 
     readiness.set({ phase: "loading" });
     const engine = await loadEngine({
+      llama: await llama,
       modelPath: file.path,
       threads: engineConfig.threads,
       contextSize: engineConfig.contextSize,
       parallel: engineConfig.parallel,
       maxQueue: engineConfig.maxQueue,
+      embeddings: engineConfig.embeddings === "on" || (engineConfig.embeddings === "auto" && declaresEmbeddings(metadata)),
     });
     const template = chooseChatTemplate({ ggufTemplate: metadata.chatTemplate, configured: engineConfig.chatTemplate });
 
@@ -87,9 +112,15 @@ async function main(): Promise<void> {
       {
         modelName: serving.modelName,
         chatTemplate: template.source,
-        threads: engineConfig.threads,
+        threads: engine.threads,
+        threadsMeasured: engine.threadMeasurements?.map(
+          (m) =>
+            `${m.threads}: ${Math.round(m.tokensPerSecond)} tok/s` +
+            (m.batchTokensPerSecond === undefined ? "" : `, batch ${Math.round(m.batchTokensPerSecond)} tok/s`),
+        ),
         contextSize: engine.contextSize,
         parallel: engineConfig.parallel,
+        embeddings: engine.embedder !== undefined,
         startupMs: Math.round(performance.now()),
       },
       "ready",

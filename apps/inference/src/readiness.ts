@@ -7,6 +7,7 @@ export type Phase =
   | { phase: "loading" }
   | { phase: "warming_up" }
   | { phase: "ready" }
+  | { phase: "draining" }
   | { phase: "failed"; reason: string };
 
 export class Readiness {

@@ -8,9 +8,13 @@ export {
   type HubSettings,
   type InferenceConfig,
   type ModelSpec,
+  type SupplyChainSettings,
 } from "./env/inference-env.ts";
 export { readGatewayEnv, type GatewayConfig } from "./env/gateway-env.ts";
 export * from "./api/chat-completion.ts";
+export * from "./api/generation-params.ts";
+export * from "./api/completion.ts";
+export * from "./api/embeddings.ts";
 export * from "./api/models.ts";
 export * from "./api/error.ts";
 export * from "./api/sse.ts";

@@ -11,6 +11,13 @@ export interface ModelMetadata {
   license: string | undefined;
   chatTemplate: string | undefined;
   trainContextSize: number;
+  /** `<arch>.pooling_type`: 0 none, 1 mean, 2 cls, 3 last, 4 rank; set by converters for embedding models. */
+  poolingType: number | undefined;
+}
+
+/** An embedding model declares how token vectors pool into one (mean, cls or last token). */
+export function declaresEmbeddings(metadata: Pick<ModelMetadata, "poolingType">): boolean {
+  return metadata.poolingType === 1 || metadata.poolingType === 2 || metadata.poolingType === 3;
 }
 
 /**
@@ -54,6 +61,7 @@ export async function inspectGguf(path: string): Promise<ModelMetadata> {
     license: info.metadata.general?.license,
     chatTemplate: info.metadata.tokenizer?.chat_template,
     trainContextSize: Number(getPath(archKeys, "context_length")),
+    poolingType: typeof archKeys.pooling_type === "number" ? archKeys.pooling_type : undefined,
   };
 }
 

@@ -1,53 +1,92 @@
-import { getLlama, LlamaLogLevel, type LlamaContext, type LlamaContextSequence, type LlamaModel } from "node-llama-cpp";
+import { availableParallelism } from "node:os";
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import { SlotPool } from "./slot-pool.ts";
+import { measureThreads, pickThreads, threadCandidates, type ThreadMeasurement } from "./choose-threads.ts";
+import { createEmbedder, type Embedder } from "./embed.ts";
+import { GrammarCache } from "./grammar.ts";
+import { ThroughputMeter } from "./throughput.ts";
+import { StepGate } from "./step-gate.ts";
 
 export interface LoadEngineOptions {
+  /** llama.cpp, from `startLlama` with the same `threads`. */
+  llama: Llama;
   modelPath: string;
-  /**
-   * Generation threads. Default 1: measured on the 2-core machines with the prebuilt CPU binary (no OpenMP),
-   * 1 thread gave 144-163 tok/s against 54-62 with 2, and node-llama-cpp's own default was ~150x slower.
-   */
-  threads: number;
+  /** Generation threads, or "auto" to measure on the loaded model (see choose-threads.ts). */
+  threads: number | "auto";
   /** Tokens per sequence. Capped at the model's training context. */
   contextSize: number;
+  /** Sequences of the one context: requests generated at the same time, batched together by llama.cpp. */
   parallel: number;
   maxQueue: number;
+  /** Open an embedding context too (see `declaresEmbeddings`). */
+  embeddings: boolean;
 }
 
 export interface Engine {
+  llama: Llama;
   model: LlamaModel;
   context: LlamaContext;
   pool: SlotPool<LlamaContextSequence>;
+  /** Keeps the generations running on `context` in one batch per decoding step. */
+  steps: StepGate<LlamaContextSequence>;
   contextSize: number;
+  vocabularySize: number;
+  threads: number;
+  /** Set when LLAMA_THREADS=auto: what was measured. */
+  threadMeasurements: ThreadMeasurement[] | undefined;
+  grammars: GrammarCache;
+  throughput: ThroughputMeter;
+  embedder: Embedder | undefined;
   dispose(): Promise<void>;
 }
 
-/** Loads the model with the prebuilt CPU binary (nothing downloaded or built) and opens one sequence per slot. */
+/**
+ * Loads the model, picks the thread count, and opens one context with a sequence per slot. Sequences of one context are decoded together: tokens of all running generations
+ * go to llama.cpp in one batch per step (continuous batching), which is where concurrent throughput comes from.
+ */
 export async function loadEngine(options: LoadEngineOptions): Promise<Engine> {
-  const llama = await getLlama({
-    gpu: false,
-    build: "never",
-    maxThreads: options.threads,
-    logLevel: LlamaLogLevel.error,
-    progressLogs: false,
-  });
+  const { llama } = options;
   const model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers: 0 });
+  const candidates = threadCandidates(availableParallelism());
+  // With one candidate (2-core machines) there is nothing to measure.
+  const threadMeasurements =
+    options.threads === "auto" && candidates.length > 1
+      ? await measureThreads(model, { candidates, batch: Math.min(options.parallel, 8) })
+      : undefined;
+  const threads = options.threads !== "auto" ? options.threads : threadMeasurements ? pickThreads(threadMeasurements) : candidates[0]!;
   const contextSize = Math.min(options.contextSize, model.trainContextSize);
   const context = await model.createContext({
     contextSize,
     sequences: options.parallel,
-    threads: { ideal: options.threads, min: 1 },
+    threads: { ideal: threads, min: threads },
   });
   const sequences = Array.from({ length: options.parallel }, () => context.getSequence());
+  const embedder = options.embeddings
+    ? await createEmbedder(model, { contextSize, threads, maxQueue: options.maxQueue })
+    : undefined;
   return {
+    llama,
     model,
     context,
     pool: new SlotPool({ slots: sequences, maxQueue: options.maxQueue }),
+    steps: new StepGate(sequences),
     contextSize: context.contextSize,
+    vocabularySize: vocabularySize(model),
+    threads,
+    threadMeasurements,
+    grammars: new GrammarCache({ llama }),
+    throughput: new ThroughputMeter(),
+    embedder,
     dispose: async () => {
+      await embedder?.dispose();
       await context.dispose();
       await model.dispose();
       await llama.dispose();
     },
   };
+}
+
+function vocabularySize(model: LlamaModel): number {
+  const tokens = (model.fileInfo.metadata.tokenizer?.ggml as { tokens?: unknown } | undefined)?.tokens;
+  return Array.isArray(tokens) ? tokens.length : Number.MAX_SAFE_INTEGER;
 }

@@ -44,3 +44,34 @@ describe("SlotPool", () => {
     expect(pool.busy).toBe(0);
   });
 });
+
+describe("SlotPool shutdown", () => {
+  it("refuses waiters and new acquires once closed, and reports when the last holder leaves", async () => {
+    const pool = new SlotPool({ slots: ["a"], maxQueue: 4 });
+    const held = await pool.acquire();
+    const waiting = pool.acquire();
+    let idle = false;
+    void pool.idle().then(() => (idle = true));
+    pool.close(new Error("shutting down"));
+    await expect(waiting).rejects.toThrow("shutting down");
+    await expect(pool.acquire()).rejects.toThrow("shutting down");
+    await Promise.resolve();
+    expect(idle).toBe(false);
+    pool.release(held);
+    await Promise.resolve();
+    expect(idle).toBe(true);
+  });
+});
+
+describe("SlotPool order", () => {
+  it("always hands out the first free slot in the given order", async () => {
+    const pool = new SlotPool({ slots: [0, 1, 2, 3], maxQueue: 0 });
+    const taken = [await pool.acquire(), await pool.acquire(), await pool.acquire()];
+    expect(taken).toEqual([0, 1, 2]);
+    pool.release(1);
+    pool.release(0);
+    expect(await pool.acquire()).toBe(0);
+    expect(await pool.acquire()).toBe(1);
+    expect(await pool.acquire()).toBe(3);
+  });
+});

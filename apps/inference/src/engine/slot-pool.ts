@@ -1,13 +1,20 @@
 /**
  * A fixed set of slots (context sequences) handed out one request at a time, with a bounded FIFO of waiters.
  * node-llama-cpp's `getSequence()` throws when all are taken and two generations on one sequence corrupt each other
- * silently, so every generation borrows a slot here and gives it back when done.
+ * silently, so every generation borrows a slot here and gives it back when done. A free slot is always the first
+ * free one in the given order: llama.cpp batches consecutive sequence ids in one pass (see step-gate.ts), so busy
+ * sequences are kept packed at the low ids.
  */
 export class QueueFullError extends Error {
   override readonly name = "QueueFullError";
   constructor(readonly queued: number) {
     super("all slots are busy and the wait queue is full");
   }
+}
+
+/** The pool was closed (shutdown): nothing more is handed out. */
+export class PoolClosedError extends Error {
+  override readonly name = "PoolClosedError";
 }
 
 export interface SlotPoolOptions<T> {
@@ -21,13 +28,18 @@ interface Waiter<T> {
 }
 
 export class SlotPool<T> {
+  /** Free slots, in the given order. */
   private readonly free: T[];
+  private readonly order: Map<T, number>;
   private readonly waiters: Waiter<T>[] = [];
+  private closed: Error | undefined;
+  private idleWaiters: Array<() => void> = [];
   readonly size: number;
   readonly maxQueue: number;
 
   constructor(options: SlotPoolOptions<T>) {
     this.free = [...options.slots];
+    this.order = new Map(options.slots.map((slot, i) => [slot, i]));
     this.size = options.slots.length;
     this.maxQueue = options.maxQueue;
   }
@@ -43,7 +55,8 @@ export class SlotPool<T> {
   /** Resolves with a slot; waits in line if none is free; rejects at once if the line is full, or on abort. */
   acquire(signal?: AbortSignal): Promise<T> {
     signal?.throwIfAborted();
-    const slot = this.free.pop();
+    if (this.closed) return Promise.reject(this.closed);
+    const slot = this.free.shift();
     if (slot !== undefined) return Promise.resolve(slot);
     if (this.waiters.length >= this.maxQueue) return Promise.reject(new QueueFullError(this.waiters.length));
     return new Promise<T>((resolve, reject) => {
@@ -67,7 +80,24 @@ export class SlotPool<T> {
   release(slot: T): void {
     const next = this.waiters.shift();
     if (next) next.resolve(slot);
-    else this.free.push(slot);
+    else {
+      const rank = this.order.get(slot) ?? this.size;
+      const at = this.free.findIndex((s) => (this.order.get(s) ?? this.size) > rank);
+      this.free.splice(at < 0 ? this.free.length : at, 0, slot);
+    }
+    if (this.busy === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Refuses every later acquire and every waiter with `error`; slots already handed out stay with their holders. */
+  close(error: Error = new PoolClosedError("the pool is closed")): void {
+    this.closed = error;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+  }
+
+  /** Resolves once no slot is held. */
+  idle(): Promise<void> {
+    if (this.busy === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Runs `task` with a slot and always gives the slot back. */

@@ -1,39 +1,86 @@
 import { Hono } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
-import { ApiError, type ModelList } from "@slm/config";
+import { ApiError, errorEnvelope, type ModelList } from "@slm/config";
 import type { Readiness } from "../readiness.ts";
 import type { Serving } from "../serving.ts";
 import type { Logger } from "../logger.ts";
+import type { InferenceMetrics } from "../metrics.ts";
+import type { InferenceEnv } from "./context.ts";
 import { chatCompletions } from "./chat-completions.ts";
+import { completions } from "./completions.ts";
+import { embeddings } from "./embeddings.ts";
 import { errorResponse, internalError, toApiError } from "./errors.ts";
+import { shuttingDown } from "./request-signal.ts";
 
 export interface InferenceAppOptions {
   readiness: Readiness;
   /** Undefined until the model is loaded and warm. */
   serving: () => Serving | undefined;
   log: Logger;
+  metrics: InferenceMetrics;
+  /** INFERENCE_API_KEY: when set, every route but /health and /ready needs `Authorization: Bearer <key>`. */
+  apiKey?: string | undefined;
+  requestTimeoutMs: number;
+  /** True once SIGTERM arrived: new requests get 503. */
+  draining: () => boolean;
+  /** Aborts in-flight generations when the shutdown grace period is over. */
+  shutdown: AbortSignal;
 }
 
+const ROUTES = new Set(["/health", "/ready", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings"]);
+/** Probes and scrapes are logged at debug level, so a load balancer polling /ready does not flood the logs. */
+const QUIET = new Set(["/health", "/ready", "/metrics"]);
 const REQUEST_ID = /^[\w.-]{1,128}$/;
 
-/** The inference HTTP API: OpenAI-compatible routes plus /health and /ready. */
-export function createInferenceApp(options: InferenceAppOptions): Hono {
-  const app = new Hono();
-  const { readiness, log } = options;
+/** The inference HTTP API: OpenAI-compatible routes, /health, /ready and /metrics. */
+export function createInferenceApp(options: InferenceAppOptions): Hono<InferenceEnv> {
+  const app = new Hono<InferenceEnv>();
+  const { readiness, log, metrics } = options;
 
-  app.use(
-    requestId({
-      headerName: "X-Request-Id",
-      generator: () => crypto.randomUUID(),
-      limitLength: 128,
-    }),
-  );
-  app.use(async (c, next) => {
+  // Hono's check refuses dots in ids; its generator gets a second chance to keep a well-formed incoming id.
+  const keepOrGenerate = (c: { req: { header(name: string): string | undefined } }) => {
     const incoming = c.req.header("x-request-id");
-    if (incoming !== undefined && !REQUEST_ID.test(incoming)) c.set("requestId", crypto.randomUUID());
+    return incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+  };
+  app.use(requestId({ headerName: "X-Request-Id", generator: keepOrGenerate, limitLength: 128 }));
+  app.use(async (c, next) => {
+    const started = performance.now();
+    c.set("arrivedAt", started);
     await next();
+    c.res.headers.set("x-request-id", c.get("requestId"));
+    const route = ROUTES.has(c.req.path) ? c.req.path : "unmatched";
+    metrics.requests.inc({ route, method: c.req.method, status: String(c.res.status) });
+    const line = { requestId: c.get("requestId"), method: c.req.method, route, status: c.res.status, ms: Math.round(performance.now() - started) };
+    if (QUIET.has(route)) log.debug(line, "request");
+    else log.info(line, "request");
   });
 
+  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/ready", (c) => {
+    const state = readiness.current;
+    return c.json({ status: state.phase === "ready" ? "ready" : "not_ready", ...state }, state.phase === "ready" ? 200 : 503);
+  });
+
+  if (options.apiKey) {
+    const unauthorized = (message: string) => () => errorEnvelope("authentication_error", message, { code: "invalid_api_key" });
+    app.use(
+      bearerAuth({
+        token: options.apiKey,
+        noAuthenticationHeader: { message: unauthorized("Missing bearer token.") },
+        invalidAuthenticationHeader: { message: unauthorized("Malformed Authorization header.") },
+        invalidToken: { message: unauthorized("Invalid bearer token.") },
+      }),
+    );
+  }
+
+  app.get("/metrics", async (c) => c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }));
+
+  app.use("/v1/*", async (_c, next) => {
+    if (options.draining()) throw shuttingDown();
+    await next();
+  });
   const serving = (): Serving => {
     const s = options.serving();
     if (!s) {
@@ -43,31 +90,27 @@ export function createInferenceApp(options: InferenceAppOptions): Hono {
     }
     return s;
   };
-  const retryAfterSeconds = () => {
-    const s = options.serving();
-    return s ? Math.max(1, Math.ceil(s.engine.pool.queued / s.engine.pool.size)) : 1;
-  };
+  const deps = { metrics, log, requestTimeoutMs: options.requestTimeoutMs, shutdown: options.shutdown };
 
-  app.get("/health", (c) => c.json({ status: "ok" }));
-  app.get("/ready", (c) => {
-    const state = readiness.current;
-    return c.json({ status: state.phase === "ready" ? "ready" : "not_ready", ...state }, state.phase === "ready" ? 200 : 503);
-  });
   app.get("/v1/models", (c) => {
     const s = serving();
-    const list: ModelList = {
-      object: "list",
-      data: [{ id: s.modelName, object: "model", created: s.createdAt, owned_by: "slm-serve" }],
-    };
+    const list: ModelList = { object: "list", data: [{ id: s.modelName, object: "model", created: s.createdAt, owned_by: "slm-serve" }] };
     return c.json(list);
   });
-  app.post("/v1/chat/completions", (c) => chatCompletions(c, { serving: serving(), log, retryAfterSeconds }));
+  app.post("/v1/chat/completions", (c) => chatCompletions(c, serving(), deps));
+  app.post("/v1/completions", (c) => completions(c, serving(), deps));
+  app.post("/v1/embeddings", (c) => embeddings(c, serving(), deps));
 
   app.notFound((c) => errorResponse(c, new ApiError(404, "not_found_error", "not_found", "Unknown route.")));
   app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
     // The client went away while waiting for a slot: nobody is left to answer.
     if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
-    const api = toApiError(error, retryAfterSeconds);
+    const retryAfter = () => {
+      const engine = options.serving()?.engine;
+      return engine ? engine.throughput.retryAfterSeconds(engine.pool.queued, engine.pool.size) : 1;
+    };
+    const api = toApiError(error, retryAfter);
     return api ? errorResponse(c, api) : internalError(c, error, log);
   });
   return app;

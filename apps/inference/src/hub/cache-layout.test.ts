@@ -11,6 +11,9 @@ describe("cache layout", () => {
     expect(layout.refPath("v1")).toBe("/c/models--acme--tiny-model/refs/v1");
     expect(layout.snapshotPath("abc", "sub/m.gguf")).toBe("/c/models--acme--tiny-model/snapshots/abc/sub/m.gguf");
     expect(layout.blobPath("e")).toBe("/c/models--acme--tiny-model/blobs/e");
+    expect(layout.lockPath("e")).toBe("/c/.locks/models--acme--tiny-model/e.slm-download.lock");
+    expect(layout.markerPath("e")).toBe("/c/.locks/models--acme--tiny-model/e.slm-verified.json");
+    expect(layout.commitInfoPath("abc")).toBe("/c/.locks/models--acme--tiny-model/abc.slm-commit.json");
   });
 
   it("writes refs atomically as the bare commit and reads them back", async () => {

@@ -20,6 +20,12 @@ export abstract class HubError extends Error {
   }
 }
 
+/** Any failure as a HubError; a foreign error is named, never quoted (library messages embed request URLs). */
+export function asHubError(error: unknown, artifact: ArtifactRef): HubError {
+  if (error instanceof HubError) return error;
+  return new UnexpectedHubResponseError(artifact, error instanceof Error ? error.name : "unknown failure");
+}
+
 export class RepoNotFoundError extends HubError {
   override readonly name = "RepoNotFoundError";
   readonly code = "repo_not_found";
@@ -88,8 +94,12 @@ export class RateLimitedError extends HubError {
 export class HubUnavailableError extends HubError {
   override readonly name = "HubUnavailableError";
   readonly code = "hub_unavailable";
-  constructor(artifact: ArtifactRef, reason: string) {
-    super(artifact, `the Hub is unreachable (${reason}) and nothing is cached for this revision`);
+  constructor(
+    artifact: ArtifactRef,
+    readonly reason: string,
+    nothingCached = false,
+  ) {
+    super(artifact, `the Hub is unreachable (${reason})${nothingCached ? " and nothing is cached for this revision" : ""}`);
   }
 }
 
@@ -97,7 +107,7 @@ export class NotCachedError extends HubError {
   override readonly name = "NotCachedError";
   readonly code = "not_cached";
   constructor(artifact: ArtifactRef) {
-    super(artifact, "HF_HUB_OFFLINE is set and the artifact is not in the cache");
+    super(artifact, "HF_HUB_OFFLINE is set and the artifact is not in the cache (run `pnpm models:pull` while online)");
   }
 }
 
@@ -114,6 +124,84 @@ export class IntegrityError extends HubError {
   readonly code = "checksum_mismatch";
   constructor(artifact: ArtifactRef, what: string) {
     super(artifact, `integrity check failed: ${what}; the corrupt copy was removed from the cache`);
+  }
+}
+
+export class DiskFullError extends HubError {
+  override readonly name = "DiskFullError";
+  readonly code = "disk_full";
+  constructor(artifact: ArtifactRef, neededBytes: number, cacheDir: string) {
+    super(
+      artifact,
+      `no space left on the device holding the Hub cache ${cacheDir} (the file needs ${neededBytes} bytes); no partial file was kept`,
+    );
+  }
+}
+
+export class CacheNotWritableError extends HubError {
+  override readonly name = "CacheNotWritableError";
+  readonly code = "cache_not_writable";
+  constructor(artifact: ArtifactRef, cacheDir: string, reason: string) {
+    super(artifact, `cannot write to the Hub cache ${cacheDir} (${reason}); set MODEL_CACHE_DIR or HF_HUB_CACHE to a writable folder`);
+  }
+}
+
+export class FloatingRevisionError extends HubError {
+  override readonly name = "FloatingRevisionError";
+  readonly code = "floating_revision";
+  constructor(artifact: ArtifactRef) {
+    super(
+      artifact,
+      "MODEL_VERSION names a branch, which can move under a running service: in production pin a tag or a commit, " +
+        "lock it with `pnpm models:lock`, or set MODEL_ALLOW_FLOATING_REVISION=1",
+    );
+  }
+}
+
+export class LicenseNotAllowedError extends HubError {
+  override readonly name = "LicenseNotAllowedError";
+  readonly code = "license_not_allowed";
+  constructor(artifact: ArtifactRef, found: string, allowed: readonly string[]) {
+    super(artifact, `${found}, which is not in MODEL_LICENSES_ALLOWED (${allowed.join(", ")})`);
+  }
+}
+
+/** The configured artifact is not the one models.lock.json pins (another repo, revision or file). */
+export class LockfileMismatchError extends HubError {
+  override readonly name = "LockfileMismatchError";
+  readonly code = "lockfile_mismatch";
+  constructor(artifact: ArtifactRef, lockfile: string, what: string) {
+    super(artifact, `${what}, but ${lockfile} pins another artifact: run \`pnpm models:lock\` to lock the new one`);
+  }
+}
+
+/** The locked tag or branch now points at another commit on the Hub. */
+export class LockedRevisionMovedError extends HubError {
+  override readonly name = "LockedRevisionMovedError";
+  readonly code = "locked_revision_moved";
+  constructor(artifact: ArtifactRef, lockfile: string, lockedCommit: string, nowCommit: string) {
+    super(
+      artifact,
+      `the revision now points to commit ${nowCommit} but ${lockfile} pins ${lockedCommit}: ` +
+        "someone moved it; check the change, then run `pnpm models:lock` to accept it",
+    );
+  }
+}
+
+/** The locked file's size or sha256 differs from what the Hub (or the cache) holds. */
+export class LockedFileChangedError extends HubError {
+  override readonly name = "LockedFileChangedError";
+  readonly code = "locked_file_changed";
+  constructor(artifact: ArtifactRef, lockfile: string, what: string) {
+    super(artifact, `the file differs from ${lockfile}: ${what}`);
+  }
+}
+
+export class InvalidLockfileError extends HubError {
+  override readonly name = "InvalidLockfileError";
+  readonly code = "invalid_lockfile";
+  constructor(artifact: ArtifactRef, lockfile: string, what: string) {
+    super(artifact, `${lockfile} is not a valid models lockfile (${what}): fix it or run \`pnpm models:lock\` again`);
   }
 }
 

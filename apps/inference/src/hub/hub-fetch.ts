@@ -1,72 +1,78 @@
 import { HubUnavailableError, type ArtifactRef, type HubError } from "./errors.ts";
-import { mapHubResponse } from "./map-hub-response.ts";
+import { mapHubResponse, retryAfterSeconds } from "./map-hub-response.ts";
+import { backoffDelay, DEFAULT_RETRY, sleep, type RetrySettings } from "./retry-policy.ts";
 
 export interface HubFetchOptions {
   /** The Hub origin: the only one that ever receives the token. */
   hubUrl: string;
   artifact: ArtifactRef;
   hadToken: boolean;
-  /** Called with the size of each body chunk of a full download, for progress. */
-  onBytes?: (bytes: number) => void;
+  retry?: RetrySettings;
+  /** Told before each retry, with the typed reason and the wait. */
+  onRetry?: (retry: { attempt: number; waitMs: number; reason: HubError }) => void;
   fetch?: typeof fetch;
 }
 
 export interface HubFetch {
   fetch: typeof fetch;
   /**
-   * The typed error behind the last failure. @huggingface/hub turns body-stream failures into a bare string
-   * (`stream.writable.abort(error.message)`), so the caller looks here to recover the class.
+   * The typed error behind the last failure. @huggingface/hub wraps some failures in its own errors (with the URL in
+   * the message), so the caller looks here to recover the class.
    */
   lastError(): HubError | undefined;
 }
 
+type Attempt = { response: Response } | { failure: HubError; retryable: boolean; retryAfterMs: number | undefined };
+
 /**
- * The fetch handed to @huggingface/hub: it turns every failed response into a typed HubError (before the library
- * builds a message with the URL in it), turns network failures into HubUnavailableError, and counts body bytes.
- * It also keeps the token on the Hub origin: Node's fetch drops Authorization on the redirect hop to the CDN, but
- * @huggingface/hub then requests a CloudFront CDN URL directly *with* Authorization, so it is removed here for any
- * other origin.
+ * The fetch handed to @huggingface/hub and used for downloads: it turns every failed response into a typed HubError
+ * (before the library builds a message with the URL in it), retries network failures, 429 and 5xx with exponential
+ * backoff that gives way to Retry-After (a server asking for more than maxWaitMs is not waited for: the typed error,
+ * e.g. RateLimitedError with the wait, goes up at once), and keeps the token on the Hub origin. Node's fetch drops
+ * Authorization on the redirect hop to the CDN, but @huggingface/hub also requests CloudFront URLs directly *with*
+ * Authorization, so it is removed here for any other origin.
  */
 export function createHubFetch(options: HubFetchOptions): HubFetch {
   const base = options.fetch ?? globalThis.fetch;
+  const retry = options.retry ?? DEFAULT_RETRY;
   const hubOrigin = new URL(options.hubUrl).origin;
   let last: HubError | undefined;
-  const remember = (error: HubError): HubError => {
-    last = error;
-    return error;
+
+  const attempt = async (input: string | URL | Request, init: RequestInit | undefined): Promise<Attempt> => {
+    let response: Response;
+    try {
+      response = await base(input, init);
+    } catch (error) {
+      return { failure: new HubUnavailableError(options.artifact, networkReason(error)), retryable: true, retryAfterMs: undefined };
+    }
+    if (response.ok || (response.status >= 300 && response.status < 400)) return { response };
+    await response.body?.cancel().catch(() => {});
+    const after = retryAfterSeconds(response.headers);
+    return {
+      failure: mapHubResponse(response, options.artifact, options.hadToken),
+      retryable: response.status === 429 || response.status >= 500,
+      retryAfterMs: after === undefined ? undefined : after * 1000,
+    };
   };
 
   const hubFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    let response: Response;
     const url = new URL(input instanceof Request ? input.url : input);
     if (url.origin !== hubOrigin && init?.headers) {
       const headers = new Headers(init.headers);
       headers.delete("authorization");
       init = { ...init, headers };
     }
-    try {
-      response = await base(input, init);
-    } catch (error) {
-      throw remember(new HubUnavailableError(options.artifact, networkReason(error)));
+    for (let retries = 0; ; retries++) {
+      const result = await attempt(input, init);
+      if ("response" in result) return result.response;
+      const waitMs = result.retryAfterMs ?? backoffDelay(retries, retry);
+      if (!result.retryable || retries >= retry.retries || waitMs > retry.maxWaitMs) {
+        last = result.failure;
+        throw result.failure;
+      }
+      options.onRetry?.({ attempt: retries + 1, waitMs, reason: result.failure });
+      await sleep(waitMs);
     }
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => {});
-      throw remember(mapHubResponse(response, options.artifact, options.hadToken));
-    }
-    const isFullBody = new Headers(init?.headers).get("range") === null && (init?.method ?? "GET") === "GET";
-    if (!isFullBody || !options.onBytes || !response.body) return response;
-    const onBytes = options.onBytes;
-    const counted = response.body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          onBytes(chunk.byteLength);
-          controller.enqueue(chunk);
-        },
-      }),
-    );
-    const wrapped = new Response(counted, { status: response.status, headers: response.headers });
-    Object.defineProperty(wrapped, "url", { value: response.url });
-    return wrapped;
   };
 
   return { fetch: hubFetch as typeof fetch, lastError: () => last };
@@ -88,6 +94,7 @@ export function networkReason(error: unknown): string {
     case "ETIMEDOUT":
     case "UND_ERR_CONNECT_TIMEOUT":
     case "UND_ERR_HEADERS_TIMEOUT":
+    case "UND_ERR_BODY_TIMEOUT":
       return "timed out";
     default:
       return code ? code.toLowerCase() : "network error";

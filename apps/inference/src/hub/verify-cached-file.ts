@@ -1,8 +1,10 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { realpath, rm, stat } from "node:fs/promises";
 import { basename } from "node:path";
+import { createBlobHasher } from "./blob-hasher.ts";
+import { findMismatch } from "./find-mismatch.ts";
 import { IntegrityError, type ArtifactRef } from "./errors.ts";
+import { readVerifiedMarker, writeVerifiedMarker, type BlobDigests } from "./verified-marker.ts";
 
 export interface Expected {
   /** sha256 the Hub declares (LFS oid) or the user pinned (MODEL_SHA256). */
@@ -17,48 +19,58 @@ export interface VerifiedFile {
   blobPath: string;
   size: number;
   sha256: string;
+  /** True when the verified marker vouched for the blob and it was not read again. */
+  trustedMarker: boolean;
+}
+
+export interface VerifyOptions {
+  /** Where a blob's verified marker lives (see verified-marker.ts); without it the blob is always hashed. */
+  markerFor?: (blobName: string) => string;
+  /** Hash even when the marker matches (MODEL_REVERIFY). */
+  rehash?: boolean;
 }
 
 /**
  * Verifies a snapshot file against what is expected of it and against its own blob name (the cache names LFS blobs
  * by sha256 and small files by git sha1, so a cached file can be checked with no network at all).
- * On any mismatch the blob and the snapshot pointer are deleted before the IntegrityError is thrown.
+ * A blob whose verified marker still matches its size, mtime and inode is not read again.
+ * On any mismatch the blob, its marker and the snapshot pointer are deleted before the IntegrityError is thrown.
  */
 export async function verifyCachedFile(
   snapshotPath: string,
   expected: Expected,
   artifact: ArtifactRef,
+  options: VerifyOptions = {},
 ): Promise<VerifiedFile> {
   const blobPath = await realpath(snapshotPath);
   const { size } = await stat(blobPath);
   const name = basename(blobPath);
+  const markerPath = options.markerFor?.(name);
   const fail = async (what: string): Promise<never> => {
     await rm(blobPath, { force: true });
     await rm(snapshotPath, { force: true });
+    if (markerPath) await rm(markerPath, { force: true });
     throw new IntegrityError(artifact, what);
   };
   if (expected.size !== undefined && size !== expected.size) {
     await fail(`size is ${size} bytes, expected ${expected.size}`);
   }
-  const wantedSha256 = [...(expected.sha256 ?? []), ...(/^[0-9a-f]{64}$/.test(name) ? [name] : [])];
-  const wantedGit = [...(expected.gitOid ? [expected.gitOid] : []), ...(/^[0-9a-f]{40}$/.test(name) ? [name] : [])];
-  const { sha256, gitSha1 } = await hashFile(blobPath, size, wantedGit.length > 0);
-  for (const wanted of wantedSha256) {
-    if (wanted.toLowerCase() !== sha256) await fail(`sha256 is ${sha256}, expected ${wanted.toLowerCase()}`);
-  }
-  for (const wanted of wantedGit) {
-    if (wanted !== gitSha1) await fail(`git blob sha1 is ${gitSha1}, expected ${wanted}`);
-  }
-  return { path: snapshotPath, blobPath, size, sha256 };
+  // The blob's own name is an expectation too: sha256 for LFS files, git sha1 for small ones.
+  const byName: Expected = /^[0-9a-f]{64}$/.test(name) ? { sha256: [name] } : /^[0-9a-f]{40}$/.test(name) ? { gitOid: name } : {};
+  const needsGitSha1 = expected.gitOid !== undefined || byName.gitOid !== undefined;
+
+  const marked = markerPath && !options.rehash ? await readVerifiedMarker(markerPath, blobPath) : undefined;
+  const trustedMarker = marked !== undefined && (!needsGitSha1 || marked.gitSha1 !== undefined);
+  const digests: BlobDigests = trustedMarker && marked ? marked : await hashFile(blobPath, size, needsGitSha1);
+  const mismatch = findMismatch(digests, expected) ?? findMismatch(digests, byName);
+  if (mismatch) await fail(mismatch);
+  if (markerPath && !trustedMarker) await writeVerifiedMarker(markerPath, blobPath, digests);
+  return { path: snapshotPath, blobPath, size, sha256: digests.sha256, trustedMarker };
 }
 
-/** sha256 and, for small files, git's blob sha1 (`sha1("blob <size>\0" + content)`), in one read. */
-async function hashFile(path: string, size: number, withGitSha1: boolean) {
-  const sha256 = createHash("sha256");
-  const sha1 = withGitSha1 ? createHash("sha1").update(`blob ${size}\0`) : undefined;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    sha256.update(chunk as Buffer);
-    sha1?.update(chunk as Buffer);
-  }
-  return { sha256: sha256.digest("hex"), gitSha1: sha1?.digest("hex") };
+/** Reads the blob once, feeding both digests. */
+async function hashFile(path: string, size: number, withGitSha1: boolean): Promise<BlobDigests> {
+  const hasher = createBlobHasher(size, withGitSha1);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hasher.update(chunk as Buffer);
+  return hasher.digest();
 }

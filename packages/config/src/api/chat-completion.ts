@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { generationParams, tokenCount, unsupported } from "./generation-params.ts";
 
 /** The OpenAI chat completion API, as both apps speak it. Requests are validated; responses are typed. */
 
@@ -14,30 +15,21 @@ export const ChatMessage = v.object({
 });
 export type ChatMessage = v.InferOutput<typeof ChatMessage>;
 
-const tokens = () => v.nullish(v.pipe(v.number(), v.integer("an integer"), v.minValue(1, "at least 1")));
-const unsupported = (what: string) =>
-  v.optional(v.pipe(v.unknown(), v.check((x) => x === undefined || x === null, `${what} is not supported`)));
-
 export const ChatCompletionRequest = v.pipe(
   v.object({
     model: v.optional(v.pipe(v.string(), v.maxLength(256))),
     messages: v.pipe(v.array(ChatMessage), v.minLength(1, "at least one message")),
-    max_tokens: tokens(),
-    max_completion_tokens: tokens(),
-    temperature: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),
-    top_p: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
-    seed: v.nullish(v.pipe(v.number(), v.integer("an integer"))),
-    stop: v.nullish(
-      v.union([v.string(), v.pipe(v.array(v.string()), v.maxLength(4, "at most 4 stop sequences"))], "a string or a list of up to 4 strings"),
-    ),
-    stream: v.nullish(v.boolean()),
-    stream_options: v.nullish(v.object({ include_usage: v.optional(v.boolean()) })),
-    n: v.nullish(v.pipe(v.number(), v.value(1, "only n=1 is supported"))),
-    user: v.optional(v.string()),
+    max_tokens: tokenCount(),
+    max_completion_tokens: tokenCount(),
+    ...generationParams,
     tools: unsupported("tools"),
     tool_choice: unsupported("tool_choice"),
     functions: unsupported("functions"),
+    function_call: unsupported("function_call"),
     logprobs: v.nullish(v.pipe(v.boolean(), v.value(false, "logprobs is not supported"))),
+    top_logprobs: unsupported("top_logprobs"),
+    audio: unsupported("audio output"),
+    prediction: unsupported("prediction"),
   }),
   v.transform((r) => ({ ...r, maxTokens: r.max_completion_tokens ?? r.max_tokens ?? undefined })),
 );

@@ -42,6 +42,16 @@ export function httpUrl(defaultUrl: string) {
   );
 }
 
+/** One http(s) URL or a comma-separated list of them (at least one); trailing `/` dropped. */
+export function httpUrlList(defaultUrl: string) {
+  return v.pipe(
+    list(),
+    v.transform((urls) => (urls.length > 0 ? urls : [defaultUrl])),
+    v.check((urls) => urls.every((u) => URL.canParse(u) && /^https?:\/\//i.test(u)), "http(s) URLs, comma-separated"),
+    v.transform((urls) => urls.map((u) => u.replace(/\/+$/, ""))),
+  );
+}
+
 /** Comma-separated list; blanks dropped. */
 export function list() {
   return v.pipe(

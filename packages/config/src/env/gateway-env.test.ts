@@ -5,7 +5,7 @@ describe("readGatewayEnv", () => {
   it("has the documented defaults and closes by default", () => {
     const config = readGatewayEnv({});
     expect(config.server).toEqual({ host: "127.0.0.1", port: 8080 });
-    expect(config.inferenceUrl).toBe("http://127.0.0.1:8081");
+    expect(config.inferenceUrls).toEqual(["http://127.0.0.1:8081"]);
     expect(config.apiKeys).toEqual([]);
     expect(config.allowAnonymous).toBe(false);
   });
@@ -13,6 +13,14 @@ describe("readGatewayEnv", () => {
   it("splits GATEWAY_API_KEYS", () => {
     const config = readGatewayEnv({ GATEWAY_API_KEYS: " sk-aaaaaaaaaaaaaaaa , sk-bbbbbbbbbbbbbbbb,," });
     expect(config.apiKeys).toEqual(["sk-aaaaaaaaaaaaaaaa", "sk-bbbbbbbbbbbbbbbb"]);
+  });
+
+  it("serves the playground outside production unless GATEWAY_PLAYGROUND says otherwise", () => {
+    expect(readGatewayEnv({}).playground).toBe(true);
+    expect(readGatewayEnv({ NODE_ENV: "production" }).playground).toBe(false);
+    expect(readGatewayEnv({ NODE_ENV: "production", GATEWAY_PLAYGROUND: "on" }).playground).toBe(true);
+    expect(readGatewayEnv({ GATEWAY_PLAYGROUND: "0" }).playground).toBe(false);
+    expect(() => readGatewayEnv({ GATEWAY_PLAYGROUND: "maybe" })).toThrow(/GATEWAY_PLAYGROUND: expected one of 1\/true/);
   });
 
   it("refuses short keys without printing them", () => {
@@ -24,6 +32,42 @@ describe("readGatewayEnv", () => {
       expect((error as Error).message).toMatch(/GATEWAY_API_KEYS: expected API keys of at least 16 characters/);
       expect((error as Error).message).toMatch(/GATEWAY_PORT/);
       expect((error as Error).message).not.toContain("short1");
+    }
+  });
+});
+
+describe("readGatewayEnv: keys, quotas, replicas", () => {
+  it("has the documented defaults", () => {
+    const config = readGatewayEnv({});
+    expect(config.defaultPolicy).toEqual({ requestsPerMinute: 600, tokensPerMinute: 0, concurrentStreams: 16, maxTokens: 4096 });
+    expect(config.ipRequestsPerMinute).toBe(60);
+    expect(config.redis).toEqual({ url: undefined, prefix: "slm-gateway", failure: "open" });
+    expect(config.corsOrigins).toEqual([]);
+    expect(config.keysFile).toBeUndefined();
+    expect(config.inferenceApiKey).toBeUndefined();
+  });
+
+  it("reads a list of inference replicas, trailing slashes dropped", () => {
+    const config = readGatewayEnv({ INFERENCE_URL: "http://10.0.0.1:8081/, http://10.0.0.2:8081" });
+    expect(config.inferenceUrls).toEqual(["http://10.0.0.1:8081", "http://10.0.0.2:8081"]);
+  });
+
+  it("accepts pre-hashed sha256: keys and refuses malformed ones without printing them", () => {
+    const digest = "a".repeat(64);
+    expect(readGatewayEnv({ GATEWAY_API_KEYS: `sha256:${digest}` }).apiKeys).toEqual([`sha256:${digest}`]);
+    expect(() => readGatewayEnv({ GATEWAY_API_KEYS: "sha256:not-hex-0123456789" })).toThrow(/GATEWAY_API_KEYS: expected sha256: entries/);
+  });
+
+  it("refuses a bad REDIS_URL, failure policy and CORS origin, naming each", () => {
+    try {
+      readGatewayEnv({ REDIS_URL: "http://secret-host:6379", GATEWAY_REDIS_FAILURE: "maybe", GATEWAY_CORS_ORIGINS: "https://ok.example,bad origin" });
+      expect.unreachable();
+    } catch (error) {
+      const message = (error as Error).message;
+      expect(message).toMatch(/REDIS_URL/);
+      expect(message).toMatch(/GATEWAY_REDIS_FAILURE/);
+      expect(message).toMatch(/GATEWAY_CORS_ORIGINS/);
+      expect(message).not.toContain("secret-host");
     }
   });
 });

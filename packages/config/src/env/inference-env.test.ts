@@ -44,6 +44,34 @@ describe("readInferenceEnv", () => {
     });
   });
 
+  it("reads the supply-chain policy: lockfile, licences, floating revisions, re-verification, retries", () => {
+    expect(readInferenceEnv({}).supplyChain).toEqual({
+      lockfile: undefined,
+      licensesAllowed: [],
+      allowFloatingRevision: false,
+      reverify: false,
+      retry: { retries: 4, baseDelayMs: 250, maxWaitMs: 30_000 },
+    });
+    const config = readInferenceEnv({
+      HOME: "/home/u",
+      MODEL_LOCKFILE: "~/models.lock.json",
+      MODEL_LICENSES_ALLOWED: " Apache-2.0, mit ,",
+      MODEL_ALLOW_FLOATING_REVISION: "1",
+      MODEL_REVERIFY: "true",
+      HUB_RETRIES: "0",
+      HUB_RETRY_BASE_MS: "5",
+      HUB_RETRY_MAX_WAIT_MS: "100",
+    });
+    expect(config.supplyChain).toEqual({
+      lockfile: "/home/u/models.lock.json",
+      licensesAllowed: ["apache-2.0", "mit"],
+      allowFloatingRevision: true,
+      reverify: true,
+      retry: { retries: 0, baseDelayMs: 5, maxWaitMs: 100 },
+    });
+    expect(() => readInferenceEnv({ HUB_RETRIES: "-1" })).toThrow(/HUB_RETRIES/);
+  });
+
   it("defaults MODEL_VERSION to main for a configured model", () => {
     expect(readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: "x.gguf" }).model.revision).toBe("main");
   });

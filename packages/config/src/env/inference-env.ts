@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { boolean, httpUrl, integer, logLevel, port, text } from "./fields.ts";
+import { boolean, httpUrl, integer, list, logLevel, port, text } from "./fields.ts";
 import { readEnv, type EnvSource } from "./read-env.ts";
 
 /** What inference serves when no model is configured: a tiny public GGUF, pinned by commit and checksum. */
@@ -27,11 +27,33 @@ const filePath = () =>
 const token = () =>
   v.optional(v.pipe(v.string(), v.trim(), v.regex(HF_TOKEN_PATTERN, "a Hub access token starting with hf_")));
 
+/** LLAMA_THREADS: "auto" (measured at startup on the loaded model) or a fixed count. */
+function threadCount() {
+  const expected = "auto or an integer from 1 to 256";
+  return v.pipe(
+    v.optional(v.string(), "auto"),
+    v.transform((s) => s.trim().toLowerCase()),
+    v.regex(/^(auto|\d{1,3})$/, expected),
+    v.transform((s): number | "auto" => (s === "auto" ? "auto" : Number(s))),
+    v.check((n) => n === "auto" || (n >= 1 && n <= 256), expected),
+  );
+}
+
 const InferenceEnvFields = v.object({
   NODE_ENV: v.optional(v.string(), "development"),
   LOG_LEVEL: logLevel(),
   INFERENCE_HOST: v.optional(v.pipe(v.string(), v.trim()), "127.0.0.1"),
   INFERENCE_PORT: port(8081),
+  INFERENCE_API_KEY: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.minLength(16, "at least 16 characters"),
+      v.regex(/^[A-Za-z0-9._~+/-]+=*$/, "a bearer token (letters, digits and . _ ~ + / -)"),
+    ),
+  ),
+  REQUEST_TIMEOUT_MS: integer({ default: 300_000, min: 1_000, max: 3_600_000 }),
+  SHUTDOWN_GRACE_MS: integer({ default: 10_000, min: 0, max: 600_000 }),
 
   MODEL_REGISTRY: v.optional(v.picklist(["huggingface"], "huggingface"), "huggingface"),
   MODEL_ID: repoId(),
@@ -57,12 +79,20 @@ const InferenceEnvFields = v.object({
   XDG_CACHE_HOME: text(),
   HOME: text(),
   MODEL_CACHE_DIR: text(),
+  MODEL_LOCKFILE: text(),
+  MODEL_LICENSES_ALLOWED: list(),
+  MODEL_ALLOW_FLOATING_REVISION: boolean(false),
+  MODEL_REVERIFY: boolean(false),
+  HUB_RETRIES: integer({ default: 4, min: 0, max: 20 }),
+  HUB_RETRY_BASE_MS: integer({ default: 250, min: 1, max: 60_000 }),
+  HUB_RETRY_MAX_WAIT_MS: integer({ default: 30_000, min: 1, max: 3_600_000 }),
 
-  LLAMA_THREADS: integer({ default: 1, min: 1, max: 256 }),
+  LLAMA_THREADS: threadCount(),
   CONTEXT_SIZE: integer({ default: 2048, min: 64, max: 1 << 20 }),
   PARALLEL: integer({ default: 2, min: 1, max: 64 }),
   MAX_QUEUE: integer({ default: 64, min: 0, max: 100_000 }),
   CHAT_TEMPLATE: v.optional(v.string()),
+  EMBEDDINGS: v.optional(v.picklist(["auto", "on", "off"], "auto, on or off"), "auto"),
 });
 
 const InferenceEnvSchema = v.pipe(
@@ -106,6 +136,19 @@ export interface HubSettings {
   offline: boolean;
 }
 
+/** How model artifacts are pinned, checked and fetched (the supply chain's policy knobs). */
+export interface SupplyChainSettings {
+  /** MODEL_LOCKFILE: a path, "none" to ignore lockfiles, or undefined for the default (models.lock.json at the repo root). */
+  lockfile: string | undefined;
+  /** Lower-cased licence ids; empty means every licence is accepted (and logged). */
+  licensesAllowed: string[];
+  /** Serve a branch (floating) revision even with NODE_ENV=production. */
+  allowFloatingRevision: boolean;
+  /** Rehash cached blobs at every start instead of trusting the verified marker (size + mtime + inode). */
+  reverify: boolean;
+  retry: { retries: number; baseDelayMs: number; maxWaitMs: number };
+}
+
 export interface ModelSpec {
   type: "gguf" | "lora";
   id: string;
@@ -139,19 +182,30 @@ function toInferenceConfig(e: InferenceEnvFields) {
         ? { id: e.LORA_ID, baseModel: e.BASE_MODEL }
         : undefined,
   };
+  const supplyChain: SupplyChainSettings = {
+    lockfile: e.MODEL_LOCKFILE === undefined ? undefined : expandHome(e.MODEL_LOCKFILE, e.HOME),
+    licensesAllowed: e.MODEL_LICENSES_ALLOWED.map((id) => id.toLowerCase()),
+    allowFloatingRevision: e.MODEL_ALLOW_FLOATING_REVISION,
+    reverify: e.MODEL_REVERIFY,
+    retry: { retries: e.HUB_RETRIES, baseDelayMs: e.HUB_RETRY_BASE_MS, maxWaitMs: e.HUB_RETRY_MAX_WAIT_MS },
+  };
   return {
     production: e.NODE_ENV === "production",
     logLevel: e.LOG_LEVEL,
     server: { host: e.INFERENCE_HOST, port: e.INFERENCE_PORT },
+    /** How requests are admitted and ended: internal key, per-request deadline, SIGTERM grace. */
+    serving: { apiKey: e.INFERENCE_API_KEY, requestTimeoutMs: e.REQUEST_TIMEOUT_MS, shutdownGraceMs: e.SHUTDOWN_GRACE_MS },
     registry: e.MODEL_REGISTRY,
     model,
     hub,
+    supplyChain,
     engine: {
       threads: e.LLAMA_THREADS,
       contextSize: e.CONTEXT_SIZE,
       parallel: e.PARALLEL,
       maxQueue: e.MAX_QUEUE,
       chatTemplate: e.CHAT_TEMPLATE,
+      embeddings: e.EMBEDDINGS,
     },
   };
 }

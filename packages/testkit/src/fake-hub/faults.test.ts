@@ -208,6 +208,20 @@ describe("resetMidBody", () => {
 	});
 });
 
+describe("slowBody", () => {
+	it("sends the headers at once and the body only after delayMs", async () => {
+		hub.faults.set({ kind: "slowBody", path: "model.gguf", delayMs: 300 });
+		const started = performance.now();
+		const res = await fetch(`${hub.url}/${REPO}/resolve/main/model.gguf`);
+		const headersAfter = performance.now() - started;
+		const body = await drain(res);
+		expect(body.bytes.equals(BIG)).toBe(true);
+		expect(headersAfter).toBeLessThan(250);
+		expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+		expect(hub.faults.fired("slowBody")).toBe(1);
+	});
+});
+
 describe("down", () => {
 	it("resets every connection to both origins while set", async () => {
 		const cdnLocation = (await fetch(`${hub.url}/${REPO}/resolve/main/model.gguf`, { redirect: "manual" })).headers.get(

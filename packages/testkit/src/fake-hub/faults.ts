@@ -12,12 +12,13 @@ export interface FaultContext {
 	isProbe?: boolean;
 }
 
-const BODY_KINDS: ReadonlySet<FaultKind> = new Set(["truncateBody", "corruptBody", "resetMidBody"]);
+const BODY_KINDS: ReadonlySet<FaultKind> = new Set(["truncateBody", "corruptBody", "resetMidBody", "slowBody"]);
 
 const DEFAULT_WHERE: Record<Exclude<FaultKind, "down">, readonly FaultWhere[]> = {
 	truncateBody: ["resolve", "cdn"],
 	corruptBody: ["resolve", "cdn"],
 	resetMidBody: ["resolve", "cdn"],
+	slowBody: ["resolve", "cdn"],
 	missingEtag: ["resolve", "cdn"],
 	rateLimit: ["api", "resolve"],
 	serverError: ["api", "resolve", "cdn"],

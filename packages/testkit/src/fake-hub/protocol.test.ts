@@ -150,6 +150,20 @@ describe("resolve", () => {
 		expect(head.headers.get("content-length")).toBe(String(SMALL.length));
 	});
 
+	it("honours If-Range: the range with the current strong ETag, the whole body otherwise", async () => {
+		const first = await fetch(`${hub.url}/org/model/resolve/main/weights.bin`, { headers: { Range: "bytes=0-0" } });
+		const etag = first.headers.get("etag") ?? "";
+		await first.arrayBuffer();
+		const matching = await fetch(first.url, { headers: { Range: "bytes=10-", "If-Range": etag } });
+		expect(matching.status).toBe(206);
+		expect((await matching.arrayBuffer()).byteLength).toBe(BIG.length - 10);
+		for (const validator of [`"${"0".repeat(64)}"`, `W/${etag}`, new Date().toUTCString()]) {
+			const other = await fetch(first.url, { headers: { Range: "bytes=10-", "If-Range": validator } });
+			expect(other.status).toBe(200);
+			expect((await other.arrayBuffer()).byteLength).toBe(BIG.length);
+		}
+	});
+
 	it("redirects LFS files to the CDN origin with linked headers", async () => {
 		const res = await fetch(`${hub.url}/org/model/resolve/${sha}/weights.bin`, { redirect: "manual", headers: auth() });
 		expect(res.status).toBe(302);

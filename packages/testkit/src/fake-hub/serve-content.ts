@@ -19,8 +19,17 @@ export interface ContentReply {
 const PROBE = /^\s*bytes\s*=\s*0\s*-\s*0\s*$/i;
 
 /**
- * Serves file content with `Range` support (200, 206, or 416) and the body faults
- * (`missingEtag`, `corruptBody`, `truncateBody`, `resetMidBody`), streaming with backpressure.
+ * `If-Range` (RFC 9110 13.1.5): the range applies only when the validator is a strong entity tag equal to the
+ * current one; otherwise (another tag, a weak tag, or a date: no Last-Modified is sent) the whole body is sent.
+ */
+function rangeApplies(ifRange: string | string[] | undefined, etag: string): boolean {
+	if (ifRange === undefined) return true;
+	return typeof ifRange === "string" && ifRange.trim() === `"${etag}"`;
+}
+
+/**
+ * Serves file content with `Range` support (200, 206, or 416), `If-Range`, and the body faults
+ * (`missingEtag`, `corruptBody`, `truncateBody`, `resetMidBody`, `slowBody`), streaming with backpressure.
  */
 export async function serveContent(
 	state: HubState,
@@ -30,7 +39,7 @@ export async function serveContent(
 ): Promise<void> {
 	const isHead = req.method === "HEAD";
 	const size = reply.content.byteLength;
-	const rangeHeader = req.headers.range;
+	const rangeHeader = rangeApplies(req.headers["if-range"], reply.etag) ? req.headers.range : undefined;
 	const range = parseRange(rangeHeader, size);
 	const ctx: FaultContext = {
 		where: reply.where,
@@ -71,6 +80,11 @@ export async function serveContent(
 	if (truncate) plan.truncateAfter = truncate.sendBytes ?? half;
 	const reset = state.faults.take("resetMidBody", ctx);
 	if (reset) plan.resetAfter = reset.afterBytes ?? half;
+	const slow = state.faults.take("slowBody", ctx);
+	if (slow) {
+		res.flushHeaders();
+		await new Promise((resolve) => setTimeout(resolve, slow.delayMs ?? 500));
+	}
 	await writeBody(res, body, plan, (n) => {
 		if (reply.where === "cdn") state.counters.cdnBytes += n;
 		else state.counters.hubBytes += n;

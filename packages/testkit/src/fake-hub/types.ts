@@ -103,6 +103,7 @@ export interface BodyFaultCommon extends FaultCommon {
  * | `truncateBody` | resolve, cdn | full `Content-Length`, then only `sendBytes` body bytes (default half) and a clean close (FIN) |
  * | `corruptBody` | resolve, cdn | one byte of the sent body flipped (`offset` into the sent body, default its middle); length kept |
  * | `resetMidBody` | resolve, cdn | socket reset (RST) after `afterBytes` body bytes (default half); a later `Range` request resumes normally |
+ * | `slowBody` | resolve, cdn | headers sent at once, the body only after `delayMs` (default 500): a download that takes a while |
  * | `missingEtag` | resolve, cdn | `ETag` and `X-Linked-Etag` left out (also on the LFS 302) |
  * | `rateLimit` | api, resolve | 429 with `Retry-After` and `RateLimit` / `RateLimit-Policy` headers |
  * | `serverError` | api, resolve, cdn | `status` (default 500) with a JSON `{error}` body |
@@ -114,6 +115,7 @@ export type FaultSpec =
 	| (BodyFaultCommon & { kind: "truncateBody"; sendBytes?: number })
 	| (BodyFaultCommon & { kind: "corruptBody"; offset?: number })
 	| (BodyFaultCommon & { kind: "resetMidBody"; afterBytes?: number })
+	| (BodyFaultCommon & { kind: "slowBody"; delayMs?: number })
 	| (FaultCommon & { kind: "missingEtag" })
 	| (FaultCommon & { kind: "rateLimit"; retryAfterSeconds?: number })
 	| (FaultCommon & { kind: "serverError"; status?: number; retryAfterSeconds?: number })

@@ -15,3 +15,15 @@ export async function parseGguf(bytes: Uint8Array) {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** Every tensor of an all-F32 GGUF (as the tiny generators write by default), by name. */
+export async function readF32Tensors(bytes: Uint8Array): Promise<Map<string, Float32Array>> {
+  const { tensorInfos, tensorDataOffset } = await parseGguf(bytes);
+  return new Map(
+    tensorInfos.map((info) => {
+      const elements = Number(info.shape.reduce((product, dim) => product * dim, 1n));
+      const start = Number(tensorDataOffset + info.offset);
+      return [info.name, new Float32Array(bytes.slice(start, start + elements * 4).buffer)];
+    }),
+  );
+}

@@ -24,3 +24,17 @@ export function hashString(text: string): number {
   }
   return hash >>> 0;
 }
+
+/**
+ * Seeded zero-mean, unit-std random numbers. The sum of the two 16-bit halves of
+ * one draw is triangular on [-1, 1] with std 1/sqrt(6): bell-shaped enough for
+ * fake weights, at one PRNG call per weight.
+ */
+export function unitRandom(seed: number, name: string): () => number {
+  const next = mulberry32(seed ^ hashString(name));
+  const scale = Math.sqrt(6);
+  return () => {
+    const bits = next();
+    return (((bits & 0xffff) + (bits >>> 16)) / 0xffff - 1) * scale;
+  };
+}

@@ -59,6 +59,17 @@ describe.skipIf(!nodeLlamaCpp)("tiny llama in node-llama-cpp", { timeout: 60_000
     }
   });
 
+  it("loads and generates with the qwen2 variant", async () => {
+    const model = await loadModel("qwen2.gguf", { seed: 11, architecture: "qwen2", nHeadKv: 2 });
+    try {
+      expect(model.fileInfo.metadata.general.architecture).toBe("qwen2");
+      const text = await complete(model, "The model says");
+      expect(new Set(model.tokenize(text)).size).toBeGreaterThan(1);
+    } finally {
+      await model.dispose();
+    }
+  });
+
   it("chats through the model's own chat template", async () => {
     const model = await loadModel("chat.gguf", {
       seed: 5,

@@ -1,6 +1,7 @@
 import { GGUFValueType } from "@huggingface/gguf";
 import { describe, expect, it } from "vitest";
-import { parseGguf } from "./parse-for-tests.ts";
+import { permuteForLlamaRope } from "./llama-rope-permute.ts";
+import { parseGguf, readF32Tensors } from "./parse-for-tests.ts";
 import {
   BENCHMARK_LLAMA_OPTIONS,
   generateTinyLlama,
@@ -159,6 +160,65 @@ describe("generateTinyLlama", () => {
     });
   });
 
+  it("writes a qwen2 variant: same tensors, qwen2 metadata keys", async () => {
+    const options: TinyLlamaOptions = { architecture: "qwen2", nLayer: 1, nEmbd: 32, nHead: 4, nHeadKv: 2, nFf: 48 };
+    const { typedMetadata, tensorInfos } = await parseGguf(generateTinyLlama(options));
+    expect(typedMetadata["general.architecture"]?.value).toBe("qwen2");
+    const archKeys = Object.keys(EXPECTED_KEYS).filter((key) => key.startsWith("llama."));
+    for (const key of archKeys) expect(typedMetadata[key.replace(/^llama\./, "qwen2.")]?.type).toBe(EXPECTED_KEYS[key]![0]);
+    expect(Object.keys(typedMetadata).some((key) => key.startsWith("llama."))).toBe(false);
+    expect(typedMetadata["qwen2.attention.head_count_kv"]?.value).toBe(2);
+    const llama = await parseGguf(generateTinyLlama({ ...options, architecture: "llama" }));
+    expect(tensorInfos.map((t) => [t.name, t.shape])).toEqual(llama.tensorInfos.map((t) => [t.name, t.shape]));
+  });
+
+  it("stores q/k reordered for llama's RoPE from the Hugging Face order when asked", async () => {
+    const options: TinyLlamaOptions = { seed: 5, nLayer: 1, nEmbd: 16, nHead: 2, nHeadKv: 1, nFf: 24 };
+    const plain = await readF32Tensors(generateTinyLlama(options));
+    const reordered = await readF32Tensors(generateTinyLlama({ ...options, rotaryReorder: true }));
+    expect(reordered.get("blk.0.attn_q.weight")).toEqual(permuteForLlamaRope(plain.get("blk.0.attn_q.weight")!, 16, 16, 2));
+    expect(reordered.get("blk.0.attn_k.weight")).toEqual(permuteForLlamaRope(plain.get("blk.0.attn_k.weight")!, 8, 16, 1));
+    expect(reordered.get("blk.0.attn_q.weight")).not.toEqual(plain.get("blk.0.attn_q.weight"));
+    for (const name of ["blk.0.attn_v.weight", "blk.0.ffn_down.weight", "token_embd.weight", "output.weight"]) {
+      expect(reordered.get(name)).toEqual(plain.get(name));
+    }
+    // qwen2 uses NEOX RoPE: llama.cpp never reorders it.
+    const qwen2 = { ...options, architecture: "qwen2" } as const;
+    expect(Buffer.from(generateTinyLlama({ ...qwen2, rotaryReorder: true })).equals(Buffer.from(generateTinyLlama(qwen2)))).toBe(true);
+  });
+
+  it("lets editWeights change 2-D weights in Hugging Face layout, before the reorder", async () => {
+    const options: TinyLlamaOptions = { seed: 5, nLayer: 1, nEmbd: 16, nHead: 2, nFf: 24, rotaryReorder: true };
+    const seen: [string, number, number][] = [];
+    const edited = await readF32Tensors(
+      generateTinyLlama({
+        ...options,
+        editWeights: (name, weights, rows, columns) => {
+          seen.push([name, rows, columns]);
+          if (name === "blk.0.attn_q.weight") weights.fill(0).fill(1, 0, columns); // row 0 (HF order) = 1
+          if (name === "blk.0.ffn_down.weight") weights[columns] = 42; // row 1, column 0
+        },
+      }),
+    );
+    const vocab = buildLlamaVocab().tokens.length;
+    expect(seen).toEqual([
+      ["token_embd.weight", vocab, 16],
+      ["blk.0.attn_q.weight", 16, 16],
+      ["blk.0.attn_k.weight", 16, 16],
+      ["blk.0.attn_v.weight", 16, 16],
+      ["blk.0.attn_output.weight", 16, 16],
+      ["blk.0.ffn_gate.weight", 24, 16],
+      ["blk.0.ffn_up.weight", 24, 16],
+      ["blk.0.ffn_down.weight", 16, 24],
+      ["output.weight", vocab, 16],
+    ]);
+    // HF row 0 of q is head 0's first row, which the reorder keeps at row 0.
+    const q = edited.get("blk.0.attn_q.weight")!;
+    expect(Array.from(q.subarray(0, 16)).every((v) => v === 1)).toBe(true);
+    expect(q.subarray(16).every((v) => v === 0)).toBe(true);
+    expect(edited.get("blk.0.ffn_down.weight")![24]).toBe(42);
+  });
+
   it("validates the shape options", () => {
     expect(() => generateTinyLlama({ nEmbd: 60, nHead: 8 })).toThrow(/divisible by nHead/);
     expect(() => generateTinyLlama({ nEmbd: 36, nHead: 4 })).toThrow(/even head size/);
@@ -198,3 +258,4 @@ describe("buildLlamaVocab", () => {
     }
   });
 });
+

@@ -1,5 +1,6 @@
 import { toFloat16Bits } from "./float16.ts";
-import { hashString, mulberry32 } from "./prng.ts";
+import { permuteForLlamaRope } from "./llama-rope-permute.ts";
+import { unitRandom } from "./prng.ts";
 import { BOS_TOKEN_ID, buildLlamaVocab, EOS_TOKEN_ID, TokenType, UNK_TOKEN_ID, type LlamaVocab } from "./vocab.ts";
 import { writeGguf, type GgmlType, type GgufMetadata, type GgufTensor } from "./writer.ts";
 
@@ -28,10 +29,26 @@ export interface TinyLlamaOptions {
   tensorType?: GgmlType;
   /** Appended to the vocabulary as CONTROL tokens, e.g. ChatML's `<|im_start|>` and `<|im_end|>`. */
   extraTokens?: readonly string[];
+  /**
+   * `general.architecture` and the metadata key prefix. "qwen2" is the same bias-free decoder in llama.cpp but
+   * with NEOX RoPE, which is why llama.cpp's converter never reorders its q/k rows. Default "llama".
+   */
+  architecture?: "llama" | "qwen2";
+  /**
+   * Treat the drawn q/k weights as Hugging Face row order and store them reordered the way llama.cpp's converter
+   * does for llama's RoPE (no effect for qwen2). Default false: weights are stored as drawn.
+   */
+  rotaryReorder?: boolean;
+  /**
+   * Called with each 2-D weight (token_embd, attention, MLP, output) as F32 in Hugging Face layout, `[rows][columns]`
+   * = `[out][in]` row-major (`[vocab][hidden]` for the embeddings), before any rotary reorder; may change it in place,
+   * e.g. to merge a LoRA delta. Names are the GGUF ones (`blk.0.attn_q.weight`).
+   */
+  editWeights?: (name: string, weights: Float32Array, rows: number, columns: number) => void;
 }
 
-type ResolvedOptions = Required<Omit<TinyLlamaOptions, "chatTemplate" | "license">> &
-  Pick<TinyLlamaOptions, "chatTemplate" | "license">;
+type ResolvedOptions = Required<Omit<TinyLlamaOptions, "chatTemplate" | "license" | "editWeights">> &
+  Pick<TinyLlamaOptions, "chatTemplate" | "license" | "editWeights">;
 
 /**
  * Options for a ~60M-parameter F16 model (~120 MB) for benchmarks, e.g.
@@ -96,6 +113,9 @@ function resolveOptions(options: TinyLlamaOptions): ResolvedOptions {
     license: options.license,
     tensorType: options.tensorType ?? "f32",
     extraTokens: options.extraTokens ?? [],
+    architecture: options.architecture ?? "llama",
+    rotaryReorder: options.rotaryReorder ?? false,
+    editWeights: options.editWeights,
   };
   if (!Number.isInteger(resolved.seed) || resolved.seed < 0 || resolved.seed > 0xffffffff) {
     throw new RangeError(`seed must be a uint32, got ${resolved.seed}`);
@@ -118,22 +138,23 @@ function resolveOptions(options: TinyLlamaOptions): ResolvedOptions {
 function llamaMetadata(model: ResolvedOptions, vocab: LlamaVocab): GgufMetadata {
   const u32 = (value: number) => ({ type: "uint32", value }) as const;
   const headDim = model.nEmbd / model.nHead;
+  const arch = model.architecture;
   return {
-    "general.architecture": { type: "string", value: "llama" },
+    "general.architecture": { type: "string", value: arch },
     "general.name": { type: "string", value: model.name },
     ...(model.license === undefined ? {} : { "general.license": { type: "string", value: model.license } }),
     "general.file_type": u32(FILE_TYPE[model.tensorType]),
-    "llama.context_length": u32(model.contextLength),
-    "llama.embedding_length": u32(model.nEmbd),
-    "llama.block_count": u32(model.nLayer),
-    "llama.feed_forward_length": u32(model.nFf),
-    // llama.cpp insists that RoPE covers the full head for llama ("invalid n_rot").
-    "llama.rope.dimension_count": u32(headDim),
-    "llama.attention.head_count": u32(model.nHead),
-    "llama.attention.head_count_kv": u32(model.nHeadKv),
-    "llama.attention.layer_norm_rms_epsilon": { type: "float32", value: RMS_NORM_EPS },
-    "llama.rope.freq_base": { type: "float32", value: ROPE_FREQ_BASE },
-    "llama.vocab_size": u32(vocab.tokens.length),
+    [`${arch}.context_length`]: u32(model.contextLength),
+    [`${arch}.embedding_length`]: u32(model.nEmbd),
+    [`${arch}.block_count`]: u32(model.nLayer),
+    [`${arch}.feed_forward_length`]: u32(model.nFf),
+    // llama.cpp insists that RoPE covers the full head (llama: "invalid n_rot", qwen2: an assert).
+    [`${arch}.rope.dimension_count`]: u32(headDim),
+    [`${arch}.attention.head_count`]: u32(model.nHead),
+    [`${arch}.attention.head_count_kv`]: u32(model.nHeadKv),
+    [`${arch}.attention.layer_norm_rms_epsilon`]: { type: "float32", value: RMS_NORM_EPS },
+    [`${arch}.rope.freq_base`]: { type: "float32", value: ROPE_FREQ_BASE },
+    [`${arch}.vocab_size`]: u32(vocab.tokens.length),
     "tokenizer.ggml.model": { type: "string", value: "llama" },
     "tokenizer.ggml.tokens": { type: "string[]", value: vocab.tokens },
     "tokenizer.ggml.scores": { type: "float32[]", value: vocab.scores },
@@ -158,16 +179,29 @@ function llamaTensors(model: ResolvedOptions, vocab: LlamaVocab): GgufTensor[] {
   const nVocab = vocab.tokens.length;
   const nEmbdKv = (nEmbd / model.nHead) * model.nHeadKv;
   const norm = (name: string) => tensor(name, [nEmbd], "f32", seed, () => 1);
-  const weights = (name: string, nIn: number, nOut: number) =>
-    tensor(name, [nIn, nOut], type, seed, scaled(1 / Math.sqrt(nIn)));
+  // A 2-D weight: stored as [nIn, nOut] in ggml order, which is the [out][in] row-major layout of Hugging Face.
+  const matrix = (name: string, nIn: number, nOut: number, value: ValueFn, ropeHeads?: number) => {
+    const reorder = ropeHeads !== undefined && model.rotaryReorder && model.architecture === "llama";
+    const { editWeights } = model;
+    const edit =
+      editWeights || reorder
+        ? (values: Float32Array) => {
+            editWeights?.(name, values, nOut, nIn);
+            return reorder ? permuteForLlamaRope(values, nOut, nIn, ropeHeads) : values;
+          }
+        : undefined;
+    return tensor(name, [nIn, nOut], type, seed, value, edit);
+  };
+  const weights = (name: string, nIn: number, nOut: number, ropeHeads?: number) =>
+    matrix(name, nIn, nOut, scaled(1 / Math.sqrt(nIn)), ropeHeads);
 
-  const tensors = [tensor("token_embd.weight", [nEmbd, nVocab], type, seed, scaled(EMBEDDING_STD))];
+  const tensors = [matrix("token_embd.weight", nEmbd, nVocab, scaled(EMBEDDING_STD))];
   for (let layer = 0; layer < model.nLayer; layer++) {
     const blk = `blk.${layer}`;
     tensors.push(
       norm(`${blk}.attn_norm.weight`),
-      weights(`${blk}.attn_q.weight`, nEmbd, nEmbd),
-      weights(`${blk}.attn_k.weight`, nEmbd, nEmbdKv),
+      weights(`${blk}.attn_q.weight`, nEmbd, nEmbd, model.nHead),
+      weights(`${blk}.attn_k.weight`, nEmbd, nEmbdKv, model.nHeadKv),
       weights(`${blk}.attn_v.weight`, nEmbd, nEmbdKv),
       weights(`${blk}.attn_output.weight`, nEmbd, nEmbd),
       norm(`${blk}.ffn_norm.weight`),
@@ -184,7 +218,7 @@ function llamaTensors(model: ResolvedOptions, vocab: LlamaVocab): GgufTensor[] {
   const logitScale = LOGIT_STD / Math.sqrt(nEmbd);
   const outputValue: ValueFn = (index, random) =>
     vocab.tokenTypes[Math.floor(index / nEmbd)] === TokenType.normal ? random() * logitScale : 0;
-  tensors.push(norm("output_norm.weight"), tensor("output.weight", [nEmbd, nVocab], type, seed, outputValue));
+  tensors.push(norm("output_norm.weight"), matrix("output.weight", nEmbd, nVocab, outputValue));
   return tensors;
 }
 
@@ -194,35 +228,29 @@ type ValueFn = (index: number, random: () => number) => number;
 const scaled = (std: number): ValueFn => (_index, random) => random() * std;
 
 /**
- * A tensor filled in storage order by `value`. Each fill starts a fresh random
- * stream seeded from the model seed and the tensor name, so tensors are
+ * A tensor filled in storage order by `value`, then passed through `edit` (which
+ * may change the values in place or return new ones). Each fill starts a fresh
+ * random stream seeded from the model seed and the tensor name, so tensors are
  * independent of each other and refilling gives the same bytes.
  */
-function tensor(name: string, dims: number[], type: GgmlType, seed: number, value: ValueFn): GgufTensor {
-  if (type === "f32") {
-    const fill = (data: Float32Array) => {
-      const random = unitRandom(seed, name);
-      for (let i = 0; i < data.length; i++) data[i] = value(i, random);
-    };
-    return { name, dims, type, fill };
-  }
-  const fill = (data: Uint16Array) => {
+function tensor(
+  name: string,
+  dims: number[],
+  type: GgmlType,
+  seed: number,
+  value: ValueFn,
+  edit?: (values: Float32Array) => Float32Array,
+): GgufTensor {
+  const draw = (length: number) => {
     const random = unitRandom(seed, name);
-    for (let i = 0; i < data.length; i++) data[i] = toFloat16Bits(value(i, random));
+    const values = new Float32Array(length);
+    for (let i = 0; i < length; i++) values[i] = value(i, random);
+    return edit ? edit(values) : values;
+  };
+  if (type === "f32") return { name, dims, type, fill: (data: Float32Array) => data.set(draw(data.length)) };
+  const fill = (data: Uint16Array) => {
+    const values = draw(data.length);
+    for (let i = 0; i < data.length; i++) data[i] = toFloat16Bits(values[i]!);
   };
   return { name, dims, type, fill };
-}
-
-/**
- * Seeded zero-mean, unit-std random numbers. The sum of the two 16-bit halves of
- * one draw is triangular on [-1, 1] with std 1/sqrt(6): bell-shaped enough for
- * fake weights, at one PRNG call per weight.
- */
-function unitRandom(seed: number, name: string): () => number {
-  const next = mulberry32(seed ^ hashString(name));
-  const scale = Math.sqrt(6);
-  return () => {
-    const bits = next();
-    return (((bits & 0xffff) + (bits >>> 16)) / 0xffff - 1) * scale;
-  };
 }

@@ -19,6 +19,8 @@ export interface StartStackOptions {
   inferenceEnv?: Record<string, string>;
   gatewayEnv?: Record<string, string>;
   gatewayPort?: number;
+  /** Sets GATEWAY_PLAYGROUND; unset, the gateway's default applies (on outside production). */
+  playground?: boolean;
   /** Forwarded lines of both services, e.g. to print them in the demo. */
   onLine?: (service: "inference" | "gateway", line: string) => void;
 }
@@ -32,6 +34,8 @@ export interface Stack {
   inferenceUrl: string;
   gateway: RunningService<Record<string, unknown>>;
   gatewayUrl: string;
+  /** The browser playground's page (served when the playground is enabled). */
+  playgroundUrl: string;
   apiKey: string;
   stop(): Promise<void>;
 }
@@ -96,6 +100,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
         GATEWAY_PORT: String(options.gatewayPort ?? 0),
         INFERENCE_URL: inferenceUrl,
         GATEWAY_API_KEYS: apiKey,
+        ...(options.playground === undefined ? {} : { GATEWAY_PLAYGROUND: String(options.playground) }),
         ...options.gatewayEnv,
       },
       readyWhen: (line) => {
@@ -114,6 +119,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       inferenceUrl,
       gateway,
       gatewayUrl: `http://127.0.0.1:${String(gateway.ready.port)}`,
+      playgroundUrl: `http://127.0.0.1:${String(gateway.ready.port)}/playground/`,
       apiKey,
       stop,
     };

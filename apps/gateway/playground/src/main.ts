@@ -1,0 +1,246 @@
+import type { ChatMessage } from "@slm/config";
+import { byId } from "./dom.ts";
+import { frameBatcher } from "./frame-batcher.ts";
+import { GatewayError } from "./gateway-error.ts";
+import { generationStats, type GenerationTiming } from "./generation-stats.ts";
+import { sessionKeyStore } from "./key-store.ts";
+import { listModels } from "./list-models.ts";
+import { streamChat } from "./stream-chat.ts";
+
+/** The playground page: wires the form controls to the gateway's /v1 API on this page's own origin. */
+
+const ui = {
+  keyForm: byId("key-form", HTMLFormElement),
+  apiKey: byId("api-key", HTMLInputElement),
+  keyForget: byId("key-forget", HTMLButtonElement),
+  model: byId("model", HTMLSelectElement),
+  maxTokens: byId("max-tokens", HTMLInputElement),
+  temperature: byId("temperature", HTMLInputElement),
+  status: byId("status", HTMLParagraphElement),
+  transcript: byId("transcript", HTMLElement),
+  promptForm: byId("prompt-form", HTMLFormElement),
+  prompt: byId("prompt", HTMLTextAreaElement),
+  send: byId("send", HTMLButtonElement),
+  stop: byId("stop", HTMLButtonElement),
+  clear: byId("clear", HTMLButtonElement),
+  stats: byId("stats", HTMLElement),
+  statPrompt: byId("stat-prompt", HTMLElement),
+  statCompletion: byId("stat-completion", HTMLElement),
+  statRate: byId("stat-rate", HTMLElement),
+  statFirstToken: byId("stat-ttft", HTMLElement),
+  statFinish: byId("stat-finish", HTMLElement),
+};
+
+const keys = sessionKeyStore();
+const history: ChatMessage[] = [];
+let generation: AbortController | null = null;
+let connected = false;
+
+function setStatus(text: string, kind: "info" | "error" = "info"): void {
+  ui.status.textContent = text;
+  ui.status.dataset.kind = kind;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof GatewayError) {
+    const retry = error.retryAfter !== null ? ` Retry in ${error.retryAfter} s.` : "";
+    return `${error.message} (${error.status} ${error.code})${retry}`;
+  }
+  return "The gateway could not be reached.";
+}
+
+function updateControls(): void {
+  const busy = generation !== null;
+  ui.send.disabled = busy || !connected || ui.model.value === "";
+  ui.stop.disabled = !busy;
+  ui.model.disabled = busy || !connected;
+}
+
+function resetModels(placeholder: string): void {
+  connected = false;
+  ui.model.replaceChildren(new Option(placeholder, ""));
+  updateControls();
+}
+
+async function connect(): Promise<void> {
+  const apiKey = keys.get();
+  if (apiKey === null) return;
+  setStatus("Listing models…");
+  try {
+    const models = await listModels({ apiKey });
+    const previous = ui.model.value;
+    ui.model.replaceChildren(...models.map((id) => new Option(id, id)));
+    if (models.includes(previous)) ui.model.value = previous;
+    connected = models.length > 0;
+    setStatus(connected ? `Connected. ${models.length} model${models.length === 1 ? "" : "s"} served.` : "No model is served.");
+  } catch (error) {
+    resetModels("No models: see the message above");
+    setStatus(`Could not list the models: ${describe(error)}`, "error");
+  }
+  updateControls();
+}
+
+/** Keeps the conversation scrolled to its end, unless the reader scrolled up to read something earlier. */
+function appendToTranscript(append: () => void, always = false): void {
+  const box = ui.transcript;
+  const atEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  append();
+  if (always || atEnd) box.scrollTop = box.scrollHeight;
+}
+
+function appendMessage(role: "user" | "assistant", text: string): HTMLElement {
+  const element = document.createElement("div");
+  element.className = `message ${role}`;
+  element.textContent = text;
+  // A new question always brings the conversation to its end.
+  appendToTranscript(() => ui.transcript.append(element), role === "user");
+  return element;
+}
+
+function showStats(timing: GenerationTiming, promptTokens: number | null, finish: string): void {
+  const stats = generationStats(timing);
+  const approx = stats.estimated ? "≈ " : "";
+  ui.statPrompt.textContent = promptTokens === null ? "–" : String(promptTokens);
+  ui.statCompletion.textContent = `${approx}${stats.completionTokens}`;
+  ui.statRate.textContent = stats.tokensPerSecond === null ? "–" : `${approx}${stats.tokensPerSecond.toFixed(1)}`;
+  ui.statFirstToken.textContent = stats.firstTokenMs === null ? "–" : `${Math.round(stats.firstTokenMs)} ms`;
+  ui.statFinish.textContent = finish;
+}
+
+function clearStats(): void {
+  for (const cell of [ui.statPrompt, ui.statCompletion, ui.statRate, ui.statFirstToken, ui.statFinish]) cell.textContent = "–";
+}
+
+async function send(): Promise<void> {
+  const apiKey = keys.get();
+  const content = ui.prompt.value.trim();
+  if (generation !== null || apiKey === null || content === "" || ui.model.value === "") return;
+
+  history.push({ role: "user", content });
+  appendMessage("user", content);
+  ui.prompt.value = "";
+  const output = appendMessage("assistant", "");
+  const text = output.appendChild(document.createTextNode(""));
+  output.dataset.state = "streaming";
+  ui.stats.dataset.state = "streaming";
+  clearStats();
+
+  const controller = new AbortController();
+  generation = controller;
+  updateControls();
+  const timing: GenerationTiming = {
+    sentAt: performance.now(),
+    firstTextAt: null,
+    lastTextAt: null,
+    textChunks: 0,
+    completionTokens: null,
+  };
+  const render = frameBatcher((more) => {
+    appendToTranscript(() => text.appendData(more));
+    output.dataset.chunks = String(timing.textChunks);
+  });
+  let promptTokens: number | null = null;
+  let finish = "–";
+  const maxTokens = ui.maxTokens.valueAsNumber;
+  const temperature = ui.temperature.valueAsNumber;
+  try {
+    setStatus("Generating…");
+    for await (const event of streamChat({
+      apiKey,
+      request: {
+        model: ui.model.value,
+        messages: [...history],
+        ...(Number.isFinite(maxTokens) ? { max_tokens: maxTokens } : {}),
+        ...(Number.isFinite(temperature) ? { temperature } : {}),
+      },
+      signal: controller.signal,
+    })) {
+      if (event.type === "text") {
+        const now = performance.now();
+        timing.firstTextAt ??= now;
+        timing.lastTextAt = now;
+        timing.textChunks += 1;
+        render.push(event.text);
+      } else if (event.type === "finish") {
+        finish = event.reason;
+      } else {
+        timing.completionTokens = event.usage.completion_tokens;
+        promptTokens = event.usage.prompt_tokens;
+      }
+    }
+    render.flushNow();
+    history.push({ role: "assistant", content: text.data });
+    output.dataset.state = "done";
+    ui.stats.dataset.state = "done";
+    showStats(timing, promptTokens, finish);
+    setStatus("Done.");
+  } catch (error) {
+    render.flushNow();
+    if (controller.signal.aborted) {
+      // What was shown stays part of the conversation (unless Clear removed it).
+      if (output.isConnected) history.push({ role: "assistant", content: text.data });
+      output.dataset.state = "stopped";
+      ui.stats.dataset.state = "stopped";
+      showStats(timing, promptTokens, "stopped");
+      setStatus("Stopped. The connection was closed, so the gateway cancelled the generation.");
+    } else {
+      if (output.isConnected) history.pop();
+      output.dataset.state = "error";
+      ui.stats.dataset.state = "error";
+      const line = document.createElement("span");
+      line.className = "error";
+      line.textContent = describe(error);
+      appendToTranscript(() => output.append(line));
+      setStatus(`The request failed: ${describe(error)}`, "error");
+    }
+  } finally {
+    generation = null;
+    updateControls();
+  }
+}
+
+ui.keyForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const apiKey = ui.apiKey.value.trim();
+  if (apiKey === "") return;
+  keys.set(apiKey);
+  void connect();
+});
+
+ui.keyForget.addEventListener("click", () => {
+  keys.clear();
+  ui.apiKey.value = "";
+  resetModels("Paste a key to list the models");
+  setStatus("Key forgotten.");
+});
+
+ui.promptForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  void send();
+});
+
+ui.prompt.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    ui.promptForm.requestSubmit();
+  }
+});
+
+ui.stop.addEventListener("click", () => generation?.abort());
+
+ui.clear.addEventListener("click", () => {
+  generation?.abort();
+  history.length = 0;
+  ui.transcript.replaceChildren();
+  ui.stats.dataset.state = "idle";
+  clearStats();
+});
+
+ui.model.addEventListener("change", updateControls);
+
+const stored = keys.get();
+if (stored !== null) {
+  ui.apiKey.value = stored;
+  void connect();
+}
+updateControls();

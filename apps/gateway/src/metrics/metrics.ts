@@ -1,0 +1,42 @@
+/**
+ * What the gateway counts, as an interface: the core records through it and never imports a metrics library, so it
+ * stays web-standard. `prometheus.ts` implements it with prom-client (which runs on Node and under Deno's npm
+ * compatibility alike); tests and embedders may pass `noMetrics` or their own.
+ */
+
+export type RateLimitReason = "requests" | "tokens" | "streams" | "ip";
+export type QuotaStoreEvent = "error" | "fail_open" | "fail_closed";
+
+export interface GatewayMetrics {
+  /** One finished request (response head sent). */
+  request(route: string, status: number, keyId: string): void;
+  /** A request refused with 429, by which quota. */
+  rateLimited(reason: RateLimitReason): void;
+  /** Seconds from sending to inference until its response head (or failure). */
+  upstreamLatency(route: string, outcome: string, seconds: number): void;
+  streamOpened(): void;
+  streamClosed(): void;
+  /** The shared quota store (Redis) failed a call, and which policy applied. */
+  quotaStore(event: QuotaStoreEvent): void;
+  quotaStoreUp(up: boolean): void;
+  replicaUp(replica: string, up: boolean): void;
+  keysReloaded(ok: boolean): void;
+}
+
+export interface MetricsEndpoint {
+  contentType: string;
+  render(): Promise<string>;
+}
+
+const nothing = () => {};
+export const noMetrics: GatewayMetrics = {
+  request: nothing,
+  rateLimited: nothing,
+  upstreamLatency: nothing,
+  streamOpened: nothing,
+  streamClosed: nothing,
+  quotaStore: nothing,
+  quotaStoreUp: nothing,
+  replicaUp: nothing,
+  keysReloaded: nothing,
+};

@@ -1,0 +1,128 @@
+import { ApiError } from "@slm/config";
+import type { MiddlewareHandler } from "hono";
+import type { Logger } from "../logger.ts";
+import { noMetrics, type GatewayMetrics } from "../metrics/metrics.ts";
+import { QuotaStoreUnavailableError, type Quota, type QuotaState, type QuotaStore } from "./quota-store.ts";
+import { setQuotaFields, tooManyRequests } from "./rate-limit-fields.ts";
+import type { GatewayEnv, Principal } from "../types.ts";
+
+/**
+ * Per-principal quotas (a key, or the client address without one): requests per minute (taken on arrival), tokens per
+ * minute (checked on arrival, counted from usage when the response ends) and concurrent streams (a slot held while
+ * the stream is open). Every response carries the fields of the request quota; a refusal is a 429 with Retry-After.
+ */
+
+const MINUTE = 60;
+
+export interface RateLimitOptions {
+  store: QuotaStore;
+  logger?: Logger;
+  metrics?: GatewayMetrics;
+}
+
+const storeUnavailable = () =>
+  new ApiError(503, "service_unavailable", "rate_limiter_unavailable", "Rate limiting is unavailable; retry shortly.", null, {
+    "Retry-After": "1",
+  });
+
+export function requestQuota(principal: Principal): Quota {
+  return { name: principal.kind === "key" ? "requests" : "ip", limit: principal.policy.requestsPerMinute, windowSec: MINUTE };
+}
+
+export function tokenQuota(principal: Principal): Quota {
+  return { name: "tokens", limit: principal.policy.tokensPerMinute, windowSec: MINUTE };
+}
+
+/** Converts a failing store under the fail-closed policy into a 503. */
+async function guarded<T>(op: Promise<T>): Promise<T> {
+  try {
+    return await op;
+  } catch (err) {
+    if (err instanceof QuotaStoreUnavailableError) throw storeUnavailable();
+    throw err;
+  }
+}
+
+export function rateLimit(options: RateLimitOptions): MiddlewareHandler<GatewayEnv> {
+  const { store } = options;
+  const metrics = options.metrics ?? noMetrics;
+  const logger = options.logger;
+
+  return async function rateLimit(c, next) {
+    const principal = c.get("principal");
+    const requests = principal.policy.requestsPerMinute > 0 ? requestQuota(principal) : undefined;
+    const tokens = principal.policy.tokensPerMinute > 0 ? tokenQuota(principal) : undefined;
+
+    let requestState: QuotaState | undefined;
+    let tokenState: QuotaState | undefined;
+    if (requests && tokens) {
+      [requestState, tokenState] = await guarded(Promise.all([store.consume(requests, principal.id), store.peek(tokens, principal.id)]));
+    } else if (requests) {
+      requestState = await guarded(store.consume(requests, principal.id));
+    } else if (tokens) {
+      tokenState = await guarded(store.peek(tokens, principal.id));
+    }
+
+    if (requests && requestState && !requestState.allowed) {
+      metrics.rateLimited(requests.name);
+      throw tooManyRequests(requests, requestState, "Rate limit reached for requests; retry after the time in Retry-After.");
+    }
+    if (tokens && tokenState && !tokenState.allowed) {
+      metrics.rateLimited("tokens");
+      throw tooManyRequests(
+        tokens,
+        tokenState,
+        "Rate limit reached for tokens; retry after the time in Retry-After.",
+        requests && requestState ? { quota: requests, state: requestState } : undefined,
+      );
+    }
+    if (tokens) {
+      c.set("meterTokens", (count: number) => {
+        store.add(tokens, principal.id, count).catch((err: unknown) => logger?.warn("tokens not counted", { err, keyId: c.get("apiKeyId") }));
+      });
+    }
+
+    // Into the response header record (see response-headers.ts), for whatever response this request gets.
+    const headers = c.get("responseHeaders");
+    const record = { set: (name: string, value: string) => void (headers[name] = value) };
+    if (requests && requestState) setQuotaFields(record, requests, requestState);
+    if (tokens && tokenState) setQuotaFields(record, tokens, tokenState);
+    return next();
+  };
+}
+
+/**
+ * The concurrent-stream slot of a streamed request: taken before forwarding, freed when the stream ends (the forwarder
+ * calls `releaseStream`) or at once when the request fails before streaming. With Redis the count is shared; it is a
+ * lease that expires after `leaseSec`, so a gateway that dies with streams open cannot hold their slots for ever.
+ */
+export function streamSlots(options: RateLimitOptions & { leaseSec: number }): MiddlewareHandler<GatewayEnv> {
+  const { store } = options;
+  const metrics = options.metrics ?? noMetrics;
+  return async function streamSlots(c, next) {
+    const principal = c.get("principal");
+    const limit = principal.policy.concurrentStreams;
+    if (!c.get("shaped").stream || limit <= 0) return next();
+
+    const quota: Quota = { name: "streams", limit, windowSec: options.leaseSec };
+    const state = await guarded(store.consume(quota, principal.id));
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      store.release(quota, principal.id).catch((err: unknown) => options.logger?.warn("stream slot not released", { err }));
+    };
+    if (!state.allowed) {
+      release(); // the refused attempt was counted: give it back
+      metrics.rateLimited("streams");
+      throw tooManyRequests(quota, { ...state, remaining: 0, resetMs: 1000 }, "Too many concurrent streams for this key; retry when one ends.");
+    }
+    c.set("releaseStream", release);
+    try {
+      await next();
+    } finally {
+      // A response that is not a live stream (an error, a JSON answer) frees the slot now; a stream frees it at its end.
+      if (!c.res.headers.get("content-type")?.startsWith("text/event-stream")) release();
+    }
+  };
+}

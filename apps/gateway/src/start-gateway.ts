@@ -1,0 +1,93 @@
+import type { GatewayConfig } from "@slm/config";
+import type { Hono } from "hono";
+import { createGatewayApp } from "./app.ts";
+import { resolveApiKeys } from "./keys/api-key.ts";
+import { createKeyLoader, type KeyLoader } from "./keys/key-loader.ts";
+import { createKeyring } from "./keys/keyring.ts";
+import type { Logger } from "./logger.ts";
+import { createPrometheusMetrics } from "./metrics/prometheus.ts";
+import { createQuotaStore } from "./quota/quota-store.ts";
+import { connectRedis, type RedisConnection } from "./quota/redis.ts";
+import type { RuntimeAdapter } from "./runtime.ts";
+import type { Fetch, GatewayEnv } from "./types.ts";
+
+/**
+ * Everything a runtime entry point (node.ts, deno.ts) builds from the configuration, the same on both: metrics, keys
+ * (env + file, loaded before serving), the quota store (Redis when REDIS_URL is set), the app, and a close() that
+ * ends background work. Runs on Node and Deno (ioredis and prom-client work under Deno's npm compatibility).
+ */
+
+export interface StartGatewayOptions {
+  config: GatewayConfig;
+  logger: Logger;
+  runtime: RuntimeAdapter;
+  fetch?: Fetch;
+  readTextFile: (path: string) => Promise<string>;
+}
+
+export interface StartedGateway {
+  app: Hono<GatewayEnv>;
+  keys: KeyLoader;
+  /** Set when no key was configured and one was generated: the caller shows it once. */
+  generatedKey: string | undefined;
+  /** What the startup line reports (never a key, never an address). */
+  summary: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export async function startGateway(options: StartGatewayOptions): Promise<StartedGateway> {
+  const { config, logger } = options;
+  const { metrics, endpoint } = createPrometheusMetrics();
+
+  const { apiKeys, generatedKey } = resolveApiKeys(config);
+  const keyring = createKeyring();
+  const keysFile = config.keysFile;
+  const keys = createKeyLoader({
+    envKeys: apiKeys,
+    readFile: keysFile === undefined ? undefined : () => options.readTextFile(keysFile),
+    defaults: { models: "*", ...config.defaultPolicy },
+    keyring,
+    logger,
+    metrics,
+  });
+  await keys.load();
+
+  let redis: RedisConnection | undefined;
+  if (config.redis.url !== undefined) redis = await connectRedis({ url: config.redis.url, logger, metrics });
+  const quotaStore = createQuotaStore({ redis: redis?.client, prefix: config.redis.prefix, failure: config.redis.failure, logger, metrics });
+
+  const lifetime = new AbortController();
+  const app = createGatewayApp({
+    ...config,
+    keyring,
+    quotaStore,
+    metrics,
+    metricsEndpoint: endpoint,
+    healthIntervalMs: config.limits.healthIntervalMs,
+    signal: lifetime.signal,
+    runtime: options.runtime,
+    fetch: options.fetch,
+    logger,
+  });
+
+  return {
+    app,
+    keys,
+    generatedKey,
+    summary: {
+      auth: keyring.size > 0 ? "api_key" : "anonymous",
+      keys: keyring.size,
+      keysFile: keysFile !== undefined,
+      generatedKey: generatedKey !== undefined,
+      anonymous: config.allowAnonymous,
+      replicas: config.inferenceUrls.length,
+      quotaStore: redis ? "redis" : "memory",
+      redisFailure: redis ? config.redis.failure : undefined,
+      cors: config.corsOrigins.length,
+    },
+    async close() {
+      lifetime.abort();
+      await redis?.close();
+    },
+  };
+}

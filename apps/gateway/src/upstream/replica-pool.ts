@@ -1,0 +1,109 @@
+import type { Logger } from "../logger.ts";
+import { noMetrics, type GatewayMetrics } from "../metrics/metrics.ts";
+
+/**
+ * Inference replicas: least-outstanding-requests choice among the healthy ones, with a cap on requests in flight per
+ * replica (beyond it the gateway sheds load instead of queueing without bound), active health checks of each
+ * replica's /ready, and passive marking when a connection fails. When none is healthy, every replica is tried
+ * (health may be stale; a single replica that just restarted must not wait for the next probe).
+ */
+
+export interface Replica {
+  /** Position in INFERENCE_URL: what logs and metrics name it by (never its address). */
+  readonly name: string;
+  readonly url: string;
+  outstanding: number;
+  healthy: boolean;
+}
+
+export interface ReplicaPoolOptions {
+  urls: readonly string[];
+  /** Requests in flight per replica. Default 512. */
+  maxInflight?: number;
+  /** Probe: the HTTP status of a replica's /ready, or null when unreachable. */
+  probe?: (replica: Replica) => Promise<number | null>;
+  logger?: Logger;
+  metrics?: GatewayMetrics;
+}
+
+export interface ReplicaPool {
+  readonly replicas: readonly Replica[];
+  /** Takes a slot on the best replica (not `exclude`); undefined when every candidate is at its cap. */
+  acquire(exclude?: Replica): Replica | undefined;
+  release(replica: Replica): void;
+  /** Marks a replica healthy or not (logs and counts transitions). */
+  setHealth(replica: Replica, healthy: boolean): void;
+  /** Probes every replica once; resolves with the best status seen (2xx if any is ready), or null. */
+  checkAll(): Promise<number | null>;
+  /** Probes every `intervalMs` until stop(). */
+  startHealthChecks(intervalMs: number): void;
+  stop(): void;
+}
+
+export function createReplicaPool(options: ReplicaPoolOptions): ReplicaPool {
+  const maxInflight = options.maxInflight ?? 512;
+  const metrics = options.metrics ?? noMetrics;
+  const replicas: Replica[] = options.urls.map((url, i) => ({ name: String(i), url: url.replace(/\/+$/, ""), outstanding: 0, healthy: true }));
+  let rotation = 0;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  for (const r of replicas) metrics.replicaUp(r.name, true);
+
+  function pick(healthyOnly: boolean, exclude: Replica | undefined): Replica | undefined {
+    let best: Replica | undefined;
+    const n = replicas.length;
+    // Start at a rotating offset so that ties spread across replicas.
+    for (let k = 0; k < n; k++) {
+      const r = replicas[(rotation + k) % n]!;
+      if (r === exclude || r.outstanding >= maxInflight || (healthyOnly && !r.healthy)) continue;
+      if (best === undefined || r.outstanding < best.outstanding) best = r;
+    }
+    return best;
+  }
+
+  function setHealth(replica: Replica, healthy: boolean): void {
+    if (replica.healthy === healthy) return;
+    replica.healthy = healthy;
+    metrics.replicaUp(replica.name, healthy);
+    if (healthy) options.logger?.info("inference replica healthy", { replica: replica.name });
+    else options.logger?.warn("inference replica unhealthy", { replica: replica.name });
+  }
+
+  async function checkAll(): Promise<number | null> {
+    if (!options.probe) return null;
+    const statuses = await Promise.all(
+      replicas.map(async (r) => {
+        const status = await options.probe!(r).catch(() => null);
+        setHealth(r, status !== null && status >= 200 && status < 300);
+        return status;
+      }),
+    );
+    return statuses.find((s) => s !== null && s >= 200 && s < 300) ?? statuses.find((s) => s !== null) ?? null;
+  }
+
+  return {
+    replicas,
+    acquire(exclude) {
+      const anyHealthy = replicas.some((r) => r.healthy && r !== exclude);
+      const replica = pick(anyHealthy, exclude);
+      if (replica === undefined) return undefined;
+      rotation = (rotation + 1) % replicas.length;
+      replica.outstanding++;
+      return replica;
+    },
+    release(replica) {
+      replica.outstanding--;
+    },
+    setHealth,
+    checkAll,
+    startHealthChecks(intervalMs) {
+      if (timer !== undefined || !options.probe) return;
+      timer = setInterval(() => void checkAll(), intervalMs);
+      // Node: do not keep the process alive for probes alone (Deno's timers have no unref; deno.ts stops the pool).
+      (timer as { unref?: () => void }).unref?.();
+    },
+    stop() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import type { LlamaGrammar, LlamaText, Token } from "node-llama-cpp";
+import { ApiError, type GenerationParams } from "@slm/config";
+import type { Engine } from "./load-engine.ts";
+import { samplingFor, type Sampling } from "./sampling.ts";
+import { resolveStops, type StopSet } from "./stops.ts";
+
+/** A request turned into tokens and sampler settings, checked against the context: ready to run on a sequence. */
+export interface PreparedGeneration {
+  prompt: Token[];
+  /** At most the room left in the context after the prompt. */
+  maxTokens: number;
+  sampling: Sampling;
+  grammar: LlamaGrammar | undefined;
+  stops: StopSet;
+}
+
+export interface PrepareGenerationOptions {
+  prompt: Token[];
+  params: Pick<
+    GenerationParams,
+    | "maxTokens"
+    | "temperature"
+    | "top_p"
+    | "top_k"
+    | "min_p"
+    | "seed"
+    | "stop"
+    | "presence_penalty"
+    | "frequency_penalty"
+    | "repetition_penalty"
+    | "logit_bias"
+    | "response_format"
+  >;
+  /** Stops that come with the prompt format (a chat template's end of turn). */
+  formatStops?: ReadonlyArray<LlamaText | string | readonly (string | Token)[]>;
+  /** The request field the prompt came from, named in the context-length error. */
+  promptField: "messages" | "prompt";
+}
+
+/**
+ * Everything that can refuse a request happens here, before a slot is taken or a byte is streamed: a prompt that does
+ * not fit the context is a 400 with the token counts, an unknown logit_bias token or an unenforceable schema too.
+ * A max_tokens beyond the room left is lowered to it (the answer then ends with finish_reason "length").
+ */
+export async function prepareGeneration(engine: Engine, options: PrepareGenerationOptions): Promise<PreparedGeneration> {
+  const { params } = options;
+  const prompt = withBos(engine, options.prompt);
+  const room = engine.contextSize - prompt.length;
+  if (room < 1) {
+    const what = options.promptField === "messages" ? "messages" : "prompt";
+    throw new ApiError(
+      400,
+      "invalid_request_error",
+      "context_length_exceeded",
+      `This model's maximum context length is ${engine.contextSize} tokens. However, your ${what} resulted in ` +
+        `${prompt.length} tokens, leaving no room for the completion. Please reduce the length of the ${what}.`,
+      options.promptField,
+    );
+  }
+  const grammar = await engine.grammars.grammarFor(params.response_format);
+  const requestStops = params.stop == null ? [] : typeof params.stop === "string" ? [params.stop] : params.stop;
+  return {
+    prompt,
+    maxTokens: Math.min(params.maxTokens ?? room, room),
+    sampling: samplingFor(engine.model, params, engine.vocabularySize),
+    grammar,
+    stops: resolveStops(engine.model, [...(options.formatStops ?? []), ...(grammar?.stopGenerationTriggers ?? []), ...requestStops]),
+  };
+}
+
+/** Adds the BOS token when the model asks for one and the prompt lacks it, as llama.cpp's own tokenizer call does. */
+function withBos(engine: Engine, prompt: Token[]): Token[] {
+  const bos = engine.model.tokens.bos;
+  if (bos == null || !engine.model.tokens.shouldPrependBosToken || prompt[0] === bos) return prompt;
+  return [bos, ...prompt];
+}

@@ -1,0 +1,68 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+
+/**
+ * llama.cpp's own llama-server, for comparison, when a binary is available: LLAMA_SERVER, or the build the README's
+ * benchmark section describes (/tmp/llama-server-build/build/bin/llama-server). Never part of the product.
+ */
+export const LLAMA_SERVER = process.env["LLAMA_SERVER"] ?? "/tmp/llama-server-build/build/bin/llama-server";
+
+export function hasLlamaServer(): boolean {
+  return existsSync(LLAMA_SERVER);
+}
+
+export interface StartedLlamaServer {
+  url: string;
+  /** From spawn to the first 200 from /health (llama-server warms up before that). */
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+export async function startLlamaServer(options: { modelPath: string; threads: number; parallel: number; contextSize: number }): Promise<StartedLlamaServer> {
+  const port = await freePort();
+  const started = performance.now();
+  const child: ChildProcess = spawn(
+    LLAMA_SERVER,
+    [
+      "-m", options.modelPath,
+      "-t", String(options.threads),
+      "-tb", String(options.threads),
+      "-np", String(options.parallel),
+      "-c", String(options.contextSize * options.parallel),
+      "-ngl", "0",
+      "--host", "127.0.0.1",
+      "--port", String(port),
+    ],
+    { stdio: "ignore" },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`llama-server exited with ${child.exitCode}`);
+    const ok = await fetch(`${url}/health`).then((r) => r.status === 200, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const readyMs = performance.now() - started;
+  return {
+    url,
+    readyMs,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
