@@ -21,3 +21,16 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "setup: chromium is missing; the browser test needs it: sudo apt-get install chromium" >&2
   fi
 fi
+
+# The gateway's shared-quota tests (apps/gateway/test/redis-quota.test.ts) use the Redis on 127.0.0.1:6379.
+if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  if command -v redis-server >/dev/null 2>&1; then
+    redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save "" --appendonly no >/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.2; done
+  else
+    echo "setup: redis-server is missing; the gateway's shared-quota tests need it: sudo apt-get install redis-server" >&2
+  fi
+fi

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { denoExecutable } from "../../apps/gateway/test/support/deno-binary.ts";
 
 /**
  * Gateway overhead benchmark: POST of a small chat request to a stub upstream (stub-upstream.ts, node:http), called
@@ -14,7 +15,10 @@ import { fileURLToPath } from "node:url";
  * Also reports each process's CPU time per request (from /proc), which contention on a shared machine distorts less
  * than latency does.
  *
- *   pnpm bench:gateway [--duration 5] [--rounds 3] [--tool wrk|autocannon] [--runtime node|deno]
+ *   pnpm bench:gateway [--duration 5] [--rounds 3] [--tool wrk|autocannon] [--runtime node|deno] [--floor]
+ *
+ * `--floor` adds a third side: a bare Hono proxy with the same transport and nothing else, to show
+ * what the framework and the extra hop cost before any of the gateway's work (apps/gateway/bench/bare-proxy.ts).
  */
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -29,6 +33,7 @@ const rounds = Number(arg("rounds", "3"));
 const hasWrk = spawnSync("wrk", ["--version"]).error === undefined;
 const tool = arg("tool", hasWrk ? "wrk" : "autocannon");
 const runtime = arg("runtime", "node");
+const withFloor = args.includes("--floor");
 const KEY = "sk-bench-0123456789abcdefghijklmnop";
 const BODY = JSON.stringify({ model: "bench-model", messages: [{ role: "user", content: "Say hello" }], max_tokens: 16 });
 
@@ -49,9 +54,9 @@ function start(command: string, argv: string[], cwd: string, env: Record<string,
       if (port !== undefined) {
         started = true;
         clearTimeout(timer);
-        // From here on the access log is drained unread: the benchmark does not spend CPU parsing it.
+        // From here on the access log is drained without being parsed (a pipe nobody drains blocks the writer).
         lines.close();
-        child.stdout!.resume();
+        child.stdout!.on("data", () => {}).resume();
         resolve({ child, port });
       }
     };
@@ -89,9 +94,13 @@ function parseWrkTime(text: string): number {
   return m[2] === "us" ? value : m[2] === "ms" ? value * 1000 : value * 1e6;
 }
 
-function runWrk(url: string, connections: number): Result {
+/** Asynchronous, so that this process keeps draining the services' output pipes meanwhile. */
+async function runWrk(url: string, connections: number): Promise<Result> {
   const threads = connections === 1 ? 1 : 2;
-  const out = spawnSync("wrk", [`-t${threads}`, `-c${connections}`, `-d${duration}s`, "--latency", "-s", lua, url], { encoding: "utf8" }).stdout;
+  const child = spawn("wrk", [`-t${threads}`, `-c${connections}`, `-d${duration}s`, "--latency", "-s", lua, url], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+  await new Promise((resolve) => child.once("close", resolve));
   const grab = (re: RegExp) => re.exec(out)?.[1] ?? "";
   return {
     rps: Number(grab(/Requests\/sec:\s+([\d.]+)/)),
@@ -138,7 +147,7 @@ async function main() {
   };
   const gatewayCommand =
     runtime === "deno"
-      ? [join(gatewayDir, "node_modules/.bin/deno"), ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/deno.ts"]] as const
+      ? [denoExecutable(join(gatewayDir, "package.json")), ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/deno.ts"]] as const
       : [process.execPath, ["--import", "tsx", "src/node.ts"]] as const;
   const gateway = await start(gatewayCommand[0], [...gatewayCommand[1]], gatewayDir, gatewayEnv, (line) => {
     if (!line.startsWith("{")) return undefined;
@@ -146,9 +155,15 @@ async function main() {
     return json.msg === "listening" ? json.port : undefined;
   });
 
+  const floor = withFloor
+    ? await start(process.execPath, ["--import", "tsx", join(gatewayDir, "bench/bare-proxy.ts"), `http://127.0.0.1:${stub.port}`], gatewayDir, {}, (line) => {
+        const m = /^listening (\d+)$/.exec(line);
+        return m ? Number(m[1]) : undefined;
+      })
+    : undefined;
   const direct = `http://127.0.0.1:${stub.port}/v1/chat/completions`;
   const through = `http://127.0.0.1:${gateway.port}/v1/chat/completions`;
-  const run = tool === "wrk" ? async (u: string, c: number) => runWrk(u, c) : runAutocannon;
+  const run = tool === "wrk" ? runWrk : runAutocannon;
   console.log(`gateway bench: ${tool}, ${runtime}, ${duration}s x ${rounds} rounds per side, body ${BODY.length} bytes`);
   await run(through, 8); // warm-up (JIT, connection pools, model list cache)
 
@@ -156,6 +171,8 @@ async function main() {
   for (const connections of [1, 64]) {
     const d: Result[] = [];
     const g: Result[] = [];
+    const f: Result[] = [];
+    let floorCpu = 0;
     let stubCpu = 0;
     let gwCpu = 0;
     let stubCpuDirect = 0;
@@ -168,6 +185,11 @@ async function main() {
       g.push(await run(through, connections));
       stubCpu += cpuMs(stub.child.pid!) - s0;
       gwCpu += cpuMs(gateway.child.pid!) - g0;
+      if (floor) {
+        const f0 = cpuMs(floor.child.pid!);
+        f.push(await run(`http://127.0.0.1:${floor.port}/v1/chat/completions`, connections));
+        floorCpu += cpuMs(floor.child.pid!) - f0;
+      }
     }
     const dReq = d.reduce((a, r) => a + r.requests, 0) || 1;
     const gReq = g.reduce((a, r) => a + r.requests, 0) || 1;
@@ -180,6 +202,11 @@ async function main() {
     rows.push(
       `c=${String(connections).padEnd(3)} direct  p50 ${(dp50 / 1000).toFixed(3)} ms  p99 ${(dp99 / 1000).toFixed(3)} ms  ${drps.toFixed(0).padStart(6)} req/s   stub CPU ${((stubCpuDirect * 1000) / dReq).toFixed(1)} us/req`,
       `      gateway p50 ${(gp50 / 1000).toFixed(3)} ms  p99 ${(gp99 / 1000).toFixed(3)} ms  ${grps.toFixed(0).padStart(6)} req/s   gateway CPU ${((gwCpu * 1000) / gReq).toFixed(1)} us/req, stub ${((stubCpu * 1000) / gReq).toFixed(1)}  non-2xx ${g.reduce((a, r) => a + r.non2xx, 0)}`,
+      ...(f.length > 0
+        ? [
+            `      floor   p50 ${(median(f.map((r) => r.p50Us)) / 1000).toFixed(3)} ms  p99 ${(median(f.map((r) => r.p99Us)) / 1000).toFixed(3)} ms  ${median(f.map((r) => r.rps)).toFixed(0).padStart(6)} req/s   bare proxy CPU ${((floorCpu * 1000) / (f.reduce((a, r) => a + r.requests, 0) || 1)).toFixed(1)} us/req (ratio ${(median(f.map((r) => r.rps)) / drps).toFixed(2)})`,
+          ]
+        : []),
       `      overhead p50 +${((gp50 - dp50) / 1000).toFixed(3)} ms, p99 +${((gp99 - dp99) / 1000).toFixed(3)} ms; throughput ratio ${(grps / drps).toFixed(2)}` +
         (connections === 1 ? `  (target: < 0.25 ms p50)` : `  (target: >= 0.40)`),
     );
@@ -188,6 +215,7 @@ async function main() {
   // The gateway first (it may still be draining requests wrk gave up on), then the stub.
   gateway.child.kill("SIGTERM");
   await new Promise((resolve) => gateway.child.once("exit", resolve));
+  floor?.child.kill("SIGTERM");
   stub.child.kill("SIGTERM");
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -107,11 +107,11 @@ for (const spec of MODELS.filter((m) => which === "both" || m.name === which)) {
     row("model", "server", "threads", "single stream tok/s", "TTFT ms", "1 stream", "2 streams", "4 streams", "8 streams", "ready ms (cached)");
     row("---", "---", "---", "---", "---", "---", "---", "---", "---", "---");
     const aggCells = (prefix: string) => [1, 2, 4, 8].map((s) => median(agg.get(`${prefix}:${s}`) ?? []));
-    row(spec.name, "slm-serve (HTTP SSE)", threads, median(single.http), median(single.httpTtft), ...aggCells("ours"), `${fmt(median(startups))} (in-process ${fmt(median(processStartups))})`);
-    row(spec.name, "node-llama-cpp in-process", threads, median(single.inProcess), median(single.inTtft), "-", "-", "-", "-", "-");
+    row(spec.name, "slm-serve (HTTP SSE)", String(threads), median(single.http), median(single.httpTtft), ...aggCells("ours"), `${fmt(median(startups))} (in-process ${fmt(median(processStartups))})`);
+    row(spec.name, "node-llama-cpp in-process", String(threads), median(single.inProcess), median(single.inTtft), "-", "-", "-", "-", "-");
     for (const l of llamaServers) {
       const s = singleLs.get(l.threads)!;
-      row(spec.name, "llama-server (HTTP SSE)", l.threads, median(s.tps), median(s.ttft), ...aggCells(`ls${l.threads}`), l.server.readyMs);
+      row(spec.name, "llama-server (HTTP SSE)", String(l.threads), median(s.tps), median(s.ttft), ...aggCells(`ls${l.threads}`), l.server.readyMs);
       await l.server.stop();
     }
     if (llamaServers.length === 0) console.log(`(no llama-server at ${LLAMA_SERVER}: comparison skipped)`);

@@ -268,16 +268,28 @@ describe("forwarding: the internal key, replicas, backpressure", () => {
     const { app, upstream } = testApp({ inferenceApiKey: INTERNAL }, {
       "POST /v1/chat/completions": (call) =>
         Response.json(
-          { error: { message: `bad auth header: ${call.headers.get("authorization")} (key ${INTERNAL})`, type: "authentication_error", param: null, code: null } },
-          { status: 401 },
+          { error: { message: `bad request with header ${call.headers.get("authorization")} (key ${INTERNAL})`, type: "invalid_request_error", param: null, code: null } },
+          { status: 400 },
         ),
     });
     const res = await app.request("/v1/chat/completions", chatInit(CHAT));
     expect(upstream.last()!.headers.get("authorization")).toBe(`Bearer ${INTERNAL}`);
     expect(upstream.calls.find((c) => c.path === "/v1/models")!.headers.get("authorization")).toBe(`Bearer ${INTERNAL}`);
+    expect(res.status).toBe(400);
     const text = await res.text();
+    expect(text).toContain("bad request with header");
     expect(text).not.toContain(INTERNAL);
     expect(text).not.toContain(KEY);
+  });
+
+  it("turns inference refusing the internal key into a 502, not an authentication error for the client", async () => {
+    const { app } = testApp({ inferenceApiKey: "wrong-internal-key-0123456789" }, {
+      "POST /v1/chat/completions": () =>
+        Response.json({ error: { message: "Incorrect API key provided.", type: "authentication_error", param: null, code: "invalid_api_key" } }, { status: 401 }),
+    });
+    const res = await app.request("/v1/chat/completions", chatInit(CHAT));
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as Envelope).error).toMatchObject({ type: "server_error", code: "upstream_error" });
   });
 
   it("retries a refused connection once on another replica and marks the first one down", async () => {

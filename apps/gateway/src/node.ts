@@ -5,7 +5,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
-import { EnvError, readGatewayEnv, type GatewayConfig } from "@slm/config";
+import { ApiError, EnvError, readGatewayEnv, type GatewayConfig } from "@slm/config";
 import type { Context } from "hono";
 import { bodyTooLarge, declaredTooLarge } from "./body.ts";
 import { createLogger } from "./logger.ts";
@@ -56,6 +56,10 @@ const runtime: RuntimeAdapter = {
       incoming.on("data", onData);
       incoming.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
       incoming.once("error", reject);
+      // A client that goes away mid-upload: no "end" will come.
+      incoming.once("close", () => {
+        if (!incoming.complete) reject(new ApiError(499, "invalid_request_error", "client_closed_request", "The client closed the request."));
+      });
     });
   },
   onClientClose(c, listener) {

@@ -49,6 +49,7 @@ function secrets(): Record<string, string> {
     "repo name": "secret-finetune",
     "model revision": stack.commit,
     "inference host": new URL(stack.inferenceUrl).host,
+    "inference key": stack.inferenceKey,
   };
 }
 
@@ -61,7 +62,11 @@ function probeSlot(): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       `${stack.inferenceUrl}/v1/chat/completions`,
-      { method: "POST", agent: false, headers: { "content-type": "application/json" } },
+      {
+        method: "POST",
+        agent: false,
+        headers: { "content-type": "application/json", authorization: `Bearer ${stack.inferenceKey}` },
+      },
       (res) => {
         res.resume();
         res.on("end", () => resolve(res.statusCode ?? 0));

@@ -24,6 +24,7 @@ function assertNoSecrets(text: string) {
   expect(text).not.toContain(stack.hub.url);
   expect(text).not.toContain(stack.hub.cdnUrl);
   expect(text).not.toContain(stack.inferenceUrl);
+  expect(text).not.toContain(stack.inferenceKey);
 }
 
 describe("fake Hub + inference + gateway", () => {
@@ -87,8 +88,17 @@ describe("fake Hub + inference + gateway", () => {
     assertNoSecrets(JSON.stringify((error as Error).message));
   });
 
+  it("keeps inference closed to callers without the internal key the gateway adds", async () => {
+    const direct = await fetch(`${stack.inferenceUrl}/v1/models`);
+    expect(direct.status).toBe(401);
+    const withKey = await fetch(`${stack.inferenceUrl}/v1/models`, { headers: { authorization: `Bearer ${stack.inferenceKey}` } });
+    expect(withKey.status).toBe(200);
+  });
+
   it("never logs the Hub token", () => {
     expect(stack.inference.lines.join("\n")).not.toContain(stack.hubToken);
     expect(stack.gateway.lines.join("\n")).not.toContain(stack.apiKey);
+    expect(stack.gateway.lines.join("\n")).not.toContain(stack.inferenceKey);
+    expect(stack.inference.lines.join("\n")).not.toContain(stack.inferenceKey);
   });
 });

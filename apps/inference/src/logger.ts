@@ -14,9 +14,11 @@ export function createLogger(level: string, service: string): Logger {
       paths: [
         "token",
         "accessToken",
+        "apiKey",
         "authorization",
         "*.token",
         "*.accessToken",
+        "*.apiKey",
         "*.authorization",
         "*.headers.authorization",
         "*.*.authorization",

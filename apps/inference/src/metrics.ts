@@ -64,7 +64,7 @@ export class InferenceMetrics {
   });
   readonly cancellations = new Counter({
     name: "inference_cancellations_total",
-    help: "Generations stopped early, by reason.",
+    help: "Requests ended early (client gone, deadline, shutdown grace over), waiting or generating, by reason.",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });

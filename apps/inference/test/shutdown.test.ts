@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { jsonLine } from "@slm/testkit";
-import { readSse, serveTinyModel, type ServedModel } from "./serve-tiny-model.ts";
+import { metricValue, readSse, serveTinyModel, type ServedModel } from "./serve-tiny-model.ts";
 
 /** SIGTERM: stop accepting, let in-flight work finish within the grace period or cancel it, exit 0. */
 const started: ServedModel[] = [];
@@ -42,7 +42,8 @@ describe("shutdown", () => {
     const served = await serve({ SHUTDOWN_GRACE_MS: "300" });
     const running = await chat(served, 4000, true);
     const queued = chat(served, 10, false);
-    await new Promise((r) => setTimeout(r, 100)); // the second request is waiting for the only sequence
+    // The second request is waiting for the only sequence.
+    await expect.poll(async () => metricValue(await (await fetch(`${served.url}/metrics`)).text(), "inference_queue_depth")).toBe(1);
     served.service.child.kill("SIGTERM");
 
     const refused = await queued;

@@ -20,24 +20,23 @@ export function stateField(quota: Quota, state: QuotaState): string {
   return `"${quota.name}";r=${state.remaining};t=${seconds(state.resetMs)}`;
 }
 
-/** Sets the fields for one quota on `headers` (a Response's, or an error's header record). */
-export function setQuotaFields(headers: { set(name: string, value: string): void }, quota: Quota, state: QuotaState): void {
+/** Sets the fields for one quota on a header record (the request's response headers, or an error's). */
+export function setQuotaFields(headers: Record<string, string>, quota: Quota, state: QuotaState): void {
   if (quota.name === "tokens") {
-    headers.set("x-ratelimit-limit-tokens", String(quota.limit));
-    headers.set("x-ratelimit-remaining-tokens", String(state.remaining));
-    headers.set("x-ratelimit-reset-tokens", `${seconds(state.resetMs)}s`);
+    headers["x-ratelimit-limit-tokens"] = String(quota.limit);
+    headers["x-ratelimit-remaining-tokens"] = String(state.remaining);
+    headers["x-ratelimit-reset-tokens"] = `${seconds(state.resetMs)}s`;
     return;
   }
-  headers.set("RateLimit-Policy", policyField(quota));
-  headers.set("RateLimit", stateField(quota, state));
+  headers["RateLimit-Policy"] = policyField(quota);
+  headers["RateLimit"] = stateField(quota, state);
 }
 
 /** 429 in the envelope, with Retry-After and the fields of the quota that refused. */
 export function tooManyRequests(quota: Quota, state: QuotaState, message: string, extra?: { quota: Quota; state: QuotaState }): ApiError {
   const headers: Record<string, string> = { "Retry-After": String(Math.max(1, seconds(state.resetMs))) };
-  const record = { set: (name: string, value: string) => void (headers[name] = value) };
-  if (extra) setQuotaFields(record, extra.quota, extra.state);
-  setQuotaFields(record, quota, state);
+  if (extra) setQuotaFields(headers, extra.quota, extra.state);
+  setQuotaFields(headers, quota, state);
   const code = quota.name === "tokens" ? "tokens_rate_limit_exceeded" : quota.name === "streams" ? "concurrent_streams_exceeded" : "rate_limit_exceeded";
   return new ApiError(429, "rate_limit_error", code, message, null, headers);
 }

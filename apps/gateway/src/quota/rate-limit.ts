@@ -8,8 +8,8 @@ import type { GatewayEnv, Principal } from "../types.ts";
 
 /**
  * Per-principal quotas (a key, or the client address without one): requests per minute (taken on arrival), tokens per
- * minute (checked on arrival, counted from usage when the response ends) and concurrent streams (a slot held while
- * the stream is open). Every response carries the fields of the request quota; a refusal is a 429 with Retry-After.
+ * minute (checked on arrival, counted from usage when the response ends; see stream-slots.ts for open streams).
+ * Every response carries the fields of its quotas; a refusal is a 429 with Retry-After.
  */
 
 const MINUTE = 60;
@@ -25,16 +25,16 @@ const storeUnavailable = () =>
     "Retry-After": "1",
   });
 
-export function requestQuota(principal: Principal): Quota {
+function requestQuota(principal: Principal): Quota {
   return { name: principal.kind === "key" ? "requests" : "ip", limit: principal.policy.requestsPerMinute, windowSec: MINUTE };
 }
 
-export function tokenQuota(principal: Principal): Quota {
+function tokenQuota(principal: Principal): Quota {
   return { name: "tokens", limit: principal.policy.tokensPerMinute, windowSec: MINUTE };
 }
 
 /** Converts a failing store under the fail-closed policy into a 503. */
-async function guarded<T>(op: Promise<T>): Promise<T> {
+export async function guarded<T>(op: Promise<T>): Promise<T> {
   try {
     return await op;
   } catch (err) {
@@ -84,45 +84,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<GatewayE
 
     // Into the response header record (see response-headers.ts), for whatever response this request gets.
     const headers = c.get("responseHeaders");
-    const record = { set: (name: string, value: string) => void (headers[name] = value) };
-    if (requests && requestState) setQuotaFields(record, requests, requestState);
-    if (tokens && tokenState) setQuotaFields(record, tokens, tokenState);
+    if (requests && requestState) setQuotaFields(headers, requests, requestState);
+    if (tokens && tokenState) setQuotaFields(headers, tokens, tokenState);
     return next();
-  };
-}
-
-/**
- * The concurrent-stream slot of a streamed request: taken before forwarding, freed when the stream ends (the forwarder
- * calls `releaseStream`) or at once when the request fails before streaming. With Redis the count is shared; it is a
- * lease that expires after `leaseSec`, so a gateway that dies with streams open cannot hold their slots for ever.
- */
-export function streamSlots(options: RateLimitOptions & { leaseSec: number }): MiddlewareHandler<GatewayEnv> {
-  const { store } = options;
-  const metrics = options.metrics ?? noMetrics;
-  return async function streamSlots(c, next) {
-    const principal = c.get("principal");
-    const limit = principal.policy.concurrentStreams;
-    if (!c.get("shaped").stream || limit <= 0) return next();
-
-    const quota: Quota = { name: "streams", limit, windowSec: options.leaseSec };
-    const state = await guarded(store.consume(quota, principal.id));
-    let held = true;
-    const release = () => {
-      if (!held) return;
-      held = false;
-      store.release(quota, principal.id).catch((err: unknown) => options.logger?.warn("stream slot not released", { err }));
-    };
-    if (!state.allowed) {
-      release(); // the refused attempt was counted: give it back
-      metrics.rateLimited("streams");
-      throw tooManyRequests(quota, { ...state, remaining: 0, resetMs: 1000 }, "Too many concurrent streams for this key; retry when one ends.");
-    }
-    c.set("releaseStream", release);
-    try {
-      await next();
-    } finally {
-      // A response that is not a live stream (an error, a JSON answer) frees the slot now; a stream frees it at its end.
-      if (!c.res.headers.get("content-type")?.startsWith("text/event-stream")) release();
-    }
   };
 }

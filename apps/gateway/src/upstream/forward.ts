@@ -152,6 +152,12 @@ export function createForwarder(options: ForwardOptions): Forwarder {
   }
 
   async function relayError(c: Context<GatewayEnv>, upstream: UpstreamResponse, requestId: string, path: string): Promise<Response> {
+    if (upstream.status === 401 || upstream.status === 403) {
+      // Inference refusing the gateway is the deployment's problem (INFERENCE_API_KEY), not the client's key.
+      await upstream.body?.cancel().catch(() => {});
+      logger.error("inference refused the gateway's request: check INFERENCE_API_KEY on both", { requestId, path, status: upstream.status });
+      throw badUpstream();
+    }
     let text = "";
     try {
       text = await readCapped(upstream, MAX_ERROR_BODY_BYTES);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { jsonLine, startService, type RunningService } from "@slm/testkit";
+import { denoExecutable } from "./deno-binary.ts";
 
 /**
  * The gateway as a real process, on Node (`node --import tsx src/node.ts`: one pid, so stopping it leaves no
@@ -24,11 +25,11 @@ export interface GatewayProcess {
 
 const GATEWAY_DIR = fileURLToPath(new URL("../../", import.meta.url));
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-export const DENO = join(GATEWAY_DIR, "node_modules/.bin/deno");
 
 function command(runtime: Runtime): [string, ...string[]] {
   if (runtime === "deno") {
-    return [DENO, "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--unstable-no-legacy-abort", join(GATEWAY_DIR, "src/deno.ts")];
+    // As `pnpm start:deno` runs it.
+    return [denoExecutable(), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", join(GATEWAY_DIR, "src/deno.ts")];
   }
   return [process.execPath, "--import", TSX_LOADER, join(GATEWAY_DIR, "src/node.ts")];
 }

@@ -17,6 +17,13 @@ const ENFORCED = new Set([
   "maxLength", "minProperties", "maxProperties", "enum", "const", "oneOf", "anyOf", "$ref", "$defs", "definitions", "format",
 ]);
 const FORMATS = new Set(["date-time", "date", "time"]);
+/** Keywords that constrain only values of one type (JSON Schema ignores them for the others). */
+const TYPE_KEYWORDS: Record<string, readonly string[]> = {
+  object: ["properties", "required", "additionalProperties", "minProperties", "maxProperties"],
+  array: ["items", "prefixItems", "minItems", "maxItems"],
+  string: ["minLength", "maxLength", "format"],
+};
+const TYPED = new Set(Object.values(TYPE_KEYWORDS).flat());
 const SCALAR_TYPES = new Set(["string", "number", "integer", "boolean", "null"]);
 
 export interface GrammarCacheOptions {
@@ -99,9 +106,14 @@ function convert(node: unknown, path: string): Record<string, unknown> {
 
   const types = out.type === undefined ? undefined : Array.isArray(out.type) ? (out.type as unknown[]) : [out.type];
   if (types && types.length > 1 && types.some((t) => t === "object" || t === "array")) {
-    // The generator reads a type list only for scalars: split it into one alternative per type.
-    const { type: _ignored, ...rest } = out;
-    return { oneOf: types.map((t, i) => convert({ ...rest, type: t }, `${path}.type.${i}`)) };
+    // The generator reads a type list only for scalars: split it into one alternative per type, each with the
+    // keywords that apply to its type.
+    const alternative = (type: unknown) =>
+      Object.fromEntries([
+        ["type", type],
+        ...Object.entries(out).filter(([k]) => k !== "type" && (!TYPED.has(k) || (TYPE_KEYWORDS[String(type)] ?? []).includes(k))),
+      ]);
+    return { oneOf: types.map((t, i) => convert(alternative(t), `${path}.type.${i}`)) };
   }
   for (const t of types ?? []) {
     if (typeof t !== "string" || (!SCALAR_TYPES.has(t) && t !== "object" && t !== "array")) {

@@ -51,6 +51,7 @@ export async function serveGeneration(c: InferenceContext, deps: ServeGeneration
     sequence = await engine.pool.acquire(ended.signal);
   } catch (error) {
     ended.dispose();
+    if (ended.reason) deps.metrics.cancellations.inc({ reason: ended.reason });
     throw (ended.reason && endedRequestError(ended.reason, deps.requestTimeoutMs)) ?? error;
   }
   observer.slotAcquired();

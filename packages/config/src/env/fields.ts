@@ -65,6 +65,18 @@ export function list() {
   );
 }
 
+/** An optional bearer token of 16+ URL-safe characters (the internal key between gateway and inference). */
+export function bearerToken() {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.minLength(16, "at least 16 characters"),
+      v.regex(/^[A-Za-z0-9._~+/-]+=*$/, "a bearer token (letters, digits and . _ ~ + / -)"),
+    ),
+  );
+}
+
 export function text() {
   return v.optional(v.pipe(v.string(), v.trim()));
 }

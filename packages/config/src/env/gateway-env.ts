@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { boolean, httpUrlList, integer, list, logLevel, port, text } from "./fields.ts";
+import { bearerToken, boolean, httpUrlList, integer, list, logLevel, port, text } from "./fields.ts";
 import { readEnv, type EnvSource } from "./read-env.ts";
 
 const GatewayEnvSchema = v.pipe(
@@ -10,7 +10,7 @@ const GatewayEnvSchema = v.pipe(
     GATEWAY_PORT: port(8080),
     // One URL, or a comma-separated list of inference replicas.
     INFERENCE_URL: httpUrlList("http://127.0.0.1:8081"),
-    INFERENCE_API_KEY: text(),
+    INFERENCE_API_KEY: bearerToken(),
     GATEWAY_API_KEYS: v.pipe(
       list(),
       v.check((keys) => keys.every((k) => k.length >= 16), "API keys of at least 16 characters"),

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { boolean, httpUrl, integer, list, logLevel, port, text } from "./fields.ts";
+import { bearerToken, boolean, httpUrl, integer, list, logLevel, port, text } from "./fields.ts";
 import { readEnv, type EnvSource } from "./read-env.ts";
 
 /** What inference serves when no model is configured: a tiny public GGUF, pinned by commit and checksum. */
@@ -44,14 +44,7 @@ const InferenceEnvFields = v.object({
   LOG_LEVEL: logLevel(),
   INFERENCE_HOST: v.optional(v.pipe(v.string(), v.trim()), "127.0.0.1"),
   INFERENCE_PORT: port(8081),
-  INFERENCE_API_KEY: v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.minLength(16, "at least 16 characters"),
-      v.regex(/^[A-Za-z0-9._~+/-]+=*$/, "a bearer token (letters, digits and . _ ~ + / -)"),
-    ),
-  ),
+  INFERENCE_API_KEY: bearerToken(),
   REQUEST_TIMEOUT_MS: integer({ default: 300_000, min: 1_000, max: 3_600_000 }),
   SHUTDOWN_GRACE_MS: integer({ default: 10_000, min: 0, max: 600_000 }),
 

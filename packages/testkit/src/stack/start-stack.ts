@@ -37,6 +37,7 @@ export interface Stack {
   /** The browser playground's page (served when the playground is enabled). */
   playgroundUrl: string;
   apiKey: string;
+  inferenceKey: string;
   stop(): Promise<void>;
 }
 
@@ -50,6 +51,8 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
   const file = options.file ?? "tiny-chat.gguf";
   const hubToken = `hf_${randomBytes(16).toString("hex")}`;
   const apiKey = `sk-${randomBytes(24).toString("base64url")}`;
+  /** The internal key inference demands and the gateway adds: it must never reach a client. */
+  const inferenceKey = `ik-${randomBytes(24).toString("base64url")}`;
   const cacheDir = await mkdtemp(join(tmpdir(), "slm-stack-cache-"));
 
   const hub = await startFakeHub();
@@ -80,6 +83,9 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
         MODEL_ID: repo,
         MODEL_VERSION: "v1",
         MODEL_FILE: file,
+        // The stack resolves its own fresh repo: a models.lock.json in the checkout must not apply to it.
+        MODEL_LOCKFILE: "none",
+        INFERENCE_API_KEY: inferenceKey,
         CONTEXT_SIZE: "512",
         ...options.inferenceEnv,
       },
@@ -100,6 +106,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
         GATEWAY_PORT: String(options.gatewayPort ?? 0),
         INFERENCE_URL: inferenceUrl,
         GATEWAY_API_KEYS: apiKey,
+        INFERENCE_API_KEY: inferenceKey,
         ...(options.playground === undefined ? {} : { GATEWAY_PLAYGROUND: String(options.playground) }),
         ...options.gatewayEnv,
       },
@@ -121,6 +128,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       gatewayUrl: `http://127.0.0.1:${String(gateway.ready.port)}`,
       playgroundUrl: `http://127.0.0.1:${String(gateway.ready.port)}/playground/`,
       apiKey,
+      inferenceKey,
       stop,
     };
   } catch (error) {
