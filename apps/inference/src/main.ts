@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { EnvError, readInferenceEnv } from "@slm/config";
@@ -7,6 +8,11 @@ import { Readiness } from "./readiness.ts";
 import { createInferenceApp } from "./http/app.ts";
 import { TokenFileError } from "./hub/read-token.ts";
 import { resolveModel, UnsupportedModelTypeError } from "./hub/resolve-model.ts";
+import { LoraError } from "./lora/errors.ts";
+import { LORA_CACHE_FOLDER } from "./lora/prepare-adapter.ts";
+import { prepareAdapters } from "./lora/prepare-adapters.ts";
+import { checkDistinctNames } from "./lora/check-distinct-names.ts";
+import { engineWithAdapter } from "./engine/engine-with-adapter.ts";
 import { HubError } from "./hub/errors.ts";
 import { declaresEmbeddings, inspectGguf, InvalidModelError } from "./engine/gguf-metadata.ts";
 import { loadEngine } from "./engine/load-engine.ts";
@@ -70,7 +76,7 @@ async function main(): Promise<void> {
     llama.catch(() => undefined); // awaited below; a failure surfaces there
     readiness.set({ phase: "resolving" });
     log.info({ model: model.id, revision: model.revision, file: model.file, offline: hub.offline }, "resolving model");
-    const { model: file } = await resolveModel(config, {
+    const { model: file, artifacts } = await resolveModel(config, {
       onProgress: (p) => readiness.set({ phase: "downloading", ...p }),
       onFallback: (reason) => log.warn({ code: reason.code }, `Hub not usable, serving the cached commit: ${reason.message}`),
       onEvent: (event) => log[event.level](event.fields, event.msg),
@@ -92,6 +98,22 @@ async function main(): Promise<void> {
       "model verified",
     );
 
+    const adapters = model.lora
+      ? await prepareAdapters(model.lora, artifacts, join(dirname(hub.cacheDir), LORA_CACHE_FOLDER), (adapter, prepared, format) => {
+          if (model.lora?.baseMatch && format === "peft" && prepared.declaredBase === undefined) {
+            log.warn({ adapter: adapter.name }, "the adapter declares no base_model_name_or_path: its base cannot be checked by name");
+          }
+          log.info(
+            { adapter: adapter.name, revision: adapter.revision, scale: model.lora?.scale, format, converted: prepared.converted ?? null, declaredBase: prepared.declaredBase ?? null },
+            "LoRA adapter ready",
+          );
+        })
+      : [];
+    // One adapter (LORA_ID) is applied to the one context; LORA_ADAPTERS serves the base and a context per adapter.
+    const multi = model.lora?.multi === true;
+    const baseName = publicModelName(model.alias, file.file);
+    if (multi) checkDistinctNames(baseName, adapters);
+
     readiness.set({ phase: "loading" });
     const engine = await loadEngine({
       llama: await llama,
@@ -101,16 +123,24 @@ async function main(): Promise<void> {
       parallel: engineConfig.parallel,
       maxQueue: engineConfig.maxQueue,
       embeddings: engineConfig.embeddings === "on" || (engineConfig.embeddings === "auto" && declaresEmbeddings(metadata)),
+      lora: multi ? undefined : adapters[0],
     });
     const template = chooseChatTemplate({ ggufTemplate: metadata.chatTemplate, configured: engineConfig.chatTemplate });
 
     readiness.set({ phase: "warming_up" });
-    await warmUp(engine, template);
-    serving = { engine, template, modelName: publicModelName(model.alias, file.file), createdAt: Math.floor(Date.now() / 1000) };
+    const createdAt = Math.floor(Date.now() / 1000);
+    const variants = multi ? new Map<string, Serving>([[baseName, { engine, template, modelName: baseName, createdAt }]]) : undefined;
+    for (const adapter of multi ? adapters : []) {
+      const adapted = await engineWithAdapter(engine, { lora: adapter, parallel: engineConfig.parallel, maxQueue: engineConfig.maxQueue });
+      variants?.set(adapter.name, { engine: adapted, template, modelName: adapter.name, createdAt });
+    }
+    for (const served of variants?.values() ?? [{ engine }]) await warmUp(served.engine, template);
+    serving = { engine, template, modelName: model.lora && !multi ? adapters[0]!.name : baseName, createdAt, variants };
     readiness.set({ phase: "ready" });
     log.info(
       {
         modelName: serving.modelName,
+        models: variants ? [...variants.keys()] : undefined,
         chatTemplate: template.source,
         threads: engine.threads,
         threadsMeasured: engine.threadMeasurements?.map(
@@ -138,7 +168,8 @@ function describeFailure(error: unknown): string {
     error instanceof EnvError ||
     error instanceof InvalidModelError ||
     error instanceof TokenFileError ||
-    error instanceof UnsupportedModelTypeError
+    error instanceof UnsupportedModelTypeError ||
+    error instanceof LoraError
   ) {
     return error.message;
   }

@@ -8,6 +8,17 @@ export interface Serving {
   /** The name clients use: MODEL_ALIAS, or the file name without `.gguf`. Never the Hub repo id. */
   modelName: string;
   createdAt: number;
+  /**
+   * LORA_ADAPTERS: every served model by name (the bare base first, then each adapter), each with its own context;
+   * a request's `model` picks one. Undefined when one model is served (then `model` is not checked).
+   */
+  variants?: ReadonlyMap<string, Serving> | undefined;
+}
+
+/** The engines behind what is served: one, or one per variant. */
+export function servedEngines(serving: Serving | undefined): Engine[] {
+  if (!serving) return [];
+  return serving.variants ? [...serving.variants.values()].map((v) => v.engine) : [serving.engine];
 }
 
 export function publicModelName(alias: string | undefined, file: string): string {
@@ -15,3 +26,4 @@ export function publicModelName(alias: string | undefined, file: string): string
   const base = file.split("/").pop() ?? file;
   return base.replace(/\.gguf$/i, "");
 }
+

@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import type { Http2SecureServer, Http2Server } from "node:http2";
 import type { Logger } from "./logger.ts";
 import type { Readiness } from "./readiness.ts";
-import type { Serving } from "./serving.ts";
+import { servedEngines, type Serving } from "./serving.ts";
 
 export interface ShutdownOptions {
   server: Server | Http2Server | Http2SecureServer;
@@ -44,19 +44,21 @@ export function installShutdown(options: ShutdownOptions): void {
 
 async function drain(options: ShutdownOptions, signal: NodeJS.Signals): Promise<void> {
   const { log } = options;
-  const engine = options.serving()?.engine;
+  const engines = servedEngines(options.serving());
+  const engine = engines[0];
   options.onDrain();
   if (options.readiness.current.phase === "ready") options.readiness.set({ phase: "draining" });
   const closed = new Promise<void>((resolve) => options.server.close(() => resolve()));
-  log.info({ signal, inFlight: engine?.pool.busy ?? 0, queued: engine?.pool.queued ?? 0, graceMs: options.graceMs }, "shutting down");
-  engine?.pool.close();
+  const inFlight = () => engines.reduce((sum, e) => sum + e.pool.busy, 0);
+  log.info({ signal, inFlight: inFlight(), queued: engines.reduce((sum, e) => sum + e.pool.queued, 0), graceMs: options.graceMs }, "shutting down");
+  for (const e of engines) e.pool.close();
   engine?.embedder?.pool.close();
   const idle = async () => {
-    await Promise.all([engine?.pool.idle(), engine?.embedder?.pool.idle()]);
+    await Promise.all([...engines.map((e) => e.pool.idle()), engine?.embedder?.pool.idle()]);
   };
   const finished = await withTimeout(idle(), options.graceMs);
   if (!finished) {
-    log.warn({ inFlight: engine?.pool.busy ?? 0 }, "grace period over: cancelling in-flight generations");
+    log.warn({ inFlight: inFlight() }, "grace period over: cancelling in-flight generations");
     options.cancelInFlight.abort();
     await withTimeout(idle(), CANCEL_WAIT_MS);
   }

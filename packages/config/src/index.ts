@@ -7,6 +7,8 @@ export {
   readInferenceEnv,
   type HubSettings,
   type InferenceConfig,
+  type LoraAdapterSpec,
+  type LoraSpec,
   type ModelSpec,
   type SupplyChainSettings,
 } from "./env/inference-env.ts";

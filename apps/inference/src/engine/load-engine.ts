@@ -1,11 +1,12 @@
 import { availableParallelism } from "node:os";
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
-import { SlotPool } from "./slot-pool.ts";
+import type { SlotPool } from "./slot-pool.ts";
 import { measureThreads, pickThreads, threadCandidates, type ThreadMeasurement } from "./choose-threads.ts";
 import { createEmbedder, type Embedder } from "./embed.ts";
 import { GrammarCache } from "./grammar.ts";
-import { ThroughputMeter } from "./throughput.ts";
-import { StepGate } from "./step-gate.ts";
+import type { ThroughputMeter } from "./throughput.ts";
+import type { StepGate } from "./step-gate.ts";
+import { openGenerationContext } from "./open-generation-context.ts";
 
 export interface LoadEngineOptions {
   /** llama.cpp, from `startLlama` with the same `threads`. */
@@ -20,6 +21,8 @@ export interface LoadEngineOptions {
   maxQueue: number;
   /** Open an embedding context too (see `declaresEmbeddings`). */
   embeddings: boolean;
+  /** A GGUF LoRA adapter applied to the generation context (llama.cpp applies LoRA per context). */
+  lora?: { filePath: string; scale: number } | undefined;
 }
 
 export interface Engine {
@@ -55,31 +58,32 @@ export async function loadEngine(options: LoadEngineOptions): Promise<Engine> {
       : undefined;
   const threads = options.threads !== "auto" ? options.threads : threadMeasurements ? pickThreads(threadMeasurements) : candidates[0]!;
   const contextSize = Math.min(options.contextSize, model.trainContextSize);
-  const context = await model.createContext({
+  const generation = await openGenerationContext(model, {
     contextSize,
-    sequences: options.parallel,
-    threads: { ideal: threads, min: threads },
+    parallel: options.parallel,
+    maxQueue: options.maxQueue,
+    threads,
+    lora: options.lora,
+  }).catch(async (error: unknown) => {
+    await model.dispose();
+    throw error;
   });
-  const sequences = Array.from({ length: options.parallel }, () => context.getSequence());
   const embedder = options.embeddings
     ? await createEmbedder(model, { contextSize, threads, maxQueue: options.maxQueue })
     : undefined;
   return {
     llama,
     model,
-    context,
-    pool: new SlotPool({ slots: sequences, maxQueue: options.maxQueue }),
-    steps: new StepGate(sequences),
-    contextSize: context.contextSize,
+    ...generation,
+    contextSize: generation.context.contextSize,
     vocabularySize: vocabularySize(model),
     threads,
     threadMeasurements,
     grammars: new GrammarCache({ llama }),
-    throughput: new ThroughputMeter(),
     embedder,
     dispose: async () => {
       await embedder?.dispose();
-      await context.dispose();
+      await generation.context.dispose();
       await model.dispose();
       await llama.dispose();
     },

@@ -94,7 +94,8 @@ export function createInferenceApp(options: InferenceAppOptions): Hono<Inference
 
   app.get("/v1/models", (c) => {
     const s = serving();
-    const list: ModelList = { object: "list", data: [{ id: s.modelName, object: "model", created: s.createdAt, owned_by: "slm-serve" }] };
+    const names = s.variants ? [...s.variants.keys()] : [s.modelName];
+    const list: ModelList = { object: "list", data: names.map((id) => ({ id, object: "model", created: s.createdAt, owned_by: "slm-serve" })) };
     return c.json(list);
   });
   app.post("/v1/chat/completions", (c) => chatCompletions(c, serving(), deps));

@@ -4,11 +4,13 @@ import { prepareChat } from "../engine/prepare-chat.ts";
 import type { Serving } from "../serving.ts";
 import type { InferenceContext } from "./context.ts";
 import { readRequest } from "./read-request.ts";
+import { selectModel } from "./select-model.ts";
 import { serveGeneration, type AnswerFormat, type ServeGenerationDeps } from "./serve-generation.ts";
 
 /** POST /v1/chat/completions: JSON, or SSE chunks in OpenAI's format ending with `data: [DONE]`. */
-export async function chatCompletions(c: InferenceContext, serving: Serving, deps: Omit<ServeGenerationDeps, "engine">): Promise<Response> {
+export async function chatCompletions(c: InferenceContext, served: Serving, deps: Omit<ServeGenerationDeps, "engine">): Promise<Response> {
   const request = await readRequest(c, ChatCompletionRequest);
+  const serving = selectModel(served, request.model);
   const prepared = await prepareChat(serving.engine, serving.template, request);
   const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
   const created = Math.floor(Date.now() / 1000);

@@ -5,11 +5,13 @@ import { prepareCompletion } from "../engine/prepare-completion.ts";
 import type { Serving } from "../serving.ts";
 import type { InferenceContext } from "./context.ts";
 import { readRequest } from "./read-request.ts";
+import { selectModel } from "./select-model.ts";
 import { serveGeneration, type AnswerFormat, type ServeGenerationDeps } from "./serve-generation.ts";
 
 /** POST /v1/completions: a raw prompt continued as is, JSON or SSE (`text_completion` chunks, then `[DONE]`). */
-export async function completions(c: InferenceContext, serving: Serving, deps: Omit<ServeGenerationDeps, "engine">): Promise<Response> {
+export async function completions(c: InferenceContext, served: Serving, deps: Omit<ServeGenerationDeps, "engine">): Promise<Response> {
   const request = await readRequest(c, CompletionRequest);
+  const serving = selectModel(served, request.model);
   const prepared = await prepareCompletion(serving.engine, request);
   const id = `cmpl-${randomUUID().replaceAll("-", "")}`;
   const created = Math.floor(Date.now() / 1000);

@@ -5,6 +5,7 @@ import { promptTokens } from "../engine/prepare-completion.ts";
 import type { Serving } from "../serving.ts";
 import type { InferenceContext } from "./context.ts";
 import { readRequest } from "./read-request.ts";
+import { selectModel } from "./select-model.ts";
 import { endedRequestError, requestSignal, type RequestSignalOptions } from "./request-signal.ts";
 
 /**
@@ -13,10 +14,11 @@ import { endedRequestError, requestSignal, type RequestSignalOptions } from "./r
  */
 export async function embeddings(
   c: InferenceContext,
-  serving: Serving,
+  served: Serving,
   deps: { requestTimeoutMs: number; shutdown: AbortSignal },
 ): Promise<Response> {
   const request = await readRequest(c, EmbeddingRequest);
+  const serving = selectModel(served, request.model);
   const embedder = serving.engine.embedder;
   if (!embedder) {
     throw new ApiError(400, "invalid_request_error", "embeddings_not_supported", "This model does not serve embeddings.", "model");

@@ -18,7 +18,7 @@ export interface LockCheck {
  * another repo, revision or file, a missing or an extra entry is a different artifact and is refused.
  */
 export function lockedArtifactFor(lock: Lockfile, lockfile: string, specs: readonly ArtifactSpec[], spec: ArtifactSpec, artifact: ArtifactRef): LockCheck {
-  const locked = lock.artifacts.find((a) => a.role === spec.role);
+  const locked = lock.artifacts.find((a) => a.role === spec.role && a.adapter === spec.adapter);
   if (!locked || lock.artifacts.length !== specs.length) {
     throw new LockfileMismatchError(artifact, lockfile, "the configuration names these artifacts");
   }

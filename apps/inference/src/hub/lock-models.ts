@@ -60,6 +60,7 @@ export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks
       ).sha256;
     artifacts.push({
       role: spec.role,
+      ...(spec.adapter ? { adapter: spec.adapter } : {}),
       repo: spec.repo,
       revision: spec.revision,
       commit: remote.commit,

@@ -1,12 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import * as v from "valibot";
+import { ARTIFACT_ROLES } from "./configured-artifacts.ts";
 import { InvalidLockfileError, type ArtifactRef } from "./errors.ts";
 import { writeFileAtomic } from "./write-file-atomic.ts";
 
 /** One pinned artifact: what `pnpm models:lock` resolved, and what startup then insists on. */
 const LockedArtifactSchema = v.object({
-  role: v.literal("model"),
+  role: v.picklist(ARTIFACT_ROLES),
+  /** LORA_ADAPTERS: the adapter's name. */
+  adapter: v.optional(v.string()),
   repo: v.string(),
   revision: v.string(),
   commit: v.pipe(v.string(), v.regex(/^[0-9a-f]{40}$/)),

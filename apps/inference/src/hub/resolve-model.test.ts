@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readInferenceEnv } from "@slm/config";
-import { generateTinyLlama, startFakeHub, type FakeHub } from "@slm/testkit";
+import { generateLoraBase, generatePeftAdapter, generateTinyLlama, startFakeHub, type FakeHub } from "@slm/testkit";
 import { resolveModel } from "./resolve-model.ts";
 import { lockModels } from "./lock-models.ts";
 import { writeLockfile, type Lockfile } from "./lockfile.ts";
@@ -28,6 +28,8 @@ beforeAll(async () => {
   commit = hub.addRepo({ id: "acme/tiny", license: "apache-2.0", files: { "tiny.gguf": model, "gpl.gguf": gplModel } });
   hub.tag("acme/tiny", "v1", commit);
   hub.addRepo({ id: "acme/unlicensed", files: { "tiny.gguf": model } });
+  hub.addRepo({ id: "acme/lora-base", files: { "base.gguf": generateLoraBase({ base: { seed: 3 } }) } });
+  hub.addRepo({ id: "acme/poet", files: generatePeftAdapter({ base: { seed: 3 }, seed: 5 }).files });
 });
 afterAll(async () => {
   await hub.close();
@@ -56,6 +58,29 @@ const blobs = async (repo = "acme/tiny") =>
   readdir(join(dir, "cache", `models--${repo.replace("/", "--")}`, "blobs")).catch(() => [] as string[]);
 
 describe("models lockfile", () => {
+  it("locks a LoRA base and each adapter file by role (and adapter name), and enforces each revision", async () => {
+    const lora = { MODEL_ID: "", MODEL_FILE: "", MODEL_VERSION: "", MODEL_TYPE: "lora", BASE_MODEL: "acme/lora-base", BASE_MODEL_FILE: "base.gguf" };
+    const multi = config({ ...lora, LORA_ADAPTERS: "poet=acme/poet@main" });
+    const lock = await lockModels(multi);
+    expect(lock.artifacts.map((a) => [a.role, a.adapter, a.repo, a.file])).toEqual([
+      ["base", undefined, "acme/lora-base", "base.gguf"],
+      ["adapter_config", "poet", "acme/poet", "adapter_config.json"],
+      ["adapter_weights", "poet", "acme/poet", "adapter_model.safetensors"],
+    ]);
+    await writeLockfile(join(dir, "models.lock.json"), lock);
+    const resolved = await resolveModel(multi);
+    expect(resolved.artifacts.map((a) => [a.role, a.locked])).toEqual([
+      ["base", true],
+      ["adapter_config", true],
+      ["adapter_weights", true],
+    ]);
+    // The adapter repo moves: its pinned commit no longer matches, the base's still does.
+    hub.commit("acme/poet", { "README.md": "v2" });
+    await expect(resolveModel(multi)).rejects.toBeInstanceOf(LockedRevisionMovedError);
+    // The same adapter under another name is another artifact.
+    await expect(resolveModel(config({ ...lora, LORA_ADAPTERS: "verse=acme/poet@main" }))).rejects.toBeInstanceOf(LockfileMismatchError);
+  });
+
   it("locks the configured artifact from Hub metadata alone, then startup enforces it", async () => {
     const lock = await lockModels(config());
     expect(lock).toEqual({

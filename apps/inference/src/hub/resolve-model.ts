@@ -1,6 +1,6 @@
 import type { InferenceConfig } from "@slm/config";
 import { inspectGguf } from "../engine/gguf-metadata.ts";
-import { configuredArtifacts, type ArtifactSpec } from "./configured-artifacts.ts";
+import { configuredArtifacts, isModelArtifact, type ArtifactRole, type ArtifactSpec } from "./configured-artifacts.ts";
 import { lockedArtifactFor } from "./enforce-lock.ts";
 import type { ArtifactRef, HubError } from "./errors.ts";
 import type { EventSink } from "./events.ts";
@@ -20,11 +20,13 @@ export interface ResolveModelHooks {
   fetch?: typeof fetch;
 }
 
+export type ResolvedArtifact = ResolvedModelFile & { role: ArtifactRole; adapter?: string | undefined };
+
 export interface ResolvedModel {
-  /** The GGUF llama.cpp loads. */
-  model: ResolvedModelFile;
-  /** Every configured artifact, in order (today only the model). */
-  artifacts: ResolvedModelFile[];
+  /** The GGUF llama.cpp loads (the base with MODEL_TYPE=lora). */
+  model: ResolvedArtifact;
+  /** Every configured artifact, in order (see configured-artifacts.ts for the roles). */
+  artifacts: ResolvedArtifact[];
   /** The lockfile that was enforced, if any. */
   lockfile: string | undefined;
 }
@@ -42,7 +44,7 @@ export async function resolveModel(config: InferenceConfig, hooks: ResolveModelH
   if (lock) hooks.onEvent?.({ level: "info", msg: "enforcing the models lockfile", fields: { lockfile } });
   const accessToken = await readToken(hub);
 
-  const artifacts: ResolvedModelFile[] = [];
+  const artifacts: ResolvedArtifact[] = [];
   for (const spec of specs) {
     const artifact = refOf(spec);
     const file = await resolveModelFile({
@@ -61,9 +63,9 @@ export async function resolveModel(config: InferenceConfig, hooks: ResolveModelH
       lock: lock && lockfile ? lockedArtifactFor(lock, lockfile, specs, spec, artifact) : undefined,
       ...hooks,
     });
-    const gguf = await inspectGguf(file.path);
-    const license = checkLicense({ hub: file.license, gguf: gguf.license }, supplyChain.licensesAllowed, artifact);
-    artifacts.push({ ...file, license });
+    const gguf = isModelArtifact(spec.role) ? await inspectGguf(file.path) : undefined;
+    const license = checkLicense({ hub: file.license, gguf: gguf?.license }, supplyChain.licensesAllowed, artifact);
+    artifacts.push({ ...file, license, role: spec.role, adapter: spec.adapter });
   }
   return { model: artifacts[0]!, artifacts, lockfile: lock ? lockfile : undefined };
 }

@@ -153,6 +153,35 @@ export class InvalidGgufAdapterError extends LoraError {
   readonly code = "lora_invalid_gguf_adapter";
 }
 
+/** The adapter declares a base other than BASE_MODEL (LORA_BASE_MATCH=off skips this check). */
+export class BaseModelMismatchError extends LoraError {
+  override readonly name = "BaseModelMismatchError";
+  readonly code = "lora_base_mismatch";
+  constructor(declared: string, configured: string) {
+    super(
+      `the adapter was trained on ${declared} but BASE_MODEL is ${configured}; serve it on its base, or set LORA_BASE_MATCH=off if the names differ for the same weights`,
+    );
+  }
+}
+
+/** llama.cpp refused the adapter when the context was created (its own message names the local path, so it is dropped). */
+export class AdapterLoadError extends LoraError {
+  override readonly name = "AdapterLoadError";
+  readonly code = "lora_adapter_load_failed";
+  constructor() {
+    super("llama.cpp could not apply the LoRA adapter to the base model");
+  }
+}
+
+/** A LORA_ADAPTERS name equals the base's served name (MODEL_ALIAS, or the base file name without .gguf). */
+export class DuplicateModelNameError extends LoraError {
+  override readonly name = "DuplicateModelNameError";
+  readonly code = "lora_duplicate_name";
+  constructor(name: string) {
+    super(`LORA_ADAPTERS names an adapter ${name}, which is also the base model's served name; rename the adapter or set MODEL_ALIAS`);
+  }
+}
+
 function list(items: readonly string[]): string {
   const shown = items.slice(0, 5).join(", ");
   return items.length > 5 ? `${shown} and ${items.length - 5} more` : shown;

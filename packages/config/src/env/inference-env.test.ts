@@ -124,6 +124,48 @@ describe("readInferenceEnv", () => {
     expect(() => readInferenceEnv({ MODEL_TYPE: "lora" })).toThrow(/LORA_ID: .*BASE_MODEL: /s);
   });
 
+  it("reads MODEL_TYPE=lora: a base and one adapter, each with its own revision", () => {
+    const base = { MODEL_TYPE: "lora", BASE_MODEL: "acme/base-GGUF", BASE_MODEL_FILE: "base.gguf" };
+    expect(readInferenceEnv({ ...base, LORA_ID: "acme/poet" }).model.lora).toEqual({
+      adapters: [{ name: "poet", id: "acme/poet", revision: "main", file: undefined }],
+      multi: false,
+      scale: 1,
+      baseMatch: true,
+      baseModel: "acme/base-GGUF",
+      baseRevision: "main",
+      baseFile: "base.gguf",
+    });
+    const pinned = readInferenceEnv({
+      ...base,
+      BASE_MODEL_VERSION: "v1",
+      LORA_ID: "acme/poet",
+      LORA_VERSION: "v2",
+      LORA_FILE: "poet.gguf",
+      LORA_SCALE: "0.5",
+      LORA_BASE_MATCH: "off",
+      MODEL_ALIAS: "verse",
+    }).model.lora;
+    expect(pinned).toMatchObject({ adapters: [{ name: "verse", revision: "v2", file: "poet.gguf" }], scale: 0.5, baseMatch: false, baseRevision: "v1" });
+    expect(() => readInferenceEnv({ ...base, BASE_MODEL_FILE: undefined, LORA_ID: "a/b" } as never)).toThrow(/BASE_MODEL_FILE/);
+    expect(() => readInferenceEnv({ ...base, LORA_ID: "a/b", LORA_SCALE: "-1" })).toThrow(/LORA_SCALE/);
+  });
+
+  it("reads LORA_ADAPTERS as name=repo@revision[:file] entries, instead of LORA_ID", () => {
+    const base = { MODEL_TYPE: "lora", BASE_MODEL: "acme/base-GGUF", BASE_MODEL_FILE: "base.gguf" };
+    const config = readInferenceEnv({ ...base, LORA_ADAPTERS: "poet=acme/poet@v1, critic=acme/critic:critic.gguf," });
+    expect(config.model.lora).toMatchObject({
+      multi: true,
+      adapters: [
+        { name: "poet", id: "acme/poet", revision: "v1", file: undefined },
+        { name: "critic", id: "acme/critic", revision: "main", file: "critic.gguf" },
+      ],
+    });
+    expect(() => readInferenceEnv({ ...base, LORA_ADAPTERS: "poet=acme/poet,poet=acme/other" })).toThrow(/LORA_ADAPTERS: .*distinct/);
+    expect(() => readInferenceEnv({ ...base, LORA_ADAPTERS: "acme/poet" })).toThrow(/LORA_ADAPTERS/);
+    expect(() => readInferenceEnv({ ...base, LORA_ADAPTERS: "p=acme/poet:../x.gguf" })).toThrow(/LORA_ADAPTERS/);
+    expect(() => readInferenceEnv({ ...base, LORA_ADAPTERS: "p=acme/poet", LORA_ID: "acme/poet" })).toThrow(/LORA_ID: .*not both/);
+  });
+
   it("refuses paths that escape the repo", () => {
     expect(() => readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: "../x.gguf" })).toThrow(/MODEL_FILE/);
     expect(() => readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: "/etc/passwd" })).toThrow(/MODEL_FILE/);

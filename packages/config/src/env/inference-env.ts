@@ -24,6 +24,17 @@ const revision = () =>
   v.optional(v.pipe(v.string(), v.trim(), v.regex(REVISION, "a branch, tag or 40-hex commit")));
 const filePath = () =>
   v.optional(v.pipe(v.string(), v.trim(), v.regex(FILE_PATH, "a relative file path inside the repo")));
+/** One LORA_ADAPTERS entry, `name=org/repo@revision[:file.gguf]` (a revision never holds ':'), or undefined. */
+function parseAdapterEntry(entry: string): LoraAdapterSpec | undefined {
+  const match = /^([\w.-]{1,128})=([^@:]+)(?:@([^:]+))?(?::(.+))?$/.exec(entry);
+  if (!match) return undefined;
+  const [, name, id, revision, file] = match;
+  if (!REPO_ID.test(id!) || (revision !== undefined && !REVISION.test(revision)) || (file !== undefined && !FILE_PATH.test(file))) {
+    return undefined;
+  }
+  return { name: name!, id: id!, revision: revision ?? "main", file };
+}
+
 const token = () =>
   v.optional(v.pipe(v.string(), v.trim(), v.regex(HF_TOKEN_PATTERN, "a Hub access token starting with hf_")));
 
@@ -58,7 +69,27 @@ const InferenceEnvFields = v.object({
   ),
   MODEL_ALIAS: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[\w.:-]{1,128}$/, "a model name of [A-Za-z0-9_.:-]"))),
   LORA_ID: repoId(),
+  LORA_VERSION: revision(),
+  LORA_FILE: filePath(),
+  LORA_SCALE: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/, "a number from 0 to 100"), v.transform(Number), v.maxValue(100, "a number from 0 to 100")),
+  ),
+  LORA_ADAPTERS: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.transform((text) => text.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "")),
+      v.check(
+        (entries) => entries.length > 0 && entries.every((entry) => parseAdapterEntry(entry) !== undefined),
+        "a comma-separated list of name=org/repo@revision (optionally :file.gguf for a GGUF adapter)",
+      ),
+      v.check((entries) => new Set(entries.map((e) => e.split("=")[0])).size === entries.length, "distinct adapter names"),
+    ),
+  ),
+  LORA_BASE_MATCH: v.optional(v.picklist(["on", "off"], "on or off"), "on"),
   BASE_MODEL: repoId(),
+  BASE_MODEL_VERSION: revision(),
+  BASE_MODEL_FILE: filePath(),
 
   HF_TOKEN: token(),
   HUGGING_FACE_HUB_TOKEN: token(),
@@ -100,9 +131,9 @@ const InferenceEnvSchema = v.pipe(
   ),
   v.forward(
     v.partialCheck(
-      [["MODEL_TYPE"], ["LORA_ID"]],
-      (e) => e.MODEL_TYPE !== "lora" || e.LORA_ID !== undefined,
-      "the adapter repo, required when MODEL_TYPE=lora",
+      [["MODEL_TYPE"], ["LORA_ID"], ["LORA_ADAPTERS"]],
+      (e) => e.MODEL_TYPE !== "lora" || (e.LORA_ID !== undefined) !== (e.LORA_ADAPTERS !== undefined),
+      "the adapter repo: with MODEL_TYPE=lora set LORA_ID (one adapter) or LORA_ADAPTERS (several), not both",
     ),
     ["LORA_ID"],
   ),
@@ -113,6 +144,14 @@ const InferenceEnvSchema = v.pipe(
       "the base GGUF repo, required when MODEL_TYPE=lora",
     ),
     ["BASE_MODEL"],
+  ),
+  v.forward(
+    v.partialCheck(
+      [["MODEL_TYPE"], ["BASE_MODEL_FILE"]],
+      (e) => e.MODEL_TYPE !== "lora" || e.BASE_MODEL_FILE !== undefined,
+      "the base .gguf file, required when MODEL_TYPE=lora",
+    ),
+    ["BASE_MODEL_FILE"],
   ),
   v.transform(toInferenceConfig),
 );
@@ -149,7 +188,34 @@ export interface ModelSpec {
   file: string | undefined;
   sha256: string | undefined;
   alias: string | undefined;
-  lora: { id: string; baseModel: string } | undefined;
+  lora: LoraSpec | undefined;
+}
+
+/** One adapter repo: LORA_ID/LORA_VERSION/LORA_FILE, or a LORA_ADAPTERS entry. */
+export interface LoraAdapterSpec {
+  /** The model name clients select it by: the LORA_ADAPTERS name, or MODEL_ALIAS / the repo name for LORA_ID. */
+  name: string;
+  id: string;
+  /** Default main. */
+  revision: string;
+  /** A GGUF adapter in the repo; undefined means a PEFT repo (adapter_config.json + adapter_model.safetensors). */
+  file: string | undefined;
+}
+
+/** MODEL_TYPE=lora: a GGUF base and its adapters, each its own repo and revision. */
+export interface LoraSpec {
+  /** One (LORA_ID) or several (LORA_ADAPTERS). */
+  adapters: LoraAdapterSpec[];
+  /** LORA_ADAPTERS: the base is served too, and a request's `model` picks the adapter. */
+  multi: boolean;
+  /** LORA_SCALE, default 1 (for every adapter). */
+  scale: number;
+  /** LORA_BASE_MATCH=off skips the check of the adapter's declared base against BASE_MODEL. */
+  baseMatch: boolean;
+  /** BASE_MODEL, BASE_MODEL_VERSION (default main), BASE_MODEL_FILE. */
+  baseModel: string;
+  baseRevision: string;
+  baseFile: string;
 }
 
 function toInferenceConfig(e: InferenceEnvFields) {
@@ -165,14 +231,24 @@ function toInferenceConfig(e: InferenceEnvFields) {
   const usesDefault = e.MODEL_ID === undefined && e.MODEL_TYPE === "gguf";
   const model: ModelSpec = {
     type: e.MODEL_TYPE,
-    id: usesDefault ? DEFAULT_MODEL.id : (e.MODEL_ID ?? e.LORA_ID ?? ""),
+    id: usesDefault ? DEFAULT_MODEL.id : (e.MODEL_ID ?? e.LORA_ID ?? e.BASE_MODEL ?? ""),
     revision: e.MODEL_VERSION ?? (usesDefault ? DEFAULT_MODEL.revision : "main"),
     file: usesDefault ? DEFAULT_MODEL.file : e.MODEL_FILE,
     sha256: e.MODEL_SHA256 ?? (usesDefault ? DEFAULT_MODEL.sha256 : undefined),
     alias: e.MODEL_ALIAS,
     lora:
-      e.MODEL_TYPE === "lora" && e.LORA_ID !== undefined && e.BASE_MODEL !== undefined
-        ? { id: e.LORA_ID, baseModel: e.BASE_MODEL }
+      e.MODEL_TYPE === "lora" && (e.LORA_ID !== undefined || e.LORA_ADAPTERS !== undefined) && e.BASE_MODEL !== undefined && e.BASE_MODEL_FILE !== undefined
+        ? {
+            adapters: e.LORA_ADAPTERS
+              ? e.LORA_ADAPTERS.map((entry) => parseAdapterEntry(entry)!)
+              : [{ name: e.MODEL_ALIAS ?? e.LORA_ID!.split("/").pop()!, id: e.LORA_ID!, revision: e.LORA_VERSION ?? "main", file: e.LORA_FILE }],
+            multi: e.LORA_ADAPTERS !== undefined,
+            scale: e.LORA_SCALE ?? 1,
+            baseMatch: e.LORA_BASE_MATCH === "on",
+            baseModel: e.BASE_MODEL,
+            baseRevision: e.BASE_MODEL_VERSION ?? "main",
+            baseFile: e.BASE_MODEL_FILE,
+          }
         : undefined,
   };
   const supplyChain: SupplyChainSettings = {

@@ -1,0 +1,48 @@
+import type { LoraSpec } from "@slm/config";
+import type { ResolvedArtifact } from "../hub/resolve-model.ts";
+import type { ArtifactRole } from "../hub/configured-artifacts.ts";
+import { prepareAdapter, type PreparedAdapter } from "./prepare-adapter.ts";
+
+export interface ReadyAdapter {
+  /** The model name clients select it by. */
+  name: string;
+  /** The GGUF adapter llama.cpp loads. */
+  filePath: string;
+  scale: number;
+}
+
+/**
+ * MODEL_TYPE=lora: each configured adapter's verified artifacts made into a GGUF adapter on the resolved base
+ * (PEFT adapters checked against BASE_MODEL and converted, GGUF adapters checked against the base's tensors).
+ * `onReady` is told about each, for the startup log.
+ */
+export async function prepareAdapters(
+  spec: LoraSpec,
+  artifacts: readonly ResolvedArtifact[],
+  cacheDir: string,
+  onReady: (adapter: LoraSpec["adapters"][number], prepared: PreparedAdapter, format: "gguf" | "peft") => void,
+): Promise<ReadyAdapter[]> {
+  const find = (role: ArtifactRole, adapter: string | undefined) => artifacts.find((a) => a.role === role && a.adapter === adapter);
+  const must = (role: ArtifactRole, adapter: string | undefined) => {
+    const found = find(role, adapter);
+    // configuredArtifacts() lists these for every adapter; a miss is a programming error.
+    if (!found) throw new Error(`no ${role} artifact was resolved`);
+    return found;
+  };
+  const base = must("base", undefined);
+  const ready: ReadyAdapter[] = [];
+  for (const adapter of spec.adapters) {
+    const key = spec.multi ? adapter.name : undefined;
+    const gguf = find("adapter", key);
+    const prepared = await prepareAdapter({
+      base,
+      baseModel: spec.baseModel,
+      baseMatch: spec.baseMatch,
+      adapter: gguf ? { gguf } : { config: must("adapter_config", key), weights: must("adapter_weights", key) },
+      cacheDir,
+    });
+    onReady(adapter, prepared, gguf ? "gguf" : "peft");
+    ready.push({ name: adapter.name, filePath: prepared.filePath, scale: spec.scale });
+  }
+  return ready;
+}
