@@ -32,8 +32,6 @@ const rootEnv = fileURLToPath(new URL("../../../.env", import.meta.url));
 if (existsSync(rootEnv)) process.loadEnvFile(rootEnv);
 
 let log: Logger = createLogger(process.env.LOG_LEVEL ?? "info", "inference");
-// @huggingface/hub prints `console.debug("Downloading <path>")` on stdout; keep stdout pure JSON.
-console.debug = (...args: unknown[]) => log.debug(args.map(String).join(" "));
 
 async function main(): Promise<void> {
   const config = readInferenceEnv(process.env);
@@ -82,7 +80,8 @@ async function main(): Promise<void> {
       onEvent: (event) => log[event.level](event.fields, event.msg),
     });
     readiness.set({ phase: "verifying" });
-    const metadata = await inspectGguf(file.path);
+    // Read (and validated) once by the supply chain; a GGUF llama.cpp would crash on never gets this far.
+    const metadata = file.metadata ?? (await inspectGguf(file.path));
     log.info(
       {
         model: file.repo,
@@ -91,7 +90,7 @@ async function main(): Promise<void> {
         file: file.file,
         size: file.size,
         sha256: file.sha256,
-        license: file.license ?? metadata.license ?? null,
+        license: file.license ?? null,
         source: file.source,
         architecture: metadata.architecture,
       },

@@ -1,5 +1,5 @@
 import type { InferenceConfig } from "@slm/config";
-import { inspectGguf } from "../engine/gguf-metadata.ts";
+import { inspectGguf, type ModelMetadata } from "../engine/gguf-metadata.ts";
 import { configuredArtifacts, isModelArtifact, type ArtifactRole, type ArtifactSpec } from "./configured-artifacts.ts";
 import { lockedArtifactFor } from "./enforce-lock.ts";
 import type { ArtifactRef, HubError } from "./errors.ts";
@@ -20,7 +20,12 @@ export interface ResolveModelHooks {
   fetch?: typeof fetch;
 }
 
-export type ResolvedArtifact = ResolvedModelFile & { role: ArtifactRole; adapter?: string | undefined };
+export type ResolvedArtifact = ResolvedModelFile & {
+  role: ArtifactRole;
+  adapter?: string | undefined;
+  /** The GGUF header of a full model (base or model), read once here for the licence and reused by the engine. */
+  metadata?: ModelMetadata | undefined;
+};
 
 export interface ResolvedModel {
   /** The GGUF llama.cpp loads (the base with MODEL_TYPE=lora). */
@@ -65,7 +70,7 @@ export async function resolveModel(config: InferenceConfig, hooks: ResolveModelH
     });
     const gguf = isModelArtifact(spec.role) ? await inspectGguf(file.path) : undefined;
     const license = checkLicense({ hub: file.license, gguf: gguf?.license }, supplyChain.licensesAllowed, artifact);
-    artifacts.push({ ...file, license, role: spec.role, adapter: spec.adapter });
+    artifacts.push({ ...file, license, role: spec.role, adapter: spec.adapter, metadata: gguf });
   }
   return { model: artifacts[0]!, artifacts, lockfile: lock ? lockfile : undefined };
 }
