@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGateway, stopAll, until } from "./support/gateway-process.ts";
+import { startGateway, stopAll } from "./support/gateway-process.ts";
+import { expectDisconnectAbortsUpstream } from "./support/disconnect.ts";
 import { smoke } from "./support/smoke.ts";
 import { startStubInference, type StubInference } from "./support/stub-inference.ts";
 
@@ -28,19 +29,7 @@ describe("gateway under Deno", () => {
 
     const other = "sk-deno-other-0123456789abcd";
     const gw2 = await startGateway({ INFERENCE_URL: stub.url, INFERENCE_API_KEY: INTERNAL, GATEWAY_API_KEYS: other }, "deno");
-    const controller = new AbortController();
-    const res = await fetch(`${gw2.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${other}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "slow", messages: [{ role: "user", content: "hi" }], stream: true }),
-      signal: controller.signal,
-    });
-    const reader = res.body!.getReader();
-    await reader.read();
-    const stream = stub.streams.at(-1)!;
-    controller.abort();
-    await until(() => stream.closedEarly, 5000);
-    expect(stream.finishedAt).toBeNull();
+    await expectDisconnectAbortsUpstream({ url: gw2.url, key: other, stub, timeoutMs: 5000 });
     expect((await fetch(`${gw2.url}/metrics`)).status).toBe(200);
   }, 90_000);
 });

@@ -6,6 +6,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/keys/api-key.ts";
 import { sleep, startGateway, stopAll, until, type GatewayProcess } from "./support/gateway-process.ts";
+import { expectDisconnectAbortsUpstream } from "./support/disconnect.ts";
 import { smoke } from "./support/smoke.ts";
 import { startStubInference, type StubInference } from "./support/stub-inference.ts";
 
@@ -144,19 +145,7 @@ describe("gateway process (Node) with a key file", () => {
   });
 
   it("aborts the upstream generation when the client disconnects", async () => {
-    const controller = new AbortController();
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${FULL}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "slow", messages: [{ role: "user", content: "hi" }], stream: true }),
-      signal: controller.signal,
-    });
-    const reader = res.body!.getReader();
-    await reader.read();
-    const stream = stub.streams.at(-1)!;
-    controller.abort();
-    await until(() => stream.closedEarly, 3000);
-    expect(stream.finishedAt).toBeNull();
+    await expectDisconnectAbortsUpstream({ url: gw.url, key: FULL, stub, timeoutMs: 3000 });
   });
 
   it("ends a stream whose upstream dies midway with a typed error the client raises", async () => {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { generateLoraBase, generateMergedLlama, generatePeftAdapter, startFakeHub, type FakeHub, type TinyLoraOptions } from "@slm/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startInference } from "./start-inference.ts";
+import { loraEnv, servingEnv } from "./lora-env.ts";
 
 const VARIANTS: Record<string, TinyLoraOptions> = {
   qwen2: { base: { seed: 4, architecture: "qwen2", nHead: 4, nHeadKv: 2 }, seed: 6, baseModelName: "acme/qwen2-base" },
@@ -38,22 +39,9 @@ describe.each(Object.entries(VARIANTS))("MODEL_TYPE=lora served from the fake Hu
     await rm(dir, { recursive: true, force: true });
   });
 
-  const common = () => ({
-    HF_ENDPOINT: hub.url,
-    MODEL_CACHE_DIR: join(dir, "cache"),
-    MODEL_LOCKFILE: "none",
-    CONTEXT_SIZE: "256",
-    LLAMA_THREADS: "1",
-    PARALLEL: "1",
-  });
-  const lora = (scale: string) => ({
-    ...common(),
-    MODEL_TYPE: "lora",
-    BASE_MODEL: baseRepo,
-    BASE_MODEL_FILE: "base.gguf",
-    LORA_ID: "acme/adapter",
-    LORA_SCALE: scale,
-  });
+  const common = () => servingEnv(hub.url, join(dir, "cache"));
+  const lora = (scale: string) =>
+    loraEnv(common(), { baseRepo, baseFile: "base.gguf", adapterRepo: "acme/adapter" }, { LORA_SCALE: scale });
 
   async function greedy(env: Record<string, string>): Promise<string> {
     const inference = await startInference(env, 120_000);

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { convertPeftToGguf } from "../src/lora/convert-peft-to-gguf.ts";
 import { readBaseModelInfo } from "../src/lora/read-base-model-info.ts";
 import { failInference, startInference } from "./start-inference.ts";
+import { loraEnv, servingEnv } from "./lora-env.ts";
 
 const OPTIONS: TinyLoraOptions = { base: { seed: 3, nHead: 4, nHeadKv: 2 }, seed: 5, baseModelName: "acme/tiny-base" };
 const PROMPT = "Hello world the model says";
@@ -49,22 +50,9 @@ describe("MODEL_TYPE=lora serving", { timeout: 240_000 }, () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const common = () => ({
-    HF_ENDPOINT: hub.url,
-    MODEL_CACHE_DIR: join(dir, "cache"),
-    MODEL_LOCKFILE: "none",
-    CONTEXT_SIZE: "256",
-    LLAMA_THREADS: "1",
-    PARALLEL: "1",
-  });
-  const lora = (extra: Record<string, string> = {}) => ({
-    ...common(),
-    MODEL_TYPE: "lora",
-    BASE_MODEL: "acme/tiny-base-GGUF",
-    BASE_MODEL_FILE: "base.gguf",
-    LORA_ID: "acme/tiny-poet",
-    ...extra,
-  });
+  const common = () => servingEnv(hub.url, join(dir, "cache"));
+  const lora = (extra: Record<string, string> = {}) =>
+    loraEnv(common(), { baseRepo: "acme/tiny-base-GGUF", baseFile: "base.gguf", adapterRepo: "acme/tiny-poet" }, extra);
 
   /** Greedy /v1/completions and /v1/chat/completions text of one served model. */
   async function ask(url: string, model = "any") {
