@@ -1,11 +1,10 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BENCHMARK_LLAMA_OPTIONS, tinyLlamaParameterCount, type TinyLlamaOptions } from "@slm/testkit";
+import { BENCHMARK_LLAMA_OPTIONS, hasLlamaServer, LLAMA_SERVER, startLlamaServer, tinyLlamaParameterCount, type TinyLlamaOptions } from "@slm/testkit";
 import { aggregate, streamCompletion } from "./measure-http.ts";
 import { loadInProcess } from "./measure-in-process.ts";
 import { benchModel, startInference, type StartedInference } from "./start-inference.ts";
-import { hasLlamaServer, LLAMA_SERVER, startLlamaServer } from "./start-llama-server.ts";
 
 /**
  * Inference throughput and startup, measured side by side in one run (medians over interleaved rounds):

@@ -70,13 +70,27 @@ describe("request shaping", () => {
     [{ model: "m" }, "messages"],
     [{ ...CHAT, max_tokens: 0 }, "max_tokens"],
     [{ ...CHAT, max_tokens: 1.5 }, "max_tokens"],
-    [{ ...CHAT, tools: [{ type: "function" }] }, "tools"],
+    [{ ...CHAT, tools: [{ type: "function" }] }, "tools.0.function"],
+    [{ ...CHAT, tools: [{ type: "retrieval", function: { name: "f" } }] }, "tools.0.type"],
+    [{ ...CHAT, tool_choice: "required" }, "tool_choice"],
+    [{ ...CHAT, chat_template_kwargs: { messages: [] } }, "chat_template_kwargs"],
+    [{ ...CHAT, chat_template_kwargs: "enable_thinking" }, "chat_template_kwargs"],
+    [{ ...CHAT, reasoning_format: "hidden" }, "reasoning_format"],
     [{ ...CHAT, n: 2 }, "n"],
   ])("rejects %j with param %s", async (body, param) => {
     const { app } = testApp({}, routes);
     const res = await app.request("/v1/chat/completions", chatInit(body));
     expect(res.status).toBe(400);
     expect(((await res.json()) as Envelope).error.param).toBe(param);
+  });
+
+  it("relays the chat template's fields to inference as the client wrote them", async () => {
+    const { app, upstream } = testApp({}, routes);
+    const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+    const body = { ...CHAT, max_tokens: 5, tools, tool_choice: "auto", chat_template_kwargs: { enable_thinking: false }, reasoning_format: "none" };
+    const res = await app.request("/v1/chat/completions", chatInit(body));
+    expect(res.status).toBe(200);
+    expect(JSON.parse(upstream.last()!.body!)).toEqual(body);
   });
 
   it("clamps max_tokens to the limit, as inference receives it", async () => {

@@ -17,7 +17,7 @@ import { HubError } from "./hub/errors.ts";
 import { declaresEmbeddings, inspectGguf, InvalidModelError } from "./engine/gguf-metadata.ts";
 import { loadEngine } from "./engine/load-engine.ts";
 import { startLlama } from "./engine/start-llama.ts";
-import { chooseChatTemplate } from "./engine/chat-template.ts";
+import { ChatTemplateError, chooseChatTemplate, specialTokenTexts } from "./engine/prompt/index.ts";
 import { warmUp } from "./engine/warm-up.ts";
 import { publicModelName, type Serving } from "./serving.ts";
 import { InferenceMetrics } from "./metrics.ts";
@@ -124,7 +124,11 @@ async function main(): Promise<void> {
       embeddings: engineConfig.embeddings === "on" || (engineConfig.embeddings === "auto" && declaresEmbeddings(metadata)),
       lora: multi ? undefined : adapters[0],
     });
-    const template = chooseChatTemplate({ ggufTemplate: metadata.chatTemplate, configured: engineConfig.chatTemplate });
+    const template = chooseChatTemplate({
+      ggufTemplate: metadata.chatTemplate,
+      configured: engineConfig.chatTemplate,
+      ...specialTokenTexts(engine.model),
+    });
 
     readiness.set({ phase: "warming_up" });
     const createdAt = Math.floor(Date.now() / 1000);
@@ -168,7 +172,8 @@ function describeFailure(error: unknown): string {
     error instanceof InvalidModelError ||
     error instanceof TokenFileError ||
     error instanceof UnsupportedModelTypeError ||
-    error instanceof LoraError
+    error instanceof LoraError ||
+    error instanceof ChatTemplateError
   ) {
     return error.message;
   }

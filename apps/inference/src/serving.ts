@@ -1,10 +1,10 @@
 import type { Engine } from "./engine/load-engine.ts";
-import type { ChosenTemplate } from "./engine/chat-template.ts";
+import type { ChatTemplate } from "./engine/prompt/index.ts";
 
 /** What a ready process serves: the loaded engine, its chat template and the public model name. */
 export interface Serving {
   engine: Engine;
-  template: ChosenTemplate;
+  template: ChatTemplate;
   /** The name clients use: MODEL_ALIAS, or the file name without `.gguf`. Never the Hub repo id. */
   modelName: string;
   createdAt: number;

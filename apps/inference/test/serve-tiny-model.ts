@@ -13,6 +13,8 @@ export interface ServedModel extends StartedInference {
 
 export interface ServeOptions {
   model?: TinyLlamaOptions;
+  /** Serve these GGUF bytes instead of a generated tiny llama. */
+  gguf?: Uint8Array;
   env?: Record<string, string>;
   /** Starts inference against this Hub origin instead of the fake Hub's own (e.g. a proxy in front of it). */
   hubUrl?: (hub: FakeHub) => string;
@@ -22,7 +24,7 @@ export interface ServeOptions {
 
 /** A generated tiny llama on a fake Hub, served by a real inference process on loopback. */
 export async function serveTinyModel(options: ServeOptions = {}): Promise<ServedModel> {
-  const bytes = generateTinyLlama({ seed: 11, ...options.model });
+  const bytes = options.gguf ?? generateTinyLlama({ seed: 11, ...options.model });
   const dir = await mkdtemp(join(tmpdir(), "inference-api-"));
   const modelPath = join(dir, "tiny.gguf");
   await writeFile(modelPath, bytes);

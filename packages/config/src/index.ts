@@ -20,3 +20,4 @@ export * from "./api/embeddings.ts";
 export * from "./api/models.ts";
 export * from "./api/error.ts";
 export * from "./api/sse.ts";
+export * from "./api/debug.ts";

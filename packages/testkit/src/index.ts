@@ -3,3 +3,5 @@ export * from "./lora/index.ts";
 export * from "./process/start-service.ts";
 export * from "./fake-hub/index.ts";
 export * from "./stack/start-stack.ts";
+export * from "./llama-source/index.ts";
+export { hasLlamaServer, LLAMA_SERVER, startLlamaServer, type LlamaServerOptions, type StartedLlamaServer } from "./llama-server/start-llama-server.ts";

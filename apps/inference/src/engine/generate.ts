@@ -102,9 +102,12 @@ export async function generate(
         break;
       }
       pending.push(token);
-      const text = decode(model, pending, prompt, generated);
-      // A partial multi-byte character waits for the rest before anything is released.
-      if (!text.endsWith(REPLACEMENT_CHAR) || pending.length >= MAX_PARTIAL_TOKENS || generated.length >= request.maxTokens) {
+      const last = generated.length >= request.maxTokens;
+      let text = decode(model, pending, prompt, generated, request.preservedTokens);
+      // A partial multi-byte character waits for the rest before anything is released; one still incomplete when
+      // the answer ends is dropped, as llama-server drops it.
+      if (!text.endsWith(REPLACEMENT_CHAR) || pending.length >= MAX_PARTIAL_TOKENS || last) {
+        if (last && text.endsWith(REPLACEMENT_CHAR) && pending.length < MAX_PARTIAL_TOKENS) text = dropIncomplete(text);
         pending = [];
         const { emit: safe, stopped } = stops.push(text);
         emit(safe);
@@ -126,7 +129,7 @@ export async function generate(
     hooks.steps?.leave(sequence);
   }
   if (!stoppedByStop && !cancelled) {
-    if (pending.length > 0) emit(stops.push(decode(model, pending, prompt, generated)).emit);
+    if (pending.length > 0) emit(stops.push(dropIncomplete(decode(model, pending, prompt, generated, request.preservedTokens))).emit);
     emit(stops.flush());
   }
   return result();
@@ -144,8 +147,17 @@ export async function generate(
   }
 }
 
+/** Text without the replacement characters of a multi-byte character whose last bytes never came. */
+function dropIncomplete(text: string): string {
+  return text.replace(/\uFFFD+$/, "");
+}
+
 /** Text of the pending tokens, given the tokens before them (the detokenizer needs them to place leading spaces). */
-function decode(model: LlamaModel, pending: readonly Token[], prompt: readonly Token[], generated: readonly Token[]): string {
+function decode(model: LlamaModel, pending: readonly Token[], prompt: readonly Token[], generated: readonly Token[], preserved?: ReadonlySet<Token>): string {
+  // Control tokens decode to nothing, except the preserved ones (a template's thinking tags), shown as their text.
+  if (preserved && pending.some((t) => preserved.has(t))) {
+    return pending.map((t, i) => (preserved.has(t) ? model.detokenize([t], true) : decode(model, [t], prompt, generated.slice(0, generated.length - pending.length + i + 1)))).join("");
+  }
   const end = generated.length - pending.length;
   const before = end >= CONTEXT_TOKENS ? generated.slice(end - CONTEXT_TOKENS, end) : [...prompt.slice(-CONTEXT_TOKENS), ...generated.slice(0, end)];
   return model.detokenize(pending, false, before.slice(-CONTEXT_TOKENS));

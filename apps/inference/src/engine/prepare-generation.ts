@@ -12,6 +12,8 @@ export interface PreparedGeneration {
   sampling: Sampling;
   grammar: LlamaGrammar | undefined;
   stops: StopSet;
+  /** Control tokens shown as their text in the answer (a template's thinking tags, as llama-server preserves them). */
+  preservedTokens?: ReadonlySet<Token>;
 }
 
 export interface PrepareGenerationOptions {
@@ -44,7 +46,7 @@ export interface PrepareGenerationOptions {
  */
 export async function prepareGeneration(engine: Engine, options: PrepareGenerationOptions): Promise<PreparedGeneration> {
   const { params } = options;
-  const prompt = withBos(engine, options.prompt);
+  const prompt = options.prompt;
   const room = engine.contextSize - prompt.length;
   if (room < 1) {
     const what = options.promptField === "messages" ? "messages" : "prompt";
@@ -66,11 +68,4 @@ export async function prepareGeneration(engine: Engine, options: PrepareGenerati
     grammar,
     stops: resolveStops(engine.model, [...(options.formatStops ?? []), ...(grammar?.stopGenerationTriggers ?? []), ...requestStops]),
   };
-}
-
-/** Adds the BOS token when the model asks for one and the prompt lacks it, as llama.cpp's own tokenizer call does. */
-function withBos(engine: Engine, prompt: Token[]): Token[] {
-  const bos = engine.model.tokens.bos;
-  if (bos == null || !engine.model.tokens.shouldPrependBosToken || prompt[0] === bos) return prompt;
-  return [bos, ...prompt];
 }

@@ -11,6 +11,7 @@ import type { InferenceEnv } from "./context.ts";
 import { chatCompletions } from "./chat-completions.ts";
 import { completions } from "./completions.ts";
 import { embeddings } from "./embeddings.ts";
+import { mountDebugRoutes } from "./debug-routes.ts";
 import { errorResponse, internalError, toApiError } from "./errors.ts";
 import { shuttingDown } from "./request-signal.ts";
 
@@ -29,7 +30,18 @@ export interface InferenceAppOptions {
   shutdown: AbortSignal;
 }
 
-const ROUTES = new Set(["/health", "/ready", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings"]);
+const ROUTES = new Set([
+  "/health",
+  "/ready",
+  "/metrics",
+  "/v1/models",
+  "/v1/chat/completions",
+  "/v1/completions",
+  "/v1/embeddings",
+  "/apply-template",
+  "/tokenize",
+  "/detokenize",
+]);
 /** Probes and scrapes are logged at debug level, so a load balancer polling /ready does not flood the logs. */
 const QUIET = new Set(["/health", "/ready", "/metrics"]);
 const REQUEST_ID = /^[\w.-]{1,128}$/;
@@ -101,6 +113,7 @@ export function createInferenceApp(options: InferenceAppOptions): Hono<Inference
   app.post("/v1/chat/completions", (c) => chatCompletions(c, serving(), deps));
   app.post("/v1/completions", (c) => completions(c, serving(), deps));
   app.post("/v1/embeddings", (c) => embeddings(c, serving(), deps));
+  mountDebugRoutes(app, serving);
 
   app.notFound((c) => errorResponse(c, new ApiError(404, "not_found_error", "not_found", "Unknown route.")));
   app.onError((error, c) => {

@@ -13,9 +13,13 @@ import { endedRequestError, requestSignal, type RequestSignal } from "./request-
 export interface AnswerFormat {
   /** The JSON answer. */
   complete(text: string, finishReason: FinishReason, usage: Usage): unknown;
-  /** Stream chunks: an optional opening chunk, text, the finish reason, then usage if the client asked for it. */
+  /**
+   * Stream chunks: an optional opening chunk, text (undefined while the format holds text back), what was held back
+   * when the generation ends, the finish reason, then usage if the client asked for it.
+   */
   start?(): unknown;
   text(text: string): unknown;
+  end?(): unknown;
   finish(finishReason: FinishReason): unknown;
   usage?(usage: Usage): unknown;
 }
@@ -78,8 +82,12 @@ export async function serveGeneration(c: InferenceContext, deps: ServeGeneration
         open = false;
       };
       if (format.start) send(sseData(format.start()));
-      run((text) => send(sseData(format.text(text))))
+      const sendChunk = (chunk: unknown) => {
+        if (chunk !== undefined) send(sseData(chunk));
+      };
+      run((text) => sendChunk(format.text(text)))
         .then((result) => {
+          if (!result.cancelled && format.end) sendChunk(format.end());
           if (result.cancelled) {
             const error = ended.reason && endedRequestError(ended.reason, deps.requestTimeoutMs);
             if (error) send(sseError(error.toJSON()));

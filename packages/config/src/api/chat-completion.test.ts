@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as v from "valibot";
-import { ChatCompletionRequest, expectationMessage, invalidRequest } from "../index.ts";
+import { ChatCompletionRequest, expectationMessage, invalidRequest, messageText } from "../index.ts";
 
 const parse = (body: unknown) => v.safeParse(ChatCompletionRequest, body, { message: expectationMessage });
 
@@ -17,6 +17,24 @@ describe("ChatCompletionRequest", () => {
     });
     expect(r.success).toBe(true);
     expect(r.success && r.output.maxTokens).toBe(7);
+  });
+
+  it("accepts tools, chat_template_kwargs and reasoning_format; bounds chat_template_kwargs", () => {
+    const tools = [{ type: "function", function: { name: "lookup_order", parameters: { type: "object" } } }];
+    const ok = parse({ messages: [{ role: "user", content: "hi" }], tools, chat_template_kwargs: { enable_thinking: false }, reasoning_format: "none" });
+    expect(ok.success).toBe(true);
+    const tooBig = parse({ messages: [{ role: "user", content: "hi" }], chat_template_kwargs: { pad: "x".repeat(4096) } });
+    expect(tooBig.success).toBe(false);
+    expect(invalidRequest(tooBig.success ? [] : tooBig.issues).param).toBe("chat_template_kwargs");
+    const shadowing = parse({ messages: [{ role: "user", content: "hi" }], chat_template_kwargs: { bos_token: "" } });
+    expect(shadowing.success).toBe(false);
+  });
+
+  it("joins text parts with a newline, as llama-server does", () => {
+    const parts = (texts: string[]) => messageText({ role: "user", content: texts.map((text) => ({ type: "text" as const, text })) });
+    expect(parts(["A", "B"])).toBe("A\nB");
+    expect(parts(["", "B"])).toBe("B");
+    expect(parts(["A", ""])).toBe("A\n");
   });
 
   it("names the offending field and never echoes the value", () => {

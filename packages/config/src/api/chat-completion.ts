@@ -15,6 +15,39 @@ export const ChatMessage = v.object({
 });
 export type ChatMessage = v.InferOutput<typeof ChatMessage>;
 
+/** An OpenAI function tool. Rendered into the prompt by the model's own chat template (which receives `tools`). */
+export const FunctionTool = v.object({
+  type: v.literal("function", 'only tools of type "function" are supported'),
+  function: v.object({
+    name: v.pipe(v.string(), v.regex(/^[\w-]{1,64}$/, "a name of up to 64 letters, digits, _ or -")),
+    description: v.optional(v.string()),
+    parameters: v.optional(v.record(v.string(), v.unknown())),
+    strict: v.nullish(v.boolean()),
+  }),
+});
+export type FunctionTool = v.InferOutput<typeof FunctionTool>;
+
+/** Largest `chat_template_kwargs` accepted, as JSON text: template switches, not a second prompt. */
+export const CHAT_TEMPLATE_KWARGS_MAX_BYTES = 4096;
+
+/**
+ * `chat_template_kwargs` (vLLM's and llama-server's name): extra variables for the chat template, e.g.
+ * `{"enable_thinking": false}` for Qwen3. A JSON object of at most 4 KiB whose keys are plain identifiers, so a
+ * request cannot shadow the template's own variables.
+ */
+export const ChatTemplateKwargs = v.pipe(
+  v.record(v.pipe(v.string(), v.regex(/^[A-Za-z_]\w{0,63}$/, "keys that are identifiers")), v.unknown()),
+  v.check((kwargs) => !Object.keys(kwargs).some((k) => RESERVED_TEMPLATE_VARIABLES.has(k)), "no keys named messages, tools, add_generation_prompt, bos_token or eos_token"),
+  v.check((kwargs) => new TextEncoder().encode(JSON.stringify(kwargs)).length <= CHAT_TEMPLATE_KWARGS_MAX_BYTES, `at most ${CHAT_TEMPLATE_KWARGS_MAX_BYTES} bytes of JSON`),
+);
+const RESERVED_TEMPLATE_VARIABLES = new Set(["messages", "tools", "add_generation_prompt", "bos_token", "eos_token"]);
+
+/**
+ * How a reasoning model's thinking comes back: split into `reasoning_content` (the default, as llama-server's "auto"
+ * and vLLM's reasoning parsers do) or left in `content` as generated ("none").
+ */
+export const ReasoningFormat = v.picklist(["auto", "deepseek", "none"], 'one of "auto", "deepseek", "none"');
+
 export const ChatCompletionRequest = v.pipe(
   v.object({
     model: v.optional(v.pipe(v.string(), v.maxLength(256))),
@@ -22,8 +55,12 @@ export const ChatCompletionRequest = v.pipe(
     max_tokens: tokenCount(),
     max_completion_tokens: tokenCount(),
     ...generationParams,
-    tools: unsupported("tools"),
-    tool_choice: unsupported("tool_choice"),
+    tools: v.nullish(v.pipe(v.array(FunctionTool), v.maxLength(128, "at most 128 tools"))),
+    /** Tools are shown to the model; parsing its calls is not implemented yet, so only "none" and "auto" are accepted. */
+    tool_choice: v.nullish(v.picklist(["none", "auto"], '"none" or "auto" (required and named functions are not supported yet)')),
+    parallel_tool_calls: v.nullish(v.boolean()),
+    chat_template_kwargs: v.nullish(ChatTemplateKwargs),
+    reasoning_format: v.nullish(ReasoningFormat),
     functions: unsupported("functions"),
     function_call: unsupported("function_call"),
     logprobs: v.nullish(v.pipe(v.boolean(), v.value(false, "logprobs is not supported"))),
@@ -52,7 +89,7 @@ export interface ChatCompletion {
   system_fingerprint: string | null;
   choices: Array<{
     index: number;
-    message: { role: "assistant"; content: string; refusal: null };
+    message: { role: "assistant"; content: string; reasoning_content?: string; refusal: null };
     finish_reason: FinishReason;
     logprobs: null;
   }>;
@@ -67,14 +104,17 @@ export interface ChatCompletionChunk {
   system_fingerprint: string | null;
   choices: Array<{
     index: number;
-    delta: { role?: "assistant"; content?: string };
+    delta: { role?: "assistant"; content?: string; reasoning_content?: string };
     finish_reason: FinishReason | null;
     logprobs: null;
   }>;
   usage?: Usage | null;
 }
 
-/** Joins a message's content parts into the text the template sees. */
+/** Joins a message's content parts into the text the template sees: with "\n" between parts, as llama-server does. */
 export function messageText(message: ChatMessage): string {
-  return typeof message.content === "string" ? message.content : message.content.map((p) => p.text).join("");
+  if (typeof message.content === "string") return message.content;
+  let text = "";
+  for (const part of message.content) text += (text.length > 0 ? "\n" : "") + part.text;
+  return text;
 }

@@ -17,3 +17,5 @@ export {
   tinyLlamaParameterCount,
   type TinyLlamaOptions,
 } from "./tiny-llama.ts";
+export { generateVocabModel, type VocabModelArchitecture, type VocabModelOptions } from "./vocab-model.ts";
+export { readTokenizerMetadata } from "./read-tokenizer-metadata.ts";

@@ -1,6 +1,5 @@
-import { toFloat16Bits } from "./float16.ts";
 import { permuteForLlamaRope } from "./llama-rope-permute.ts";
-import { unitRandom } from "./prng.ts";
+import { FILE_TYPE, scaled, seededTensor as tensor, type ValueFn } from "./seeded-tensor.ts";
 import { BOS_TOKEN_ID, buildLlamaVocab, EOS_TOKEN_ID, TokenType, UNK_TOKEN_ID, type LlamaVocab } from "./vocab.ts";
 import { writeGguf, type GgmlType, type GgufMetadata, type GgufTensor } from "./writer.ts";
 
@@ -65,8 +64,6 @@ export const BENCHMARK_LLAMA_OPTIONS: Readonly<TinyLlamaOptions> = Object.freeze
 
 const RMS_NORM_EPS = 1e-5;
 const ROPE_FREQ_BASE = 10000;
-// ggml's llama_ftype ids for general.file_type.
-const FILE_TYPE: Record<GgmlType, number> = { f32: 0, f16: 1 };
 
 // Weight scales. Projections use std 1/sqrt(fan_in) so every block's
 // contribution to the residual stream is about as large as the token embedding
@@ -220,37 +217,4 @@ function llamaTensors(model: ResolvedOptions, vocab: LlamaVocab): GgufTensor[] {
     vocab.tokenTypes[Math.floor(index / nEmbd)] === TokenType.normal ? random() * logitScale : 0;
   tensors.push(norm("output_norm.weight"), matrix("output.weight", nEmbd, nVocab, outputValue));
   return tensors;
-}
-
-/** Produces a tensor's element at `index` (flat, in storage order), drawing from `random` if needed. */
-type ValueFn = (index: number, random: () => number) => number;
-
-const scaled = (std: number): ValueFn => (_index, random) => random() * std;
-
-/**
- * A tensor filled in storage order by `value`, then passed through `edit` (which
- * may change the values in place or return new ones). Each fill starts a fresh
- * random stream seeded from the model seed and the tensor name, so tensors are
- * independent of each other and refilling gives the same bytes.
- */
-function tensor(
-  name: string,
-  dims: number[],
-  type: GgmlType,
-  seed: number,
-  value: ValueFn,
-  edit?: (values: Float32Array) => Float32Array,
-): GgufTensor {
-  const draw = (length: number) => {
-    const random = unitRandom(seed, name);
-    const values = new Float32Array(length);
-    for (let i = 0; i < length; i++) values[i] = value(i, random);
-    return edit ? edit(values) : values;
-  };
-  if (type === "f32") return { name, dims, type, fill: (data: Float32Array) => data.set(draw(data.length)) };
-  const fill = (data: Uint16Array) => {
-    const values = draw(data.length);
-    for (let i = 0; i < data.length; i++) data[i] = toFloat16Bits(values[i]!);
-  };
-  return { name, dims, type, fill };
 }

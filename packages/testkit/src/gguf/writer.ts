@@ -10,6 +10,8 @@
  * A GGUF string is a u64 byte length followed by UTF-8 bytes (no terminator).
  */
 
+import { toFloat16Bits } from "./float16.ts";
+
 /** Metadata value types, ids from the GGUF spec (`gguf_type`). */
 const GgufValueType = {
   uint32: 4,
@@ -23,8 +25,10 @@ const GgufValueType = {
 
 /** Tensor element types, ids from ggml's `ggml_type` enum, with their byte sizes. */
 const GGML_TYPES = {
-  f32: { id: 0, bytes: 4 },
-  f16: { id: 1, bytes: 2 },
+  f32: { id: 0, blockElements: 1, blockBytes: 4 },
+  f16: { id: 1, blockElements: 1, blockBytes: 2 },
+  // A block of 32 weights: an f16 scale d, then 32 int8 q with weight = d * q (ggml's block_q8_0).
+  q8_0: { id: 8, blockElements: 32, blockBytes: 34 },
 } as const;
 
 export type GgmlType = keyof typeof GGML_TYPES;
@@ -36,7 +40,8 @@ export type GgufMetadataValue =
   | { type: "uint64"; value: number | bigint }
   | { type: "bool"; value: boolean }
   | { type: "string"; value: string }
-  | { type: "string[]"; value: readonly string[] }
+  // Items may be raw bytes: a vocabulary's tokens are byte strings, not always valid UTF-8 on their own (Gemma 4's).
+  | { type: "string[]"; value: readonly (string | Uint8Array)[] }
   | { type: "int32[]"; value: ArrayLike<number> }
   | { type: "uint32[]"; value: ArrayLike<number> }
   | { type: "float32[]"; value: ArrayLike<number> };
@@ -62,7 +67,9 @@ interface GgufTensorBase {
 export type GgufTensor =
   | (GgufTensorBase & { type: "f32"; fill: (data: Float32Array) => void })
   // F16 data is the raw IEEE 754 binary16 bit patterns (see toFloat16Bits).
-  | (GgufTensorBase & { type: "f16"; fill: (data: Uint16Array) => void });
+  | (GgufTensorBase & { type: "f16"; fill: (data: Uint16Array) => void })
+  // Q8_0 is filled with the F32 values, quantized by the writer as ggml's reference quantizer does.
+  | (GgufTensorBase & { type: "q8_0"; fill: (data: Float32Array) => void });
 
 export interface WriteGgufParams {
   metadata: GgufMetadata;
@@ -123,7 +130,12 @@ export function writeGguf({ metadata, tensors, alignment = 32 }: WriteGgufParams
   for (const { tensor, offset, elements } of layout.entries) {
     const byteOffset = dataStart + offset;
     if (tensor.type === "f32") tensor.fill(new Float32Array(file.buffer, byteOffset, elements));
-    else tensor.fill(new Uint16Array(file.buffer, byteOffset, elements));
+    else if (tensor.type === "f16") tensor.fill(new Uint16Array(file.buffer, byteOffset, elements));
+    else {
+      const values = new Float32Array(elements);
+      tensor.fill(values);
+      quantizeQ8_0(values, file.subarray(byteOffset, byteOffset + (elements / 32) * 34));
+    }
   }
   return file;
 }
@@ -158,10 +170,35 @@ function layoutTensors(tensors: readonly GgufTensor[], alignment: number): Tenso
       }
       elements *= dim;
     }
+    const { blockElements, blockBytes } = GGML_TYPES[tensor.type];
+    if (tensor.dims[0]! % blockElements !== 0) {
+      throw new RangeError(`tensor "${tensor.name}": ${tensor.type} needs rows of a multiple of ${blockElements} values`);
+    }
     entries.push({ tensor, offset: dataSize, elements });
-    dataSize += alignUp(elements * GGML_TYPES[tensor.type].bytes, alignment);
+    dataSize += alignUp((elements / blockElements) * blockBytes, alignment);
   }
   return { entries, dataSize };
+}
+
+/**
+ * ggml's quantize_row_q8_0_ref: per block of 32, d = max|x| / 127 and q = round(x / d), rounding half away from zero
+ * (C's roundf).
+ */
+function quantizeQ8_0(values: Float32Array, out: Uint8Array): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let block = 0; block * 32 < values.length; block++) {
+    const start = block * 32;
+    let amax = 0;
+    for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(values[start + i]!));
+    const d = amax / 127;
+    const inverse = d === 0 ? 0 : 1 / d;
+    const base = block * 34;
+    view.setUint16(base, toFloat16Bits(d), true);
+    for (let i = 0; i < 32; i++) {
+      const x = Math.fround(values[start + i]! * inverse);
+      view.setInt8(base + 2 + i, Math.sign(x) * Math.round(Math.abs(x)));
+    }
+  }
 }
 
 function writeValue(out: ByteWriter, key: string, entry: GgufMetadataValue): void {
@@ -267,8 +304,8 @@ class ByteWriter {
   }
 
   /** GGUF string: u64 byte length, then UTF-8 bytes without a terminator. */
-  string(text: string): void {
-    const encoded = textEncoder.encode(text);
+  string(text: string | Uint8Array): void {
+    const encoded = typeof text === "string" ? textEncoder.encode(text) : text;
     this.u64(encoded.length);
     this.reserve(encoded.length);
     this.buffer.set(encoded, this.length);

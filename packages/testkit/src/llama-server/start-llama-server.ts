@@ -3,8 +3,9 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 
 /**
- * llama.cpp's own llama-server, for comparison, when a binary is available: LLAMA_SERVER, or the build the README's
- * benchmark section describes (/tmp/llama-server-build/build/bin/llama-server). Never part of the product.
+ * llama.cpp's own llama-server, the reference we compare with (benchmarks, fidelity goldens), when a binary is
+ * available: LLAMA_SERVER, or the build the README describes (/tmp/llama-server-build/build/bin/llama-server).
+ * Never part of the product, never needed by the test suite.
  */
 export const LLAMA_SERVER = process.env["LLAMA_SERVER"] ?? "/tmp/llama-server-build/build/bin/llama-server";
 
@@ -19,7 +20,17 @@ export interface StartedLlamaServer {
   stop(): Promise<void>;
 }
 
-export async function startLlamaServer(options: { modelPath: string; threads: number; parallel: number; contextSize: number }): Promise<StartedLlamaServer> {
+export interface LlamaServerOptions {
+  modelPath: string;
+  threads: number;
+  parallel: number;
+  /** Tokens per slot. */
+  contextSize: number;
+  /** More command-line arguments, e.g. ["--jinja"]. */
+  args?: readonly string[];
+}
+
+export async function startLlamaServer(options: LlamaServerOptions): Promise<StartedLlamaServer> {
   const port = await freePort();
   const started = performance.now();
   const child: ChildProcess = spawn(
@@ -33,6 +44,7 @@ export async function startLlamaServer(options: { modelPath: string; threads: nu
       "-ngl", "0",
       "--host", "127.0.0.1",
       "--port", String(port),
+      ...(options.args ?? []),
     ],
     { stdio: "ignore" },
   );

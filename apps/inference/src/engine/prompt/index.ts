@@ -1,0 +1,12 @@
+export {
+  chooseChatTemplate,
+  ChatTemplateError,
+  DEFAULT_CHAT_TEMPLATE,
+  DEFAULT_TEMPLATE_STOPS,
+  type ChatTemplate,
+  type ChatTemplateOptions,
+  type RenderOptions,
+  type TemplateMessage,
+} from "./chat-template.ts";
+export { specialTokenTexts, tokenizePrompt } from "./tokenize-prompt.ts";
+export { detectReasoningTags, OutputSplitter, splitOutput, type OutputSyntax, type ReasoningTags, type SplitText } from "./reasoning.ts";

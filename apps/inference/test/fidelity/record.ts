@@ -1,0 +1,82 @@
+/**
+ * `pnpm fidelity:record`: serves every fidelity model with llama.cpp's own llama-server (LLAMA_SERVER, built from
+ * the source node-llama-cpp bundles as the README describes) and records, per case, the prompt it renders, the
+ * prompt token ids it evaluates and its greedy answer into goldens/<model>.json. The test suite compares inference
+ * with these files, so CI never needs a llama.cpp build.
+ */
+import { spawnSync } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { hasLlamaServer, LLAMA_SERVER, startLlamaServer } from "@slm/testkit";
+import { casesFor, FIDELITY_MODELS, type FidelityAnswer, type FidelityCase, type FidelityGolden } from "./cases.ts";
+import { fidelityModelPath } from "./models.ts";
+
+const goldensDir = fileURLToPath(new URL("./goldens/", import.meta.url));
+
+if (!hasLlamaServer()) {
+  console.error(`fidelity:record: no llama-server at ${LLAMA_SERVER}; build it as the README says or set LLAMA_SERVER`);
+  process.exit(1);
+}
+const versionOutput = spawnSync(LLAMA_SERVER, ["--version"], { encoding: "utf8" });
+const version = `${versionOutput.stdout}${versionOutput.stderr}`.match(/^version: (.*)$/m)?.[1] ?? "unknown version";
+const only = process.argv.slice(2);
+
+for (const model of FIDELITY_MODELS.filter((m) => only.length === 0 || only.includes(m.id))) {
+  const server = await startLlamaServer({
+    modelPath: await fidelityModelPath(model),
+    threads: 1,
+    parallel: 1,
+    contextSize: 4096,
+    args: ["--jinja", "--no-webui"],
+  });
+  try {
+    const answers: FidelityAnswer[] = [];
+    for (const fidelityCase of casesFor(model)) answers.push(await answer(server.url, fidelityCase));
+    const golden: FidelityGolden = { model, recordedWith: `llama-server ${version}`, answers };
+    await writeFile(`${goldensDir}${model.id}.json`, `${JSON.stringify(golden, null, 2)}\n`);
+    console.log(`fidelity:record: ${model.id}: ${answers.length} cases`);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function answer(url: string, fidelityCase: FidelityCase): Promise<FidelityAnswer> {
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const json = (await response.json()) as Record<string, any>;
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  if (fidelityCase.route === "completion") {
+    const prompt = fidelityCase.body["prompt"] as string;
+    const { tokens } = await post("/tokenize", { content: prompt, add_special: true, parse_special: true });
+    const completion = await post("/v1/completions", fidelityCase.body);
+    check(completion["usage"].prompt_tokens === tokens.length, "completion prompt tokens");
+    return {
+      case: fidelityCase.name,
+      promptTokens: tokens,
+      content: completion["choices"][0].text,
+      finishReason: completion["choices"][0].finish_reason,
+      completionTokens: completion["usage"].completion_tokens,
+    };
+  }
+  const { prompt } = await post("/apply-template", fidelityCase.body);
+  // The chat route tokenizes the rendered prompt with add_special and parse_special, exactly as this call does.
+  const { tokens } = await post("/tokenize", { content: prompt, add_special: true, parse_special: true });
+  const chat = await post("/v1/chat/completions", fidelityCase.body);
+  check(chat["usage"].prompt_tokens === tokens.length, "chat prompt tokens");
+  const message = chat["choices"][0].message;
+  return {
+    case: fidelityCase.name,
+    promptText: prompt,
+    promptTokens: tokens,
+    content: message.content ?? "",
+    ...(message.reasoning_content ? { reasoningContent: message.reasoning_content } : {}),
+    finishReason: chat["choices"][0].finish_reason,
+    completionTokens: chat["usage"].completion_tokens,
+  };
+}
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`fidelity:record: llama-server's usage disagrees with its own /tokenize (${what})`);
+}

@@ -1,0 +1,1 @@
+export { llamaSourcePath, readLlamaSourceFile, readLlamaSourceText } from "./llama-source.ts";
