@@ -1,1 +1,1 @@
-export { llamaSourcePath, readLlamaSourceFile, readLlamaSourceText } from "./llama-source.ts";
+export { listLlamaSourceFiles, llamaSourcePath, readLlamaSourceFile, readLlamaSourceText } from "./llama-source.ts";

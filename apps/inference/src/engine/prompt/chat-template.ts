@@ -1,4 +1,5 @@
 import { Template } from "@huggingface/jinja";
+import "./jinja-compat.ts";
 import { ApiError, messageText } from "@slm/config";
 import { detectReasoningTags, type ReasoningTags } from "./reasoning.ts";
 
@@ -93,7 +94,7 @@ export function chooseChatTemplate(options: ChatTemplateOptions): ChatTemplate {
   // llama-server maps `developer` to `system` for every template but gpt-oss's (which has a developer role).
   const hasDeveloperRole = text.includes("<|channel|>");
   const run = (variables: Record<string, unknown>): string => {
-    let result = compiled.render({ bos_token: options.bosToken, eos_token: options.eosToken, ...variables });
+    let result = compiled.render({ bos_token: options.bosToken, eos_token: options.eosToken, ...today(), ...variables });
     if (options.addBos && options.bosToken && result.startsWith(options.bosToken)) result = result.slice(options.bosToken.length);
     if (options.addEos && options.eosToken && result.endsWith(options.eosToken)) result = result.slice(0, -options.eosToken.length);
     return result;
@@ -132,6 +133,14 @@ export function chooseChatTemplate(options: ChatTemplateOptions): ChatTemplate {
       }
     },
   };
+}
+
+/** The date variables llama-server gives every template (Llama 3.1 prints `date_string` as "Today Date"). */
+function today(): { date_string: string; datetime: string } {
+  const now = new Date();
+  const day = String(now.getDate()).padStart(2, "0");
+  const month = now.toLocaleString("en-US", { month: "short" });
+  return { date_string: `${day} ${month} ${now.getFullYear()}`, datetime: `${month} ${day} ${now.getFullYear()}` };
 }
 
 /**
