@@ -145,7 +145,9 @@ describe("pnpm models:pull", { timeout: 60_000 }, () => {
       expect(run.code).toBe(1);
       expect(run.stderr.trim()).toBe(
         "models:pull failed [hub_unavailable]: the Hub is unreachable (connection refused) and nothing is cached for this revision " +
-          "(repo acme/tiny, revision v1, file tiny.gguf)",
+          "(repo acme/tiny, revision v1, file tiny.gguf). To run without reaching the Hub: point HF_ENDPOINT at a mirror you " +
+          "can reach; or run `pnpm models:pull` where the Hub is reachable and start with HF_HUB_OFFLINE=1 and the same " +
+          "cache (HF_HOME); or try the whole stack offline with `pnpm demo`",
       );
       expect(await blobs()).toEqual([]);
     } finally {

@@ -15,10 +15,17 @@ export abstract class HubError extends Error {
   constructor(
     readonly artifact: ArtifactRef,
     summary: string,
+    /** What to do about it, after the artifact. */
+    hint?: string,
   ) {
-    super(`${summary} (${describe(artifact)})`);
+    super(`${summary} (${describe(artifact)})${hint ? `. ${hint}` : ""}`);
   }
 }
+
+/** For a first start where the Hub cannot be reached: the three ways to run anyway. */
+export const OFFLINE_HINT =
+  "To run without reaching the Hub: point HF_ENDPOINT at a mirror you can reach; or run `pnpm models:pull` where the " +
+  "Hub is reachable and start with HF_HUB_OFFLINE=1 and the same cache (HF_HOME); or try the whole stack offline with `pnpm demo`";
 
 /** Any failure as a HubError; a foreign error is named, never quoted (library messages embed request URLs). */
 export function asHubError(error: unknown, artifact: ArtifactRef): HubError {
@@ -99,7 +106,11 @@ export class HubUnavailableError extends HubError {
     readonly reason: string,
     nothingCached = false,
   ) {
-    super(artifact, `the Hub is unreachable (${reason})${nothingCached ? " and nothing is cached for this revision" : ""}`);
+    super(
+      artifact,
+      `the Hub is unreachable (${reason})${nothingCached ? " and nothing is cached for this revision" : ""}`,
+      nothingCached ? OFFLINE_HINT : undefined,
+    );
   }
 }
 

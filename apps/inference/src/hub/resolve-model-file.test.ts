@@ -261,6 +261,8 @@ describe("resolveModelFile", () => {
       const error = await resolveModelFile(params()).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(HubUnavailableError);
       expect((error as Error).message).toMatch(/unreachable \(connection refused\) and nothing is cached.*repo acme\/tiny, revision v1/);
+      // ... and what to do about it.
+      expect((error as Error).message).toMatch(/HF_ENDPOINT.*`pnpm models:pull`.*HF_HUB_OFFLINE=1.*`pnpm demo`/);
       expect(await blobs()).toEqual([]);
     } finally {
       await hub.up();

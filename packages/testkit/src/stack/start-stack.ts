@@ -15,6 +15,8 @@ export interface StartStackOptions {
   repo?: string;
   file?: string;
   model?: TinyLlamaOptions;
+  /** Serve these GGUF bytes (a user's own model) instead of a generated tiny llama. */
+  gguf?: Uint8Array;
   /** Extra environment for inference / the gateway. */
   inferenceEnv?: Record<string, string>;
   gatewayEnv?: Record<string, string>;
@@ -60,7 +62,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     id: repo,
     private: true,
     license: "apache-2.0",
-    files: { [file]: generateTinyLlama({ seed: 1, name: "tiny-chat", ...options.model }), "README.md": `# ${repo}\n` },
+    files: { [file]: options.gguf ?? generateTinyLlama({ seed: 1, name: "tiny-chat", ...options.model }), "README.md": `# ${repo}\n` },
   });
   hub.tag(repo, "v1", commit);
   hub.addToken(hubToken, { canRead: [repo] });
