@@ -83,7 +83,13 @@ describe("pnpm demo --model serves the user's own GGUF through the gateway", { t
     const dir = await mkdtemp(join(tmpdir(), "demo-model-"));
     const modelPath = join(dir, "my-finetune.Q8_0.gguf");
     await writeFile(modelPath, generateTinyLlama({ seed: 5, name: "my-finetune" }));
-    const demo = spawn("pnpm", ["demo", "--model", modelPath], { cwd: repoRoot, env: { ...process.env, GATEWAY_PORT: "0" }, stdio: ["ignore", "pipe", "pipe"] });
+    // Its own process group: pnpm does not pass signals on to the script, so the group is stopped as a whole.
+    const demo = spawn("pnpm", ["demo", "--model", modelPath], {
+      cwd: repoRoot,
+      env: { ...process.env, GATEWAY_PORT: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
     try {
       let out = "";
       demo.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
@@ -107,7 +113,7 @@ describe("pnpm demo --model serves the user's own GGUF through the gateway", { t
       expect(text.length).toBeGreaterThan(0);
     } finally {
       const exited = new Promise((resolve) => demo.once("exit", resolve));
-      demo.kill("SIGINT");
+      if (demo.exitCode === null) process.kill(-demo.pid!, "SIGTERM");
       await exited;
       await rm(dir, { recursive: true, force: true });
     }
