@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, relative, isAbsolute } from "node:path";
 import { writeFileAtomic } from "./write-file-atomic.ts";
 
 /**
@@ -25,21 +25,44 @@ export interface CacheLayout {
 
 export function cacheLayout(cacheDir: string, repo: string): CacheLayout {
   const folder = `models--${repo.split("/").join("--")}`;
-  const repoDir = join(cacheDir, folder);
+  const repoDir = inside(cacheDir, join(cacheDir, folder));
   const bookkeeping = join(cacheDir, ".locks", folder);
+  const blob = (etag: string) => {
+    if (!BLOB_NAME.test(etag)) throw new CachePathError(`not a blob name: a 64-hex sha256 or a 40-hex git oid`);
+    return etag;
+  };
+  const commitId = (commit: string) => {
+    if (!COMMIT_HASH.test(commit)) throw new CachePathError("not a commit: 40 hex characters");
+    return commit;
+  };
   return {
     cacheDir,
     repoDir,
-    refPath: (revision) => join(repoDir, "refs", revision),
-    snapshotPath: (commit, file) => join(repoDir, "snapshots", commit, file),
-    blobPath: (etag) => join(repoDir, "blobs", etag),
-    lockPath: (etag) => join(bookkeeping, `${etag}.slm-download.lock`),
-    markerPath: (etag) => join(bookkeeping, `${etag}.slm-verified.json`),
-    commitInfoPath: (commit) => join(bookkeeping, `${commit}.slm-commit.json`),
+    refPath: (revision) => inside(join(repoDir, "refs"), join(repoDir, "refs", revision)),
+    snapshotPath: (commit, file) => inside(join(repoDir, "snapshots", commitId(commit)), join(repoDir, "snapshots", commit, file)),
+    blobPath: (etag) => join(repoDir, "blobs", blob(etag)),
+    lockPath: (etag) => join(bookkeeping, `${blob(etag)}.slm-download.lock`),
+    markerPath: (etag) => join(bookkeeping, `${blob(etag)}.slm-verified.json`),
+    commitInfoPath: (commit) => join(bookkeeping, `${commitId(commit)}.slm-commit.json`),
   };
 }
 
 export const COMMIT_HASH = /^[0-9a-f]{40}$/;
+/** What a blob may be called: the LFS sha256 of a large file, or the git blob oid of a small one. */
+export const BLOB_NAME = /^(?:[0-9a-f]{64}|[0-9a-f]{40})$/;
+
+/** A name from the Hub (or the environment) that would put a cache path outside its folder. */
+export class CachePathError extends Error {
+  readonly code = "invalid_cache_path";
+  override readonly name = "CachePathError";
+}
+
+/** `path`, once checked to lie strictly inside `base` (a name with `..` or an absolute part never gets out). */
+function inside(base: string, path: string): string {
+  const rel = relative(base, path);
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) throw new CachePathError("a path that leaves the cache folder");
+  return path;
+}
 
 /** The commit a cached revision points at, or undefined. */
 export async function readRef(layout: CacheLayout, revision: string): Promise<string | undefined> {

@@ -81,7 +81,10 @@ export async function downloadBlob(params: DownloadBlobParams): Promise<Download
     let resumes = 0;
     let stalls = 0;
     for (;;) {
-      if (params.signal?.aborted) throw new DownloadInterruptedError(artifact, "another process took over the cache lock");
+      // Complete already (a process died after the last byte, or a resume just finished): nothing to ask for, and
+      // `Range: bytes=<size>-` would only earn a 416.
+      if (state.offset === size) break;
+      throwIfLockLost(params);
       const headers = new Headers(params.authorization ? { authorization: params.authorization } : {});
       if (state.offset > 0) {
         headers.set("range", `bytes=${state.offset}-`);
@@ -97,7 +100,7 @@ export async function downloadBlob(params: DownloadBlobParams): Promise<Download
       etag ??= strongEtag(response.headers.get("etag"));
       const before = state.offset;
       const failure = await copyBody(response, handle, state, params);
-      if (state.offset === size && failure === undefined) break;
+      if (state.offset === size) break;
       const reason = failure === undefined ? "connection closed early" : networkReason(failure);
       stalls = state.offset > before ? 0 : stalls + 1;
       if (stalls > params.retry.retries) throw new DownloadInterruptedError(artifact, reason);
@@ -111,6 +114,10 @@ export async function downloadBlob(params: DownloadBlobParams): Promise<Download
       await sleep(waitMs);
     }
     await handle.datasync();
+    // What the caller renames into place is exactly what was hashed, and it still holds the lock.
+    const onDisk = (await handle.stat()).size;
+    if (onDisk !== size) throw new DownloadInterruptedError(artifact, `${onDisk} bytes on disk where ${size} were written`);
+    throwIfLockLost(params);
     return { digests: state.hasher.digest(), fetchedBytes: state.fetchedBytes, resumes };
   } catch (error) {
     await handle?.close().catch(() => {});
@@ -167,6 +174,8 @@ async function copyBody(
         return error;
       }
       if (result.done) break;
+      // A writer that lost the cross-process lock stops at once: another process now owns the file.
+      throwIfLockLost(params);
       const chunk = result.value;
       state.fetchedBytes += chunk.byteLength;
       if (state.offset + pendingBytes + chunk.byteLength > params.size) {
@@ -182,6 +191,10 @@ async function copyBody(
     reader.releaseLock();
     await response.body?.cancel().catch(() => {});
   }
+}
+
+function throwIfLockLost(params: DownloadBlobParams): void {
+  if (params.signal?.aborted) throw new DownloadInterruptedError(params.artifact, "another process took over the cache lock");
 }
 
 /** Whether a reply to `Range: bytes=<offset>-` continues the file (206 from offset) or starts it over (200). */

@@ -3,6 +3,9 @@ import type { HubConnection } from "./connect-hub.ts";
 import { asHubError, EntryNotFoundError, UnexpectedHubResponseError, type ArtifactRef } from "./errors.ts";
 import type { Expected } from "./verify-cached-file.ts";
 
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const GIT_OID_HEX = /^[0-9a-f]{40}$/;
+
 export interface RemoteFile {
   /** The blob's name in the cache: the LFS sha256, or the git sha1 of a small file. */
   etag: string;
@@ -30,6 +33,11 @@ export async function lookupFile(
   const lfsSha256 = entry.lfs?.oid;
   const etag = lfsSha256 ?? entry.oid;
   if (!etag) throw new UnexpectedHubResponseError(artifact, "the file has no oid");
+  // The oid becomes a file name in the cache: only the shapes the Hub uses are accepted (a hostile or intercepted
+  // endpoint must not name a path of its choosing).
+  if (lfsSha256 !== undefined ? !SHA256_HEX.test(lfsSha256) : !GIT_OID_HEX.test(etag)) {
+    throw new UnexpectedHubResponseError(artifact, "the Hub gave a malformed oid for the file (expected 64 or 40 hex characters)");
+  }
   if (lfsSha256 && params.pinnedSha256 && lfsSha256 !== params.pinnedSha256) {
     throw new UnexpectedHubResponseError(artifact, `the Hub declares sha256 ${lfsSha256} but MODEL_SHA256 pins ${params.pinnedSha256}`);
   }

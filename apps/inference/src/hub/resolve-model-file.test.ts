@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { generateTinyLlama, startFakeHub, type FakeHub } from "@slm/testkit";
 import { resolveModelFile, type ResolveModelFileParams } from "./resolve-model-file.ts";
 import {
+  HubError,
   DiskFullError,
   DownloadInterruptedError,
   EntryNotFoundError,
@@ -198,6 +199,35 @@ describe("resolveModelFile", () => {
     expect(await blobs()).toEqual([bigSha]);
   });
 
+  it("finishes a complete partial file a process left when it died after the last byte, without a request", async () => {
+    await mkdir(join(repoDir(), "blobs"), { recursive: true });
+    await writeFile(join(repoDir(), "blobs", `${bigSha}.incomplete`), big);
+    const file = await resolveModelFile(params({ file: "big.gguf" }));
+    expect(file.sha256).toBe(bigSha);
+    expect(cdnGets()).toEqual([]);
+    expect(await blobs()).toEqual([bigSha]);
+  });
+
+  it("refuses a Hub that names the blob with a path, and writes nothing outside the cache", async () => {
+    const outside = await mkdtemp(join(tmpdir(), "hostile-target-"));
+    const hostileOid = `../../../../../../../../${outside.slice(1)}/x`;
+    const proxy = await startRewritingProxy(hub.url, (path, body) =>
+      path.includes("/paths-info/") ? body.replace(/"oid":"[0-9a-f]{64}"/g, `"oid":${JSON.stringify(hostileOid)}`) : body,
+    );
+    try {
+      const error = await resolveModelFile(params({ hubUrl: proxy.url })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(HubError);
+      expect((error as HubError).code).toBe("unexpected_hub_response");
+      expect((error as Error).message).toMatch(/malformed oid/);
+      expect(await readdir(outside)).toEqual([]);
+      expect(await blobs()).toEqual([]);
+      expect(cdnGets()).toEqual([]);
+    } finally {
+      await proxy.close();
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
   it("retries 429 after the Retry-After the Hub asks for, then succeeds", async () => {
     hub.faults.set({ kind: "rateLimit", where: "api", retryAfterSeconds: 1 });
     const { events, onEvent } = collect();
@@ -379,3 +409,24 @@ describe("lockfile enforcement", () => {
     expect(await blobs()).toEqual([sha256]);
   });
 });
+
+/** A loopback proxy in front of the fake Hub's API origin that rewrites response bodies: a hostile or intercepted Hub. */
+async function startRewritingProxy(target: string, rewrite: (path: string, body: string) => string): Promise<{ url: string; close(): Promise<void> }> {
+  const { createServer } = await import("node:http");
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !["host", "connection", "content-length"].includes(k))) as Record<string, string>;
+    const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, redirect: "manual", ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
+    const body = rewrite(req.url ?? "", await upstream.text());
+    const out: Record<string, string> = {};
+    upstream.headers.forEach((value, key) => {
+      if (!["content-length", "content-encoding", "transfer-encoding", "connection"].includes(key)) out[key] = value;
+    });
+    res.writeHead(upstream.status, out);
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
