@@ -119,6 +119,16 @@ describe("readInferenceEnv", () => {
     expect(message).not.toContain("eighty");
   });
 
+  it("refuses file paths that leave the repo, including with a newline, and control characters", () => {
+    for (const file of ["../x.gguf", "a/../x.gguf", "a\n/../x.gguf", "/etc/passwd", "a//b.gguf", "./a.gguf", "a\\..\\b", "a\u0000b", "a\tb.gguf"]) {
+      expect(() => readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: file }), JSON.stringify(file)).toThrow(/MODEL_FILE/);
+    }
+    expect(() => readInferenceEnv({ MODEL_TYPE: "lora", BASE_MODEL: "a/b", BASE_MODEL_FILE: "base.gguf", LORA_ADAPTERS: "x=a/c@v1:sub\n/../y.gguf" })).toThrow(
+      /LORA_ADAPTERS/,
+    );
+    expect(readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: "quantized/model.Q4_K_M.gguf" }).model.file).toBe("quantized/model.Q4_K_M.gguf");
+  });
+
   it("requires MODEL_FILE for a configured GGUF and LORA_ID/BASE_MODEL for lora", () => {
     expect(() => readInferenceEnv({ MODEL_ID: "a/b" })).toThrow(/MODEL_FILE: expected the .gguf file/);
     expect(() => readInferenceEnv({ MODEL_TYPE: "lora" })).toThrow(/LORA_ID: .*BASE_MODEL: /s);

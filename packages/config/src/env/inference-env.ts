@@ -15,7 +15,14 @@ export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
 
 const REPO_ID = /^(?:[\w][\w.-]*\/)?[\w][\w.-]*$/;
 const REVISION = /^(?!.*\.\.)[\w][\w.\-/]*$/;
-const FILE_PATH = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[^\0\\]+$/;
+/**
+ * A file path inside a repo: `/`-separated segments, none empty, `.` or `..`, and no control character or
+ * backslash anywhere (a regular expression's `.` stops at a newline, so a lookahead alone let "a\n/../x" through).
+ */
+export function isRepoFilePath(path: string): boolean {
+  if (path.length === 0 || path.length > 1024 || /[\u0000-\u001f\u007f\\]/.test(path)) return false;
+  return path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== "..");
+}
 /** @huggingface/hub throws a TypeError for tokens without this prefix; we say so at startup instead. */
 export const HF_TOKEN_PATTERN = /^hf_\S+$/;
 
@@ -23,13 +30,13 @@ const repoId = () => v.optional(v.pipe(v.string(), v.trim(), v.regex(REPO_ID, "a
 const revision = () =>
   v.optional(v.pipe(v.string(), v.trim(), v.regex(REVISION, "a branch, tag or 40-hex commit")));
 const filePath = () =>
-  v.optional(v.pipe(v.string(), v.trim(), v.regex(FILE_PATH, "a relative file path inside the repo")));
+  v.optional(v.pipe(v.string(), v.trim(), v.check(isRepoFilePath, "a relative file path inside the repo")));
 /** One LORA_ADAPTERS entry, `name=org/repo@revision[:file.gguf]` (a revision never holds ':'), or undefined. */
 function parseAdapterEntry(entry: string): LoraAdapterSpec | undefined {
   const match = /^([\w.-]{1,128})=([^@:]+)(?:@([^:]+))?(?::(.+))?$/.exec(entry);
   if (!match) return undefined;
   const [, name, id, revision, file] = match;
-  if (!REPO_ID.test(id!) || (revision !== undefined && !REVISION.test(revision)) || (file !== undefined && !FILE_PATH.test(file))) {
+  if (!REPO_ID.test(id!) || (revision !== undefined && !REVISION.test(revision)) || (file !== undefined && !isRepoFilePath(file))) {
     return undefined;
   }
   return { name: name!, id: id!, revision: revision ?? "main", file };
