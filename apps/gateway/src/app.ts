@@ -94,6 +94,9 @@ function onRequestAbort(c: Context<GatewayEnv>, listener: () => void): () => voi
   return () => signal.removeEventListener("abort", listener);
 }
 
+/** How old a readiness check may be when no periodic checker runs (tests, embedders). */
+const DEFAULT_READINESS_MAX_AGE_MS = 1_000;
+
 export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   const logger = options.logger ?? createLogger();
   const metrics = options.metrics ?? noMetrics;
@@ -150,7 +153,8 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   if (options.corsOrigins && options.corsOrigins.length > 0) app.use(corsAllowlist({ origins: options.corsOrigins, header: runtime.header }));
 
   app.get("/health", health());
-  app.get("/ready", readiness({ probe: () => pool.checkAll() }));
+  // Answered from the health checker's state; a check runs only when the last one is older than its interval.
+  app.get("/ready", readiness({ probe: () => pool.readiness(options.healthIntervalMs ?? DEFAULT_READINESS_MAX_AGE_MS) }));
   if (options.metricsEndpoint) app.get("/metrics", metricsRoute({ endpoint: options.metricsEndpoint, token: options.metricsToken, clientIp }));
 
   app.use(

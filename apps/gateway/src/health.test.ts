@@ -27,6 +27,20 @@ describe("health and readiness", () => {
     expect(await res.json()).toEqual({ status: "not_ready" });
   });
 
+  it("GET /ready answers a flood of probes from the last check, not with a probe each", async () => {
+    let probes = 0;
+    const { app } = testApp({ healthIntervalMs: 60_000 }, {
+      "GET /ready": () => {
+        probes++;
+        return Response.json({ status: "ready" });
+      },
+    });
+    const answers = await Promise.all(Array.from({ length: 50 }, () => app.request("/ready")));
+    expect(answers.every((r) => r.status === 200)).toBe(true);
+    for (let i = 0; i < 50; i++) expect((await app.request("/ready")).status).toBe(200);
+    expect(probes).toBe(1);
+  });
+
   it("GET /ready is 503 when inference is unreachable", async () => {
     const { app } = testApp({ fetch: () => Promise.reject(new TypeError("fetch failed")) });
     const res = await app.request("/ready");

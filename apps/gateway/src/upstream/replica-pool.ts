@@ -35,6 +35,12 @@ export interface ReplicaPool {
   setHealth(replica: Replica, healthy: boolean): void;
   /** Probes every replica once; resolves with the best status seen (2xx if any is ready), or null. */
   checkAll(): Promise<number | null>;
+  /**
+   * The best status of the last check, for the public /ready: answered from the periodic checker's state, so a
+   * flood of probes never becomes a flood of upstream requests. Only when no check is younger than `maxAgeMs` does
+   * it check, and concurrent callers share that one check.
+   */
+  readiness(maxAgeMs: number): Promise<number | null>;
   /** Probes every `intervalMs` until stop(). */
   startHealthChecks(intervalMs: number): void;
   stop(): void;
@@ -46,6 +52,8 @@ export function createReplicaPool(options: ReplicaPoolOptions): ReplicaPool {
   const replicas: Replica[] = options.urls.map((url, i) => ({ name: String(i), url: url.replace(/\/+$/, ""), outstanding: 0, healthy: true }));
   let rotation = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
+  let last: { status: number | null; at: number } | undefined;
+  let inflight: Promise<number | null> | undefined;
   for (const r of replicas) metrics.replicaUp(r.name, true);
 
   function pick(healthyOnly: boolean, exclude: Replica | undefined): Replica | undefined {
@@ -68,7 +76,13 @@ export function createReplicaPool(options: ReplicaPoolOptions): ReplicaPool {
     else options.logger?.warn("inference replica unhealthy", { replica: replica.name });
   }
 
-  async function checkAll(): Promise<number | null> {
+  /** One check at a time: the periodic checker and /ready callers share a check in flight. */
+  function checkAll(): Promise<number | null> {
+    inflight ??= runCheck().finally(() => (inflight = undefined));
+    return inflight;
+  }
+
+  async function runCheck(): Promise<number | null> {
     if (!options.probe) return null;
     const statuses = await Promise.all(
       replicas.map(async (r) => {
@@ -77,7 +91,9 @@ export function createReplicaPool(options: ReplicaPoolOptions): ReplicaPool {
         return status;
       }),
     );
-    return statuses.find((s) => s !== null && s >= 200 && s < 300) ?? statuses.find((s) => s !== null) ?? null;
+    const best = statuses.find((s) => s !== null && s >= 200 && s < 300) ?? statuses.find((s) => s !== null) ?? null;
+    last = { status: best, at: Date.now() };
+    return best;
   }
 
   return {
@@ -95,6 +111,10 @@ export function createReplicaPool(options: ReplicaPoolOptions): ReplicaPool {
     },
     setHealth,
     checkAll,
+    readiness(maxAgeMs) {
+      if (last !== undefined && Date.now() - last.at < maxAgeMs) return Promise.resolve(last.status);
+      return checkAll();
+    },
     startHealthChecks(intervalMs) {
       if (timer !== undefined || !options.probe) return;
       timer = setInterval(() => void checkAll(), intervalMs);
