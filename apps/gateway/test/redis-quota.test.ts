@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createQuotaStore } from "../src/quota/quota-store.ts";
+import { straddlingStreamKeepsItsSlot } from "./support/stream-lease-scenario.ts";
 import { startGateway, stopAll, until } from "./support/gateway-process.ts";
 import { startStubInference, type StubInference } from "./support/stub-inference.ts";
 
@@ -33,6 +35,18 @@ afterAll(async () => {
 });
 
 describe("quotas shared through Redis", () => {
+  it("stream leases are a shared semaphore: held across what used to be a window, freed once, expired when a holder dies", async () => {
+    const one = createQuotaStore({ redis, prefix: PREFIX, failure: "closed" });
+    const two = createQuotaStore({ redis, prefix: PREFIX, failure: "closed" });
+    await straddlingStreamKeepsItsSlot(one, "lease-key");
+    // Two gateways draw from one pool of leases.
+    const held = await one.acquireLease("streams", "pool", 2, 60_000);
+    expect((await two.acquireLease("streams", "pool", 2, 60_000)).allowed).toBe(true);
+    expect((await two.acquireLease("streams", "pool", 2, 60_000)).allowed).toBe(false);
+    await one.releaseLease("streams", "pool", held.lease);
+    expect((await two.acquireLease("streams", "pool", 2, 60_000)).allowed).toBe(true);
+  });
+
   it("two gateway processes allow N requests in total, not N each", async () => {
     const N = 5;
     const env = { INFERENCE_URL: stub.url, GATEWAY_API_KEYS: KEY, REDIS_URL, GATEWAY_REDIS_PREFIX: PREFIX, GATEWAY_REQUESTS_PER_MINUTE: String(N) };

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createLogger } from "../logger.ts";
 import { noMetrics, type GatewayMetrics } from "../metrics/metrics.ts";
 import { createQuotaStore, QuotaStoreUnavailableError, type Quota } from "./quota-store.ts";
+import { straddlingStreamKeepsItsSlot } from "../../test/support/stream-lease-scenario.ts";
 
 const requests: Quota = { name: "requests", limit: 3, windowSec: 60 };
 
@@ -17,6 +18,10 @@ function recorder() {
 }
 
 describe("quota store (memory)", () => {
+  it("stream leases: a stream straddling what used to be a window keeps its slot; no double release; expiry", async () => {
+    await straddlingStreamKeepsItsSlot(createQuotaStore(), "k");
+  });
+
   it("allows up to the limit per key, then refuses with the time to reset", async () => {
     const store = createQuotaStore();
     const states = [];

@@ -34,8 +34,17 @@ export interface QuotaStore {
   peek(quota: Quota, key: string): Promise<QuotaState>;
   /** Adds points after the fact (tokens once usage is known); never refuses. */
   add(quota: Quota, key: string, points: number): Promise<void>;
-  /** Gives points back (a stream ended). */
+  /** Gives points back. */
   release(quota: Quota, key: string, points?: number): Promise<void>;
+  /**
+   * A semaphore, not a window: takes one of `limit` leases of `key` (open streams), each valid for `ttlMs` unless
+   * renewed or released. A gateway that dies with leases held loses them by expiry; nothing ever resets the count
+   * while leases are held, and a release never frees more than it took.
+   */
+  acquireLease(name: string, key: string, limit: number, ttlMs: number): Promise<{ allowed: boolean; held: number; lease: string }>;
+  /** Extends a held lease by `ttlMs` from now (a long stream). */
+  renewLease(name: string, key: string, lease: string, ttlMs: number): Promise<void>;
+  releaseLease(name: string, key: string, lease: string): Promise<void>;
   /** True when backed by Redis. */
   readonly shared: boolean;
 }
@@ -46,6 +55,11 @@ export class QuotaStoreUnavailableError extends Error {
   constructor(options?: ErrorOptions) {
     super("the shared quota store is unavailable", options);
   }
+}
+
+/** The part of an ioredis client the leases use (scripts run atomically on the server). */
+interface ScriptClient {
+  eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
 }
 
 export interface QuotaStoreOptions {
@@ -136,8 +150,73 @@ export function createQuotaStore(options: QuotaStoreOptions = {}): QuotaStore {
     }
   }
 
+  // Leases: a sorted set per key in Redis (member = lease id, score = expiry in ms), changed only by these scripts,
+  // so that counting, expiring and adding happen as one step; in memory, the same shape in a Map.
+  const localLeases = new Map<string, Map<string, number>>();
+  const leaseKey = (name: string, key: string) => `${prefix}:lease:${name}:${key}`;
+
+  function localAcquire(id: string, limit: number, ttlMs: number, lease: string) {
+    const now = Date.now();
+    let held = localLeases.get(id);
+    if (!held) localLeases.set(id, (held = new Map()));
+    for (const [l, expiry] of held) if (expiry <= now) held.delete(l);
+    if (held.size >= limit) return { allowed: false, held: held.size, lease };
+    held.set(lease, now + ttlMs);
+    return { allowed: true, held: held.size, lease };
+  }
+
+  /** Runs a lease script on Redis with the failure policy; `fallback` is the in-memory equivalent. */
+  async function leaseOp<T>(redisOp: (client: ScriptClient) => Promise<T>, fallback: () => T): Promise<T> {
+    if (!redis) return fallback();
+    try {
+      const result = await redisOp(redis as ScriptClient);
+      markUp();
+      return result;
+    } catch (err) {
+      markDown(err);
+      if (failure === "closed") {
+        metrics.quotaStore("fail_closed");
+        throw new QuotaStoreUnavailableError({ cause: err });
+      }
+      metrics.quotaStore("fail_open");
+      return fallback();
+    }
+  }
+
   return {
     shared: redis !== undefined,
+    async acquireLease(name, key, limit, ttlMs) {
+      const lease = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+      const id = leaseKey(name, key);
+      return leaseOp(
+        async (client) => {
+          const [allowed, held] = (await client.eval(ACQUIRE_LEASE, 1, id, Date.now(), ttlMs, limit, lease)) as [number, number];
+          return { allowed: allowed === 1, held, lease };
+        },
+        () => localAcquire(id, limit, ttlMs, lease),
+      );
+    },
+    async renewLease(name, key, lease, ttlMs) {
+      const id = leaseKey(name, key);
+      await leaseOp(
+        async (client) => void (await client.eval(RENEW_LEASE, 1, id, Date.now() + ttlMs, lease, ttlMs)),
+        () => {
+          const held = localLeases.get(id);
+          if (held?.has(lease)) held.set(lease, Date.now() + ttlMs);
+        },
+      );
+    },
+    async releaseLease(name, key, lease) {
+      const id = leaseKey(name, key);
+      await leaseOp(
+        async (client) => void (await client.eval(RELEASE_LEASE, 1, id, lease)),
+        () => {
+          const held = localLeases.get(id);
+          held?.delete(lease);
+          if (held?.size === 0) localLeases.delete(id);
+        },
+      );
+    },
     async consume(quota, key, points = 1) {
       try {
         const res = await run(quota, (l) => l.consume(key, points));
@@ -161,3 +240,23 @@ export function createQuotaStore(options: QuotaStoreOptions = {}): QuotaStore {
     },
   };
 }
+
+/** KEYS[1] lease set; ARGV now, ttl ms, limit, lease id. Drops expired leases, then adds one if under the limit. */
+const ACQUIRE_LEASE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local held = redis.call('ZCARD', KEYS[1])
+if held >= tonumber(ARGV[3]) then return {0, held} end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {1, held + 1}`;
+
+/** KEYS[1] lease set; ARGV new expiry, lease id, ttl ms. Only a lease still held is extended. */
+const RENEW_LEASE = `
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) then
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return 1`;
+
+/** KEYS[1] lease set; ARGV lease id. */
+const RELEASE_LEASE = `return redis.call('ZREM', KEYS[1], ARGV[1])`;
