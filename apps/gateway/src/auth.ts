@@ -1,5 +1,6 @@
 import { ApiError } from "@slm/config";
 import type { Context, MiddlewareHandler } from "hono";
+import { addressBucket } from "./client-ip.ts";
 import { sha256Hex } from "./keys/api-key.ts";
 import type { KeyPolicy } from "./keys/key-policy.ts";
 import type { Keyring } from "./keys/keyring.ts";
@@ -70,7 +71,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<Gatewa
 
   async function refuse(c: Context<GatewayEnv>, error: ApiError): Promise<never> {
     if (failures !== undefined && failures.quota.limit > 0) {
-      const state = await failures.store.consume(failures.quota, clientIp(c));
+      const state = await failures.store.consume(failures.quota, addressBucket(clientIp(c)));
       if (!state.allowed) {
         options.metrics?.rateLimited("ip");
         throw tooManyRequests(failures.quota, state, "Too many failed authentication attempts; retry later.");
@@ -81,7 +82,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<Gatewa
 
   function anonymous(c: Context<GatewayEnv>) {
     c.set("apiKeyId", null);
-    c.set("principal", { kind: "ip", id: clientIp(c), policy: anonymousPolicy });
+    c.set("principal", { kind: "ip", id: addressBucket(clientIp(c)), policy: anonymousPolicy });
   }
 
   return async function apiKeyAuth(c, next) {

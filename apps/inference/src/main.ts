@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
-import { EnvError, readInferenceEnv } from "@slm/config";
+import { EnvError, isLoopbackHost, readInferenceEnv } from "@slm/config";
 import { createLogger, type Logger } from "./logger.ts";
 import { Readiness } from "./readiness.ts";
 import { createInferenceApp } from "./http/app.ts";
@@ -50,12 +50,19 @@ async function main(): Promise<void> {
     log,
     metrics,
     apiKey: config.serving.apiKey,
+    maxBodyBytes: config.serving.maxBodyBytes,
     requestTimeoutMs: config.serving.requestTimeoutMs,
     draining: () => draining,
     shutdown: cancelInFlight.signal,
   });
   const server = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
     log.info({ host: config.server.host, port: info.port, auth: config.serving.apiKey ? "bearer" : "none" }, "inference listening");
+    if (!config.serving.apiKey && !isLoopbackHost(config.server.host)) {
+      log.warn(
+        { host: config.server.host },
+        "listening beyond this machine without INFERENCE_API_KEY: anyone who reaches this port can use the model around the gateway",
+      );
+    }
   });
   installShutdown({
     server,

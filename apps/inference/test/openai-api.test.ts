@@ -15,7 +15,7 @@ let client: OpenAI;
 let reference: ReferenceModel;
 
 beforeAll(async () => {
-  served = await serveTinyModel({ env: { PARALLEL: "2", MAX_QUEUE: "2", EMBEDDINGS: "on", INFERENCE_API_KEY: KEY } });
+  served = await serveTinyModel({ env: { PARALLEL: "2", MAX_QUEUE: "2", EMBEDDINGS: "on", INFERENCE_API_KEY: KEY, INFERENCE_MAX_BODY_BYTES: "262144" } });
   client = new OpenAI({ baseURL: `${served.url}/v1`, apiKey: KEY, maxRetries: 0 });
   reference = await loadReference(served.modelPath);
 }, 120_000);
@@ -227,6 +227,16 @@ describe("errors", () => {
     expect((await badRequest(client.chat.completions.create({ model: "tiny", messages, tools, tool_choice: "required" }))).param).toBe("tool_choice");
     expect((await badRequest(client.completions.create({ model: "tiny", prompt: ["a", "b"] }))).param).toBe("prompt");
     expect((await badRequest(client.completions.create({ model: "tiny", prompt: "a", logit_bias: { "999999": 1 } }))).param).toBe("logit_bias");
+  });
+
+  it("refuses a body over INFERENCE_MAX_BODY_BYTES with a 413, before reading it all", async () => {
+    const response = await fetch(`${served.url}/v1/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ prompt: "x".repeat(300_000), max_tokens: 1 }),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ error: { code: "request_too_large" } });
   });
 
   it("answers a prompt longer than the context with a 400 giving the token counts", async () => {

@@ -4,6 +4,7 @@ export {
   DEFAULT_HF_ENDPOINT,
   DEFAULT_MODEL,
   HF_TOKEN_PATTERN,
+  isLoopbackHost,
   readInferenceEnv,
   type HubSettings,
   type InferenceConfig,

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
+import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { ApiError, errorEnvelope, type ModelList } from "@slm/config";
@@ -23,6 +24,8 @@ export interface InferenceAppOptions {
   metrics: InferenceMetrics;
   /** INFERENCE_API_KEY: when set, every route but /health and /ready needs `Authorization: Bearer <key>`. */
   apiKey?: string | undefined;
+  /** INFERENCE_MAX_BODY_BYTES: a larger request body is a 413, read no further. */
+  maxBodyBytes: number;
   requestTimeoutMs: number;
   /** True once SIGTERM arrived: new requests get 503. */
   draining: () => boolean;
@@ -86,6 +89,21 @@ export function createInferenceApp(options: InferenceAppOptions): Hono<Inference
       }),
     );
   }
+
+  app.use(
+    bodyLimit({
+      maxSize: options.maxBodyBytes,
+      // The rest of the body is not read, so the connection cannot carry another request: say so, or a client
+      // reusing it (undici's pool) fails its next request.
+      onError: (c) =>
+        errorResponse(
+          c,
+          new ApiError(413, "invalid_request_error", "request_too_large", `The request body is larger than ${options.maxBodyBytes} bytes.`, null, {
+            connection: "close",
+          }),
+        ),
+    }),
+  );
 
   app.get("/metrics", async (c) => c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }));
 

@@ -119,6 +119,15 @@ describe("readInferenceEnv", () => {
     expect(message).not.toContain("eighty");
   });
 
+  it("in production, refuses to listen beyond loopback without the internal key unless told to", () => {
+    const exposed = { NODE_ENV: "production", INFERENCE_HOST: "0.0.0.0" };
+    expect(() => readInferenceEnv(exposed)).toThrow(/INFERENCE_API_KEY: .*required in production when INFERENCE_HOST is not a loopback address/);
+    expect(readInferenceEnv({ ...exposed, INFERENCE_ALLOW_UNAUTHENTICATED: "1" }).server.host).toBe("0.0.0.0");
+    expect(readInferenceEnv({ ...exposed, INFERENCE_API_KEY: "internal-key-0123456789" }).serving.apiKey).toBeDefined();
+    expect(readInferenceEnv({ NODE_ENV: "production", INFERENCE_HOST: "127.0.0.1" }).server.host).toBe("127.0.0.1");
+    expect(readInferenceEnv({ INFERENCE_HOST: "0.0.0.0" }).server.host).toBe("0.0.0.0"); // development: a warning at startup
+  });
+
   it("refuses file paths that leave the repo, including with a newline, and control characters", () => {
     for (const file of ["../x.gguf", "a/../x.gguf", "a\n/../x.gguf", "/etc/passwd", "a//b.gguf", "./a.gguf", "a\\..\\b", "a\u0000b", "a\tb.gguf"]) {
       expect(() => readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: file }), JSON.stringify(file)).toThrow(/MODEL_FILE/);

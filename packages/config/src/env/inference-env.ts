@@ -63,6 +63,8 @@ const InferenceEnvFields = v.object({
   INFERENCE_HOST: v.optional(v.pipe(v.string(), v.trim()), "127.0.0.1"),
   INFERENCE_PORT: port(8081),
   INFERENCE_API_KEY: bearerToken(),
+  INFERENCE_ALLOW_UNAUTHENTICATED: boolean(false),
+  INFERENCE_MAX_BODY_BYTES: integer({ default: 8 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024 }),
   REQUEST_TIMEOUT_MS: integer({ default: 300_000, min: 1_000, max: 3_600_000 }),
   SHUTDOWN_GRACE_MS: integer({ default: 10_000, min: 0, max: 600_000 }),
 
@@ -126,8 +128,21 @@ const InferenceEnvFields = v.object({
   EMBEDDINGS: v.optional(v.picklist(["auto", "on", "off"], "auto, on or off"), "auto"),
 });
 
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127(?:\.\d{1,3}){3}$/.test(host);
+}
+
 const InferenceEnvSchema = v.pipe(
   InferenceEnvFields,
+  v.forward(
+    v.partialCheck(
+      [["NODE_ENV"], ["INFERENCE_HOST"], ["INFERENCE_API_KEY"], ["INFERENCE_ALLOW_UNAUTHENTICATED"]],
+      (e) => e.NODE_ENV !== "production" || isLoopbackHost(e.INFERENCE_HOST) || e.INFERENCE_API_KEY !== undefined || e.INFERENCE_ALLOW_UNAUTHENTICATED,
+      "the internal key, required in production when INFERENCE_HOST is not a loopback address (anyone who reaches the port could use the model around the gateway); set INFERENCE_ALLOW_UNAUTHENTICATED=1 to serve without one",
+    ),
+    ["INFERENCE_API_KEY"],
+  ),
   v.forward(
     v.partialCheck(
       [["MODEL_TYPE"], ["MODEL_ID"], ["MODEL_FILE"]],
@@ -270,7 +285,12 @@ function toInferenceConfig(e: InferenceEnvFields) {
     logLevel: e.LOG_LEVEL,
     server: { host: e.INFERENCE_HOST, port: e.INFERENCE_PORT },
     /** How requests are admitted and ended: internal key, per-request deadline, SIGTERM grace. */
-    serving: { apiKey: e.INFERENCE_API_KEY, requestTimeoutMs: e.REQUEST_TIMEOUT_MS, shutdownGraceMs: e.SHUTDOWN_GRACE_MS },
+    serving: {
+      apiKey: e.INFERENCE_API_KEY,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+      maxBodyBytes: e.INFERENCE_MAX_BODY_BYTES,
+    },
     registry: e.MODEL_REGISTRY,
     model,
     hub,
