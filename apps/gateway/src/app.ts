@@ -155,7 +155,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   app.get("/health", health());
   // Answered from the health checker's state; a check runs only when the last one is older than its interval.
   app.get("/ready", readiness({ probe: () => pool.readiness(options.healthIntervalMs ?? DEFAULT_READINESS_MAX_AGE_MS) }));
-  if (options.metricsEndpoint) app.get("/metrics", metricsRoute({ endpoint: options.metricsEndpoint, token: options.metricsToken, clientIp }));
+  if (options.metricsEndpoint) app.get("/metrics", metricsRoute({ endpoint: options.metricsEndpoint, token: options.metricsToken }));
 
   app.use(
     "/v1/*",

@@ -76,6 +76,19 @@ const server = Deno.serve(
   },
   (request, info) => gateway.app.fetch(request, info),
 );
+// GATEWAY_METRICS_PORT: /metrics without a token, for a scraper on this machine only.
+const metricsServer =
+  gateway.metricsApp && config.metricsPort !== undefined
+    ? Deno.serve(
+        {
+          hostname: "127.0.0.1",
+          port: config.metricsPort,
+          signal: stop.signal,
+          onListen: ({ port }) => logger.info("metrics listening", { host: "127.0.0.1", port }),
+        },
+        (request) => gateway.metricsApp!.fetch(request),
+      )
+    : undefined;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.addSignalListener(signal, () => {
     logger.info("shutting down", { signal });
@@ -84,6 +97,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 await server.finished;
+await metricsServer?.finished;
 await gateway.close();
 logger.info("stopped");
 logger.flush();

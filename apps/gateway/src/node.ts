@@ -115,6 +115,19 @@ const server = serve({ fetch: gateway.app.fetch, hostname: config.server.host, p
 }) as Server;
 server.keepAliveTimeout = 65_000;
 
+// GATEWAY_METRICS_PORT: /metrics without a token, for a scraper on this machine only.
+const metricsServer =
+  gateway.metricsApp && config.metricsPort !== undefined
+    ? (serve({ fetch: gateway.metricsApp.fetch, hostname: "127.0.0.1", port: config.metricsPort }, (info) => {
+        logger.info("metrics listening", { host: "127.0.0.1", port: info.port });
+      }) as Server)
+    : undefined;
+metricsServer?.on("error", (err: NodeJS.ErrnoException) => {
+  logger.flush();
+  console.error(`gateway: cannot listen on 127.0.0.1:${config.metricsPort} for metrics: ${err.code ?? err.message}`);
+  process.exit(1);
+});
+
 server.on("error", (err: NodeJS.ErrnoException) => {
   logger.flush();
   console.error(`gateway: cannot listen on ${config.server.host}:${config.server.port}: ${err.code ?? err.message}`);
@@ -126,6 +139,7 @@ function shutdown(signal: NodeJS.Signals): void {
   if (stopping) return;
   stopping = true;
   logger.info("shutting down", { signal });
+  metricsServer?.close();
   server.close((err) => {
     upstream?.close();
     void gateway.close().finally(() => {

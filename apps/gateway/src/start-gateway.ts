@@ -1,10 +1,11 @@
 import type { GatewayConfig } from "@slm/config";
-import type { Hono } from "hono";
+import { Hono } from "hono";
 import { createGatewayApp } from "./app.ts";
 import { resolveApiKeys } from "./keys/api-key.ts";
 import { createKeyLoader, type KeyLoader } from "./keys/key-loader.ts";
 import { createKeyring } from "./keys/keyring.ts";
 import type { Logger } from "./logger.ts";
+import { metricsRoute } from "./metrics/metrics-route.ts";
 import { createPrometheusMetrics } from "./metrics/prometheus.ts";
 import { createQuotaStore } from "./quota/quota-store.ts";
 import { connectRedis, type RedisConnection } from "./quota/redis.ts";
@@ -27,6 +28,8 @@ export interface StartGatewayOptions {
 
 export interface StartedGateway {
   app: Hono<GatewayEnv>;
+  /** GATEWAY_METRICS_PORT: the app of the loopback-only metrics listener (GET /metrics, no token). */
+  metricsApp: Hono<GatewayEnv> | undefined;
   keys: KeyLoader;
   /** Set when no key was configured and one was generated: the caller shows it once. */
   generatedKey: string | undefined;
@@ -70,8 +73,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Starte
     logger,
   });
 
+  const metricsApp = config.metricsPort === undefined ? undefined : new Hono<GatewayEnv>().get("/metrics", metricsRoute({ endpoint, open: true }));
+
   return {
     app,
+    metricsApp,
     keys,
     generatedKey,
     summary: {

@@ -30,6 +30,6 @@ describe("gateway under Deno", () => {
     const other = "sk-deno-other-0123456789abcd";
     const gw2 = await startGateway({ INFERENCE_URL: stub.url, INFERENCE_API_KEY: INTERNAL, GATEWAY_API_KEYS: other }, "deno");
     await expectDisconnectAbortsUpstream({ url: gw2.url, key: other, stub, timeoutMs: 5000 });
-    expect((await fetch(`${gw2.url}/metrics`)).status).toBe(200);
+    expect((await gw2.metrics()).status).toBe(200);
   }, 90_000);
 });

@@ -193,8 +193,9 @@ describe("gateway process (Node) with a key file", () => {
     for (const secret of [FULL, LIMITED, ROTATED, INTERNAL]) expect(all).not.toContain(secret);
   });
 
-  it("serves /metrics to a loopback scraper", async () => {
-    const text = await (await fetch(`${gw.url}/metrics`)).text();
+  it("serves /metrics with the token; without it a 404, even from loopback", async () => {
+    expect((await fetch(`${gw.url}/metrics`)).status).toBe(404);
+    const text = await (await gw.metrics()).text();
     expect(text).toMatch(/gateway_requests_total\{route="\/v1\/models",status="200",key_id="full"\}/);
     expect(text).toMatch(/gateway_rate_limited_total\{reason="requests"\} 1/);
     expect(text).toContain("gateway_open_streams 0");
@@ -218,6 +219,19 @@ describe("gateway process (Node): the shared smoke test", () => {
   }, 60_000);
 });
 
+describe("gateway process (Node) with a metrics listener", () => {
+  it("serves /metrics without a token on 127.0.0.1:GATEWAY_METRICS_PORT only", async () => {
+    const gw = await startGateway({ INFERENCE_URL: "http://127.0.0.1:9", GATEWAY_API_KEYS: "sk-metrics-port-0123456789", GATEWAY_METRICS_TOKEN: "", GATEWAY_METRICS_PORT: "0" });
+    await until(() => gw.logs().some((l) => l["msg"] === "metrics listening"));
+    const port = gw.logs().find((l) => l["msg"] === "metrics listening")!["port"];
+    const scraped = await fetch(`http://127.0.0.1:${String(port)}/metrics`);
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain("gateway_open_streams 0");
+    expect((await fetch(`http://127.0.0.1:${String(port)}/v1/models`)).status).toBe(404);
+    expect((await fetch(`${gw.url}/metrics`)).status).toBe(404);
+  });
+});
+
 describe("gateway process (Node) with several inference replicas", () => {
   it("spreads requests, and keeps serving when a replica goes away", async () => {
     const a = await startStubInference({ name: "a" });
@@ -236,7 +250,7 @@ describe("gateway process (Node) with several inference replicas", () => {
       expect(after).toEqual(["chatcmpl-b", "chatcmpl-b", "chatcmpl-b", "chatcmpl-b"]);
       expect((await fetch(`${gw.url}/ready`)).status).toBe(200);
       await until(() => gw.logs().some((l) => l["msg"] === "inference replica unhealthy" && l["replica"] === "0"), 3000);
-      const text = await (await fetch(`${gw.url}/metrics`)).text();
+      const text = await (await gw.metrics()).text();
       expect(text).toContain('gateway_replica_up{replica="0"} 0');
       expect(text).toContain('gateway_replica_up{replica="1"} 1');
       expect(gw.lines.join("\n")).not.toContain(a.url);

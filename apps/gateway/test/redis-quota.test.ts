@@ -76,7 +76,7 @@ describe("Redis unreachable", () => {
     expect(res.status).toBe(503);
     expect((await res.json()).error.code).toBe("rate_limiter_unavailable");
     await until(() => gw.logs().some((l) => l["msg"] === "quota store unreachable: failing closed, requests are refused until it is back"));
-    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    const metrics = await (await gw.metrics()).text();
     expect(metrics).toMatch(/gateway_quota_store_events_total\{event="fail_closed"\} [1-9]/);
     expect(metrics).toContain("gateway_quota_store_up 0");
   }, 30_000);
@@ -87,7 +87,7 @@ describe("Redis unreachable", () => {
     for (let i = 0; i < 3; i++) statuses.push((await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).status);
     expect(statuses).toEqual([200, 200, 429]);
     await until(() => gw.logs().some((l) => typeof l["msg"] === "string" && (l["msg"] as string).startsWith("quota store unreachable: failing open")));
-    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    const metrics = await (await gw.metrics()).text();
     expect(metrics).toMatch(/gateway_quota_store_events_total\{event="fail_open"\} [1-9]/);
     expect(gw.lines.join("\n")).not.toContain("127.0.0.1:1");
   }, 30_000);

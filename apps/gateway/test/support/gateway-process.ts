@@ -20,6 +20,8 @@ export interface GatewayProcess {
   lines: string[];
   /** The JSON log lines so far. */
   logs(): Record<string, unknown>[];
+  /** GET /metrics with the token every test gateway is started with (unless the test sets its own). */
+  metrics(): Promise<Response>;
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
@@ -34,6 +36,8 @@ function command(runtime: Runtime): [string, ...string[]] {
   return [process.execPath, "--import", TSX_LOADER, join(GATEWAY_DIR, "src/node.ts")];
 }
 
+export const METRICS_TOKEN = "metrics-token-for-tests-0123456789";
+
 const started: GatewayProcess[] = [];
 const dirs: string[] = [];
 
@@ -43,7 +47,7 @@ export async function startGateway(env: Record<string, string>, runtime: Runtime
   const service = await startService<Record<string, unknown>>({
     command: command(runtime),
     cwd: runtime === "deno" ? GATEWAY_DIR : cwd, // Deno resolves npm packages from the gateway's node_modules
-    env: { GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: "0", LOG_LEVEL: "info", DENO_NO_UPDATE_CHECK: "1", ...env },
+    env: { GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: "0", LOG_LEVEL: "info", DENO_NO_UPDATE_CHECK: "1", GATEWAY_METRICS_TOKEN: METRICS_TOKEN, ...env },
     readyWhen: (line) => {
       const json = jsonLine(line);
       return json?.["msg"] === "listening" ? json : undefined;
@@ -55,6 +59,7 @@ export async function startGateway(env: Record<string, string>, runtime: Runtime
     service,
     lines: service.lines,
     logs: () => service.lines.map(jsonLine).filter((l): l is Record<string, unknown> => l !== undefined),
+    metrics: () => fetch(`http://127.0.0.1:${String(service.ready["port"])}/metrics`, { headers: { authorization: `Bearer ${env["GATEWAY_METRICS_TOKEN"] ?? METRICS_TOKEN}` } }),
     stop: (signal) => service.stop(signal),
   };
   started.push(gateway);

@@ -42,6 +42,8 @@ const GatewayEnvSchema = v.pipe(
     GATEWAY_HEALTH_INTERVAL_MS: integer({ default: 5000, min: 100, max: 3_600_000 }),
     GATEWAY_MAX_INFLIGHT: integer({ default: 512, min: 1, max: 1e6 }),
     GATEWAY_METRICS_TOKEN: text(),
+    /** A second listener on 127.0.0.1 that serves only /metrics, without the token. */
+    GATEWAY_METRICS_PORT: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^\d{1,5}$/, "a port number"), v.transform(Number), v.maxValue(65535, "a port number"))),
     // Unset: on outside production, off in production (see the transform).
     GATEWAY_PLAYGROUND: v.optional(boolean(false)),
   }),
@@ -78,6 +80,7 @@ const GatewayEnvSchema = v.pipe(
     corsOrigins: e.GATEWAY_CORS_ORIGINS,
     trustProxyHops: e.GATEWAY_TRUST_PROXY_HOPS,
     metricsToken: e.GATEWAY_METRICS_TOKEN,
+    metricsPort: e.GATEWAY_METRICS_PORT,
   })),
 );
 
