@@ -2,18 +2,33 @@ import { describe, expect, it } from "vitest";
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cacheLayout, readRef, writeRef } from "./cache-layout.ts";
+import { CachePathError, cacheLayout, readRef, writeRef } from "./cache-layout.ts";
 
 describe("cache layout", () => {
   it("uses the Python client's folder names", () => {
     const layout = cacheLayout("/c", "acme/tiny-model");
+    const commit = "c".repeat(40);
+    const blob = "e".repeat(64);
     expect(layout.repoDir).toBe("/c/models--acme--tiny-model");
     expect(layout.refPath("v1")).toBe("/c/models--acme--tiny-model/refs/v1");
-    expect(layout.snapshotPath("abc", "sub/m.gguf")).toBe("/c/models--acme--tiny-model/snapshots/abc/sub/m.gguf");
-    expect(layout.blobPath("e")).toBe("/c/models--acme--tiny-model/blobs/e");
-    expect(layout.lockPath("e")).toBe("/c/.locks/models--acme--tiny-model/e.slm-download.lock");
-    expect(layout.markerPath("e")).toBe("/c/.locks/models--acme--tiny-model/e.slm-verified.json");
-    expect(layout.commitInfoPath("abc")).toBe("/c/.locks/models--acme--tiny-model/abc.slm-commit.json");
+    expect(layout.snapshotPath(commit, "sub/m.gguf")).toBe(`/c/models--acme--tiny-model/snapshots/${commit}/sub/m.gguf`);
+    expect(layout.blobPath(blob)).toBe(`/c/models--acme--tiny-model/blobs/${blob}`);
+    expect(layout.lockPath(blob)).toBe(`/c/.locks/models--acme--tiny-model/${blob}.slm-download.lock`);
+    expect(layout.markerPath(blob)).toBe(`/c/.locks/models--acme--tiny-model/${blob}.slm-verified.json`);
+    expect(layout.commitInfoPath(commit)).toBe(`/c/.locks/models--acme--tiny-model/${commit}.slm-commit.json`);
+  });
+
+  it("builds no path outside the cache, whatever the Hub or the environment names", () => {
+    const layout = cacheLayout("/c", "acme/m");
+    const commit = "c".repeat(40);
+    for (const name of ["../../../../etc/x", "e", `${"e".repeat(63)}/`, "E".repeat(64)]) {
+      expect(() => layout.blobPath(name), name).toThrow(CachePathError);
+      expect(() => layout.markerPath(name), name).toThrow(CachePathError);
+    }
+    expect(() => layout.snapshotPath(commit, "../../../x")).toThrow(CachePathError);
+    expect(() => layout.snapshotPath("../x", "m.gguf")).toThrow(CachePathError);
+    expect(() => layout.refPath("../../../x")).toThrow(CachePathError);
+    expect(() => layout.commitInfoPath("x/../../y")).toThrow(CachePathError);
   });
 
   it("writes refs atomically as the bare commit and reads them back", async () => {

@@ -122,6 +122,18 @@ export class NotCachedError extends HubError {
   }
 }
 
+export class UnverifiableCacheError extends HubError {
+  override readonly name = "UnverifiableCacheError";
+  readonly code = "unverifiable_cache";
+  constructor(artifact: ArtifactRef) {
+    super(
+      artifact,
+      "the cached file cannot be verified: it is not a Hub blob named by its sha256, and neither MODEL_SHA256, a lockfile nor an earlier online start recorded its checksum",
+      "Start once with the Hub reachable, or set MODEL_SHA256, or pin it with `pnpm models:lock`",
+    );
+  }
+}
+
 export class DownloadInterruptedError extends HubError {
   override readonly name = "DownloadInterruptedError";
   readonly code = "download_interrupted";

@@ -1,8 +1,9 @@
 import { realpath } from "node:fs/promises";
+import { basename } from "node:path";
 import { readRef, type CacheLayout } from "./cache-layout.ts";
 import { readCommitInfo } from "./commit-info.ts";
 import { enforceLock, type LockCheck } from "./enforce-lock.ts";
-import type { ArtifactRef } from "./errors.ts";
+import { UnverifiableCacheError, type ArtifactRef } from "./errors.ts";
 import type { ResolvedModelFile } from "./resolve-model-file.ts";
 import { verifyCachedFile } from "./verify-cached-file.ts";
 
@@ -28,8 +29,17 @@ export async function resolveFromCache(params: ResolveFromCacheParams, artifact:
   const commit = params.lock?.locked.commit ?? (await readRef(params.layout, params.revision));
   if (!commit) return undefined;
   const snapshot = params.layout.snapshotPath(commit, params.file);
-  if ((await realpath(snapshot).catch(() => undefined)) === undefined) return undefined;
-  const verified = await verifyCachedFile(snapshot, params.sha256 ? { sha256: [params.sha256] } : {}, artifact, {
+  const blob = await realpath(snapshot).catch(() => undefined);
+  if (blob === undefined) return undefined;
+  // Something to verify against: MODEL_SHA256, the lock, what the Hub declared when this commit was verified online,
+  // or the blob's own name (the Hub cache names blobs by their sha256). A plain file with none of these is refused.
+  const info = await readCommitInfo(params.layout, commit);
+  const recorded = info.files[params.file];
+  const pins = [params.sha256, params.lock?.locked.sha256, recorded?.sha256].filter((s): s is string => s !== undefined);
+  if (pins.length === 0 && !/^[0-9a-f]{64}$/.test(basename(blob)) && !/^[0-9a-f]{40}$/.test(basename(blob))) {
+    throw new UnverifiableCacheError(artifact);
+  }
+  const verified = await verifyCachedFile(snapshot, { sha256: [...new Set(pins)], ...(recorded ? { size: recorded.size } : {}) }, artifact, {
     markerFor: params.layout.markerPath,
     rehash: params.reverify,
   });
@@ -42,7 +52,7 @@ export async function resolveFromCache(params: ResolveFromCacheParams, artifact:
     path: snapshot,
     size: verified.size,
     sha256: verified.sha256,
-    license: params.lock?.locked.license ?? (await readCommitInfo(params.layout, commit)).license,
+    license: params.lock?.locked.license ?? info.license,
     source: params.source,
     revisionKind: undefined,
     locked: params.lock !== undefined,

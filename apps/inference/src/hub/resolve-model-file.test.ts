@@ -22,6 +22,7 @@ import {
   RateLimitedError,
   RepoNotFoundError,
   RevisionNotFoundError,
+  UnverifiableCacheError,
 } from "./errors.ts";
 import type { SupplyChainEvent } from "./events.ts";
 import type { LockCheck } from "./enforce-lock.ts";
@@ -323,6 +324,41 @@ describe("resolveModelFile", () => {
     expect(hub.requests).toEqual([]);
     await expect(resolveModelFile(params({ revision: "v2", offline: true }))).rejects.toBeInstanceOf(NotCachedError);
     expect(await blobs()).toEqual([sha256]);
+  });
+});
+
+describe("offline starts verify against something", () => {
+  const laySnapshotAsFile = async (bytes: Buffer) => {
+    const dir = repoDir();
+    await mkdir(join(dir, "refs"), { recursive: true });
+    await mkdir(join(dir, "snapshots", commit), { recursive: true });
+    await writeFile(join(dir, "refs", "main"), commit);
+    await rm(join(dir, "snapshots", commit, "tiny.gguf"), { force: true });
+    await writeFile(join(dir, "snapshots", commit, "tiny.gguf"), bytes); // a plain file, as a copying client leaves it
+  };
+
+  it("refuses a cached plain file that nothing can verify (no lock, no MODEL_SHA256, never seen online)", async () => {
+    const tampered = Buffer.from(model);
+    tampered[200] = tampered[200]! ^ 0xff;
+    await laySnapshotAsFile(tampered);
+    const error = await resolveModelFile(params({ revision: "main", offline: true })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnverifiableCacheError);
+    expect((error as Error).message).toMatch(/cannot be verified.*Start once with the Hub reachable, or set MODEL_SHA256/);
+    // With the checksum pinned it is checked, and a wrong file is refused.
+    const pinned = await resolveModelFile(params({ revision: "main", offline: true, sha256 })).catch((e: unknown) => e);
+    expect(pinned).toBeInstanceOf(IntegrityError);
+    expect(hub.requests).toEqual([]);
+  });
+
+  it("checks a cached plain file against the sha256 recorded when the commit was verified online", async () => {
+    await resolveModelFile(params({ revision: "main", allowFloatingRevision: true }));
+    const tampered = Buffer.from(model);
+    tampered[200] = tampered[200]! ^ 0xff;
+    await laySnapshotAsFile(tampered);
+    const error = await resolveModelFile(params({ revision: "main", offline: true })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IntegrityError);
+    await laySnapshotAsFile(model);
+    await expect(resolveModelFile(params({ revision: "main", offline: true }))).resolves.toMatchObject({ commit, sha256, source: "offline-cache" });
   });
 });
 

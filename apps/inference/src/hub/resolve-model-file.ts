@@ -1,6 +1,6 @@
 import { cacheLayout, writeRef } from "./cache-layout.ts";
 import { cacheFile } from "./cache-file.ts";
-import { writeCommitInfo } from "./commit-info.ts";
+import { recordVerifiedFile, writeCommitInfo } from "./commit-info.ts";
 import { connectHub } from "./connect-hub.ts";
 import { enforceLock, type LockCheck } from "./enforce-lock.ts";
 import { HubUnavailableError, NotCachedError, RateLimitedError, asHubError, type ArtifactRef, type HubError } from "./errors.ts";
@@ -125,6 +125,9 @@ export async function resolveModelFile(params: ResolveModelFileParams): Promise<
     ...(params.onEvent ? { onEvent: params.onEvent } : {}),
   });
   if (params.lock) enforceLock(params.lock, { sha256: cached.sha256 }, artifact);
+  await recordVerifiedFile(layout, commit, params.file, { size: cached.size, sha256: cached.sha256 }).catch((error: unknown) => {
+    throw mapCacheWriteError(error, artifact, params.cacheDir, 0);
+  });
   return {
     repo: params.repo,
     revision: params.revision,

@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import { realpath, rm, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { createBlobHasher } from "./blob-hasher.ts";
+import { BLOB_NAME } from "./cache-layout.ts";
 import { findMismatch } from "./find-mismatch.ts";
 import { IntegrityError, type ArtifactRef } from "./errors.ts";
 import { readVerifiedMarker, writeVerifiedMarker, type BlobDigests } from "./verified-marker.ts";
@@ -45,7 +46,8 @@ export async function verifyCachedFile(
   const blobPath = await realpath(snapshotPath);
   const { size } = await stat(blobPath);
   const name = basename(blobPath);
-  const markerPath = options.markerFor?.(name);
+  // Markers are kept per blob: a snapshot that is a plain file (not a link to a named blob) is rehashed each time.
+  const markerPath = BLOB_NAME.test(name) ? options.markerFor?.(name) : undefined;
   const fail = async (what: string): Promise<never> => {
     await rm(blobPath, { force: true });
     await rm(snapshotPath, { force: true });

@@ -48,7 +48,25 @@ describe("convertCached", () => {
     const second = await convertCached({ cacheDir, ...sources });
     expect(second).toEqual({ ...first, converted: false });
     expect((await stat(second.path)).mtimeMs).toBe(before.mtimeMs);
-    expect(await readdir(cacheDir)).toEqual([`${first.key}.gguf`]); // no temporary file left behind
+    // No temporary file left behind; the converted file's own sha256 beside it.
+    expect((await readdir(cacheDir)).sort()).toEqual([`${first.key}.gguf`, `${first.key}.gguf.sha256`]);
+    expect((await readFile(`${first.path}.sha256`, "utf8")).trim()).toBe(sha256(expected));
+  });
+
+  it("converts again when the cached file no longer hashes to what was recorded", async () => {
+    const cacheDir = join(dir, "cache-tampered");
+    const first = await convertCached({ cacheDir, ...sources });
+    const good = await readFile(first.path);
+    const tampered = Buffer.from(good);
+    tampered[tampered.length - 1] = tampered[tampered.length - 1]! ^ 0xff;
+    await writeFile(first.path, tampered);
+    const again = await convertCached({ cacheDir, ...sources });
+    expect(again.converted).toBe(true);
+    expect(Buffer.from(await readFile(again.path)).equals(good)).toBe(true);
+    // A file with no recorded digest (an older cache, or a crash between the two writes) is converted again too.
+    await rm(`${first.path}.sha256`);
+    expect((await convertCached({ cacheDir, ...sources })).converted).toBe(true);
+    expect((await convertCached({ cacheDir, ...sources })).converted).toBe(false);
   });
 
   it("keys by the sources' sha256, given or computed, and by the output options", async () => {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { convertPeftFiles } from "./convert-peft-files.ts";
 import { CONVERTER_VERSION } from "./convert-peft-to-gguf.ts";
@@ -31,7 +31,9 @@ export interface ConvertCachedResult {
 /**
  * Converts a PEFT adapter once: the result is stored under a key derived from the sources' sha256 (adapter config,
  * safetensors and base, whose architecture and shapes shape the output) and the converter version, so a restart
- * reuses it. The file is written under a temporary name and renamed, so a crash never leaves a partial adapter.
+ * reuses it. The file is written under a temporary name and renamed, so a crash never leaves a partial adapter, and
+ * its own sha256 is recorded beside it (`<key>.gguf.sha256`): a converted file is reused only while it still hashes
+ * to that, otherwise it is converted again.
  */
 export async function convertCached(options: ConvertCachedOptions): Promise<ConvertCachedResult> {
   const outType = options.outType ?? "f32";
@@ -44,11 +46,16 @@ export async function convertCached(options: ConvertCachedOptions): Promise<Conv
     .update(JSON.stringify({ converter: CONVERTER_VERSION, configSha, safetensorsSha, baseSha, outType, name: options.name ?? null }))
     .digest("hex");
   const path = join(options.cacheDir, `${key}.gguf`);
-  if (await isFile(path)) return { path, key, converted: false };
+  const digestPath = `${path}.sha256`;
+  if (await isFile(path)) {
+    const recorded = (await readFile(digestPath, "utf8").catch(() => "")).trim();
+    if (recorded.length === 64 && (await sha256File(path)) === recorded) return { path, key, converted: false };
+  }
 
   const { bytes } = await convertPeftFiles({ ...options, outType });
   await mkdir(options.cacheDir, { recursive: true });
   await writeFileAtomic(path, bytes);
+  await writeFileAtomic(digestPath, `${createHash("sha256").update(bytes).digest("hex")}\n`);
   return { path, key, converted: true };
 }
 
