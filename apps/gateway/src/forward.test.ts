@@ -236,6 +236,52 @@ describe("forwarding", () => {
     await reader.cancel(); // what the server adapter does when the client has gone
   });
 
+  it("charges a stream the client leaves after one chunk its prompt and its whole token cap", async () => {
+    const { app } = testApp({ defaultPolicy: { tokensPerMinute: 1000 } }, {
+      "POST /v1/chat/completions": (call) =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(encoder.encode(chunk("a")));
+              call.signal?.addEventListener("abort", () => controller.error(call.signal!.reason));
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        ),
+    });
+    const client = new AbortController();
+    const res = await app.request(new Request("http://gw/v1/chat/completions", { ...chatInit({ ...CHAT, stream: true }), signal: client.signal }));
+    const reader = res.body!.getReader();
+    await reader.read();
+    client.abort();
+    await reader.cancel();
+    await sleep(10);
+    const next = await app.request("/v1/models", { headers: auth });
+    expect(next.status).toBe(200);
+    const remaining = Number((await app.request("/v1/chat/completions", chatInit({ ...CHAT, max_tokens: 1 }))).headers.get("x-ratelimit-remaining-tokens"));
+    expect(remaining).toBeLessThanOrEqual(1000 - 256); // the cap (256) at least, plus the prompt's estimate
+  });
+
+  it("charges a JSON request the client aborts before the answer its prompt and its cap", async () => {
+    const { app } = testApp({ defaultPolicy: { tokensPerMinute: 1000 } }, { "POST /v1/chat/completions": (call) => untilAborted(call.signal) });
+    const client = new AbortController();
+    const pending = app.request(new Request("http://gw/v1/chat/completions", { ...chatInit(CHAT), signal: client.signal }));
+    await sleep(20);
+    client.abort();
+    expect((await pending).status).toBe(499);
+    const remaining = Number((await app.request("/v1/chat/completions", chatInit({ ...CHAT, max_tokens: 1 }))).headers.get("x-ratelimit-remaining-tokens"));
+    expect(remaining).toBeLessThanOrEqual(1000 - 256);
+  });
+
+  it("charges nothing for a request inference refuses, and the usage for one it answers", async () => {
+    const { app } = testApp({ defaultPolicy: { tokensPerMinute: 1000 } }, {
+      "POST /v1/chat/completions": () => Response.json({ error: { message: "bad", type: "invalid_request_error", param: null, code: "x" } }, { status: 400 }),
+    });
+    expect((await app.request("/v1/chat/completions", chatInit(CHAT))).status).toBe(400);
+    await sleep(10);
+    expect((await app.request("/v1/chat/completions", chatInit(CHAT))).headers.get("x-ratelimit-remaining-tokens")).toBe("1000");
+  });
+
   it("ends a stream that times out mid-way with an SSE error event", async () => {
     const { app } = testApp(
       { limits: { maxBodyBytes: 4096, maxTokens: 256, upstreamTimeoutMs: 80 } },

@@ -20,7 +20,7 @@ export interface GatewayVariables {
   /** Set by `shapeRequest()`: the request as it goes to inference. */
   shaped: ShapedRequest;
   /** Set by `rateLimit()` when the principal's tokens are metered: counts tokens against its quota. */
-  meterTokens: ((tokens: number) => void) | undefined;
+  meterTokens: TokenMeter | undefined;
   /** Set by `streamSlots()` for a streamed request: frees its concurrent-stream slot (idempotent). */
   releaseStream: (() => void) | undefined;
   /** Headers every response to this request carries (see response-headers.ts). */
@@ -52,3 +52,13 @@ export interface UpstreamResponse {
 
 /** The subset of `fetch` the gateway uses; injectable (tests stand in for inference; node.ts uses an undici Pool). */
 export type Fetch = (url: string, init: UpstreamInit) => Promise<UpstreamResponse>;
+
+/**
+ * One request's tokens against its key's quota: an estimate reserved before the request is sent (so a client that
+ * leaves is charged at least that), then settled at the real count, charging or giving back the difference.
+ */
+export interface TokenMeter {
+  reserve(tokens: number): void;
+  /** The final count for the request (idempotent: only the first call counts). */
+  settle(total: number): void;
+}

@@ -77,8 +77,22 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<GatewayE
       );
     }
     if (tokens) {
-      c.set("meterTokens", (count: number) => {
-        store.add(tokens, principal.id, count).catch((err: unknown) => logger?.warn("tokens not counted", { err, keyId: c.get("apiKeyId") }));
+      const warn = (err: unknown) => logger?.warn("tokens not counted", { err, keyId: c.get("apiKeyId") });
+      let reserved = 0;
+      let settled = false;
+      c.set("meterTokens", {
+        reserve(count) {
+          if (settled || count <= 0) return;
+          reserved += count;
+          store.add(tokens, principal.id, count).catch(warn);
+        },
+        settle(total) {
+          if (settled) return;
+          settled = true;
+          const difference = Math.ceil(total) - reserved;
+          if (difference > 0) store.add(tokens, principal.id, difference).catch(warn);
+          else if (difference < 0) store.release(tokens, principal.id, -difference).catch(warn);
+        },
       });
     }
 

@@ -11,8 +11,11 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 export interface RelayEventStreamOptions {
   /** Remove the usage report (and `usage` fields) the client did not ask for. */
   stripUsage?: boolean;
-  /** Called once at the end with the usage seen (if any) and the number of data events relayed. */
-  onUsage?: (usage: Usage | undefined, events: number) => void;
+  /**
+   * Called once at the end with the usage seen (if any), the number of data events relayed, and whether the stream
+   * ran to its end (false: the client left or the upstream broke).
+   */
+  onUsage?: (usage: Usage | undefined, events: number, complete: boolean) => void;
   /** The bytes to send when the upstream breaks, or null to just end. */
   onBreak: (err: unknown) => Uint8Array | null;
   onEnd?: () => void;
@@ -77,10 +80,10 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Rela
     },
   });
 
-  function end(): void {
+  function end(complete: boolean): void {
     if (ended) return;
     ended = true;
-    if (options.onUsage) options.onUsage(usage, events);
+    if (options.onUsage) options.onUsage(usage, events, complete);
     options.onEnd?.();
   }
 
@@ -92,7 +95,7 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Rela
             const { done, value } = await reader.read();
             if (done) {
               controller.close();
-              end();
+              end(true);
               return;
             }
             if (!watch) {
@@ -115,11 +118,11 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Rela
           const tail = options.onBreak(err);
           if (tail) controller.enqueue(tail);
           controller.close();
-          end();
+          end(false);
         }
       },
       async cancel(reason) {
-        end();
+        end(false);
         // The upstream body may already have failed (the abort that follows a disconnect errors it first).
         await reader.cancel(reason).catch(() => {});
       },

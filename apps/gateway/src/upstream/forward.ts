@@ -219,6 +219,11 @@ export function createForwarder(options: ForwardOptions): Forwarder {
       const releaseStream = c.get("releaseStream");
       const deadline = new Deadline(c, options.onClientClose, timeoutMs);
       const started = performance.now();
+      // Charged before sending: the prompt's estimate now; the real usage when known; a request that ends without
+      // one (the client left, the upstream broke or timed out) pays its prompt and its whole token cap.
+      const estimate = promptEstimate(shaped.body);
+      const worstCase = estimate + tokenCap(shaped.json);
+      meter?.reserve(estimate);
       let replica: Replica | undefined;
       let streaming = false;
       const finish = () => {
@@ -235,6 +240,8 @@ export function createForwarder(options: ForwardOptions): Forwarder {
         } catch (err) {
           const outcome = deadline.reason ?? (err instanceof ApiError ? err.code : "unreachable");
           metrics.upstreamLatency(path, outcome, (performance.now() - started) / 1000);
+          // Nothing was generated when inference was never reached; it may have been when the request was sent.
+          meter?.settle(deadline.reason !== null ? worstCase : 0);
           if (err instanceof ApiError) throw err;
           if (deadline.reason === "client") {
             logger.info("client closed the request before inference answered", { requestId, path });
@@ -249,7 +256,10 @@ export function createForwarder(options: ForwardOptions): Forwarder {
         }
         metrics.upstreamLatency(path, String(upstream.status), (performance.now() - started) / 1000);
 
-        if (upstream.status < 200 || upstream.status >= 300) return await relayError(c, upstream, requestId, path);
+        if (upstream.status < 200 || upstream.status >= 300) {
+          meter?.settle(0); // refused by inference: nothing generated
+          return await relayError(c, upstream, requestId, path);
+        }
 
         const headers = withResponseHeaders(c, relayedHeaders(upstream.headers));
         // The content type first: reading `body` may turn a Node stream into a web stream, wanted for SSE only.
@@ -259,7 +269,7 @@ export function createForwarder(options: ForwardOptions): Forwarder {
           metrics.streamOpened();
           const body = relayEventStream(upstream.body, {
             stripUsage: shaped.stripUsage,
-            onUsage: meter && ((usage, events) => meter(usage?.total_tokens ?? events)),
+            onUsage: meter && ((usage, events, complete) => meter.settle(usage?.total_tokens ?? (complete ? estimate + events : worstCase))),
             onBreak: (err) => {
               if (deadline.reason === "client") {
                 logger.info("client closed the stream", { requestId, path });
@@ -284,20 +294,30 @@ export function createForwarder(options: ForwardOptions): Forwarder {
         try {
           text = await upstream.text();
         } catch (err) {
+          meter?.settle(worstCase);
           if (deadline.reason === "client") throw clientClosed();
           if (deadline.reason === "timeout") throw timedOut();
           logger.warn("inference response broke", { requestId, path, err });
           throw badUpstream();
         }
-        if (meter) {
-          const tokens = totalTokensOf(text);
-          if (tokens !== undefined) meter(tokens);
-        }
+        meter?.settle(totalTokensOf(text) ?? estimate);
         return new Response(text, { status: upstream.status, headers });
       } finally {
         if (!streaming) finish();
       }
     };
+  }
+
+  /** A prompt's tokens, estimated from the request's bytes (about four per token in English JSON; at least 1). */
+  function promptEstimate(body: string): number {
+    return Math.max(1, Math.ceil(body.length / 4));
+  }
+
+  /** The most tokens the request may generate: its (shaped, so always set) cap, times `n`. */
+  function tokenCap(json: Record<string, unknown>): number {
+    const cap = Number(json["max_completion_tokens"] ?? json["max_tokens"] ?? 0);
+    const n = Number(json["n"] ?? 1);
+    return (Number.isFinite(cap) ? cap : 0) * (Number.isFinite(n) && n > 0 ? n : 1);
   }
 
   async function getJson(path: string): Promise<{ status: number; text: string } | null> {
