@@ -1,7 +1,9 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createNodeUpstream, UpstreamProtocolError } from "./node-upstream.ts";
+import { spawn } from "node:child_process";
+import { connect } from "node:net";
+import { createNodeUpstream, UpstreamProtocolError, UpstreamSaturatedError } from "./node-upstream.ts";
 import type { UpstreamInit } from "./types.ts";
 
 /** The Node transport against a real node:http server on loopback. */
@@ -159,5 +161,55 @@ describe("node upstream transport", () => {
     expect(texts).toEqual(Array(6).fill("ok"));
     expect(most).toBe(2);
     expect(sockets.size).toBe(2);
+  });
+
+  it("gives up on a blackholed replica after the connect deadline instead of the kernel's two minutes", async () => {
+    // A listener that never accepts: once its accept queue is full, the kernel drops further SYNs, as a firewall
+    // that silently drops packets would.
+    const listener = spawn("python3", ["-c", "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)"]);
+    try {
+      const port = await new Promise<number>((resolve) => listener.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))));
+      const fillers = Array.from({ length: 4 }, () => connect({ host: "127.0.0.1", port }).on("error", () => {}));
+      await sleep(100);
+      const started = Date.now();
+      const error = await createNodeUpstream({ connectTimeoutMs: 300 })
+        .fetch(`http://127.0.0.1:${port}/ready`, init({ method: "GET", body: undefined }))
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "ETIMEDOUT" });
+      expect(Date.now() - started).toBeLessThan(2_000);
+      for (const filler of fillers) filler.destroy();
+    } finally {
+      listener.kill();
+    }
+  });
+
+  it("a request waiting for a connection leaves at once when its signal aborts", async () => {
+    const { url } = await serve(async (_req, res) => {
+      await sleep(300);
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+    });
+    const { fetch } = createNodeUpstream({ maxConnections: 1 });
+    const first = fetch(`${url}/`, init());
+    const client = new AbortController();
+    const waiting = fetch(`${url}/`, init({ signal: client.signal })).catch((e: unknown) => e);
+    await sleep(20);
+    const started = Date.now();
+    client.abort(new Error("client closed the request"));
+    expect(await waiting).toMatchObject({ message: "client closed the request" });
+    expect(Date.now() - started).toBeLessThan(100);
+    expect(await (await first).text()).toBe("ok");
+    // The connection the aborted waiter no longer wants serves the next request.
+    expect(await (await fetch(`${url}/`, init())).text()).toBe("ok");
+  });
+
+  it("sheds a request beyond the wait queue instead of parking it", async () => {
+    const { url } = await serve(async (_req, res) => {
+      await sleep(100);
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+    });
+    const { fetch } = createNodeUpstream({ maxConnections: 1, maxWaiting: 1 });
+    const results = await Promise.allSettled(Array.from({ length: 3 }, () => fetch(`${url}/`, init()).then((r) => r.text())));
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(UpstreamSaturatedError);
   });
 });

@@ -14,13 +14,27 @@ import type { Fetch, UpstreamInit, UpstreamResponse } from "./types.ts";
  */
 
 export interface NodeUpstreamOptions {
-  /** Connections per replica (requests beyond wait for one). Default 256. */
+  /**
+   * Connections per replica. Default 512, GATEWAY_MAX_INFLIGHT's default: the gateway never has more requests in
+   * flight per replica, so none waits for a connection; a request beyond it (a race) waits at most `maxWaiting`
+   * deep, then is shed (UpstreamSaturatedError: a 503 for the client).
+   */
   maxConnections?: number;
+  /** Requests that may wait for a connection per replica. Default 64. */
+  maxWaiting?: number;
+  /** A connection not established within this is abandoned (ETIMEDOUT): a blackholed address. Default 5 s. */
+  connectTimeoutMs?: number;
   /** Idle connections are closed after this long. Default 4 s: below the 5 s keep-alive timeout of Node's HTTP server
    * (inference's), so that the gateway, not the server, closes an idle connection. */
   idleTimeoutMs?: number;
   /** Largest response head accepted. Default 64 KiB. */
   maxHeadBytes?: number;
+}
+
+/** Every connection to the replica is busy and its wait queue is full. */
+export class UpstreamSaturatedError extends Error {
+  override readonly name = "UpstreamSaturatedError";
+  readonly code = "EUPSTREAMSATURATED";
 }
 
 export class UpstreamProtocolError extends Error {
@@ -36,7 +50,16 @@ interface Origin {
   hostHeader: string;
   idle: Socket[];
   open: number;
-  waiting: Array<(socket: Socket | Error) => void>;
+  waiting: Waiter[];
+}
+
+/** A request waiting for a connection; it leaves the queue when its signal aborts. */
+interface Waiter {
+  take(socket: Socket | Error): void;
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error("aborted");
 }
 
 type Framing = { kind: "length"; remaining: number } | { kind: "chunked" } | { kind: "close" } | { kind: "none" };
@@ -132,7 +155,9 @@ class Exchange implements UpstreamResponse {
     socket.on("end", this.#onEnd);
     socket.on("error", this.#onError);
     socket.on("close", this.#onEnd);
-    signal.addEventListener("abort", this.#onAbort, { once: true });
+    // An abort that happened before this exchange existed fires no event: fail now (after construction completes).
+    if (signal.aborted) queueMicrotask(this.#onAbort);
+    else signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   /** Nothing came back on a reused connection: the server had closed it. Safe to send again on a new one. */
@@ -301,7 +326,9 @@ class Exchange implements UpstreamResponse {
 }
 
 export function createNodeUpstream(options: NodeUpstreamOptions = {}): { fetch: Fetch; close(): void } {
-  const maxConnections = options.maxConnections ?? 256;
+  const maxConnections = options.maxConnections ?? 512;
+  const maxWaiting = options.maxWaiting ?? 64;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 4_000;
   const maxHeadBytes = options.maxHeadBytes ?? 64 * 1024;
   const origins = new Map<string, Origin>();
@@ -328,10 +355,11 @@ export function createNodeUpstream(options: NodeUpstreamOptions = {}): { fetch: 
     const waiter = origin.waiting.shift();
     if (!reusable) {
       socket.destroy();
-      if (waiter) void open(origin).then(waiter, waiter);
+      // The waiter gets a new connection (with the same connect deadline), or the error.
+      if (waiter) void open(origin, undefined).then(waiter.take, waiter.take);
       return;
     }
-    if (waiter) return waiter(socket);
+    if (waiter) return waiter.take(socket);
     socket.setTimeout(idleTimeoutMs);
     const onClose = onIdleClose(origin, socket);
     socket.once("close", onClose);
@@ -340,18 +368,37 @@ export function createNodeUpstream(options: NodeUpstreamOptions = {}): { fetch: 
     origin.idle.push(socket);
   }
 
-  /** A new connection, counted in `origin.open` until it closes. */
-  function open(origin: Origin): Promise<Socket> {
+  /**
+   * A new connection, counted in `origin.open` until it closes. Abandoned after `connectTimeoutMs` (a blackholed
+   * address would otherwise hold it for the kernel's SYN retries, about two minutes) or when `signal` aborts.
+   */
+  function open(origin: Origin, signal: AbortSignal | undefined): Promise<Socket> {
     origin.open++;
     return new Promise((resolve, reject) => {
       const socket = connect({ host: origin.host, port: origin.port, noDelay: true });
-      const onError = (err: Error) => {
+      let settled = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         origin.open--;
+        socket.destroy();
         reject(err);
       };
-      socket.once("error", onError);
+      const timer = setTimeout(
+        () => fail(Object.assign(new Error(`connect timed out after ${connectTimeoutMs} ms`), { code: "ETIMEDOUT" })),
+        connectTimeoutMs,
+      );
+      const onAbort = () => fail(abortReason(signal!));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      socket.once("error", fail);
       socket.once("connect", () => {
-        socket.off("error", onError);
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        socket.off("error", fail);
         socket.once("close", () => origin.open--);
         socket.on("timeout", () => socket.destroy()); // idle too long (the timeout is only set while idle)
         resolve(socket);
@@ -359,7 +406,7 @@ export function createNodeUpstream(options: NodeUpstreamOptions = {}): { fetch: 
     });
   }
 
-  async function acquire(origin: Origin): Promise<{ socket: Socket; reused: boolean }> {
+  async function acquire(origin: Origin, signal: AbortSignal): Promise<{ socket: Socket; reused: boolean }> {
     const idle = origin.idle.pop();
     if (idle) {
       const tagged = idle as Socket & { onIdleClose?: () => void };
@@ -370,9 +417,31 @@ export function createNodeUpstream(options: NodeUpstreamOptions = {}): { fetch: 
       }
       return { socket: idle, reused: true };
     }
-    if (origin.open < maxConnections) return { socket: await open(origin), reused: false };
-    const next = await new Promise<Socket | Error>((resolve) => origin.waiting.push(resolve));
+    if (origin.open < maxConnections) return { socket: await open(origin, signal), reused: false };
+    if (origin.waiting.length >= maxWaiting) {
+      throw new UpstreamSaturatedError(`all ${maxConnections} connections to the replica are busy and ${maxWaiting} requests wait`);
+    }
+    // Wait for a connection, but never past the request's own end (client gone, deadline).
+    const next = await new Promise<Socket | Error>((resolve) => {
+      const waiter: Waiter = {
+        take: (socket) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(socket);
+        },
+      };
+      const onAbort = () => {
+        const i = origin.waiting.indexOf(waiter);
+        if (i >= 0) origin.waiting.splice(i, 1);
+        resolve(abortReason(signal));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      origin.waiting.push(waiter);
+    });
     if (next instanceof Error) throw next;
+    if (signal.aborted) {
+      release(origin, next, true); // handed over just as the request ended: pass it on
+      throw abortReason(signal);
+    }
     return { socket: next, reused: true };
   }
 
@@ -392,12 +461,12 @@ export function createNodeUpstream(options: NodeUpstreamOptions = {}): { fetch: 
   }
 
   const fetch: Fetch = async (url, init) => {
-    if (init.signal.aborted) throw init.signal.reason instanceof Error ? init.signal.reason : new Error("aborted");
+    if (init.signal.aborted) throw abortReason(init.signal);
     const pathStart = url.indexOf("/", url.indexOf("//") + 2);
     const origin = originOf(pathStart === -1 ? url : url.slice(0, pathStart));
     const path = pathStart === -1 ? "/" : url.slice(pathStart);
     for (let attempt = 0; ; attempt++) {
-      const { socket, reused } = await acquire(origin);
+      const { socket, reused } = await acquire(origin, init.signal);
       try {
         return (await send(origin, path, init, socket)).response;
       } catch (err) {

@@ -81,7 +81,9 @@ const runtime: RuntimeAdapter = {
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, base: { service: "gateway" } });
 // The lean HTTP/1.1 transport for http:// replicas (see node-upstream.ts); https:// ones use the global fetch.
-const upstream = config.inferenceUrls.every((u) => u.startsWith("http://")) ? createNodeUpstream() : undefined;
+const upstream = config.inferenceUrls.every((u) => u.startsWith("http://"))
+  ? createNodeUpstream({ maxConnections: config.limits.maxInflightPerReplica })
+  : undefined;
 
 let gateway: Awaited<ReturnType<typeof startGateway>>;
 try {

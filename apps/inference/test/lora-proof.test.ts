@@ -1,4 +1,4 @@
-// The proof that the PEFT -> GGUF conversion is right (shared/docs/lora-format.md, "The proof that matters"): in
+// The proof that the PEFT -> GGUF conversion is right (docs/lora-format.md, "The proof that matters"): in
 // llama.cpp, base + converted adapter must compute what a model with the adapter merged by hand computes. The test
 // kit draws the base in Hugging Face order and stores q/k reordered like llama.cpp's converter, and merges
 // W + scale · s · B·A in Hugging Face order before storing the same way; only mapping, reorder, transposition,

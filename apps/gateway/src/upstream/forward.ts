@@ -66,11 +66,15 @@ function isEventStream(headers: UpstreamResponse["headers"]): boolean {
   return headers.get("content-type")?.toLowerCase().startsWith("text/event-stream") ?? false;
 }
 
-/** A refused connection: nothing reached the replica, so another one may take the request. */
+/**
+ * A connection that was refused or never established (a blackholed address: the transport's connect deadline):
+ * nothing reached the replica, so it is marked down and another one may take the request.
+ */
 function connectionRefused(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (code === "ECONNREFUSED" || /ECONNREFUSED|Connection refused/i.test(e.message)) return true;
+    if (code === "ECONNREFUSED" || code === "UND_ERR_CONNECT_TIMEOUT" || /ECONNREFUSED|Connection refused/i.test(e.message)) return true;
+    if (code === "ETIMEDOUT" && /^connect timed out/.test(e.message)) return true;
   }
   return false;
 }

@@ -53,7 +53,7 @@ interface ModuleTensors {
 }
 
 /**
- * Converts a PEFT LoRA adapter to llama.cpp's GGUF adapter format (see shared/docs/lora-format.md): name mapping,
+ * Converts a PEFT LoRA adapter to llama.cpp's GGUF adapter format (see docs/lora-format.md): name mapping,
  * rotary reorder of q/k lora_B on llama bases, transposed embedding A, rsLoRA and per-module rank/alpha folded
  * into B, shapes checked against the base. Throws a LoraError for anything llama.cpp cannot represent.
  */

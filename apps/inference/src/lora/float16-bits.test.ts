@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { toFloat16Bits } from "./float16-bits.ts";
 
 describe("toFloat16Bits", () => {
-  // The bit patterns listed in shared/docs/lora-format.md, then edge cases of the rounding.
+  // The bit patterns listed in docs/lora-format.md, then edge cases of the rounding.
   it.each([
     [1, 0x3c00],
     [-1, 0xbc00],

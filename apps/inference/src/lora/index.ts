@@ -1,4 +1,4 @@
-// LoRA adapters: PEFT -> llama.cpp GGUF conversion and checks against the base. See shared/docs/lora-format.md.
+// LoRA adapters: PEFT -> llama.cpp GGUF conversion and checks against the base. See docs/lora-format.md.
 export { parseAdapterConfig, type AdapterConfig } from "./adapter-config.ts";
 export { checkGgufAdapter, type GgufAdapterSummary } from "./check-gguf-adapter.ts";
 export { convertCached, type ConvertCachedOptions, type ConvertCachedResult } from "./convert-cached.ts";

@@ -1,5 +1,5 @@
 /**
- * The wire protocol of shared/docs/hub-protocol.md, checked with raw fetch.
+ * The wire protocol of docs/hub-protocol.md, checked with raw fetch.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { gitBlobSha1, sha256Hex } from "./hashing.ts";

@@ -1,7 +1,7 @@
 /**
  * Public types of the fake Hugging Face Hub.
  *
- * The wire protocol it imitates is described in shared/docs/hub-protocol.md.
+ * The wire protocol it imitates is described in docs/hub-protocol.md.
  */
 
 export type GatedMode = false | "auto" | "manual";
