@@ -39,6 +39,11 @@ export interface GatewayAppOptions {
   keyring?: Keyring;
   apiKeys?: readonly string[];
   allowAnonymous: boolean;
+  /**
+   * The models anonymous requests may use (`["*"]`: all). Default: all when no key is configured (a local or
+   * open deployment), none when keys are (anonymous access beside keys must name what it opens up).
+   */
+  anonymousModels?: readonly string[] | undefined;
   /** The policy of keys without their own, and of anonymous requests. Default: unlimited, `limits.maxTokens`. */
   defaultPolicy?: Partial<KeyPolicy>;
   /** Requests per minute per client address without a valid key (anonymous, or failed authentication). 0: none. */
@@ -115,7 +120,10 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     ...options.defaultPolicy,
   };
   const ipRequestsPerMinute = options.ipRequestsPerMinute ?? 0;
-  const anonymousPolicy: KeyPolicy = { ...defaultPolicy, requestsPerMinute: ipRequestsPerMinute };
+  const keysConfigured = (options.apiKeys?.length ?? 0) > 0 || (options.keyring?.size ?? 0) > 0;
+  const anonymousModels: KeyPolicy["models"] =
+    options.anonymousModels === undefined ? (keysConfigured ? [] : "*") : options.anonymousModels.includes("*") ? "*" : options.anonymousModels;
+  const anonymousPolicy: KeyPolicy = { ...defaultPolicy, models: anonymousModels, requestsPerMinute: ipRequestsPerMinute };
 
   const keyring = options.keyring ?? createKeyring();
   const keysReady =

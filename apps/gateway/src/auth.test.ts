@@ -76,6 +76,17 @@ describe("apiKeyAuth", () => {
     await expectUnauthorized(await app.request("/v1/models", { headers: { authorization: "Bearer sk-wrong-key-123456" } }));
   });
 
+  it("with keys, anonymous requests get only the models GATEWAY_ANONYMOUS_MODELS names (none by default)", async () => {
+    const chat = (body: object) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const ask = { model: "m", messages: [{ role: "user", content: "hi" }] };
+    const closed = testApp({ allowAnonymous: true }, { "POST /v1/chat/completions": () => Response.json({}) }).app;
+    expect(((await (await closed.request("/v1/models")).json()) as { data: unknown[] }).data).toEqual([]);
+    expect((await closed.request("/v1/chat/completions", chat(ask))).status).toBe(404);
+    const open = testApp({ allowAnonymous: true, anonymousModels: ["m"] }, { "POST /v1/chat/completions": () => Response.json({}) }).app;
+    const answer = await open.request("/v1/chat/completions", chat(ask));
+    expect(answer.status, await answer.clone().text()).toBe(200);
+  });
+
   it("does not guard /health and /ready", async () => {
     const { app } = testApp({}, { "GET /ready": () => new Response("ok") });
     expect((await app.request("/health")).status).toBe(200);

@@ -21,6 +21,8 @@ const GatewayEnvSchema = v.pipe(
     ),
     GATEWAY_KEYS_FILE: text(),
     GATEWAY_ALLOW_ANONYMOUS: boolean(false),
+    /** The public model names anonymous requests may use; `*` all. Unset: all when no key is configured, none otherwise. */
+    GATEWAY_ANONYMOUS_MODELS: list(),
     GATEWAY_MAX_BODY_BYTES: integer({ default: 1 << 20, min: 1024, max: 64 << 20 }),
     GATEWAY_MAX_TOKENS: integer({ default: 4096, min: 1, max: 1 << 20 }),
     GATEWAY_UPSTREAM_TIMEOUT_MS: integer({ default: 300_000, min: 100, max: 3_600_000 }),
@@ -58,6 +60,7 @@ const GatewayEnvSchema = v.pipe(
     apiKeys: e.GATEWAY_API_KEYS,
     keysFile: e.GATEWAY_KEYS_FILE,
     allowAnonymous: e.GATEWAY_ALLOW_ANONYMOUS,
+    anonymousModels: e.GATEWAY_ANONYMOUS_MODELS,
     /** Serve the browser playground at /playground/. */
     playground: e.GATEWAY_PLAYGROUND ?? e.NODE_ENV !== "production",
     limits: {
