@@ -55,7 +55,7 @@ export async function convertCached(options: ConvertCachedOptions): Promise<Conv
   const { bytes } = await convertPeftFiles({ ...options, outType });
   await mkdir(options.cacheDir, { recursive: true });
   await writeFileAtomic(path, bytes);
-  await writeFileAtomic(digestPath, `${createHash("sha256").update(bytes).digest("hex")}\n`);
+  await writeFileAtomic(digestPath, Buffer.from(`${createHash("sha256").update(bytes).digest("hex")}\n`));
   return { path, key, converted: true };
 }
 
