@@ -103,7 +103,8 @@ describe("MODEL_TYPE=lora serving", { timeout: 240_000 }, () => {
     // The second process reused the conversion cached under the sources' sha256.
     const reused = scaledOff.lines.map(jsonLine).find((j) => j?.msg === "LoRA adapter ready");
     expect(reused).toMatchObject({ converted: false, scale: 0 });
-    expect(await readdir(join(dir, "slm-converted-lora"))).toHaveLength(1);
+    // One converted adapter, with its recorded sha256 beside it.
+    expect((await readdir(join(dir, "slm-converted-lora"))).map((f) => f.replace(/^[0-9a-f]{64}/, "<key>")).sort()).toEqual(["<key>.gguf", "<key>.gguf.sha256"]);
     // Base and adapter were each resolved at their own revision into the Python-compatible cache.
     const cached = await readdir(join(dir, "cache"));
     expect(cached).toEqual(expect.arrayContaining(["models--acme--tiny-base-GGUF", "models--acme--tiny-poet"]));
