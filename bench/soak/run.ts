@@ -10,13 +10,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { generateTinyLlama, jsonLine, startFakeHub, startService, type RunningService } from "@slm/testkit";
+import { freePort, generateTinyLlama, jsonLine, startFakeHub, startService, type RunningService } from "@slm/testkit";
 
 const { values } = parseArgs({ options: { streams: { type: "string", default: "8" }, minutes: { type: "string", default: "10" }, seed: { type: "string", default: "1" } } });
 const streams = Number(values.streams);
@@ -198,15 +197,4 @@ function readRss(pid: number): number {
 
 function mib(bytes: number | undefined): number {
   return Math.round(((bytes ?? 0) / 2 ** 20) * 10) / 10;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

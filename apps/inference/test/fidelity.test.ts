@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { casesFor, FIDELITY_MODELS, type FidelityAnswer, type FidelityCase, type FidelityGolden } from "./fidelity/cases.ts";
+import { answerCase } from "./fidelity/answer.ts";
+import { casesFor, FIDELITY_MODELS, type FidelityCase, type FidelityGolden } from "./fidelity/cases.ts";
 import { fidelityModelPath } from "./fidelity/models.ts";
 import { readSse, serveTinyModel, type ServedModel } from "./serve-tiny-model.ts";
 
@@ -28,7 +29,8 @@ for (const model of FIDELITY_MODELS) {
       it(`${fidelityCase.name}: prompt ids and greedy answer equal llama-server's, stream equals JSON`, async () => {
         const expected = golden.answers.find((a) => a.case === fidelityCase.name);
         expect(expected, `no golden for ${fidelityCase.name}: run pnpm fidelity:record`).toBeDefined();
-        const actual = await answer(served.url, fidelityCase);
+        const { usagePromptTokens, ...actual } = await answerCase(served.url, fidelityCase);
+        expect(usagePromptTokens).toBe(actual.promptTokens.length);
         expect(actual.promptText).toBe(expected!.promptText);
         expect(actual.promptTokens).toEqual(expected!.promptTokens);
         expect({ content: actual.content, reasoning: actual.reasoningContent ?? "", finish: actual.finishReason, tokens: actual.completionTokens }).toEqual({
@@ -42,43 +44,6 @@ for (const model of FIDELITY_MODELS) {
       });
     }
   });
-}
-
-async function post(url: string, path: string, body: unknown): Promise<Record<string, any>> {
-  const response = await fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  const json = (await response.json()) as Record<string, any>;
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-/** The same calls the recorder makes to llama-server, made to inference. */
-async function answer(url: string, fidelityCase: FidelityCase): Promise<FidelityAnswer> {
-  if (fidelityCase.route === "completion") {
-    const { tokens } = await post(url, "/tokenize", { content: fidelityCase.body["prompt"], add_special: true, parse_special: true });
-    const completion = await post(url, "/v1/completions", fidelityCase.body);
-    expect(completion["usage"].prompt_tokens).toBe(tokens.length);
-    return {
-      case: fidelityCase.name,
-      promptTokens: tokens,
-      content: completion["choices"][0].text,
-      finishReason: completion["choices"][0].finish_reason,
-      completionTokens: completion["usage"].completion_tokens,
-    };
-  }
-  const { prompt } = await post(url, "/apply-template", fidelityCase.body);
-  const { tokens } = await post(url, "/tokenize", { content: prompt, add_special: true, parse_special: true });
-  const chat = await post(url, "/v1/chat/completions", fidelityCase.body);
-  expect(chat["usage"].prompt_tokens).toBe(tokens.length);
-  const message = chat["choices"][0].message;
-  return {
-    case: fidelityCase.name,
-    promptText: prompt,
-    promptTokens: tokens,
-    content: message.content,
-    ...(message.reasoning_content ? { reasoningContent: message.reasoning_content } : {}),
-    finishReason: chat["choices"][0].finish_reason,
-    completionTokens: chat["usage"].completion_tokens,
-  };
 }
 
 async function streamAnswer(url: string, fidelityCase: FidelityCase): Promise<{ content: string; reasoning: string }> {

@@ -1,6 +1,7 @@
 export * from "./gguf/index.ts";
 export * from "./lora/index.ts";
 export * from "./process/start-service.ts";
+export { freePort } from "./process/free-port.ts";
 export * from "./fake-hub/index.ts";
 export * from "./stack/start-stack.ts";
 export * from "./llama-source/index.ts";

@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateVocabModel, hasLlamaServer, LLAMA_SERVER, listLlamaSourceFiles, llamaSourcePath, readTokenizerMetadata, startLlamaServer } from "@slm/testkit";
-import { casesFor, FIDELITY_MODELS, type FidelityAnswer, type FidelityCase, type FidelityGolden } from "./cases.ts";
+import { answerCase } from "./answer.ts";
+import { casesFor, FIDELITY_MODELS, type FidelityAnswer, type FidelityGolden } from "./cases.ts";
 import { fidelityModelPath } from "./models.ts";
 import { TEMPLATE_CASES, TEMPLATE_VOCAB, type TemplateGolden } from "./template-cases.ts";
 
@@ -35,50 +36,17 @@ for (const model of FIDELITY_MODELS.filter((m) => only.length === 0 || only.incl
   });
   try {
     const answers: FidelityAnswer[] = [];
-    for (const fidelityCase of casesFor(model)) answers.push(await answer(server.url, fidelityCase));
+    for (const fidelityCase of casesFor(model)) {
+      const { usagePromptTokens, ...answer } = await answerCase(server.url, fidelityCase);
+      check(usagePromptTokens === answer.promptTokens.length, `${fidelityCase.name}: prompt tokens`);
+      answers.push(answer);
+    }
     const golden: FidelityGolden = { model, recordedWith: `llama-server ${version}`, answers };
     await writeFile(`${goldensDir}${model.id}.json`, `${JSON.stringify(golden, null, 2)}\n`);
     console.log(`fidelity:record: ${model.id}: ${answers.length} cases`);
   } finally {
     await server.stop();
   }
-}
-
-async function answer(url: string, fidelityCase: FidelityCase): Promise<FidelityAnswer> {
-  const post = async (path: string, body: unknown) => {
-    const response = await fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    const json = (await response.json()) as Record<string, any>;
-    if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`);
-    return json;
-  };
-  if (fidelityCase.route === "completion") {
-    const prompt = fidelityCase.body["prompt"] as string;
-    const { tokens } = await post("/tokenize", { content: prompt, add_special: true, parse_special: true });
-    const completion = await post("/v1/completions", fidelityCase.body);
-    check(completion["usage"].prompt_tokens === tokens.length, "completion prompt tokens");
-    return {
-      case: fidelityCase.name,
-      promptTokens: tokens,
-      content: completion["choices"][0].text,
-      finishReason: completion["choices"][0].finish_reason,
-      completionTokens: completion["usage"].completion_tokens,
-    };
-  }
-  const { prompt } = await post("/apply-template", fidelityCase.body);
-  // The chat route tokenizes the rendered prompt with add_special and parse_special, exactly as this call does.
-  const { tokens } = await post("/tokenize", { content: prompt, add_special: true, parse_special: true });
-  const chat = await post("/v1/chat/completions", fidelityCase.body);
-  check(chat["usage"].prompt_tokens === tokens.length, "chat prompt tokens");
-  const message = chat["choices"][0].message;
-  return {
-    case: fidelityCase.name,
-    promptText: prompt,
-    promptTokens: tokens,
-    content: message.content ?? "",
-    ...(message.reasoning_content ? { reasoningContent: message.reasoning_content } : {}),
-    finishReason: chat["choices"][0].finish_reason,
-    completionTokens: chat["usage"].completion_tokens,
-  };
 }
 
 function check(ok: boolean, what: string): void {

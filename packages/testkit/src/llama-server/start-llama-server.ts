@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../process/free-port.ts";
 
 /**
  * llama.cpp's own llama-server, the reference we compare with (benchmarks, fidelity goldens), when a binary is
@@ -66,15 +66,4 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Sta
         child.kill("SIGTERM");
       }),
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
