@@ -19,6 +19,19 @@ function untilAborted(signal: AbortSignal | undefined): Promise<never> {
   });
 }
 
+/** A stream that sends one chunk, then nothing until the request is aborted (then it errors, as a cut fetch body does). */
+function oneChunkThenHang(call: UpstreamCall): Response {
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode(chunk("a")));
+        call.signal?.addEventListener("abort", () => controller.error(call.signal!.reason));
+      },
+    }),
+    { headers: { "content-type": "text/event-stream" } },
+  );
+}
+
 describe("forwarding", () => {
   it("forwards the request id and echoes it; never forwards the caller's Authorization", async () => {
     const { app, upstream } = testApp({}, { "POST /v1/chat/completions": ok });
@@ -215,15 +228,7 @@ describe("forwarding", () => {
     const { app } = testApp({}, {
       "POST /v1/chat/completions": (call) => {
         seen = call;
-        return new Response(
-          new ReadableStream<Uint8Array>({
-            start(controller) {
-              controller.enqueue(encoder.encode(chunk("a")));
-              call.signal?.addEventListener("abort", () => controller.error(call.signal!.reason));
-            },
-          }),
-          { headers: { "content-type": "text/event-stream" } },
-        );
+        return oneChunkThenHang(call);
       },
     });
     const client = new AbortController();
@@ -238,16 +243,7 @@ describe("forwarding", () => {
 
   it("charges a stream the client leaves after one chunk its prompt and its whole token cap", async () => {
     const { app } = testApp({ defaultPolicy: { tokensPerMinute: 1000 } }, {
-      "POST /v1/chat/completions": (call) =>
-        new Response(
-          new ReadableStream<Uint8Array>({
-            start(controller) {
-              controller.enqueue(encoder.encode(chunk("a")));
-              call.signal?.addEventListener("abort", () => controller.error(call.signal!.reason));
-            },
-          }),
-          { headers: { "content-type": "text/event-stream" } },
-        ),
+      "POST /v1/chat/completions": (call) => oneChunkThenHang(call),
     });
     const client = new AbortController();
     const res = await app.request(new Request("http://gw/v1/chat/completions", { ...chatInit({ ...CHAT, stream: true }), signal: client.signal }));
