@@ -122,6 +122,12 @@ export class OutputSplitter {
       this.verbatimPrefix = "";
       return { reasoning: "", content };
     }
+    // Once the answer has started, everything after is answer as generated: no need to parse the whole text again
+    // for every token.
+    if (this.sent.content.length > 0) {
+      this.sent.content += text;
+      return { reasoning: "", content: text };
+    }
     this.output += text;
     return this.diff(parse(this.syntax, this.output, false));
   }
@@ -132,6 +138,7 @@ export class OutputSplitter {
       this.verbatimPrefix = "";
       return { reasoning: "", content };
     }
+    if (this.sent.content.length > 0) return { reasoning: "", content: "" };
     return this.diff(parse(this.syntax, this.output, true));
   }
 
