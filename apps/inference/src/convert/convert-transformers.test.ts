@@ -5,7 +5,7 @@ import { generateTransformersModel, parseGguf, writeSafetensors } from "@slm/tes
 import { afterAll, describe, expect, it } from "vitest";
 import { convertTransformersCached } from "./convert-transformers-cached.ts";
 import { convertTransformersToGguf } from "./convert-transformers.ts";
-import { InvalidModelConfigError, TensorShapeError, UnexpectedTensorError, UnsupportedArchitectureError, UnsupportedTokenizerError } from "./errors.ts";
+import { InvalidModelConfigError, InvalidWeightsFileError, TensorShapeError, UnexpectedTensorError, UnsupportedArchitectureError, UnsupportedDtypeError, UnsupportedTokenizerError } from "./errors.ts";
 
 const root = await mkdtemp(join(tmpdir(), "convert-unit-"));
 afterAll(() => rm(root, { recursive: true, force: true }));
@@ -88,6 +88,17 @@ describe("convertTransformersToGguf", () => {
     const missing = await model();
     await writeFile(missing.files["model.safetensors"]!, writeSafetensors(missing.tensors.filter((t) => !t.name.endsWith("up_proj.weight"))));
     await expect(convertTransformersToGguf({ files: missing.files, outType: "f16", outPath: join(root, "y.gguf") })).rejects.toThrow(TensorShapeError);
+
+    const int8 = await model();
+    const header = JSON.stringify({ "model.embed_tokens.weight": { dtype: "I8", shape: [1], data_offsets: [0, 1] } });
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(header.length));
+    await writeFile(int8.files["model.safetensors"]!, Buffer.concat([length, Buffer.from(header), Buffer.from([1])]));
+    await expect(convertTransformersToGguf({ files: int8.files, outType: "f16", outPath: join(root, "i.gguf") })).rejects.toThrow(new UnsupportedDtypeError("model.embed_tokens.weight", "I8"));
+    const truncated = JSON.stringify({ "model.embed_tokens.weight": { dtype: "F32", shape: [4], data_offsets: [0, 16] } });
+    length.writeBigUInt64LE(BigInt(truncated.length));
+    await writeFile(int8.files["model.safetensors"]!, Buffer.concat([length, Buffer.from(truncated), Buffer.alloc(8)]));
+    await expect(convertTransformersToGguf({ files: int8.files, outType: "f16", outPath: join(root, "i.gguf") })).rejects.toThrow(InvalidWeightsFileError);
 
     const dynamic = await model({ ropeScaling: { rope_type: "dynamic", factor: 2 } });
     await expect(convertTransformersToGguf({ files: dynamic.files, outType: "f16", outPath: join(root, "z.gguf") })).rejects.toThrow(InvalidModelConfigError);
