@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { generateTransformersModel, readRealTokenizer, type TokenizerFiles, type TransformersArchitecture } from "@slm/testkit";
+import { generateTransformersModel, llamaSourcePath, readRealTokenizer, readTokenizerMetadata, writeSentencePieceModel, type TokenizerFiles, type TransformersArchitecture } from "@slm/testkit";
 import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { convertTransformersToGguf } from "../src/convert/index.ts";
@@ -124,5 +124,44 @@ describe("converted tokenizers tokenize like the reference encoder", { timeout: 
 
   it("the test kit's synthetic tokenizer (pre recognised by its regex)", async () => {
     await check("synthetic", "LlamaForCausalLM", "synthetic", ["<|im_start|>", "<|im_end|>", "<|begin_of_text|>"]);
+  });
+
+  it("a SentencePiece tokenizer.model (built from llama.cpp's llama-spm vocabulary) tokenizes like llama.cpp's own conversion", async () => {
+    const referencePath = await llamaSourcePath("models/ggml-vocab-llama-spm.gguf");
+    const vocab = await readTokenizerMetadata(referencePath);
+    const tokens = vocab["tokenizer.ggml.tokens"]!.value as (string | Uint8Array)[];
+    const scores = vocab["tokenizer.ggml.scores"]!.value as number[];
+    const types = vocab["tokenizer.ggml.token_type"]!.value as number[];
+    const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    const folder = join(dir, "spm");
+    await generateTransformersModel({
+      architecture: "LlamaForCausalLM",
+      dir: folder,
+      dtype: "F32",
+      hiddenSize: 32,
+      numHeads: 2,
+      numKvHeads: 1,
+      numLayers: 1,
+      intermediateSize: 32,
+      vocabSize: tokens.length,
+      tokenizerModel: writeSentencePieceModel(tokens.map((piece, i) => ({ piece, score: scores[i]!, type: types[i]! }))),
+      tokenizer: {
+        tokenizerJson: { added_tokens: [special(0, "<unk>"), special(1, "<s>"), special(2, "</s>")], model: { type: "BPE", vocab: {}, merges: [] } },
+        tokenizerConfig: { add_bos_token: true, add_eos_token: false, bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>" },
+      },
+    });
+    const files = Object.fromEntries((await readdir(folder)).map((file) => [file, join(folder, file)]));
+    const path = join(dir, "spm.gguf");
+    await convertTransformersToGguf({ files, outType: "f16", outPath: path });
+    const [ours, theirs] = [await llama.loadModel({ modelPath: path, vocabOnly: true }), await llama.loadModel({ modelPath: referencePath, vocabOnly: true })];
+    try {
+      const texts = corpus(["<s>", "</s>"]);
+      const mismatches = texts.filter((text) => Array.from(ours.tokenize(text, true)).join() !== Array.from(theirs.tokenize(text, true)).join());
+      expect(mismatches.slice(0, 3)).toEqual([]);
+      expect(Array.from(ours.tokenize("Hello world")).length).toBeGreaterThan(1);
+    } finally {
+      await ours.dispose();
+      await theirs.dispose();
+    }
   });
 });
