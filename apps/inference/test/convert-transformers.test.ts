@@ -131,7 +131,7 @@ describe("transformers → GGUF in llama.cpp", { timeout: 180_000 }, () => {
     expect(decided).toBeGreaterThan(0);
   });
 
-  it.each(["LlamaForCausalLM", "Qwen3ForCausalLM"] as const)("%s: LORA_MERGE equals the adapter merged by hand and the adapter applied at runtime", async (architecture) => {
+  it.each(["LlamaForCausalLM", "Qwen3ForCausalLM", "Gemma3ForCausalLM"] as const)("%s: LORA_MERGE equals the adapter merged by hand and the adapter applied at runtime", async (architecture) => {
     const folder = join(dir, `merge-base-${architecture}`);
     const base = await generateTransformersModel({ architecture, dir: folder, seed: 3, dtype: "F32" });
     const loraOptions = { base: { nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128, nLayer: 2 }, seed: 9, r: 4, alpha: 8, strength: 0.5 };
