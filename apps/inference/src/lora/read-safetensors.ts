@@ -42,6 +42,7 @@ export interface SafetensorsFile {
 export const BYTES_PER_ELEMENT: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
 // The limit the reference implementation enforces; also keeps a hostile length from allocating gigabytes.
 export const MAX_HEADER_BYTES = 100_000_000;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const Dimension = v.pipe(v.number(), v.integer(), v.minValue(0));
 const TensorEntry = v.object({
@@ -127,8 +128,18 @@ function isSupportedDtype(dtype: string): dtype is SafetensorsDtype {
  * be aligned, and the file is little-endian whatever the platform.
  */
 export function decodeSafetensorsData(bytes: Uint8Array, dtype: SafetensorsDtype): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(bytes.byteLength / BYTES_PER_ELEMENT[dtype]);
+  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 && dtype !== "F32") {
+    // Aligned (a buffer of its own) on a little-endian platform: read the 16-bit elements through a typed view.
+    const halves = new Uint16Array(bytes.buffer, bytes.byteOffset, out.length);
+    if (dtype === "F16") for (let i = 0; i < out.length; i++) out[i] = float16BitsToNumber(halves[i]!);
+    else {
+      const widened = new Uint32Array(out.buffer);
+      for (let i = 0; i < out.length; i++) widened[i] = halves[i]! << 16;
+    }
+    return out;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dtype === "F32") {
     for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
   } else if (dtype === "F16") {
