@@ -5,6 +5,7 @@ import { InvalidModelError } from "../engine/gguf-metadata.ts";
 import { UnsupportedModelTypeError } from "../hub/configured-artifacts.ts";
 import { HubError } from "../hub/errors.ts";
 import { TokenFileError } from "../hub/read-token.ts";
+import { LoraError } from "../lora/errors.ts";
 
 /** A command used in a way it cannot work (its message says what to change). */
 export class UsageError extends Error {
@@ -33,7 +34,7 @@ export function runCommand(name: string, action: (config: InferenceConfig) => Pr
 }
 
 function describe(error: unknown): string {
-  const known = [UsageError, HubError, EnvError, InvalidModelError, TokenFileError, UnsupportedModelTypeError];
+  const known = [UsageError, HubError, EnvError, InvalidModelError, TokenFileError, UnsupportedModelTypeError, LoraError];
   if (known.some((type) => error instanceof type)) return (error as Error).message;
   return `unexpected ${error instanceof Error ? error.name : "failure"}`;
 }
