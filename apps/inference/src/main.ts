@@ -169,8 +169,17 @@ async function main(): Promise<void> {
             if (lora.baseMatch && format === "peft" && prepared.declaredBase === undefined) {
               log.warn({ adapter: adapter.name }, "the adapter declares no base_model_name_or_path: its base cannot be checked by name");
             }
+            const commit = artifacts.find((a) => a.repo === adapter.id && a.revision === adapter.revision && a.role.startsWith("adapter"))?.commit;
             log.info(
-              { adapter: adapter.name, revision: adapter.revision, scale: lora.scale, format, converted: prepared.converted ?? null, declaredBase: prepared.declaredBase ?? null },
+              {
+                adapter: adapter.name,
+                revision: adapter.revision,
+                commit: commit ?? null,
+                scale: lora.scale,
+                format,
+                converted: prepared.converted ?? null,
+                declaredBase: prepared.declaredBase ?? null,
+              },
               "LoRA adapter ready",
             );
           })

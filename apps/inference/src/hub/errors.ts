@@ -172,10 +172,10 @@ export class CacheNotWritableError extends HubError {
 export class FloatingRevisionError extends HubError {
   override readonly name = "FloatingRevisionError";
   readonly code = "floating_revision";
-  constructor(artifact: ArtifactRef) {
+  constructor(artifact: ArtifactRef, variable = "MODEL_VERSION") {
     super(
       artifact,
-      "MODEL_VERSION names a branch, which can move under a running service: in production pin a tag or a commit, " +
+      `${variable} names a branch, which can move under a running service: in production pin a tag or a commit, ` +
         "lock it with `pnpm models:lock`, or set MODEL_ALLOW_FLOATING_REVISION=1",
     );
   }

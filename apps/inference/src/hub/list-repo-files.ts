@@ -22,6 +22,8 @@ export interface ListRepoFilesParams {
   production?: boolean;
   allowFloatingRevision?: boolean;
   retry?: RetrySettings;
+  /** The variable naming the revision, for messages (e.g. BASE_MODEL_VERSION). */
+  revisionVariable?: string;
   /** The lockfile's entries for this repo's files (they share one commit), when a lockfile is in force. */
   lock?: { lockfile: string; files: LockCheck["locked"][] } | undefined;
   fetch?: typeof fetch;
@@ -75,7 +77,7 @@ export async function listRepoFiles(params: ListRepoFilesParams): Promise<RepoLi
   checkRevisionPolicy(
     remote.kind,
     remote.commit,
-    { production: params.production ?? false, allowFloating: params.allowFloatingRevision ?? false, locked: lockCheck !== undefined },
+    { production: params.production ?? false, allowFloating: params.allowFloatingRevision ?? false, locked: lockCheck !== undefined, variable: params.revisionVariable },
     artifact,
     params.onEvent,
   );

@@ -30,7 +30,7 @@ beforeAll(async () => {
   hub.addRepo({ id: "acme/dataset-like", files: { "README.md": "# data\n", "train.csv": "a,b\n1,2\n" } });
   hub.addRepo({ id: "acme/gguf-base", files: { "base.gguf": generateTinyLlama({ seed: 1 }) } });
   const adapter = (base: string) => generatePeftAdapter({ ...TINY, baseModelName: base }).files;
-  hub.addRepo({ id: "acme/poet", license: "llama3", files: adapter("meta/tiny-llama") });
+  hub.tag("acme/poet", "v0.1.0", hub.addRepo({ id: "acme/poet", license: "llama3", files: adapter("meta/tiny-llama") }));
   hub.addRepo({ id: "acme/poet-sharded", license: "llama3", files: adapter("meta/tiny-sharded") });
   hub.addRepo({ id: "acme/poet-mit", license: "mit", files: adapter("meta/tiny-llama") });
   hub.addRepo({ id: "acme/poet-foreign", license: "llama3", files: adapter("other/model") });
@@ -112,8 +112,11 @@ describe("a transformers base through the supply chain", () => {
     expect(offline.artifacts.filter((a) => a.role === "base_file")).toHaveLength(5);
   });
 
-  it("refuses a branch in production without a lock, before downloading", async () => {
-    await expect(resolveModel(config({ NODE_ENV: "production", LORA_VERSION: "main" }))).rejects.toBeInstanceOf(FloatingRevisionError);
+  it("refuses a base branch in production without a lock, naming BASE_MODEL_VERSION, before downloading it", async () => {
+    const error = await resolveModel(config({ NODE_ENV: "production", MODEL_VERSION: "v0.1.0" })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FloatingRevisionError);
+    expect((error as Error).message).toMatch(/^BASE_MODEL_VERSION names a branch.*\(repo meta\/tiny-llama, revision main\)/);
+    expect(await blobs("meta/tiny-llama")).toEqual([]);
   });
 
   it("stops with one line naming the repo when it is not a model, or a GGUF repo without BASE_MODEL_FILE", async () => {

@@ -70,6 +70,7 @@ export async function resolveTransformersBase(params: ResolveTransformersBasePar
     production: params.production,
     allowFloatingRevision: params.allowFloatingRevision,
     retry: params.retry,
+    revisionVariable: "BASE_MODEL_VERSION",
     lock: params.lock ? { lockfile: params.lock.lockfile, files: lockedFiles } : undefined,
     ...(params.fetch ? { fetch: params.fetch } : {}),
     ...(params.onFallback ? { onFallback: params.onFallback } : {}),
