@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       name: listing.repo.split("/").pop()!,
       path: prepared.path,
       size,
-      sha256: prepared.key,
+      sha256: prepared.sha256,
       license: transformersBase.license,
       source: transformersBase.files.some((f) => f.source === "download") ? "download" : transformersBase.files[0]?.source,
       metadata: undefined,

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { convertTransformersCached } from "../convert/index.ts";
 import type { ResolvedTransformersBase } from "../hub/resolve-transformers-base.ts";
 
@@ -31,6 +32,8 @@ export interface PreparedBase {
   key: string;
   /** False when an earlier conversion was reused. */
   converted: boolean;
+  /** The converted file's own sha256 (recorded beside it by the converter's cache). */
+  sha256: string;
 }
 
 /**
@@ -62,5 +65,6 @@ export async function prepareBase(options: PrepareBaseOptions): Promise<Prepared
       : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  return { path: result.path, key: result.key, converted: result.converted };
+  const recorded = (await readFile(`${result.path}.sha256`, "utf8").catch(() => "")).trim();
+  return { path: result.path, key: result.key, converted: result.converted, sha256: /^[0-9a-f]{64}$/.test(recorded) ? recorded : result.key };
 }
