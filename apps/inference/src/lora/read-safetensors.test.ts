@@ -72,7 +72,7 @@ describe("readSafetensors", () => {
     ["a header that is a JSON array", rawFile([]), /not a JSON object/],
     ["an entry without data_offsets", rawFile({ w: { dtype: "F32", shape: [1] } }), /tensor w: expected \{dtype, shape, data_offsets\}/],
     ["a negative dimension", rawFile({ w: { dtype: "F32", shape: [-1], data_offsets: [0, 0] } }), /tensor w: expected/],
-    ["an integer dtype", rawFile({ w: { dtype: "I64", shape: [1], data_offsets: [0, 8] } }, new Array(8).fill(0)), /dtype I64; LoRA weights must be F32, F16 or BF16/],
+    ["an integer dtype", rawFile({ w: { dtype: "I64", shape: [1], data_offsets: [0, 8] } }, new Array(8).fill(0)), /dtype I64; only F32, F16 and BF16 weights are supported/],
     ["offsets past the data", rawFile({ w: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, [0, 0]), /fall outside the 2 data bytes/],
     ["reversed offsets", rawFile({ w: { dtype: "F32", shape: [0], data_offsets: [4, 0] } }, [0, 0, 0, 0]), /fall outside/],
     ["a size that does not fit the shape", rawFile({ w: { dtype: "F16", shape: [3], data_offsets: [0, 4] } }, [0, 0, 0, 0]), /4 bytes do not hold shape \[3\] of F16/],
