@@ -10,6 +10,7 @@ import { createInferenceApp } from "./http/app.ts";
 import { TokenFileError } from "./hub/read-token.ts";
 import { resolveModel, UnsupportedModelTypeError, type ResolvedModel } from "./hub/resolve-model.ts";
 import { LoraError } from "./lora/errors.ts";
+import { ConvertError } from "./convert/errors.ts";
 import { LORA_CACHE_FOLDER } from "./lora/prepare-adapter.ts";
 import { BASE_CACHE_FOLDER, prepareBase } from "./lora/prepare-base.ts";
 import { prepareAdapters } from "./lora/prepare-adapters.ts";
@@ -249,6 +250,7 @@ function describeFailure(error: unknown): string {
     error instanceof TokenFileError ||
     error instanceof UnsupportedModelTypeError ||
     error instanceof LoraError ||
+    error instanceof ConvertError ||
     error instanceof ChatTemplateError
   ) {
     return error.message;

@@ -6,6 +6,7 @@ import { UnsupportedModelTypeError } from "../hub/configured-artifacts.ts";
 import { HubError } from "../hub/errors.ts";
 import { TokenFileError } from "../hub/read-token.ts";
 import { LoraError } from "../lora/errors.ts";
+import { ConvertError } from "../convert/errors.ts";
 
 /** A command used in a way it cannot work (its message says what to change). */
 export class UsageError extends Error {
@@ -34,7 +35,7 @@ export function runCommand(name: string, action: (config: InferenceConfig) => Pr
 }
 
 function describe(error: unknown): string {
-  const known = [UsageError, HubError, EnvError, InvalidModelError, TokenFileError, UnsupportedModelTypeError, LoraError];
+  const known = [UsageError, HubError, EnvError, InvalidModelError, TokenFileError, UnsupportedModelTypeError, LoraError, ConvertError];
   if (known.some((type) => error instanceof type)) return (error as Error).message;
   return `unexpected ${error instanceof Error ? error.name : "failure"}`;
 }
