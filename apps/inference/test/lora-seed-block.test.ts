@@ -134,6 +134,19 @@ describe("the users' LoRA block on a transformers base", { timeout: 180_000 }, (
     }
   });
 
+  it("with LORA_MERGE=1 folds the adapter into the converted base and serves it under the adapter's name", async () => {
+    const merged = await startInference(env("merge", { LORA_MERGE: "1", BASE_MODEL_QUANT: "f16" }), 120_000);
+    try {
+      const models = (await (await fetch(`${merged.url}/v1/models`)).json()) as { data: Array<{ id: string }> };
+      expect(models.data.map((m) => m.id)).toEqual(["commerce-slm-lora"]);
+      expect(line(merged.service.lines, "base model converted to GGUF")).toMatchObject({ merged: true, quant: "f16", converted: true });
+      expect(line(merged.service.lines, "LoRA adapter ready")).toBeUndefined();
+      expect((await ask(merged.url)).length).toBeGreaterThan(0);
+    } finally {
+      await merged.service.stop();
+    }
+  });
+
   /** Everything under the run's cache folders: no partial download or conversion may remain. */
   async function leftovers(cache: string): Promise<string[]> {
     const all = await readdir(join(dir, cache), { recursive: true }).catch(() => [] as string[]);
