@@ -121,7 +121,8 @@ export function convertPeftToGguf(options: ConvertPeftOptions): Uint8Array {
   });
 }
 
-function refuseUnrepresentable(config: AdapterConfig): void {
+/** Refuses adapter configs whose math llama.cpp (or a merge into the base) cannot reproduce. */
+export function refuseUnrepresentable(config: AdapterConfig): void {
   if (config.peftType !== "LORA") throw new UnsupportedPeftTypeError(config.peftType);
   if (config.useDora) throw new DoraNotSupportedError();
   if (config.fanInFanOut) throw new FanInFanOutError();

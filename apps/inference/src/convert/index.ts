@@ -1,0 +1,15 @@
+// transformers (safetensors + tokenizer files) → GGUF, following llama.cpp's convert_hf_to_gguf.py; see convert-transformers.ts.
+export { SUPPORTED_ARCHITECTURES } from "./architectures.ts";
+export { cachedConversion, sha256File, type CachedConversionOptions, type CachedConversionResult } from "./cached-conversion.ts";
+export { convertTokenizer, preTokenizerHash, type ConvertedTokenizer, type TokenizerInputs } from "./convert-tokenizer.ts";
+export {
+  convertTransformersToGguf,
+  prepareTransformersConversion,
+  TRANSFORMERS_CONVERTER_VERSION,
+  type ConvertTransformersOptions,
+  type PreparedConversion,
+  type TransformersOutType,
+} from "./convert-transformers.ts";
+export { convertTransformersCached, type ConvertTransformersCachedOptions } from "./convert-transformers-cached.ts";
+export { detectRepoFormat, transformersFilesToFetch } from "./detect-repo-format.ts";
+export * from "./errors.ts";
