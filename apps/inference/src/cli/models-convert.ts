@@ -96,7 +96,7 @@ async function convertFolder(dir: string, out: string, quant: "q8_0" | "f16", me
       files,
       outType: quant,
       ...(mergeDir ? { merge: { adapterConfigPath: join(mergeDir, "adapter_config.json"), safetensorsPath: join(mergeDir, "adapter_model.safetensors") } } : {}),
-      onProgress: (p: { doneBytes: number; totalBytes: number }) => progress.progress({ downloadedBytes: p.doneBytes, totalBytes: p.totalBytes }),
+      onProgress: (done, total) => progress.progress({ downloadedBytes: done, totalBytes: total }),
     });
     progress.done();
     await rename(result.path, out);

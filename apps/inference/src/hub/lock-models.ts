@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { InferenceConfig } from "@slm/config";
-import { detectRepoFormat, transformersFilesToFetch } from "../convert/index.ts";
+import { detectRepoFormat } from "../convert/index.ts";
 import { cacheLayout } from "./cache-layout.ts";
 import { cacheFile } from "./cache-file.ts";
 import { configuredArtifacts, transformersBaseOf, type ArtifactSpec } from "./configured-artifacts.ts";
@@ -12,7 +12,7 @@ import type { LockedArtifact, Lockfile } from "./lockfile.ts";
 import { lookupFile } from "./lookup-file.ts";
 import { readToken } from "./read-token.ts";
 import { resolveRevision } from "./resolve-revision.ts";
-import { SAFETENSORS_INDEX } from "./resolve-transformers-base.ts";
+import { filesToFetch, SAFETENSORS_INDEX } from "./resolve-transformers-base.ts";
 
 export interface LockModelsHooks {
   onProgress?: (progress: { downloadedBytes: number; totalBytes: number }) => void;
@@ -103,7 +103,7 @@ export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks
         throw new NotAModelRepoError(artifact, `${SAFETENSORS_INDEX} is not valid JSON`);
       }
     }
-    for (const file of transformersFilesToFetch(resolved.remote.files, indexJson)) {
+    for (const file of filesToFetch(resolved.remote.files, indexJson, artifact)) {
       if (file !== SAFETENSORS_INDEX) await lockFile(spec(file), resolved);
     }
   }

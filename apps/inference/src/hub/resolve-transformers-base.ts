@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { detectRepoFormat, transformersFilesToFetch } from "../convert/index.ts";
+import { ConvertError, detectRepoFormat, transformersFilesToFetch } from "../convert/index.ts";
 import type { ArtifactSpec, TransformersBaseSpec } from "./configured-artifacts.ts";
 import { checkLockedBaseFiles, lockedArtifactFor } from "./enforce-lock.ts";
 import { BaseFileRequiredError, NotAModelRepoError, type ArtifactRef, type HubError } from "./errors.ts";
@@ -113,11 +113,21 @@ export async function resolveTransformersBase(params: ResolveTransformersBasePar
       throw new NotAModelRepoError(artifact, `${SAFETENSORS_INDEX} is not valid JSON`);
     }
   }
-  const wanted = transformersFilesToFetch(listing.files, indexJson).filter((file) => file !== SAFETENSORS_INDEX);
+  const wanted = filesToFetch(listing.files, indexJson, artifact).filter((file) => file !== SAFETENSORS_INDEX);
   if (params.lock) checkLockedBaseFiles(params.lock.lock, params.lock.lockfile, [...(index ? [SAFETENSORS_INDEX] : []), ...wanted], artifact);
   const files = index ? [index] : [];
   for (const file of wanted) files.push(await fetchFile(file));
   return { listing, files, license };
+}
+
+/** The converter's file list; a repo that lacks one of them (no tokenizer, a shard missing) is not a usable model. */
+export function filesToFetch(files: readonly string[], indexJson: unknown, artifact: ArtifactRef): string[] {
+  try {
+    return transformersFilesToFetch(files, indexJson);
+  } catch (error) {
+    if (error instanceof ConvertError) throw new NotAModelRepoError(artifact, error.message);
+    throw error;
+  }
 }
 
 function spec(base: TransformersBaseSpec, file: string): ArtifactSpec {
