@@ -167,10 +167,11 @@ async function main(): Promise<void> {
     const adapters =
       lora && !lora.merge
         ? await prepareAdapters(lora, artifacts, base, join(dirname(hub.cacheDir), LORA_CACHE_FOLDER), (adapter, prepared, format) => {
-            if (lora.baseMatch && format === "peft" && prepared.declaredBase === undefined) {
-              log.warn({ adapter: adapter.name }, "the adapter declares no base_model_name_or_path: its base cannot be checked by name");
+            const source = artifacts.find((a) => a.repo === adapter.id && a.revision === adapter.revision && a.role.startsWith("adapter"));
+            if (lora.baseMatch && format === "peft" && prepared.declaredBase === undefined && source?.cardBaseModel === undefined) {
+              log.warn({ adapter: adapter.name }, "the adapter declares no base (base_model_name_or_path, card base_model): its base cannot be checked by name");
             }
-            const commit = artifacts.find((a) => a.repo === adapter.id && a.revision === adapter.revision && a.role.startsWith("adapter"))?.commit;
+            const commit = source?.commit;
             log.info(
               {
                 adapter: adapter.name,

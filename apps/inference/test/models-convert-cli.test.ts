@@ -102,6 +102,12 @@ describe("models:convert", { timeout: 90_000 }, () => {
     const again = await modelsConvert(["--out", "copy.gguf"], env, dir);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/^reused meta\/tiny/);
+    // Offline (a container started from the build's cache): nothing asked of the Hub, the conversion reused.
+    hub.resetLog();
+    const offline = await modelsConvert([], { ...env, HF_HUB_OFFLINE: "1" }, dir);
+    expect(offline.stderr).not.toMatch(/failed/);
+    expect(offline.stdout).toMatch(/^reused meta\/tiny revision main -> commit/);
+    expect(hub.requests).toEqual([]);
     expect((await readdir(join(dir, "hf", "slm-converted-base"))).filter((f) => f.endsWith(".gguf"))).toHaveLength(1);
     expect(await readFile(join(dir, "copy.gguf"))).toEqual(await readFile(join(dir, "hf", "slm-converted-base", (await readdir(join(dir, "hf", "slm-converted-base"))).find((f) => f.endsWith(".gguf"))!)));
   });
