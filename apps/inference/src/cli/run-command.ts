@@ -23,7 +23,11 @@ export function runCommand(name: string, action: (config: InferenceConfig) => Pr
   const rootEnv = fileURLToPath(new URL("../../../../.env", import.meta.url));
   if (existsSync(rootEnv)) process.loadEnvFile(rootEnv);
   Promise.resolve()
-    .then(() => action(readInferenceEnv(process.env)))
+    .then(() => {
+      const config = readInferenceEnv(process.env);
+      for (const { variable, reason } of config.ignored) process.stderr.write(`warn: ${variable} is set but ignored: it ${reason}\n`);
+      return action(config);
+    })
     .then(
       () => process.exit(0),
       (error: unknown) => {

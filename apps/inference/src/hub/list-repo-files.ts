@@ -7,7 +7,7 @@ import { enforceLock, type LockCheck } from "./enforce-lock.ts";
 import { asHubError, HubUnavailableError, NotCachedError, RateLimitedError, type ArtifactRef, type HubError } from "./errors.ts";
 import type { EventSink } from "./events.ts";
 import { mapCacheWriteError } from "./map-cache-write-error.ts";
-import { resolveRevision, type RevisionKind } from "./resolve-revision.ts";
+import { resolveRevision } from "./resolve-revision.ts";
 import { DEFAULT_RETRY, type RetrySettings } from "./retry-policy.ts";
 import { checkRevisionPolicy } from "./revision-policy.ts";
 
@@ -94,8 +94,6 @@ export async function listRepoFiles(params: ListRepoFilesParams): Promise<RepoLi
     source: "hub",
   };
 }
-
-export type { RevisionKind };
 
 async function listFromCache(layout: CacheLayout, params: ListRepoFilesParams, source: "cache" | "offline-cache"): Promise<RepoListing | undefined> {
   const locked = params.lock?.files ?? [];

@@ -8,7 +8,7 @@ import { readInferenceEnv } from "@slm/config";
 import { generatePeftAdapter, generateTinyLlama, generateTransformersModel, readDirFiles, startFakeHub, type FakeHub } from "@slm/testkit";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BaseModelMismatchError, LicenseMismatchError } from "../lora/errors.ts";
-import { BaseFileRequiredError, FloatingRevisionError, LockedRevisionMovedError, NotAModelRepoError } from "./errors.ts";
+import { BaseFileRequiredError, FloatingRevisionError, LockedRevisionMovedError, NotAModelRepoError, NotCachedError } from "./errors.ts";
 import { lockModels } from "./lock-models.ts";
 import { writeLockfile } from "./lockfile.ts";
 import { resolveModel } from "./resolve-model.ts";
@@ -104,6 +104,7 @@ describe("a transformers base through the supply chain", () => {
   });
 
   it("serves the cached commit offline with no request, from what an online start fetched", async () => {
+    await expect(resolveModel(config({ HF_HUB_OFFLINE: "1" }))).rejects.toBeInstanceOf(NotCachedError);
     await resolveModel(config());
     hub.resetLog();
     const offline = await resolveModel(config({ HF_HUB_OFFLINE: "1" }));

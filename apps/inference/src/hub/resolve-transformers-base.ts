@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { ConvertError, detectRepoFormat, transformersFilesToFetch } from "../convert/index.ts";
 import type { ArtifactSpec, TransformersBaseSpec } from "./configured-artifacts.ts";
 import { checkLockedBaseFiles, lockedArtifactFor } from "./enforce-lock.ts";
-import { BaseFileRequiredError, NotAModelRepoError, type ArtifactRef, type HubError } from "./errors.ts";
+import { BaseFileRequiredError, LockfileMismatchError, NotAModelRepoError, NotCachedError, type ArtifactRef, type HubError } from "./errors.ts";
 import type { EventSink } from "./events.ts";
 import { checkLicense } from "./license-policy.ts";
 import { listRepoFiles, type RepoListing } from "./list-repo-files.ts";
@@ -58,7 +58,7 @@ export async function resolveTransformersBase(params: ResolveTransformersBasePar
   const lockedFiles = params.lock?.lock.artifacts.filter((a) => a.role === "base_file") ?? [];
   if (params.lock && lockedFiles.length === 0) {
     // The lock names other artifacts (e.g. a GGUF base): the configuration changed.
-    lockedArtifactFor(params.lock.lock, params.lock.lockfile, params.lock.specs, spec(base, "config.json"), artifact);
+    throw new LockfileMismatchError(artifact, params.lock.lockfile, "the configuration names a transformers base");
   }
   const listing = await listRepoFiles({
     repo: base.repo,
@@ -77,6 +77,8 @@ export async function resolveTransformersBase(params: ResolveTransformersBasePar
     ...(params.onEvent ? { onEvent: params.onEvent } : {}),
   });
   const format = detectRepoFormat(listing.files);
+  // From the cache, the listing is what an earlier start fetched: an incomplete set is "not cached", not "not a model".
+  if (listing.source !== "hub" && format !== "transformers") throw new NotCachedError(artifact);
   if (format === "gguf") throw new BaseFileRequiredError(artifact, listing.files.filter((f) => f.endsWith(".gguf")));
   if (format !== "transformers") throw new NotAModelRepoError(artifact);
   const license = checkLicense({ hub: listing.license, gguf: undefined }, params.licensesAllowed, artifact);
