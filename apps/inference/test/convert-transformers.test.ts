@@ -131,18 +131,18 @@ describe("transformers → GGUF in llama.cpp", { timeout: 180_000 }, () => {
     expect(decided).toBeGreaterThan(0);
   });
 
-  it("LORA_MERGE equals the adapter merged by hand and the adapter applied at runtime", async () => {
-    const folder = join(dir, "merge-base");
-    const base = await generateTransformersModel({ architecture: "LlamaForCausalLM", dir: folder, seed: 3, dtype: "F32" });
+  it.each(["LlamaForCausalLM", "Qwen3ForCausalLM", "Gemma3ForCausalLM"] as const)("%s: LORA_MERGE equals the adapter merged by hand and the adapter applied at runtime", async (architecture) => {
+    const folder = join(dir, `merge-base-${architecture}`);
+    const base = await generateTransformersModel({ architecture, dir: folder, seed: 3, dtype: "F32" });
     const loraOptions = { base: { nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128, nLayer: 2 }, seed: 9, r: 4, alpha: 8, strength: 0.5 };
     const adapter = generatePeftAdapter(loraOptions);
     await writeFile(join(dir, "adapter_config.json"), adapter.files["adapter_config.json"]);
     await writeFile(join(dir, "adapter_model.safetensors"), adapter.files["adapter_model.safetensors"]);
     const files = await filesOf(folder);
 
-    const mergedPath = join(dir, "merged.gguf");
+    const mergedPath = join(dir, `merged-${architecture}.gguf`);
     await convertTransformersToGguf({ files, outType: "f16", outPath: mergedPath, merge: { adapterConfigPath: join(dir, "adapter_config.json"), safetensorsPath: join(dir, "adapter_model.safetensors") } });
-    const basePath = join(dir, "merge-base.gguf");
+    const basePath = join(dir, `merge-base-${architecture}.gguf`);
     await convertTransformersToGguf({ files, outType: "f16", outPath: basePath });
 
     // By hand: W + s·B·A in Hugging Face order, on the same tensors.
@@ -167,13 +167,13 @@ describe("transformers → GGUF in llama.cpp", { timeout: 180_000 }, () => {
     expect(deltas.size).toBe(14);
 
     const merged = await run(mergedPath);
-    const byHand = await run(await reference(handMerged, mergedPath, "hand-merged.gguf"));
+    const byHand = await run(await reference(handMerged, mergedPath, `hand-merged-${architecture}.gguf`));
     const bare = await run(basePath);
     expect(maxDifference(merged, bare)).toBeGreaterThan(1); // the adapter matters
     expect(maxDifference(merged, byHand)).toBeLessThan(SAME_WEIGHTS_TOLERANCE);
     expect(merged.text).toBe(byHand.text);
 
-    const adapterPath = join(dir, "adapter.gguf");
+    const adapterPath = join(dir, `adapter-${architecture}.gguf`);
     await writeFile(adapterPath, convertPeftToGguf({ adapterConfig: adapter.files["adapter_config.json"], safetensors: adapter.files["adapter_model.safetensors"], base: await readBaseModelInfo(basePath) }));
     const atRuntime = await run(basePath, adapterPath);
     // The merged weights are rounded to F16 once; the runtime adds an F32 delta to F16 weights.

@@ -224,7 +224,8 @@ export function ggufTensorName(plan: ArchitecturePlan, name: string): string | u
   if (!match || Number(match[1]) >= plan.layers) return null;
   const gemma = plan.ggufArchitecture === "gemma3";
   const qkNorm = plan.ggufArchitecture === "qwen3" || gemma;
-  const bias = plan.ggufArchitecture === "qwen2";
+  // llama.cpp loads optional q/k/v biases for llama (attention_bias) and requires them for qwen2.
+  const bias = plan.ggufArchitecture === "qwen2" || plan.ggufArchitecture === "llama";
   const table: Record<string, string | false> = {
     "input_layernorm.weight": "attn_norm.weight",
     "self_attn.q_proj.weight": "attn_q.weight",

@@ -1,6 +1,7 @@
-import { llamaSourcePath, readRealTokenizer, readTokenizerMetadata, writeSentencePieceModel, type GgufMetadata } from "@slm/testkit";
+import { llamaSourcePath, readRealTokenizer, readTokenizerMetadata, syntheticTokenizer, writeSentencePieceModel, type GgufMetadata } from "@slm/testkit";
 import { describe, expect, it } from "vitest";
 import { convertTokenizer } from "./convert-tokenizer.ts";
+import { UnsupportedTokenizerError } from "./errors.ts";
 import type { GgufValue } from "./gguf-header.ts";
 
 const reference = async (name: string) => readTokenizerMetadata(await llamaSourcePath(`models/ggml-vocab-${name}.gguf`));
@@ -93,5 +94,45 @@ describe("convertTokenizer against llama.cpp's own converted vocabularies", () =
     for (const key of ["tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token"]) {
       expect([key, metadata[key]?.value]).toEqual([key, theirs[key]!.value]);
     }
+  });
+});
+
+describe("convertTokenizer: special tokens, templates and refusals", () => {
+  const { tokenizerJson, tokenizerConfig } = syntheticTokenizer();
+  const idOf = (content: string) => (tokenizerJson["added_tokens"] as { id: number; content: string }[]).find((token) => token.content === content)!.id;
+
+  it("takes the chat template from chat_template.jinja when tokenizer_config has none, and pads the vocabulary", () => {
+    const { chat_template: template, ...withoutTemplate } = tokenizerConfig;
+    const size = idOf("<|eot_id|>") + 1;
+    const { metadata, tokenCount } = convertTokenizer(
+      { config: { vocab_size: size + 3 }, tokenizerJson, tokenizerConfig: withoutTemplate, chatTemplateJinja: "{{ messages }}" },
+      { architecture: "llama" },
+    );
+    expect(metadata["tokenizer.chat_template"]?.value).toBe("{{ messages }}");
+    expect(tokenCount).toBe(size + 3);
+    expect((metadata["tokenizer.ggml.tokens"]!.value as string[]).slice(-3)).toEqual([`[PAD${size}]`, `[PAD${size + 1}]`, `[PAD${size + 2}]`]);
+    expect(Array.from(metadata["tokenizer.ggml.token_type"]!.value as number[]).slice(-4)).toEqual([3, 5, 5, 5]); // control, then unused
+    // tokenizer_config's own template wins over the file, as in gguf-py.
+    const both = convertTokenizer({ config: {}, tokenizerJson, tokenizerConfig, chatTemplateJinja: "{{ other }}" }, { architecture: "llama" });
+    expect(both.metadata["tokenizer.chat_template"]?.value).toBe(template);
+  });
+
+  it("reads bos/eos from tokenizer_config, add_bos from the post-processor, eos from generation_config as a last resort", () => {
+    const { metadata } = convertTokenizer({ config: {}, tokenizerJson, tokenizerConfig }, { architecture: "llama" });
+    expect(metadata["tokenizer.ggml.bos_token_id"]?.value).toBe(idOf("<|begin_of_text|>"));
+    expect(metadata["tokenizer.ggml.eos_token_id"]?.value).toBe(idOf("<|im_end|>"));
+    expect(metadata["tokenizer.ggml.add_bos_token"]?.value).toBe(true);
+    const { eos_token: _, ...noEos } = tokenizerConfig;
+    const fallback = convertTokenizer({ config: {}, tokenizerJson, tokenizerConfig: noEos, generationConfig: { eos_token_id: [idOf("<|eot_id|>"), 1] } }, { architecture: "llama" });
+    expect(fallback.metadata["tokenizer.ggml.eos_token_id"]?.value).toBe(idOf("<|eot_id|>"));
+    const fromConfig = convertTokenizer({ config: { eos_token_id: 7 }, tokenizerJson, tokenizerConfig: noEos, generationConfig: { eos_token_id: 9 } }, { architecture: "llama" });
+    expect(fromConfig.metadata["tokenizer.ggml.eos_token_id"]?.value).toBe(7);
+  });
+
+  it("refuses a pre-tokenizer llama.cpp does not know, and SentencePiece-style BPE without tokenizer.model", () => {
+    const otherSplit = { ...tokenizerJson, pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true } };
+    expect(() => convertTokenizer({ config: {}, tokenizerJson: otherSplit, tokenizerConfig }, { architecture: "llama" })).toThrow(UnsupportedTokenizerError);
+    const byteFallback = { ...tokenizerJson, model: { ...(tokenizerJson["model"] as object), byte_fallback: true } };
+    expect(() => convertTokenizer({ config: {}, tokenizerJson: byteFallback, tokenizerConfig }, { architecture: "llama" })).toThrow(/tokenizer\.model is needed/);
   });
 });

@@ -6,7 +6,7 @@ import { InvalidModelConfigError, MergeAdapterError, MissingModelFileError, Tens
 import { encodeGgufHeader, type GgmlTensorType, type GgufValue } from "./gguf-header.ts";
 import { addDelta, readAdapterForMerge, type MergeDelta } from "./merge-adapter.ts";
 import { openWeightShards, type WeightShards, type WeightTensor } from "./read-weight-shards.ts";
-import { toFloat16Bits } from "../lora/float16-bits.ts";
+import { float16BitsToNumber, toFloat16Bits } from "../lora/float16-bits.ts";
 import { reorderRotaryRows } from "../lora/reorder-rotary-rows.ts";
 
 /**
@@ -262,15 +262,7 @@ async function* tensorSlices(tensor: OutputTensor, shards: WeightShards): AsyncG
   }
 }
 
-const scratch = new DataView(new ArrayBuffer(4));
-/** The float16 value nearest to x (as ggml rounds). */
+/** The float16 value nearest to x (as torch rounds an F16 add). */
 function float16Value(x: number): number {
-  const bits = toFloat16Bits(x);
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : Number.NaN;
-  scratch.setFloat32(0, sign * (1 + fraction / 1024) * 2 ** (exponent - 15));
-  return scratch.getFloat32(0);
+  return float16BitsToNumber(toFloat16Bits(x));
 }

@@ -1,4 +1,4 @@
-import { toFloat16Bits } from "../lora/float16-bits.ts";
+import { float32ArrayToFloat16Bits, toFloat16Bits } from "../lora/float16-bits.ts";
 
 /**
  * Tensor data in the stored types: F32 as is, F16 bits, and Q8_0 blocks — our own Q8_0 writer, bit-exact with ggml's
@@ -10,9 +10,7 @@ export function encodeF32(values: Float32Array): Uint8Array {
 }
 
 export function encodeF16(values: Float32Array): Uint8Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = toFloat16Bits(values[i]!);
-  return new Uint8Array(out.buffer);
+  return new Uint8Array(float32ArrayToFloat16Bits(values).buffer);
 }
 
 export function encodeQ8_0(values: Float32Array): Uint8Array {

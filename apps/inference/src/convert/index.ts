@@ -1,4 +1,4 @@
-// transformers (safetensors + tokenizer files) → GGUF, following llama.cpp's convert_hf_to_gguf.py; see convert-transformers.ts.
+// transformers (safetensors + tokenizer files) → GGUF, following llama.cpp's convert_hf_to_gguf.py. See docs/transformers-conversion.md.
 export { SUPPORTED_ARCHITECTURES } from "./architectures.ts";
 export { cachedConversion, sha256File, type CachedConversionOptions, type CachedConversionResult } from "./cached-conversion.ts";
 export { convertTokenizer, preTokenizerHash, type ConvertedTokenizer, type TokenizerInputs } from "./convert-tokenizer.ts";

@@ -1,7 +1,7 @@
 import { open, type FileHandle } from "node:fs/promises";
 import { SafetensorsFormatError } from "../lora/errors.ts";
 import { BYTES_PER_ELEMENT, decodeSafetensorsData, headerLength, parseSafetensorsHeader, type SafetensorsDtype } from "../lora/read-safetensors.ts";
-import { InvalidModelConfigError, InvalidWeightsFileError, MissingModelFileError } from "./errors.ts";
+import { InvalidModelConfigError, InvalidWeightsFileError, MissingModelFileError, UnsupportedDtypeError } from "./errors.ts";
 
 /** One tensor of a transformers checkpoint: where its bytes are, never the bytes themselves. */
 export interface WeightTensor {
@@ -52,7 +52,11 @@ export async function openWeightShards(files: Readonly<Record<string, string>>, 
           tensors.set(name, { name, file, dtype: entry.dtype, shape: entry.shape, offset: 8 + length + entry.begin });
         }
       } catch (error) {
-        if (error instanceof SafetensorsFormatError) throw new InvalidWeightsFileError(file, error.message.replace(/^[^:]+: /, ""));
+        if (error instanceof SafetensorsFormatError) {
+          const dtype = /tensor (\S+) has dtype (\S+);/.exec(error.message);
+          if (dtype) throw new UnsupportedDtypeError(dtype[1]!, dtype[2]!);
+          throw new InvalidWeightsFileError(file, error.message.replace(/^[^:]+: /, ""));
+        }
         throw error;
       }
     }

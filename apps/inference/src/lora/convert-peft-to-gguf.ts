@@ -40,9 +40,9 @@ export interface ConvertPeftOptions {
 
 /**
  * Base architectures with a name mapping, and whether llama.cpp's converter reordered their q/k rows for RoPE
- * (llama, which Mistral converts to, yes; qwen2 uses NEOX RoPE and keeps the Hugging Face order).
+ * (llama, which Mistral converts to, yes; qwen2, qwen3 and gemma3 use NEOX RoPE and keep the Hugging Face order).
  */
-const ROTARY_REORDER: Readonly<Record<string, boolean>> = { llama: true, qwen2: false };
+const ROTARY_REORDER: Readonly<Record<string, boolean>> = { llama: true, qwen2: false, qwen3: false, gemma3: false };
 
 const F16_LIMIT = 65520; // from here on a value narrows to Infinity
 
@@ -64,7 +64,7 @@ export function convertPeftToGguf(options: ConvertPeftOptions): Uint8Array {
   const reorder = ROTARY_REORDER[base.architecture];
   if (reorder === undefined) {
     throw new ArchitectureMismatchError(
-      `the base model's architecture "${base.architecture}" has no PEFT name mapping (supported: llama, mistral as llama, qwen2)`,
+      `the base model's architecture "${base.architecture}" has no PEFT name mapping (supported: llama, mistral as llama, qwen2, qwen3, gemma3)`,
     );
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { toFloat16Bits } from "./float16-bits.ts";
+import { float32ArrayToFloat16Bits, toFloat16Bits } from "./float16-bits.ts";
 
 describe("toFloat16Bits", () => {
   // The bit patterns listed in docs/lora-format.md, then edge cases of the rounding.
@@ -35,5 +35,20 @@ describe("toFloat16Bits", () => {
       const expected = exponent < -14 ? 1 << (exponent + 24) : (exponent + 15) << 10;
       expect([exponent, toFloat16Bits(2 ** exponent)]).toEqual([exponent, expected]);
     }
+  });
+});
+
+describe("float32ArrayToFloat16Bits", () => {
+  it("gives toFloat16Bits' bits for every float32, including subnormals, ties, overflow and NaN", () => {
+    const values = new Float32Array(20000);
+    let state = 7;
+    for (let i = 0; i < values.length; i++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      values[i] = ((state / 2 ** 32) * 2 - 1) * 2 ** ((i % 48) - 30);
+    }
+    values.set([0, -0, 65504, 65519, 65520, 1e9, -Infinity, Number.NaN, 2 ** -25, 3 * 2 ** -25, 2 ** -14 - 2 ** -25, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2047.9]);
+    const fast = float32ArrayToFloat16Bits(values);
+    const slow = Array.from(values, (value) => toFloat16Bits(value));
+    expect(Array.from(fast).findIndex((bits, i) => bits !== slow[i])).toBe(-1);
   });
 });

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { SafetensorsFormatError } from "./errors.ts";
+import { float16BitsToNumber } from "./float16-bits.ts";
 
 /**
  * Reader for the safetensors format (https://github.com/huggingface/safetensors#format):
@@ -131,20 +132,11 @@ export function decodeSafetensorsData(bytes: Uint8Array, dtype: SafetensorsDtype
   if (dtype === "F32") {
     for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
   } else if (dtype === "F16") {
-    for (let i = 0; i < out.length; i++) out[i] = float16ToNumber(view.getUint16(i * 2, true));
+    for (let i = 0; i < out.length; i++) out[i] = float16BitsToNumber(view.getUint16(i * 2, true));
   } else {
     // bfloat16 is the upper half of a float32.
     const widened = new Uint32Array(out.buffer);
     for (let i = 0; i < out.length; i++) widened[i] = view.getUint16(i * 2, true) << 16;
   }
   return out;
-}
-
-function float16ToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : Number.NaN;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }

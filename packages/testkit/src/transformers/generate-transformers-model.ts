@@ -34,6 +34,8 @@ export interface TransformersModelOptions {
    * tokenizer files given as they are.
    */
   tokenizer?: "synthetic" | RealTokenizerName | TokenizerFiles;
+  /** A SentencePiece `tokenizer.model` to write beside the tokenizer files (see writeSentencePieceModel). */
+  tokenizerModel?: Uint8Array;
   /** With a real tokenizer: keep only this many base-vocabulary ids (added tokens renumbered after them). */
   truncateVocab?: number;
   /** `vocab_size` in config.json when larger than the tokenizer (padding rows, as Qwen ships). */
@@ -137,6 +139,7 @@ export async function generateTransformersModel(options: TransformersModelOption
       2,
     ),
     "tokenizer.json": JSON.stringify(tokenizer.tokenizerJson),
+    ...(options.tokenizerModel ? { "tokenizer.model": options.tokenizerModel } : {}),
   };
   const tokenizerConfig = { ...tokenizer.tokenizerConfig };
   const template = options.chatTemplate === undefined ? tokenizerConfig["chat_template"] : options.chatTemplate;
