@@ -151,6 +151,11 @@ export function planArchitecture(rawConfig: Config): ArchitecturePlan {
       key("attention.sliding_window", u32(window));
     }
   }
+  const quantization = config["quantization_config"];
+  if (typeof quantization === "object" && quantization !== null) {
+    const method = (quantization as { quant_method?: unknown }).quant_method;
+    throw new InvalidModelConfigError("config.json", `pre-quantized checkpoints (quantization_config${typeof method === "string" ? `: ${method}` : ""}) cannot be converted; use the unquantized weights`);
+  }
   const refused = ["num_local_experts", "num_experts"].filter((name) => typeof config[name] === "number" && (config[name] as number) > 0);
   if (refused.length > 0) throw new InvalidModelConfigError("config.json", `mixture-of-experts models (${refused.join(", ")}) are not supported`);
 

@@ -129,6 +129,11 @@ describe("convertTokenizer: special tokens, templates and refusals", () => {
     expect(fromConfig.metadata["tokenizer.ggml.eos_token_id"]?.value).toBe(7);
   });
 
+  it("refuses Gemma 3's tokenizer.json without its tokenizer.model, as llama.cpp's converter does", async () => {
+    const gemma = await readRealTokenizer("gemma3");
+    expect(() => convertTokenizer({ config: {}, ...gemma }, { architecture: "gemma3" })).toThrow(UnsupportedTokenizerError);
+  });
+
   it("refuses a pre-tokenizer llama.cpp does not know, and SentencePiece-style BPE without tokenizer.model", () => {
     const otherSplit = { ...tokenizerJson, pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true } };
     expect(() => convertTokenizer({ config: {}, tokenizerJson: otherSplit, tokenizerConfig }, { architecture: "llama" })).toThrow(UnsupportedTokenizerError);

@@ -13,6 +13,8 @@ export interface ConvertTransformersCachedOptions {
   outType: TransformersOutType;
   /** LORA_MERGE: the adapter folded into the weights. */
   merge?: { adapterConfigPath: string; safetensorsPath: string; sha256?: { adapterConfig?: string; safetensors?: string } };
+  /** `general.name` of the converted file (e.g. the repository id); part of the cache key. */
+  name?: string;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -36,13 +38,18 @@ export async function convertTransformersCached(options: ConvertTransformersCach
       }
     : null;
   const key = createHash("sha256")
-    .update(JSON.stringify({ converter: `transformers/${TRANSFORMERS_CONVERTER_VERSION}`, outType: options.outType, sources, adapter }))
+    .update(JSON.stringify({ converter: `transformers/${TRANSFORMERS_CONVERTER_VERSION}`, outType: options.outType, sources, adapter, ...(options.name === undefined ? {} : { name: options.name }) }))
     .digest("hex");
   return cachedConversion({
     cacheDir: options.cacheDir,
     key,
     produce: async () => {
-      const prepared = await prepareTransformersConversion({ files: options.files, outType: options.outType, ...(merge ? { merge } : {}) });
+      const prepared = await prepareTransformersConversion({
+        files: options.files,
+        outType: options.outType,
+        ...(merge ? { merge } : {}),
+        ...(options.name === undefined ? {} : { name: options.name }),
+      });
       return (temporary) => prepared.write(temporary, options.onProgress);
     },
   });

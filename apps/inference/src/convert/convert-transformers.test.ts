@@ -100,6 +100,9 @@ describe("convertTransformersToGguf", () => {
     await writeFile(int8.files["model.safetensors"]!, Buffer.concat([length, Buffer.from(truncated), Buffer.alloc(8)]));
     await expect(convertTransformersToGguf({ files: int8.files, outType: "f16", outPath: join(root, "i.gguf") })).rejects.toThrow(InvalidWeightsFileError);
 
+    const gptq = await model({ configOverrides: { quantization_config: { quant_method: "gptq", bits: 4 } } });
+    await expect(convertTransformersToGguf({ files: gptq.files, outType: "f16", outPath: join(root, "q.gguf") })).rejects.toThrow(/quantization_config: gptq/);
+
     const dynamic = await model({ ropeScaling: { rope_type: "dynamic", factor: 2 } });
     await expect(convertTransformersToGguf({ files: dynamic.files, outType: "f16", outPath: join(root, "z.gguf") })).rejects.toThrow(InvalidModelConfigError);
 
