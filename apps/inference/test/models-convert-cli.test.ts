@@ -61,6 +61,7 @@ describe("models:convert", { timeout: 90_000 }, () => {
       cacheDir: join(dir, "reference"),
       files: Object.fromEntries(names.map((n) => [n, join(dir, "model", n)])),
       outType: "f16",
+      name: "model",
     });
     expect(Buffer.compare(await readFile(join(dir, "out/model.gguf")), await readFile(reference.path))).toBe(0);
     // Nothing but the output is left beside it.

@@ -10,7 +10,7 @@
  * A progress bar on a terminal (plain lines otherwise), on stderr; the result on stdout.
  */
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { InferenceConfig } from "@slm/config";
 import { convertTransformersCached, detectRepoFormat, transformersFilesToFetch } from "../convert/index.ts";
@@ -95,6 +95,7 @@ async function convertFolder(dir: string, out: string, quant: "q8_0" | "f16", me
       cacheDir: scratch,
       files,
       outType: quant,
+      name: basename(dir),
       ...(mergeDir ? { merge: { adapterConfigPath: join(mergeDir, "adapter_config.json"), safetensorsPath: join(mergeDir, "adapter_model.safetensors") } } : {}),
       onProgress: (done, total) => progress.progress({ downloadedBytes: done, totalBytes: total }),
     });

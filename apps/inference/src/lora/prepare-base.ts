@@ -54,6 +54,8 @@ export async function prepareBase(options: PrepareBaseOptions): Promise<Prepared
     files,
     sha256,
     outType: options.quant,
+    // The repo's name without its owner (as served names are): a private repo's full id stays out of the file.
+    name: options.base.listing.repo.split("/").pop()!,
     ...(merge
       ? {
           merge: {
