@@ -49,6 +49,8 @@ describe("the users' LoRA block on a transformers base", { timeout: 180_000 }, (
     hub.addRepo({ id: "org/mit-lora", license: "mit", files: adapter(5) });
     hub.addRepo({ id: "org/foreign-lora", license: "llama3", files: adapter(5, "someone/other-model") });
     hub.addRepo({ id: "org/a-dataset", license: "llama3", files: { "README.md": "# data\n", "train.csv": "a,b\n1,2\n" } });
+    await generateTransformersModel({ architecture: "LlamaForCausalLM", dir: join(dir, "gpt2"), configOverrides: { architectures: ["GPT2LMHeadModel"] } });
+    hub.addRepo({ id: "org/gpt2-like", license: "llama3", files: await readDirFiles(join(dir, "gpt2")) });
     hub.addToken(token, { canRead: "all" });
   });
   afterAll(async () => {
@@ -152,6 +154,7 @@ describe("the users' LoRA block on a transformers base", { timeout: 180_000 }, (
     ["a licence mismatch", { LORA_ID: "org/mit-lora", MODEL_VERSION: "main" }, "lora_license_mismatch", /declares license mit but its base meta-llama\/Tiny-Llama-3-Instruct declares llama3/],
     ["a foreign base", { LORA_ID: "org/foreign-lora", MODEL_VERSION: "main" }, "lora_base_mismatch", /trained on someone\/other-model but BASE_MODEL is meta-llama\/Tiny-Llama-3-Instruct/],
     ["a repo that is not a model", { BASE_MODEL: "org/a-dataset", LORA_BASE_MATCH: "off" }, "not_a_model_repo", /BASE_MODEL is not a model repo: .*repo org\/a-dataset/],
+    ["an architecture the converter refuses", { BASE_MODEL: "org/gpt2-like", LORA_BASE_MATCH: "off" }, "convert_unsupported_architecture", /architecture "GPT2LMHeadModel" cannot be converted/],
   ])("stops startup on %s with one line, leaving no partial file", async (_name, extra, code, message) => {
     const cache = `fail-${code}`;
     const { code: exit, lines } = await failInference(env(cache, extra));
