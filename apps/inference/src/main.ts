@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
@@ -7,9 +8,11 @@ import { createLogger, type Logger } from "./logger.ts";
 import { Readiness } from "./readiness.ts";
 import { createInferenceApp } from "./http/app.ts";
 import { TokenFileError } from "./hub/read-token.ts";
-import { resolveModel, UnsupportedModelTypeError } from "./hub/resolve-model.ts";
+import { resolveModel, UnsupportedModelTypeError, type ResolvedModel } from "./hub/resolve-model.ts";
 import { LoraError } from "./lora/errors.ts";
+import { ConvertError } from "./convert/errors.ts";
 import { LORA_CACHE_FOLDER } from "./lora/prepare-adapter.ts";
+import { BASE_CACHE_FOLDER, prepareBase } from "./lora/prepare-base.ts";
 import { prepareAdapters } from "./lora/prepare-adapters.ts";
 import { checkDistinctNames } from "./lora/check-distinct-names.ts";
 import { engineWithAdapter } from "./engine/engine-with-adapter.ts";
@@ -25,7 +28,7 @@ import { installShutdown } from "./shutdown.ts";
 
 /**
  * The startup checklist, in order: read env -> resolve the revision -> download into the cache -> verify ->
- * check GGUF metadata -> load -> warm up -> ready. The HTTP server listens from the start so /health answers and
+ * (a transformers base: convert to GGUF, cached) -> check GGUF metadata -> load -> warm up -> ready. The HTTP server listens from the start so /health answers and
  * /ready reports the phase; any failure logs one line naming what is wrong and exits 1.
  */
 const rootEnv = fileURLToPath(new URL("../../../.env", import.meta.url));
@@ -74,56 +77,124 @@ async function main(): Promise<void> {
     onDrain: () => (draining = true),
   });
 
+  /**
+   * A transformers base (BASE_MODEL_FILE unset), verified file by file, converted to GGUF into the converted cache
+   * beside the adapters' (reused at restart: `converted: false`); with LORA_MERGE=1 the adapter is folded in.
+   */
+  const convertBase = async (resolved: ResolvedModel, onProgress: (p: { doneBytes: number; totalBytes: number }) => void) => {
+    const { transformersBase } = resolved;
+    const lora = config.model.lora;
+    if (!transformersBase || !lora) throw new Error("no base was resolved"); // resolveModel returns one or the other
+    const { listing } = transformersBase;
+    const find = (role: string) => resolved.artifacts.find((a) => a.role === role);
+    const merge = lora.merge ? { config: find("adapter_config")!, weights: find("adapter_weights")! } : undefined;
+    readiness.set({ phase: "converting" });
+    const started = performance.now();
+    const prepared = await prepareBase({
+      base: transformersBase,
+      cacheDir: join(dirname(config.hub.cacheDir), BASE_CACHE_FOLDER),
+      quant: lora.baseQuant,
+      merge,
+      onProgress,
+    });
+    log.info(
+      {
+        model: listing.repo,
+        revision: listing.revision,
+        commit: listing.commit,
+        files: transformersBase.files.length,
+        quant: lora.baseQuant,
+        merged: merge !== undefined,
+        converted: prepared.converted,
+        key: prepared.key,
+        ms: Math.round(performance.now() - started),
+      },
+      "base model converted to GGUF",
+    );
+    const size = (await stat(prepared.path)).size;
+    return {
+      repo: listing.repo,
+      revision: listing.revision,
+      commit: listing.commit,
+      file: undefined,
+      /** The served name without MODEL_ALIAS (LORA_ADAPTERS lists the bare base under it): the repo's name. */
+      name: listing.repo.split("/").pop()!,
+      path: prepared.path,
+      size,
+      sha256: prepared.sha256,
+      license: transformersBase.license,
+      source: transformersBase.files.some((f) => f.source === "download") ? "download" : transformersBase.files[0]?.source,
+      metadata: undefined,
+    };
+  };
+
   try {
     const { model, hub, engine: engineConfig } = config;
     // llama.cpp loads (and node-llama-cpp self-tests its binary) while the model resolves and downloads.
     const llama = startLlama(engineConfig.threads);
     llama.catch(() => undefined); // awaited below; a failure surfaces there
+    for (const { variable, reason } of config.ignored) log.warn({ variable }, `${variable} is set but ignored: it ${reason}`);
     readiness.set({ phase: "resolving" });
     log.info({ model: model.id, revision: model.revision, file: model.file, offline: hub.offline }, "resolving model");
-    const { model: file, artifacts } = await resolveModel(config, {
+    const resolved = await resolveModel(config, {
       onProgress: (p) => readiness.set({ phase: "downloading", ...p }),
       onFallback: (reason) => log.warn({ code: reason.code }, `Hub not usable, serving the cached commit: ${reason.message}`),
       onEvent: (event) => log[event.level](event.fields, event.msg),
     });
+    const { artifacts } = resolved;
     readiness.set({ phase: "verifying" });
+    const base = resolved.model
+      ? { ...resolved.model, name: resolved.model.file }
+      : await convertBase(resolved, (p) => readiness.set({ phase: "converting", ...p }));
     // Read (and validated) once by the supply chain; a GGUF llama.cpp would crash on never gets this far.
-    const metadata = file.metadata ?? (await inspectGguf(file.path));
+    const metadata = base.metadata ?? (await inspectGguf(base.path));
     log.info(
       {
-        model: file.repo,
-        revision: file.revision,
-        commit: file.commit,
-        file: file.file,
-        size: file.size,
-        sha256: file.sha256,
-        license: file.license ?? null,
-        source: file.source,
+        model: base.repo,
+        revision: base.revision,
+        commit: base.commit,
+        file: base.file,
+        size: base.size,
+        sha256: base.sha256,
+        license: base.license ?? null,
+        source: base.source,
         architecture: metadata.architecture,
       },
       "model verified",
     );
 
-    const adapters = model.lora
-      ? await prepareAdapters(model.lora, artifacts, join(dirname(hub.cacheDir), LORA_CACHE_FOLDER), (adapter, prepared, format) => {
-          if (model.lora?.baseMatch && format === "peft" && prepared.declaredBase === undefined) {
-            log.warn({ adapter: adapter.name }, "the adapter declares no base_model_name_or_path: its base cannot be checked by name");
-          }
-          log.info(
-            { adapter: adapter.name, revision: adapter.revision, scale: model.lora?.scale, format, converted: prepared.converted ?? null, declaredBase: prepared.declaredBase ?? null },
-            "LoRA adapter ready",
-          );
-        })
-      : [];
+    const lora = model.lora;
+    const adapters =
+      lora && !lora.merge
+        ? await prepareAdapters(lora, artifacts, base, join(dirname(hub.cacheDir), LORA_CACHE_FOLDER), (adapter, prepared, format) => {
+            const source = artifacts.find((a) => a.repo === adapter.id && a.revision === adapter.revision && a.role.startsWith("adapter"));
+            if (lora.baseMatch && format === "peft" && prepared.declaredBase === undefined && source?.cardBaseModel === undefined) {
+              log.warn({ adapter: adapter.name }, "the adapter declares no base (base_model_name_or_path, card base_model): its base cannot be checked by name");
+            }
+            const commit = source?.commit;
+            log.info(
+              {
+                adapter: adapter.name,
+                revision: adapter.revision,
+                commit: commit ?? null,
+                scale: lora.scale,
+                format,
+                converted: prepared.converted ?? null,
+                declaredBase: prepared.declaredBase ?? null,
+              },
+              "LoRA adapter ready",
+            );
+          })
+        : [];
     // One adapter (LORA_ID) is applied to the one context; LORA_ADAPTERS serves the base and a context per adapter.
     const multi = model.lora?.multi === true;
-    const baseName = publicModelName(model.alias, file.file);
+    const baseName = publicModelName(model.alias, base.name);
     if (multi) checkDistinctNames(baseName, adapters);
 
     readiness.set({ phase: "loading" });
     const engine = await loadEngine({
       llama: await llama,
-      modelPath: file.path,
+      modelPath: base.path,
       threads: engineConfig.threads,
       contextSize: engineConfig.contextSize,
       parallel: engineConfig.parallel,
@@ -145,7 +216,7 @@ async function main(): Promise<void> {
       variants?.set(adapter.name, { engine: adapted, template, modelName: adapter.name, createdAt });
     }
     for (const served of variants?.values() ?? [{ engine }]) await warmUp(served.engine, template);
-    serving = { engine, template, modelName: model.lora && !multi ? adapters[0]!.name : baseName, createdAt, variants };
+    serving = { engine, template, modelName: lora && !multi ? lora.adapters[0]!.name : baseName, createdAt, variants };
     readiness.set({ phase: "ready" });
     log.info(
       {
@@ -180,6 +251,7 @@ function describeFailure(error: unknown): string {
     error instanceof TokenFileError ||
     error instanceof UnsupportedModelTypeError ||
     error instanceof LoraError ||
+    error instanceof ConvertError ||
     error instanceof ChatTemplateError
   ) {
     return error.message;

@@ -4,6 +4,7 @@ export type Phase =
   | { phase: "resolving" }
   | { phase: "downloading"; downloadedBytes: number; totalBytes: number }
   | { phase: "verifying" }
+  | { phase: "converting"; doneBytes?: number; totalBytes?: number }
   | { phase: "loading" }
   | { phase: "warming_up" }
   | { phase: "ready" }

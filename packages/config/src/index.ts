@@ -7,6 +7,7 @@ export {
   isLoopbackHost,
   readInferenceEnv,
   type HubSettings,
+  type IgnoredVariable,
   type InferenceConfig,
   type LoraAdapterSpec,
   type LoraSpec,

@@ -5,6 +5,8 @@ import { InvalidModelError } from "../engine/gguf-metadata.ts";
 import { UnsupportedModelTypeError } from "../hub/configured-artifacts.ts";
 import { HubError } from "../hub/errors.ts";
 import { TokenFileError } from "../hub/read-token.ts";
+import { LoraError } from "../lora/errors.ts";
+import { ConvertError } from "../convert/errors.ts";
 
 /** A command used in a way it cannot work (its message says what to change). */
 export class UsageError extends Error {
@@ -21,7 +23,11 @@ export function runCommand(name: string, action: (config: InferenceConfig) => Pr
   const rootEnv = fileURLToPath(new URL("../../../../.env", import.meta.url));
   if (existsSync(rootEnv)) process.loadEnvFile(rootEnv);
   Promise.resolve()
-    .then(() => action(readInferenceEnv(process.env)))
+    .then(() => {
+      const config = readInferenceEnv(process.env);
+      for (const { variable, reason } of config.ignored) process.stderr.write(`warn: ${variable} is set but ignored: it ${reason}\n`);
+      return action(config);
+    })
     .then(
       () => process.exit(0),
       (error: unknown) => {
@@ -33,7 +39,7 @@ export function runCommand(name: string, action: (config: InferenceConfig) => Pr
 }
 
 function describe(error: unknown): string {
-  const known = [UsageError, HubError, EnvError, InvalidModelError, TokenFileError, UnsupportedModelTypeError];
+  const known = [UsageError, HubError, EnvError, InvalidModelError, TokenFileError, UnsupportedModelTypeError, LoraError, ConvertError];
   if (known.some((type) => error instanceof type)) return (error as Error).message;
   return `unexpected ${error instanceof Error ? error.name : "failure"}`;
 }

@@ -10,12 +10,14 @@ import { writeFileAtomic } from "./write-file-atomic.ts";
  */
 export interface CommitInfo {
   license: string | undefined;
+  /** The model card's `base_model`. */
+  cardBaseModel?: string | undefined;
   files: Record<string, { size: number; sha256: string }>;
 }
 
-export async function writeCommitInfo(layout: CacheLayout, commit: string, info: Pick<CommitInfo, "license">): Promise<void> {
+export async function writeCommitInfo(layout: CacheLayout, commit: string, info: Pick<CommitInfo, "license" | "cardBaseModel">): Promise<void> {
   const previous = await readCommitInfo(layout, commit);
-  await save(layout, commit, { license: info.license, files: previous.files });
+  await save(layout, commit, { license: info.license, cardBaseModel: info.cardBaseModel, files: previous.files });
 }
 
 /** Records a file verified online at this commit. */
@@ -28,7 +30,7 @@ export async function recordVerifiedFile(layout: CacheLayout, commit: string, fi
 /** The recorded info, or an empty one when the commit was never resolved online by this service. */
 export async function readCommitInfo(layout: CacheLayout, commit: string): Promise<CommitInfo> {
   try {
-    const json = JSON.parse(await readFile(layout.commitInfoPath(commit), "utf8")) as { license?: unknown; files?: unknown };
+    const json = JSON.parse(await readFile(layout.commitInfoPath(commit), "utf8")) as { license?: unknown; cardBaseModel?: unknown; files?: unknown };
     const files: CommitInfo["files"] = {};
     if (json.files && typeof json.files === "object") {
       for (const [name, value] of Object.entries(json.files as Record<string, unknown>)) {
@@ -38,12 +40,17 @@ export async function readCommitInfo(layout: CacheLayout, commit: string): Promi
         }
       }
     }
-    return { license: typeof json.license === "string" ? json.license : undefined, files };
+    return {
+      license: typeof json.license === "string" ? json.license : undefined,
+      cardBaseModel: typeof json.cardBaseModel === "string" ? json.cardBaseModel : undefined,
+      files,
+    };
   } catch {
     return { license: undefined, files: {} };
   }
 }
 
 async function save(layout: CacheLayout, commit: string, info: CommitInfo): Promise<void> {
-  await writeFileAtomic(layout.commitInfoPath(commit), `${JSON.stringify({ license: info.license ?? null, files: info.files })}\n`);
+  const base = info.cardBaseModel ? { cardBaseModel: info.cardBaseModel } : {};
+  await writeFileAtomic(layout.commitInfoPath(commit), `${JSON.stringify({ license: info.license ?? null, ...base, files: info.files })}\n`);
 }

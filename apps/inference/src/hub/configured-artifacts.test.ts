@@ -1,6 +1,6 @@
 import { readInferenceEnv } from "@slm/config";
 import { describe, expect, it } from "vitest";
-import { configuredArtifacts } from "./configured-artifacts.ts";
+import { configuredArtifacts, transformersBaseOf } from "./configured-artifacts.ts";
 
 const LORA = { MODEL_TYPE: "lora", BASE_MODEL: "acme/base-GGUF", BASE_MODEL_FILE: "base.gguf", BASE_MODEL_VERSION: "v1" };
 
@@ -27,5 +27,15 @@ describe("configuredArtifacts", () => {
       ["adapter_weights", "poet", "v2"],
       ["adapter", "critic", "v3"],
     ]);
+  });
+
+  it("leaves a transformers base (BASE_MODEL_FILE unset) to be listed, and names only the adapter's files", () => {
+    const model = readInferenceEnv({ MODEL_TYPE: "lora", BASE_MODEL: "meta/llama", LORA_ID: "acme/poet", MODEL_VERSION: "v0.1.0" }).model;
+    expect(transformersBaseOf(model)).toEqual({ repo: "meta/llama", revision: "main" });
+    expect(configuredArtifacts(model).map((a) => [a.role, a.repo, a.revision])).toEqual([
+      ["adapter_config", "acme/poet", "v0.1.0"],
+      ["adapter_weights", "acme/poet", "v0.1.0"],
+    ]);
+    expect(transformersBaseOf(readInferenceEnv({ ...LORA, LORA_ID: "acme/poet" }).model)).toBeUndefined();
   });
 });

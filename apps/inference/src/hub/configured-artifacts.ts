@@ -2,10 +2,12 @@ import type { ModelSpec } from "@slm/config";
 
 /**
  * What an artifact is for: "model" (the GGUF served with MODEL_TYPE=gguf), or with MODEL_TYPE=lora the "base" GGUF
- * and the adapter: a GGUF adapter ("adapter") or a PEFT pair ("adapter_config" + "adapter_weights"). Each is its own
- * artifact with its own revision, resolved, locked (the lockfile keys entries by role) and licence-checked the same way.
+ * (or, for a transformers base, each of its files as a "base_file": config, weights, tokenizer) and the adapter: a
+ * GGUF adapter ("adapter") or a PEFT pair ("adapter_config" + "adapter_weights"). Each is its own artifact with its
+ * own revision, resolved, locked (the lockfile keys entries by role, and base files by file too) and licence-checked
+ * the same way.
  */
-export const ARTIFACT_ROLES = ["model", "base", "adapter", "adapter_config", "adapter_weights"] as const;
+export const ARTIFACT_ROLES = ["model", "base", "base_file", "adapter", "adapter_config", "adapter_weights"] as const;
 export type ArtifactRole = (typeof ARTIFACT_ROLES)[number];
 
 /** The files of a PEFT adapter repo, as `save_pretrained` writes them. */
@@ -29,11 +31,26 @@ export class UnsupportedModelTypeError extends Error {
   readonly code = "unsupported_configuration";
 }
 
-/** The artifacts the configuration asks for, in the order they are resolved (the GGUF llama.cpp loads first). */
+/** A transformers base (MODEL_TYPE=lora, BASE_MODEL_FILE unset): its files are known once the repo is listed. */
+export interface TransformersBaseSpec {
+  repo: string;
+  revision: string;
+}
+
+export function transformersBaseOf(model: ModelSpec): TransformersBaseSpec | undefined {
+  if (model.type !== "lora" || !model.lora || model.lora.baseFile !== undefined) return undefined;
+  return { repo: model.lora.baseModel, revision: model.lora.baseRevision };
+}
+
+/**
+ * The artifacts the configuration names by file, in the order they are resolved (the GGUF llama.cpp loads first).
+ * A transformers base is not among them: see transformersBaseOf and resolve-transformers-base.ts.
+ */
 export function configuredArtifacts(model: ModelSpec): ArtifactSpec[] {
   if (model.type === "lora" && model.lora) {
     const { lora } = model;
-    const base: ArtifactSpec = { role: "base", repo: lora.baseModel, revision: lora.baseRevision, file: lora.baseFile, sha256: undefined };
+    const base: ArtifactSpec[] =
+      lora.baseFile === undefined ? [] : [{ role: "base", repo: lora.baseModel, revision: lora.baseRevision, file: lora.baseFile, sha256: undefined }];
     const adapters = lora.adapters.flatMap((spec) => {
       const adapter = (role: ArtifactRole, file: string): ArtifactSpec => ({
         role,
@@ -45,10 +62,10 @@ export function configuredArtifacts(model: ModelSpec): ArtifactSpec[] {
       });
       return spec.file ? [adapter("adapter", spec.file)] : [adapter("adapter_config", PEFT_CONFIG_FILE), adapter("adapter_weights", PEFT_WEIGHTS_FILE)];
     });
-    return [base, ...adapters];
+    return [...base, ...adapters];
   }
   if (model.type !== "gguf" || !model.file) {
-    throw new UnsupportedModelTypeError("MODEL_TYPE=lora needs LORA_ID, BASE_MODEL and BASE_MODEL_FILE");
+    throw new UnsupportedModelTypeError("MODEL_TYPE=lora needs LORA_ID (or LORA_ADAPTERS) and BASE_MODEL");
   }
   return [{ role: "model", repo: model.id, revision: model.revision, file: model.file, sha256: model.sha256 }];
 }

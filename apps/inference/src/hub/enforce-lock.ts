@@ -15,11 +15,14 @@ export interface LockCheck {
 
 /**
  * The entry the lockfile holds for a configured artifact. The lockfile must pin exactly the configured artifacts:
- * another repo, revision or file, a missing or an extra entry is a different artifact and is refused.
+ * another repo, revision or file, a missing or an extra entry is a different artifact and is refused. `specs` are
+ * the artifacts named by file (configuredArtifacts); a transformers base's files are held to the lock by
+ * checkLockedBaseFiles once the repo is listed.
  */
 export function lockedArtifactFor(lock: Lockfile, lockfile: string, specs: readonly ArtifactSpec[], spec: ArtifactSpec, artifact: ArtifactRef): LockCheck {
-  const locked = lock.artifacts.find((a) => a.role === spec.role && a.adapter === spec.adapter);
-  if (!locked || lock.artifacts.length !== specs.length) {
+  const locked = lock.artifacts.find((a) => a.role === spec.role && a.adapter === spec.adapter && (spec.role !== "base_file" || a.file === spec.file));
+  const named = (roles: ReadonlyArray<{ role: string }>) => roles.filter((a) => a.role !== "base_file").length;
+  if (!locked || (spec.role !== "base_file" && named(lock.artifacts) !== named(specs))) {
     throw new LockfileMismatchError(artifact, lockfile, "the configuration names these artifacts");
   }
   const differs = (["repo", "revision", "file"] as const).filter((key) => locked[key] !== spec[key]);
@@ -41,5 +44,14 @@ export function enforceLock(check: LockCheck, observed: { commit?: string; size?
   }
   if (observed.sha256 !== undefined && observed.sha256 !== locked.sha256) {
     throw new LockedFileChangedError(artifact, lockfile, `sha256 is ${observed.sha256}, the lock says ${locked.sha256}`);
+  }
+}
+
+/** A transformers base's files against the lock: the same set of files, none missing and none extra. */
+export function checkLockedBaseFiles(lock: Lockfile, lockfile: string, files: readonly string[], artifact: ArtifactRef): void {
+  const locked = lock.artifacts.filter((a) => a.role === "base_file").map((a) => a.file).sort();
+  const wanted = [...files].sort();
+  if (locked.length !== wanted.length || locked.some((file, i) => file !== wanted[i])) {
+    throw new LockfileMismatchError(artifact, lockfile, "the base repo's files at this commit are not the ones locked");
   }
 }

@@ -172,10 +172,10 @@ export class CacheNotWritableError extends HubError {
 export class FloatingRevisionError extends HubError {
   override readonly name = "FloatingRevisionError";
   readonly code = "floating_revision";
-  constructor(artifact: ArtifactRef) {
+  constructor(artifact: ArtifactRef, variable = "MODEL_VERSION") {
     super(
       artifact,
-      "MODEL_VERSION names a branch, which can move under a running service: in production pin a tag or a commit, " +
+      `${variable} names a branch, which can move under a running service: in production pin a tag or a commit, ` +
         "lock it with `pnpm models:lock`, or set MODEL_ALLOW_FLOATING_REVISION=1",
     );
   }
@@ -233,5 +233,23 @@ export class UnexpectedHubResponseError extends HubError {
   readonly code = "unexpected_hub_response";
   constructor(artifact: ArtifactRef, what: string) {
     super(artifact, `unexpected answer from the Hub: ${what}`);
+  }
+}
+
+/** BASE_MODEL_FILE is unset, so BASE_MODEL must be a transformers model repo, and it is not (nor a GGUF repo). */
+export class NotAModelRepoError extends HubError {
+  override readonly name = "NotAModelRepoError";
+  readonly code = "not_a_model_repo";
+  constructor(artifact: ArtifactRef, what = "no config.json with model.safetensors (or its index and shards), and no .gguf file") {
+    super(artifact, `BASE_MODEL is not a model repo: ${what}`);
+  }
+}
+
+/** BASE_MODEL_FILE is unset but BASE_MODEL is a GGUF repo: which file to serve is the user's choice. */
+export class BaseFileRequiredError extends HubError {
+  override readonly name = "BaseFileRequiredError";
+  readonly code = "base_file_required";
+  constructor(artifact: ArtifactRef, ggufFiles: readonly string[]) {
+    super(artifact, `BASE_MODEL is a GGUF repo: set BASE_MODEL_FILE to one of its files (${ggufFiles.slice(0, 10).join(", ")})`);
   }
 }

@@ -1,15 +1,18 @@
+import { readFile } from "node:fs/promises";
 import type { InferenceConfig } from "@slm/config";
+import { detectRepoFormat } from "../convert/index.ts";
 import { cacheLayout } from "./cache-layout.ts";
 import { cacheFile } from "./cache-file.ts";
-import { configuredArtifacts } from "./configured-artifacts.ts";
+import { configuredArtifacts, transformersBaseOf, type ArtifactSpec } from "./configured-artifacts.ts";
 import { connectHub } from "./connect-hub.ts";
-import type { ArtifactRef } from "./errors.ts";
+import { BaseFileRequiredError, NotAModelRepoError, type ArtifactRef } from "./errors.ts";
 import type { EventSink } from "./events.ts";
 import { checkLicense } from "./license-policy.ts";
 import type { LockedArtifact, Lockfile } from "./lockfile.ts";
 import { lookupFile } from "./lookup-file.ts";
 import { readToken } from "./read-token.ts";
 import { resolveRevision } from "./resolve-revision.ts";
+import { filesToFetch, SAFETENSORS_INDEX } from "./resolve-transformers-base.ts";
 
 export interface LockModelsHooks {
   onProgress?: (progress: { downloadedBytes: number; totalBytes: number }) => void;
@@ -21,43 +24,54 @@ export interface LockModelsHooks {
  * What `pnpm models:lock` writes: each configured artifact resolved on the Hub (never from the cache, never against
  * an existing lockfile) to its commit, size, sha256 and licence. LFS files are described by the Hub, so nothing is
  * downloaded; a small (non-LFS) file has no declared sha256 and is downloaded and hashed. The licence policy
- * applies to the Hub's licence here (the GGUF's own is checked when the file is pulled).
+ * applies to the Hub's licence here (the GGUF's own is checked when the file is pulled). A transformers base
+ * (MODEL_TYPE=lora, BASE_MODEL_FILE unset) is listed at its commit and each file the converter reads is locked with
+ * role `base_file` (the sharded weights' index is read to name the shards).
  */
 export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks = {}): Promise<Lockfile> {
   const { hub, supplyChain } = config;
   const accessToken = await readToken(hub);
   const artifacts: LockedArtifact[] = [];
-  for (const spec of configuredArtifacts(config.model)) {
-    const artifact: ArtifactRef = { repo: spec.repo, revision: spec.revision, file: spec.file };
+
+  const resolveRepo = async (repo: string, revision: string) => {
+    const artifact: ArtifactRef = { repo, revision };
     const connection = connectHub({ hubUrl: hub.endpoint, accessToken, retry: supplyChain.retry, artifact, ...hooks });
-    const remote = await resolveRevision(connection, spec.repo, spec.revision, artifact);
+    const remote = await resolveRevision(connection, repo, revision, artifact);
     if (remote.kind === "branch") {
-      hooks.onEvent?.({ level: "warn", msg: "locking a branch: the lockfile pins its current commit", fields: { revision: spec.revision, commit: remote.commit } });
+      hooks.onEvent?.({ level: "warn", msg: "locking a branch: the lockfile pins its current commit", fields: { revision, commit: remote.commit } });
     }
     const license = checkLicense({ hub: remote.license, gguf: undefined }, supplyChain.licensesAllowed, artifact);
+    return { connection, remote, license };
+  };
+  /**
+   * Locks one file of a resolved repo. A file without a declared sha256, or one whose content is needed (`read`), is
+   * downloaded into the cache and hashed; its path is returned then.
+   */
+  const lockFile = async (spec: ArtifactSpec, resolved: Awaited<ReturnType<typeof resolveRepo>>, read = false) => {
+    const artifact: ArtifactRef = { repo: spec.repo, revision: spec.revision, file: spec.file };
+    const { connection, remote } = resolved;
     const file = await lookupFile(
       connection,
       { repo: spec.repo, commit: remote.commit, file: spec.file, pinnedSha256: spec.sha256, ggufFiles: remote.ggufFiles },
       artifact,
     );
-    const sha256 =
-      file.declaredSha256 ??
-      (
-        await cacheFile({
-          layout: cacheLayout(hub.cacheDir, spec.repo),
-          commit: remote.commit,
-          file: spec.file,
-          etag: file.etag,
-          expected: file.expected,
-          url: file.url,
-          fetch: connection.fetch,
-          authorization: connection.authorization,
-          retry: supplyChain.retry,
-          reverify: supplyChain.reverify,
-          artifact,
-          ...hooks,
-        })
-      ).sha256;
+    const downloaded =
+      file.declaredSha256 === undefined || read
+        ? await cacheFile({
+            layout: cacheLayout(hub.cacheDir, spec.repo),
+            commit: remote.commit,
+            file: spec.file,
+            etag: file.etag,
+            expected: file.expected,
+            url: file.url,
+            fetch: connection.fetch,
+            authorization: connection.authorization,
+            retry: supplyChain.retry,
+            reverify: supplyChain.reverify,
+            artifact,
+            ...hooks,
+          })
+        : undefined;
     artifacts.push({
       role: spec.role,
       ...(spec.adapter ? { adapter: spec.adapter } : {}),
@@ -66,9 +80,33 @@ export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks
       commit: remote.commit,
       file: spec.file,
       size: file.expected.size,
-      sha256,
-      license: license ?? null,
+      sha256: downloaded?.sha256 ?? file.declaredSha256!,
+      license: resolved.license ?? null,
     });
+    return downloaded?.path;
+  };
+
+  const base = transformersBaseOf(config.model);
+  if (base) {
+    const resolved = await resolveRepo(base.repo, base.revision);
+    const artifact: ArtifactRef = base;
+    const format = detectRepoFormat(resolved.remote.files);
+    if (format === "gguf") throw new BaseFileRequiredError(artifact, resolved.remote.ggufFiles);
+    if (format !== "transformers") throw new NotAModelRepoError(artifact);
+    const spec = (file: string): ArtifactSpec => ({ role: "base_file", repo: base.repo, revision: base.revision, file, sha256: undefined });
+    let indexJson: unknown;
+    if (resolved.remote.files.includes(SAFETENSORS_INDEX)) {
+      const path = await lockFile(spec(SAFETENSORS_INDEX), resolved, true);
+      try {
+        indexJson = JSON.parse(await readFile(path!, "utf8"));
+      } catch {
+        throw new NotAModelRepoError(artifact, `${SAFETENSORS_INDEX} is not valid JSON`);
+      }
+    }
+    for (const file of filesToFetch(resolved.remote.files, indexJson, artifact)) {
+      if (file !== SAFETENSORS_INDEX) await lockFile(spec(file), resolved);
+    }
   }
+  for (const spec of configuredArtifacts(config.model)) await lockFile(spec, await resolveRepo(spec.repo, spec.revision));
   return { version: 1, artifacts };
 }

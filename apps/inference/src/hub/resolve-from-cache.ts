@@ -53,6 +53,7 @@ export async function resolveFromCache(params: ResolveFromCacheParams, artifact:
     size: verified.size,
     sha256: verified.sha256,
     license: params.lock?.locked.license ?? info.license,
+    cardBaseModel: info.cardBaseModel,
     source: params.source,
     revisionKind: undefined,
     locked: params.lock !== undefined,

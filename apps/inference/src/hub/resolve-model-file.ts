@@ -48,6 +48,8 @@ export interface ResolvedModelFile {
   size: number;
   sha256: string;
   license: string | undefined;
+  /** The model card's `base_model`, when it names one. */
+  cardBaseModel: string | undefined;
   source: "download" | "cache" | "offline-cache";
   /** What the revision is on the Hub; undefined when the Hub was not asked. */
   revisionKind: RevisionKind | undefined;
@@ -137,6 +139,7 @@ export async function resolveModelFile(params: ResolveModelFileParams): Promise<
     size: cached.size,
     sha256: cached.sha256,
     license: remote.license,
+    cardBaseModel: remote.cardBaseModel,
     source: cached.fetchedBytes > 0 ? "download" : "cache",
     revisionKind: remote.kind,
     locked: params.lock !== undefined,

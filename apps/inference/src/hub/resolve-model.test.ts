@@ -29,7 +29,7 @@ beforeAll(async () => {
   hub.tag("acme/tiny", "v1", commit);
   hub.addRepo({ id: "acme/unlicensed", files: { "tiny.gguf": model } });
   hub.addRepo({ id: "acme/lora-base", files: { "base.gguf": generateLoraBase({ base: { seed: 3 } }) } });
-  hub.addRepo({ id: "acme/poet", files: generatePeftAdapter({ base: { seed: 3 }, seed: 5 }).files });
+  hub.addRepo({ id: "acme/poet", files: generatePeftAdapter({ base: { seed: 3 }, seed: 5, baseModelName: "acme/lora-base" }).files });
 });
 afterAll(async () => {
   await hub.close();

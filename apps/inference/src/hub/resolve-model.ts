@@ -1,6 +1,7 @@
 import type { InferenceConfig } from "@slm/config";
 import { inspectGguf, type ModelMetadata } from "../engine/gguf-metadata.ts";
-import { configuredArtifacts, isModelArtifact, type ArtifactRole, type ArtifactSpec } from "./configured-artifacts.ts";
+import { checkAdapterCompatibility, type AdapterFacts } from "../lora/check-adapter-compatibility.ts";
+import { configuredArtifacts, isModelArtifact, transformersBaseOf, type ArtifactRole, type ArtifactSpec } from "./configured-artifacts.ts";
 import { lockedArtifactFor } from "./enforce-lock.ts";
 import type { ArtifactRef, HubError } from "./errors.ts";
 import type { EventSink } from "./events.ts";
@@ -8,6 +9,7 @@ import { checkLicense } from "./license-policy.ts";
 import { lockfilePathOf, readLockfile } from "./lockfile.ts";
 import { readToken } from "./read-token.ts";
 import { resolveModelFile, type ResolvedModelFile } from "./resolve-model-file.ts";
+import { resolveTransformersBase, type ResolvedTransformersBase } from "./resolve-transformers-base.ts";
 
 export { UnsupportedModelTypeError } from "./configured-artifacts.ts";
 export type { SupplyChainEvent } from "./events.ts";
@@ -28,10 +30,15 @@ export type ResolvedArtifact = ResolvedModelFile & {
 };
 
 export interface ResolvedModel {
-  /** The GGUF llama.cpp loads (the base with MODEL_TYPE=lora). */
-  model: ResolvedArtifact;
-  /** Every configured artifact, in order (see configured-artifacts.ts for the roles). */
+  /**
+   * The GGUF llama.cpp loads (the base with MODEL_TYPE=lora); undefined when the base is a transformers repo, which
+   * is converted afterwards (lora/prepare-base.ts) from `transformersBase`.
+   */
+  model: ResolvedArtifact | undefined;
+  /** Every configured artifact, in order (see configured-artifacts.ts for the roles); a transformers base's files first. */
   artifacts: ResolvedArtifact[];
+  /** MODEL_TYPE=lora with BASE_MODEL_FILE unset: the base repo's listing and its verified files. */
+  transformersBase: ResolvedTransformersBase | undefined;
   /** The lockfile that was enforced, if any. */
   lockfile: string | undefined;
 }
@@ -44,37 +51,70 @@ export interface ResolvedModel {
 export async function resolveModel(config: InferenceConfig, hooks: ResolveModelHooks = {}): Promise<ResolvedModel> {
   const { hub, supplyChain } = config;
   const specs = configuredArtifacts(config.model);
+  const transformers = transformersBaseOf(config.model);
   const lockfile = lockfilePathOf(supplyChain.lockfile);
-  const lock = lockfile ? await readLockfile(lockfile, refOf(specs[0]!)) : undefined;
+  const lock = lockfile ? await readLockfile(lockfile, transformers ?? refOf(specs[0]!)) : undefined;
   if (lock) hooks.onEvent?.({ level: "info", msg: "enforcing the models lockfile", fields: { lockfile } });
   const accessToken = await readToken(hub);
+  const common = {
+    hubUrl: hub.endpoint,
+    cacheDir: hub.cacheDir,
+    accessToken,
+    offline: hub.offline,
+    production: config.production,
+    allowFloatingRevision: supplyChain.allowFloatingRevision,
+    reverify: supplyChain.reverify,
+    retry: supplyChain.retry,
+    ...hooks,
+  };
 
   const artifacts: ResolvedArtifact[] = [];
   for (const spec of specs) {
     const artifact = refOf(spec);
     const file = await resolveModelFile({
+      ...common,
       repo: spec.repo,
       revision: spec.revision,
       file: spec.file,
       sha256: spec.sha256,
-      hubUrl: hub.endpoint,
-      cacheDir: hub.cacheDir,
-      accessToken,
-      offline: hub.offline,
-      production: config.production,
-      allowFloatingRevision: supplyChain.allowFloatingRevision,
-      reverify: supplyChain.reverify,
-      retry: supplyChain.retry,
       lock: lock && lockfile ? lockedArtifactFor(lock, lockfile, specs, spec, artifact) : undefined,
-      ...hooks,
     });
     const gguf = isModelArtifact(spec.role) ? await inspectGguf(file.path) : undefined;
     const license = checkLicense({ hub: file.license, gguf: gguf?.license }, supplyChain.licensesAllowed, artifact);
     artifacts.push({ ...file, license, role: spec.role, adapter: spec.adapter, metadata: gguf });
   }
-  return { model: artifacts[0]!, artifacts, lockfile: lock ? lockfile : undefined };
+  const lora = config.model.lora;
+  const checkAdapters = async (base: { repo: string; license: string | undefined }) => {
+    if (lora) await checkAdapterCompatibility({ lora, adapters: adapterFacts(lora, artifacts), base, licensesAllowed: supplyChain.licensesAllowed });
+  };
+  if (!transformers) {
+    await checkAdapters({ repo: artifacts[0]!.repo, license: artifacts[0]!.license });
+    return { model: artifacts[0]!, artifacts, transformersBase: undefined, lockfile: lock ? lockfile : undefined };
+  }
+  // A transformers base: the (small) adapter files came first, so the adapter's licence and declared base are
+  // checked against the listed base before any of the base's weights is downloaded.
+  const base = await resolveTransformersBase({
+    ...common,
+    base: transformers,
+    licensesAllowed: supplyChain.licensesAllowed,
+    lock: lock && lockfile ? { lockfile, lock, specs } : undefined,
+    beforeDownload: (listing) => checkAdapters({ repo: listing.repo, license: listing.license }),
+  });
+  const baseFiles = base.files.map((file): ResolvedArtifact => ({ ...file, license: base.license ?? file.license, role: "base_file" }));
+  return { model: undefined, artifacts: [...baseFiles, ...artifacts], transformersBase: base, lockfile: lock ? lockfile : undefined };
 }
 
-function refOf(spec: ArtifactSpec): ArtifactRef {
+/** Each configured adapter's facts, from its resolved artifacts (adapter_config for PEFT, the GGUF otherwise). */
+function adapterFacts(lora: NonNullable<InferenceConfig["model"]["lora"]>, artifacts: readonly ResolvedArtifact[]): AdapterFacts[] {
+  return lora.adapters.flatMap((spec) => {
+    const key = lora.multi ? spec.name : undefined;
+    const config = artifacts.find((a) => a.role === "adapter_config" && a.adapter === key);
+    const found = config ?? artifacts.find((a) => a.role === "adapter" && a.adapter === key);
+    if (!found) return [];
+    return [{ repo: found.repo, license: found.license, cardBaseModel: found.cardBaseModel, configPath: config?.path }];
+  });
+}
+
+function refOf(spec: Pick<ArtifactSpec, "repo" | "revision" | "file">): ArtifactRef {
   return { repo: spec.repo, revision: spec.revision, file: spec.file };
 }

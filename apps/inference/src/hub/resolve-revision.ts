@@ -13,6 +13,10 @@ export interface RemoteRevision {
   license: string | undefined;
   /** The repo's .gguf files at that commit, to name them when MODEL_FILE is wrong. */
   ggufFiles: string[];
+  /** Every file path of the repo at that commit (to tell a GGUF repo from a transformers one). */
+  files: string[];
+  /** The model card's `base_model` (what an adapter or fine-tune declares it was trained on), the first if a list. */
+  cardBaseModel: string | undefined;
 }
 
 /**
@@ -33,6 +37,8 @@ export async function resolveRevision(hub: HubConnection, repo: string, revision
       kind: tags === undefined ? "commit" : tags.has(revision) ? "tag" : "branch",
       license: licenseOf(info),
       ggufFiles: (info.filePaths ?? []).filter((p) => p.endsWith(".gguf")),
+      files: info.filePaths ?? [],
+      cardBaseModel: baseModelOf(info),
     };
   } catch (error) {
     throw asHubError(error, artifact);
@@ -55,4 +61,10 @@ function licenseOf(info: { cardData?: unknown; tags?: unknown }): string | undef
   const tags = Array.isArray(info.tags) ? (info.tags as unknown[]) : [];
   const tag = tags.find((t): t is string => typeof t === "string" && t.startsWith("license:"));
   return tag?.slice("license:".length);
+}
+
+function baseModelOf(info: { cardData?: unknown }): string | undefined {
+  const base = (info.cardData as { base_model?: unknown } | undefined)?.base_model;
+  const first = Array.isArray(base) ? (base as unknown[])[0] : base;
+  return typeof first === "string" ? first : undefined;
 }

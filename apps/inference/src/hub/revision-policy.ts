@@ -8,6 +8,8 @@ export interface RevisionPolicy {
   allowFloating: boolean;
   /** A lockfile pins the commit, so the branch cannot move what is served. */
   locked: boolean;
+  /** The variable that names the revision, for messages (default MODEL_VERSION). */
+  variable?: string;
 }
 
 /** A branch can move under a running service: refused in production unless allowed or locked, warned about otherwise. */
@@ -19,15 +21,16 @@ export function checkRevisionPolicy(
   onEvent?: EventSink,
 ): void {
   if (kind !== "branch") return;
-  const fields = { revision: artifact.revision, commit };
+  const fields = { repo: artifact.repo, revision: artifact.revision, commit };
+  const variable = policy.variable ?? "MODEL_VERSION";
   if (policy.locked) {
-    onEvent?.({ level: "info", msg: "MODEL_VERSION is a branch; the lockfile pins its commit", fields });
+    onEvent?.({ level: "info", msg: `${variable} is a branch; the lockfile pins its commit`, fields });
     return;
   }
-  if (policy.production && !policy.allowFloating) throw new FloatingRevisionError(artifact);
+  if (policy.production && !policy.allowFloating) throw new FloatingRevisionError(artifact, variable);
   onEvent?.({
     level: "warn",
-    msg: "MODEL_VERSION is a branch (floating): a restart may serve another commit; pin a tag or a commit, or run `pnpm models:lock`",
+    msg: `${variable} is a branch (floating): a restart may serve another commit; pin a tag or a commit, or run \`pnpm models:lock\``,
     fields,
   });
 }

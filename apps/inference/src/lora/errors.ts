@@ -164,6 +164,18 @@ export class BaseModelMismatchError extends LoraError {
   }
 }
 
+/** The adapter's declared licence differs from its base's (LORA_LICENSE_MATCH=off skips this check). */
+export class LicenseMismatchError extends LoraError {
+  override readonly name = "LicenseMismatchError";
+  readonly code = "lora_license_mismatch";
+  constructor(adapter: { repo: string; license: string | undefined }, base: { repo: string; license: string | undefined }) {
+    super(
+      `the adapter ${adapter.repo} declares license ${adapter.license ?? "(none)"} but its base ${base.repo} declares ${base.license ?? "(none)"}: ` +
+        "they must be the same, or both listed in MODEL_LICENSES_ALLOWED; set LORA_LICENSE_MATCH=off to serve it anyway",
+    );
+  }
+}
+
 /** llama.cpp refused the adapter when the context was created (its own message names the local path, so it is dropped). */
 export class AdapterLoadError extends LoraError {
   override readonly name = "AdapterLoadError";

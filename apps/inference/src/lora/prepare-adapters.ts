@@ -19,6 +19,8 @@ export interface ReadyAdapter {
 export async function prepareAdapters(
   spec: LoraSpec,
   artifacts: readonly ResolvedArtifact[],
+  /** The base GGUF llama.cpp loads: the verified GGUF, or the converted transformers base (sha256: its cache key). */
+  base: { path: string; sha256: string },
   cacheDir: string,
   onReady: (adapter: LoraSpec["adapters"][number], prepared: PreparedAdapter, format: "gguf" | "peft") => void,
 ): Promise<ReadyAdapter[]> {
@@ -29,7 +31,6 @@ export async function prepareAdapters(
     if (!found) throw new Error(`no ${role} artifact was resolved`);
     return found;
   };
-  const base = must("base", undefined);
   const ready: ReadyAdapter[] = [];
   for (const adapter of spec.adapters) {
     const key = spec.multi ? adapter.name : undefined;

@@ -150,9 +150,12 @@ describe("readInferenceEnv", () => {
       multi: false,
       scale: 1,
       baseMatch: true,
+      licenseMatch: true,
       baseModel: "acme/base-GGUF",
       baseRevision: "main",
       baseFile: "base.gguf",
+      baseQuant: "q8_0",
+      merge: false,
     });
     const pinned = readInferenceEnv({
       ...base,
@@ -165,7 +168,6 @@ describe("readInferenceEnv", () => {
       MODEL_ALIAS: "verse",
     }).model.lora;
     expect(pinned).toMatchObject({ adapters: [{ name: "verse", revision: "v2", file: "poet.gguf" }], scale: 0.5, baseMatch: false, baseRevision: "v1" });
-    expect(() => readInferenceEnv({ ...base, BASE_MODEL_FILE: undefined, LORA_ID: "a/b" } as never)).toThrow(/BASE_MODEL_FILE/);
     expect(() => readInferenceEnv({ ...base, LORA_ID: "a/b", LORA_SCALE: "-1" })).toThrow(/LORA_SCALE/);
   });
 

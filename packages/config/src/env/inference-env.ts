@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { bearerToken, boolean, httpUrl, integer, list, logLevel, port, text } from "./fields.ts";
-import { readEnv, type EnvSource } from "./read-env.ts";
+import { cleanEnv, readEnv, type EnvSource } from "./read-env.ts";
 
 /** What inference serves when no model is configured: a tiny public GGUF, pinned by commit and checksum. */
 export const DEFAULT_MODEL = {
@@ -96,9 +96,12 @@ const InferenceEnvFields = v.object({
     ),
   ),
   LORA_BASE_MATCH: v.optional(v.picklist(["on", "off"], "on or off"), "on"),
+  LORA_LICENSE_MATCH: v.optional(v.picklist(["on", "off"], "on or off"), "on"),
+  LORA_MERGE: boolean(false),
   BASE_MODEL: repoId(),
   BASE_MODEL_VERSION: revision(),
   BASE_MODEL_FILE: filePath(),
+  BASE_MODEL_QUANT: v.optional(v.picklist(["q8_0", "f16"], "q8_0 or f16"), "q8_0"),
 
   HF_TOKEN: token(),
   HUGGING_FACE_HUB_TOKEN: token(),
@@ -163,17 +166,20 @@ const InferenceEnvSchema = v.pipe(
     v.partialCheck(
       [["MODEL_TYPE"], ["BASE_MODEL"]],
       (e) => e.MODEL_TYPE !== "lora" || e.BASE_MODEL !== undefined,
-      "the base GGUF repo, required when MODEL_TYPE=lora",
+      "the base model repo (a GGUF repo with BASE_MODEL_FILE, or a transformers repo), required when MODEL_TYPE=lora",
     ),
     ["BASE_MODEL"],
   ),
   v.forward(
     v.partialCheck(
-      [["MODEL_TYPE"], ["BASE_MODEL_FILE"]],
-      (e) => e.MODEL_TYPE !== "lora" || e.BASE_MODEL_FILE !== undefined,
-      "the base .gguf file, required when MODEL_TYPE=lora",
+      [["MODEL_TYPE"], ["LORA_MERGE"], ["BASE_MODEL_FILE"], ["LORA_ADAPTERS"], ["LORA_FILE"], ["LORA_SCALE"]],
+      (e) =>
+        e.MODEL_TYPE !== "lora" ||
+        !e.LORA_MERGE ||
+        (e.BASE_MODEL_FILE === undefined && e.LORA_ADAPTERS === undefined && e.LORA_FILE === undefined && (e.LORA_SCALE ?? 1) === 1),
+      "LORA_MERGE=1 only with a transformers base (BASE_MODEL_FILE unset), one PEFT adapter (LORA_ID without LORA_FILE) and LORA_SCALE 1",
     ),
-    ["BASE_MODEL_FILE"],
+    ["LORA_MERGE"],
   ),
   v.transform(toInferenceConfig),
 );
@@ -224,7 +230,7 @@ export interface LoraAdapterSpec {
   file: string | undefined;
 }
 
-/** MODEL_TYPE=lora: a GGUF base and its adapters, each its own repo and revision. */
+/** MODEL_TYPE=lora: a base (GGUF, or a transformers repo converted at startup) and its adapters, each its own repo and revision. */
 export interface LoraSpec {
   /** One (LORA_ID) or several (LORA_ADAPTERS). */
   adapters: LoraAdapterSpec[];
@@ -234,10 +240,63 @@ export interface LoraSpec {
   scale: number;
   /** LORA_BASE_MATCH=off skips the check of the adapter's declared base against BASE_MODEL. */
   baseMatch: boolean;
-  /** BASE_MODEL, BASE_MODEL_VERSION (default main), BASE_MODEL_FILE. */
+  /** LORA_LICENSE_MATCH=off skips the check that the adapter's licence is compatible with the base's. */
+  licenseMatch: boolean;
+  /** BASE_MODEL, BASE_MODEL_VERSION (default main: resolved to a commit, see the branch policy). */
   baseModel: string;
   baseRevision: string;
-  baseFile: string;
+  /** BASE_MODEL_FILE: the base GGUF; undefined means BASE_MODEL is a transformers repo, converted at startup. */
+  baseFile: string | undefined;
+  /** BASE_MODEL_QUANT: what a transformers base is converted to (default q8_0). */
+  baseQuant: "q8_0" | "f16";
+  /** LORA_MERGE=1: the (one, PEFT) adapter is folded into the converted base instead of applied per token. */
+  merge: boolean;
+}
+
+/**
+ * Variables that are set but do not apply to the chosen MODEL_TYPE (e.g. MODEL_ID and MODEL_FILE of a copied
+ * configuration block with MODEL_TYPE=lora): startup warns once per variable, by name only (never the value).
+ */
+export interface IgnoredVariable {
+  variable: string;
+  reason: string;
+}
+
+const GGUF_ONLY = ["MODEL_ID", "MODEL_FILE", "MODEL_SHA256"] as const;
+const LORA_ONLY = [
+  "LORA_ID",
+  "LORA_VERSION",
+  "LORA_FILE",
+  "LORA_SCALE",
+  "LORA_ADAPTERS",
+  "LORA_BASE_MATCH",
+  "LORA_LICENSE_MATCH",
+  "LORA_MERGE",
+  "BASE_MODEL",
+  "BASE_MODEL_VERSION",
+  "BASE_MODEL_FILE",
+  "BASE_MODEL_QUANT",
+] as const;
+
+/** Which set variables the chosen MODEL_TYPE ignores (see IgnoredVariable). `set` holds the names given a value. */
+function ignoredVariables(type: "gguf" | "lora", set: ReadonlySet<string>): IgnoredVariable[] {
+  if (type === "gguf") {
+    return LORA_ONLY.filter((name) => set.has(name)).map((variable) => ({ variable, reason: "applies to MODEL_TYPE=lora only" }));
+  }
+  const ignored: IgnoredVariable[] = GGUF_ONLY.filter((name) => set.has(name)).map((variable) => ({
+    variable,
+    reason: "applies to MODEL_TYPE=gguf only (with MODEL_TYPE=lora the adapter is LORA_ID, the base BASE_MODEL)",
+  }));
+  if (set.has("MODEL_VERSION") && (set.has("LORA_VERSION") || set.has("LORA_ADAPTERS"))) {
+    ignored.push({
+      variable: "MODEL_VERSION",
+      reason: set.has("LORA_ADAPTERS") ? "LORA_ADAPTERS entries carry their own @revision" : "LORA_VERSION pins the adapter",
+    });
+  }
+  if (set.has("BASE_MODEL_QUANT") && set.has("BASE_MODEL_FILE")) {
+    ignored.push({ variable: "BASE_MODEL_QUANT", reason: "applies to a transformers base only (BASE_MODEL_FILE is set)" });
+  }
+  return ignored;
 }
 
 function toInferenceConfig(e: InferenceEnvFields) {
@@ -251,25 +310,33 @@ function toInferenceConfig(e: InferenceEnvFields) {
     offline: e.HF_HUB_OFFLINE || e.TRANSFORMERS_OFFLINE,
   };
   const usesDefault = e.MODEL_ID === undefined && e.MODEL_TYPE === "gguf";
+  const lora = e.MODEL_TYPE === "lora";
+  // With MODEL_TYPE=lora, MODEL_VERSION pins the adapter (LORA_ID) unless LORA_VERSION does: the users' guide
+  // writes `MODEL_VERSION=v0.1.0` beside LORA_ID, and an adapter floating on main while pinned in the user's eyes
+  // is the worst outcome.
+  const adapterRevision = e.LORA_VERSION ?? e.MODEL_VERSION ?? "main";
   const model: ModelSpec = {
     type: e.MODEL_TYPE,
-    id: usesDefault ? DEFAULT_MODEL.id : (e.MODEL_ID ?? e.LORA_ID ?? e.BASE_MODEL ?? ""),
-    revision: e.MODEL_VERSION ?? (usesDefault ? DEFAULT_MODEL.revision : "main"),
-    file: usesDefault ? DEFAULT_MODEL.file : e.MODEL_FILE,
-    sha256: e.MODEL_SHA256 ?? (usesDefault ? DEFAULT_MODEL.sha256 : undefined),
+    id: usesDefault ? DEFAULT_MODEL.id : lora ? (e.LORA_ID ?? e.BASE_MODEL ?? "") : (e.MODEL_ID ?? ""),
+    revision: lora ? (e.LORA_ADAPTERS ? "main" : adapterRevision) : (e.MODEL_VERSION ?? (usesDefault ? DEFAULT_MODEL.revision : "main")),
+    file: usesDefault ? DEFAULT_MODEL.file : lora ? undefined : e.MODEL_FILE,
+    sha256: lora ? undefined : (e.MODEL_SHA256 ?? (usesDefault ? DEFAULT_MODEL.sha256 : undefined)),
     alias: e.MODEL_ALIAS,
     lora:
-      e.MODEL_TYPE === "lora" && (e.LORA_ID !== undefined || e.LORA_ADAPTERS !== undefined) && e.BASE_MODEL !== undefined && e.BASE_MODEL_FILE !== undefined
+      lora && (e.LORA_ID !== undefined || e.LORA_ADAPTERS !== undefined) && e.BASE_MODEL !== undefined
         ? {
             adapters: e.LORA_ADAPTERS
               ? e.LORA_ADAPTERS.map((entry) => parseAdapterEntry(entry)!)
-              : [{ name: e.MODEL_ALIAS ?? e.LORA_ID!.split("/").pop()!, id: e.LORA_ID!, revision: e.LORA_VERSION ?? "main", file: e.LORA_FILE }],
+              : [{ name: e.MODEL_ALIAS ?? e.LORA_ID!.split("/").pop()!, id: e.LORA_ID!, revision: adapterRevision, file: e.LORA_FILE }],
             multi: e.LORA_ADAPTERS !== undefined,
             scale: e.LORA_SCALE ?? 1,
             baseMatch: e.LORA_BASE_MATCH === "on",
+            licenseMatch: e.LORA_LICENSE_MATCH === "on",
             baseModel: e.BASE_MODEL,
             baseRevision: e.BASE_MODEL_VERSION ?? "main",
             baseFile: e.BASE_MODEL_FILE,
+            baseQuant: e.BASE_MODEL_QUANT,
+            merge: e.LORA_MERGE,
           }
         : undefined,
   };
@@ -293,6 +360,7 @@ function toInferenceConfig(e: InferenceEnvFields) {
     },
     registry: e.MODEL_REGISTRY,
     model,
+
     hub,
     supplyChain,
     engine: {
@@ -311,8 +379,16 @@ function expandHome(path: string, home: string | undefined): string {
   return path;
 }
 
-export type InferenceConfig = ReturnType<typeof toInferenceConfig>;
+export type InferenceConfig = ReturnType<typeof toInferenceConfig> & {
+  /** Set variables the chosen MODEL_TYPE ignores: startup warns once for each. */
+  ignored: IgnoredVariable[];
+};
 
 export function readInferenceEnv(source: EnvSource): InferenceConfig {
-  return readEnv("inference", InferenceEnvSchema, source);
+  const config = readEnv("inference", InferenceEnvSchema, source, { freeText: FREE_TEXT });
+  const set = new Set(Object.keys(cleanEnv(source, { freeText: FREE_TEXT })));
+  return { ...config, ignored: ignoredVariables(config.model.type, set) };
 }
+
+/** Variables whose values may legitimately hold " #" (a template): never read as carrying an inline comment. */
+const FREE_TEXT = ["CHAT_TEMPLATE"];

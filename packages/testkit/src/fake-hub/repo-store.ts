@@ -60,6 +60,7 @@ export class FakeRepo implements FakeRepoInfo {
 	private: boolean;
 	gated: GatedMode;
 	readonly license: string | undefined;
+	readonly baseModel: string | undefined;
 	readonly modelTags: readonly string[];
 	readonly pipelineTag: string | undefined;
 	readonly commits = new Map<string, StoredCommit>();
@@ -75,6 +76,7 @@ export class FakeRepo implements FakeRepoInfo {
 		this.private = spec.private ?? false;
 		this.gated = spec.gated ?? false;
 		this.license = spec.license;
+		this.baseModel = spec.baseModel;
 		this.modelTags = [...(spec.tags ?? []), ...(spec.license ? [`license:${spec.license}`] : [])];
 		this.pipelineTag = spec.pipelineTag;
 		const lfs = spec.lfs;

@@ -18,6 +18,8 @@ export interface RepoSpec {
 	gated?: GatedMode;
 	/** Goes into `cardData.license` and a `license:<x>` tag. */
 	license?: string;
+	/** Goes into `cardData.base_model` (what an adapter or fine-tune's model card names as its base). */
+	baseModel?: string;
 	tags?: string[];
 	/** Optional `pipeline_tag` of the model info. */
 	pipelineTag?: string;

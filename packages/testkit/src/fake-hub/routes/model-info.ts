@@ -26,7 +26,9 @@ export function modelInfoBody(repo: FakeRepo, commit: StoredCommit): Record<stri
 		likes: 0,
 		tags: [...repo.modelTags],
 		...(repo.pipelineTag ? { pipeline_tag: repo.pipelineTag } : {}),
-		...(repo.license ? { cardData: { license: repo.license } } : {}),
+		...(repo.license || repo.baseModel
+			? { cardData: { ...(repo.license ? { license: repo.license } : {}), ...(repo.baseModel ? { base_model: repo.baseModel } : {}) } }
+			: {}),
 		siblings: [...commit.files.keys()].sort().map((rfilename) => ({ rfilename })),
 		spaces: [],
 		usedStorage,

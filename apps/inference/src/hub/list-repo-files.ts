@@ -1,0 +1,124 @@
+import { readdir } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { cacheLayout, readRef, writeRef, type CacheLayout } from "./cache-layout.ts";
+import { readCommitInfo, writeCommitInfo } from "./commit-info.ts";
+import { connectHub } from "./connect-hub.ts";
+import { enforceLock, type LockCheck } from "./enforce-lock.ts";
+import { asHubError, HubUnavailableError, NotCachedError, RateLimitedError, type ArtifactRef, type HubError } from "./errors.ts";
+import type { EventSink } from "./events.ts";
+import { mapCacheWriteError } from "./map-cache-write-error.ts";
+import { resolveRevision } from "./resolve-revision.ts";
+import { DEFAULT_RETRY, type RetrySettings } from "./retry-policy.ts";
+import { checkRevisionPolicy } from "./revision-policy.ts";
+
+export interface ListRepoFilesParams {
+  repo: string;
+  /** Branch, tag or commit, as the user wrote it. */
+  revision: string;
+  hubUrl: string;
+  cacheDir: string;
+  accessToken?: string | undefined;
+  offline: boolean;
+  production?: boolean;
+  allowFloatingRevision?: boolean;
+  retry?: RetrySettings;
+  /** The variable naming the revision, for messages (e.g. BASE_MODEL_VERSION). */
+  revisionVariable?: string;
+  /** The lockfile's entries for this repo's files (they share one commit), when a lockfile is in force. */
+  lock?: { lockfile: string; files: LockCheck["locked"][] } | undefined;
+  fetch?: typeof fetch;
+  onFallback?: (reason: HubError) => void;
+  onEvent?: EventSink;
+}
+
+export interface RepoListing {
+  repo: string;
+  revision: string;
+  commit: string;
+  /** Every file of the repo at the commit (from the cache: the files fetched before, or the locked ones). */
+  files: string[];
+  license: string | undefined;
+  cardBaseModel: string | undefined;
+  /** "hub": listed on the Hub; otherwise read from the cache (offline, or the Hub unusable). */
+  source: "hub" | "cache" | "offline-cache";
+}
+
+/**
+ * A repo's files at a pinned commit, before anything is downloaded: the revision resolved to its commit (held to the
+ * lockfile and to the branch policy, `refs/<revision>` written as for a single file). Offline, or when the Hub
+ * cannot be reached, the locked commit (else `refs/<revision>`) and the files the cache holds for it.
+ */
+export async function listRepoFiles(params: ListRepoFilesParams): Promise<RepoListing> {
+  const layout = cacheLayout(params.cacheDir, params.repo);
+  const artifact: ArtifactRef = { repo: params.repo, revision: params.revision };
+  const lockCheck = params.lock?.files[0] ? { lockfile: params.lock.lockfile, locked: params.lock.files[0] } : undefined;
+  const fromCache = (source: "cache" | "offline-cache") => listFromCache(layout, params, source);
+  if (params.offline) {
+    const cached = await fromCache("offline-cache");
+    if (!cached) throw new NotCachedError(artifact);
+    return cached;
+  }
+  const retry = params.retry ?? DEFAULT_RETRY;
+  const hub = connectHub({ ...params, retry, artifact });
+  let remote: Awaited<ReturnType<typeof resolveRevision>>;
+  try {
+    remote = await resolveRevision(hub, params.repo, params.revision, artifact);
+  } catch (error) {
+    const typed = asHubError(error, artifact);
+    if (!(typed instanceof HubUnavailableError || typed instanceof RateLimitedError)) throw typed;
+    const cached = await fromCache("cache");
+    if (cached) {
+      params.onFallback?.(typed);
+      return cached;
+    }
+    throw typed instanceof HubUnavailableError ? new HubUnavailableError(artifact, typed.reason, true) : typed;
+  }
+  if (lockCheck) enforceLock(lockCheck, { commit: remote.commit }, artifact);
+  checkRevisionPolicy(
+    remote.kind,
+    remote.commit,
+    { production: params.production ?? false, allowFloating: params.allowFloatingRevision ?? false, locked: lockCheck !== undefined, variable: params.revisionVariable },
+    artifact,
+    params.onEvent,
+  );
+  await Promise.all([writeRef(layout, params.revision, remote.commit), writeCommitInfo(layout, remote.commit, remote)]).catch((error: unknown) => {
+    throw mapCacheWriteError(error, artifact, params.cacheDir, 0);
+  });
+  return {
+    repo: params.repo,
+    revision: params.revision,
+    commit: remote.commit,
+    files: remote.files,
+    license: remote.license,
+    cardBaseModel: remote.cardBaseModel,
+    source: "hub",
+  };
+}
+
+async function listFromCache(layout: CacheLayout, params: ListRepoFilesParams, source: "cache" | "offline-cache"): Promise<RepoListing | undefined> {
+  const locked = params.lock?.files ?? [];
+  const commit = locked[0]?.commit ?? (await readRef(layout, params.revision));
+  if (!commit) return undefined;
+  const files = locked.length > 0 ? locked.map((entry) => entry.file) : await snapshotFiles(layout, commit);
+  if (files.length === 0) return undefined;
+  const info = await readCommitInfo(layout, commit);
+  return {
+    repo: params.repo,
+    revision: params.revision,
+    commit,
+    files,
+    license: locked[0]?.license ?? info.license,
+    cardBaseModel: info.cardBaseModel,
+    source,
+  };
+}
+
+/** The files under `snapshots/<commit>/` (what an earlier start fetched), as repo paths. */
+async function snapshotFiles(layout: CacheLayout, commit: string): Promise<string[]> {
+  const root = join(layout.repoDir, "snapshots", commit);
+  const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((entry) => !entry.isDirectory())
+    .map((entry) => relative(root, join(entry.parentPath ?? entry.path, entry.name)).split("\\").join("/"))
+    .sort();
+}
