@@ -33,7 +33,8 @@ export async function chatCompletions(c: InferenceContext, served: Serving, deps
   };
   const splitter = new OutputSplitter(syntax);
   const tools = prepared.tools;
-  const toolStream = tools ? new ToolCallStream(tools.format, tools.names) : undefined;
+  // Under a forcing grammar every call started completes: its arguments can stream as they are generated.
+  const toolStream = tools ? new ToolCallStream(tools.format, tools.names, tools.forced) : undefined;
   // A finished answer that made calls ends with "tool_calls" (one cut off by max_tokens stays "length").
   const finishWith = (reason: FinishReason, calls: number): FinishReason => (calls > 0 && reason === "stop" ? "tool_calls" : reason);
 
