@@ -15,7 +15,7 @@ type Delta = ChatCompletionChunk["choices"][0]["delta"];
  * POST /v1/chat/completions: JSON, or SSE chunks in OpenAI's format ending with `data: [DONE]`. A reasoning model's
  * thinking comes back as `reasoning_content` (message and deltas) unless the request asks for `reasoning_format: "none"`.
  * With tools, calls in the answer come back as `tool_calls` (finish_reason "tool_calls"); in a stream, each call as
- * a delta with its index, id and name, then one with its arguments.
+ * a delta with its index, id and name, then deltas with fragments of its arguments.
  */
 export async function chatCompletions(c: InferenceContext, served: Serving, deps: Omit<ServeGenerationDeps, "engine">): Promise<Response> {
   const request = await readRequest(c, ChatCompletionRequest);
