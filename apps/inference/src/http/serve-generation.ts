@@ -14,8 +14,8 @@ export interface AnswerFormat {
   /** The JSON answer. */
   complete(text: string, finishReason: FinishReason, usage: Usage): unknown;
   /**
-   * Stream chunks: an optional opening chunk, text (undefined while the format holds text back), what was held back
-   * when the generation ends, the finish reason, then usage if the client asked for it.
+   * Stream chunks: an optional opening chunk, text (undefined while the format holds text back, or an array of
+   * chunks), what was held back when the generation ends, the finish reason, then usage if the client asked for it.
    */
   start?(): unknown;
   text(text: string): unknown;
@@ -82,8 +82,10 @@ export async function serveGeneration(c: InferenceContext, deps: ServeGeneration
         open = false;
       };
       if (format.start) send(sseData(format.start()));
+      // A format may answer several chunks at once (a tool call's opening delta and its arguments).
       const sendChunk = (chunk: unknown) => {
-        if (chunk !== undefined) send(sseData(chunk));
+        if (Array.isArray(chunk)) for (const one of chunk) send(sseData(one));
+        else if (chunk !== undefined) send(sseData(chunk));
       };
       run((text) => sendChunk(format.text(text)))
         .then((result) => {
