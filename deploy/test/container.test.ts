@@ -24,6 +24,8 @@ const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const composeFile = join(repoRoot, "deploy/compose.yaml");
 const dockerfile = join(repoRoot, "deploy/docker/Dockerfile");
 const TAG = "container-test";
+/** On every image the test builds, so that the ones a rebuild left untagged can be removed. */
+const TEST_LABEL = "slm-serve.container-test=1";
 const images = {
   inference: `slm-serve-inference:${TAG}`,
   gateway: `slm-serve-gateway:${TAG}`,
@@ -60,7 +62,7 @@ async function sh(file: string, args: string[], env?: NodeJS.ProcessEnv): Promis
 async function build(docker: DockerCli, target: string, tag: string, extra: string[] = []): Promise<void> {
   const ca = process.env.NODE_EXTRA_CA_CERTS;
   await docker.exec([
-    "build", "--network", "host", "-f", dockerfile, "--target", target, "-t", tag,
+    "build", "--network", "host", "-f", dockerfile, "--target", target, "-t", tag, "--label", TEST_LABEL,
     "--build-arg", `BASE_IMAGE=${s.baseImage}`,
     ...(ca ? ["--secret", `id=npm_ca,src=${ca}`] : []),
     ...extra, repoRoot,
@@ -155,7 +157,7 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
     await build(docker, "gateway", images.gateway);
     await build(docker, "fake-hub", images.fakeHub);
     await docker.exec(["build", "--network", "host", "-f", join(repoRoot, "deploy/test/redis.Dockerfile"),
-      "--build-arg", `BASE_IMAGE=${s.baseImage}`, "-t", images.redis, join(repoRoot, "deploy/test")], { timeoutMs: 600_000 });
+      "--build-arg", `BASE_IMAGE=${s.baseImage}`, "-t", images.redis, "--label", TEST_LABEL, join(repoRoot, "deploy/test")], { timeoutMs: 600_000 });
 
     // Secrets as files readable by the containers' user; the gateway's keys as digests only.
     await mkdir(join(dir, "secrets"), { mode: 0o755 });
@@ -197,6 +199,7 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
     await cli!.exec(["rm", "-f", bakedContainer]).catch(() => undefined);
     await compose(["down", "-v", "--remove-orphans"]).catch((err) => console.warn(String(err)));
     await rm(s.dir, { recursive: true, force: true });
+    await cli!.exec(["image", "prune", "-f", "--filter", `label=${TEST_LABEL}`]).catch(() => undefined);
   }, 180_000);
 
   it("streams a chat completion through either gateway with the openai client", async () => {
