@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,7 +13,7 @@ afterAll(() => Promise.all(scratch.map((d) => rm(d, { recursive: true, force: tr
 async function brokenCopy(edits: { file: string; from: string | RegExp; to: string }[]): Promise<string> {
   const copy = await mkdtemp(join(tmpdir(), "slm-k8s-"));
   scratch.push(copy);
-  await cp(dir, copy, { recursive: true, filter: (src) => src === dir.replace(/\/$/, "") || /\.ya?ml$/.test(src) || !src.includes(".") });
+  for (const file of (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f))) await cp(join(dir, file), join(copy, file));
   for (const edit of edits) {
     const path = join(copy, edit.file);
     const text = await readFile(path, "utf8");
@@ -33,9 +33,17 @@ describe("deploy/kubernetes", () => {
     const copy = await brokenCopy([
       { file: "gateway-deployment.yaml", from: "readinessProbe:", to: "readinessProbes:" },
       { file: "gateway-hpa.yaml", from: "minReplicas: 2", to: "minReplicas: two" },
-      { file: "inference-deployment.yaml", from: "failureThreshold: 120", to: "failureThreshold: 120\n            periodSecond: 5" },
+      {
+        file: "inference-deployment.yaml",
+        from: "failureThreshold: 120",
+        to: "failureThreshold: 120\n            periodSecond: 5",
+      },
       { file: "kustomization.yaml", from: "  - gateway-pdb.yaml", to: "  - gateway-pdb.yaml\n  - redis.yaml" },
-      { file: "inference-networkpolicy.yaml", from: /app.kubernetes.io\/name: slm-serve-gateway/, to: "app.kubernetes.io/name: slm-serve-gatway" },
+      {
+        file: "inference-networkpolicy.yaml",
+        from: /app.kubernetes.io\/name: slm-serve-gateway/,
+        to: "app.kubernetes.io/name: slm-serve-gatway",
+      },
       { file: "config.yaml", from: "MODEL_VERSION:", to: "MODEL_VERISON:" },
       { file: "gateway-deployment.yaml", from: "key: REDIS_URL", to: "key: REDIS_URI" },
       { file: "inference-service.yaml", from: "targetPort: http", to: "targetPort: http\n  selectors: {}" },
