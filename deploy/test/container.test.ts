@@ -9,13 +9,14 @@
  * Skipped, saying why, only when docker cannot run on this machine.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
+import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "@slm/testkit";
 import { findDocker, outputContains, type DockerCli } from "./docker-cli.ts";
@@ -52,7 +53,10 @@ interface Setup {
 }
 
 let s: Setup;
-const bakedContainer = `slm-serve-baked-${randomBytes(3).toString("hex")}`;
+const suffix = randomBytes(3).toString("hex");
+const bakedContainer = `slm-serve-baked-${suffix}`;
+const podContainer = `slm-serve-pod-${suffix}`;
+const podVolume = `slm-serve-pod-models-${suffix}`;
 
 async function sh(file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
   return (await promisify(execFile)(file, args, { env: { ...process.env, ...env }, maxBuffer: 16 << 20, timeout: 900_000 })).stdout.trim();
@@ -196,7 +200,8 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
 
   afterAll(async () => {
     if (!s || process.env.KEEP_CONTAINERS) return;
-    await cli!.exec(["rm", "-f", bakedContainer]).catch(() => undefined);
+    await cli!.exec(["rm", "-f", bakedContainer, podContainer]).catch(() => undefined);
+    await cli!.exec(["volume", "rm", podVolume]).catch(() => undefined);
     await compose(["down", "-v", "--remove-orphans"]).catch((err) => console.warn(String(err)));
     await rm(s.dir, { recursive: true, force: true });
     await cli!.exec(["image", "prune", "-f", "--filter", `label=${TEST_LABEL}`]).catch(() => undefined);
@@ -301,9 +306,40 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
     expect(env).toContain("HF_HUB_OFFLINE=1");
   }, 1_200_000);
 
+  it("runs the Kubernetes pod's flow: the init container pulls with the token, the server starts offline without it", async () => {
+    const manifest = parseAllDocuments(await readFile(join(repoRoot, "deploy/kubernetes/inference-deployment.yaml"), "utf8"))
+      .map((d) => d.toJS() as Record<string, any>)
+      .find((d) => d.kind === "Deployment")!;
+    const pod = manifest.spec.template.spec;
+    const init = pod.initContainers[0];
+    const tokenMount = init.volumeMounts.find((m: { name: string }) => m.name === "hub-token").mountPath as string;
+    const offline = pod.containers[0].env.find((e: { name: string }) => e.name === "HF_HUB_OFFLINE").value as string;
+    const model = ["-e", `HF_ENDPOINT=http://127.0.0.1:${s.ports.hub}`, "-e", `MODEL_ID=${REPO}`, "-e", "MODEL_VERSION=v1",
+      "-e", `MODEL_FILE=${MODEL}.gguf`, "-e", "MODEL_LOCKFILE=none"];
+    const pulled = await cli!.exec([
+      "run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp", "--user", "10001:10001",
+      "-v", `${podVolume}:/models`, "-v", `${join(s.dir, "secrets/hf_token")}:${tokenMount}/token:ro`,
+      ...init.env.flatMap((e: { name: string; value: string }) => ["-e", `${e.name}=${e.value}`]), ...model,
+      "--entrypoint", "/usr/bin/tini", images.inference, "--", ...init.command,
+    ]);
+    expect(pulled).toMatch(new RegExp(`pulled ${REPO} ${MODEL}\\.gguf revision v1`));
+    const port = await freePort();
+    await cli!.exec([
+      "run", "-d", "--name", podContainer, "--network", "host", "--read-only", "--tmpfs", "/tmp",
+      "-v", `${podVolume}:/models`, ...model, "-e", `HF_HUB_OFFLINE=${offline}`,
+      "-e", `INFERENCE_PORT=${port}`, "-e", "INFERENCE_HOST=127.0.0.1", "-e", "LLAMA_THREADS=1", "-e", "CONTEXT_SIZE=512",
+      images.inference,
+    ]);
+    await until("the pod's server to be ready", 120_000, async () => {
+      if (!(await inspect(podContainer)).State.Running) throw new StopWaiting(`it exited:\n${(await logs(podContainer)).slice(-2000)}`);
+      return (await ready(port)) === 200 ? true : undefined;
+    });
+    expect(await logs(podContainer)).toContain('"offline":true');
+  }, 300_000);
+
   it("leaves the Hub token in no layer, image or container config and no log line", async () => {
     const ids = await Promise.all(["inference-1", "inference-2", "gateway-1", "gateway-2", "fake-hub", "redis"].map(containerId));
-    const checked = [...Object.values(images), ...ids, bakedContainer];
+    const checked = [...Object.values(images), ...ids, bakedContainer, podContainer];
     for (const target of checked) {
       expect(await cli!.exec(["inspect", target]), target).not.toContain(s.hubToken);
     }
@@ -312,7 +348,7 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
     }
     // Every layer of every image, shared layers once.
     expect(await outputContains(cli!.docker, ["save", ...Object.values(images)], s.hubToken), "docker save").toBe(false);
-    for (const id of [...ids, bakedContainer]) {
+    for (const id of [...ids, bakedContainer, podContainer]) {
       expect(await logs(id), id).not.toContain(s.hubToken);
     }
     // The check can fail: the token is on disk in the secret file the containers read.
