@@ -266,8 +266,14 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
       return text.length > 0 ? text : undefined;
     });
     expect(recovered.length).toBeGreaterThan(0);
-    // The restarted replicas found the model in the shared cache.
-    expect((await logs(one)).split('"msg":"ready"').length - 1).toBe(2);
+    // Both replicas came back (each started twice), from the model in the shared cache.
+    await until("both replicas ready again", 120_000, async () =>
+      (await ready(s.ports.inference1)) === 200 && (await ready(s.ports.inference2)) === 200 ? true : undefined);
+    for (const id of [one, two]) {
+      const lines = (await logs(id)).split("\n");
+      expect(lines.filter((l) => l.includes('"msg":"ready"')), id).toHaveLength(2);
+      expect(lines.filter((l) => l.includes('"msg":"model verified"')).at(-1), id).toContain('"source":"cache"');
+    }
   }, 300_000);
 
   it("reports healthy through the image's HEALTHCHECK on /ready", async () => {
