@@ -66,8 +66,17 @@ export async function verifyCachedFile(
   const digests: BlobDigests = trustedMarker && marked ? marked : await hashFile(blobPath, size, needsGitSha1);
   const mismatch = findMismatch(digests, expected) ?? findMismatch(digests, byName);
   if (mismatch) await fail(mismatch);
-  if (markerPath && !trustedMarker) await writeVerifiedMarker(markerPath, blobPath, digests);
+  if (markerPath && !trustedMarker) await writeVerifiedMarker(markerPath, blobPath, digests).catch(skipOnReadOnlyCache);
   return { path: snapshotPath, blobPath, size, sha256: digests.sha256, trustedMarker };
+}
+
+/**
+ * The marker only spares the next start a rehash: a cache that cannot be written (a model baked into a container
+ * image on a read-only root filesystem) is served all the same, hashed at each start.
+ */
+function skipOnReadOnlyCache(error: unknown): void {
+  const code = (error as { code?: unknown })?.code;
+  if (code !== "EROFS" && code !== "EACCES" && code !== "EPERM") throw error;
 }
 
 /** Reads the blob once, feeding both digests. */
