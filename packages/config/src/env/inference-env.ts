@@ -385,9 +385,28 @@ export type InferenceConfig = ReturnType<typeof toInferenceConfig> & {
 };
 
 export function readInferenceEnv(source: EnvSource): InferenceConfig {
-  const config = readEnv("inference", InferenceEnvSchema, source, { freeText: FREE_TEXT });
-  const set = new Set(Object.keys(cleanEnv(source, { freeText: FREE_TEXT })));
-  return { ...config, ignored: ignoredVariables(config.model.type, set) };
+  const placeholders = TOKEN_VARIABLES.filter((name) => isTokenPlaceholder(source[name]));
+  const given = placeholders.length === 0 ? source : { ...source, ...Object.fromEntries(placeholders.map((name) => [name, undefined])) };
+  const config = readEnv("inference", InferenceEnvSchema, given, { freeText: FREE_TEXT });
+  const set = new Set(Object.keys(cleanEnv(given, { freeText: FREE_TEXT })));
+  const ignored = ignoredVariables(config.model.type, set);
+  for (const variable of placeholders) {
+    ignored.push({ variable, reason: "holds a placeholder, not a token (set a real hf_ token for a private repo, or delete the line)" });
+  }
+  return { ...config, ignored };
+}
+
+const TOKEN_VARIABLES = ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"] as const;
+/**
+ * A token value copied from a guide as is (`HF_TOKEN=...  # only if private`, `hf_xxx`, `<your token>`): read as
+ * unset with a warning, so a public repo still serves; a real token is never mistaken for one (they are long and random).
+ */
+const TOKEN_PLACEHOLDER = /^(?:hf_)?(?:\.{2,}|\u2026|x+|\*+|<[^>]*>)$/i;
+
+function isTokenPlaceholder(raw: string | undefined): boolean {
+  if (raw === undefined) return false;
+  const value = raw.replace(/(?:^|\s+)#.*$/s, "").trim();
+  return value !== "" && TOKEN_PLACEHOLDER.test(value);
 }
 
 /** Variables whose values may legitimately hold " #" (a template): never read as carrying an inline comment. */

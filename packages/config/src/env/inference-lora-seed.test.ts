@@ -88,4 +88,18 @@ describe("readInferenceEnv: the users' LoRA block", () => {
     expect(() => readInferenceEnv({ ...seed, LORA_MERGE: "1", LORA_SCALE: "0.5" })).toThrow(/LORA_MERGE/);
     expect(() => readInferenceEnv({ ...seed, LORA_LICENSE_MATCH: "maybe" })).toThrow(/LORA_LICENSE_MATCH/);
   });
+  it("reads a token placeholder copied from the guide (HF_TOKEN=...) as unset, with a warning, and keeps real tokens", () => {
+    const copied = SEED.replace("hf_0123456789abcdef", "...");
+    for (const source of [parseEnv(copied), verbatimLines(copied)]) {
+      const config = readInferenceEnv(source);
+      expect(config.hub.token).toBeUndefined();
+      expect(config.ignored.map((entry) => entry.variable)).toContain("HF_TOKEN");
+    }
+    for (const placeholder of ["hf_...", "hf_xxxxxxxx", "<your token>", "\u2026"]) {
+      expect(readInferenceEnv({ HF_TOKEN: placeholder }).hub.token).toBeUndefined();
+    }
+    expect(readInferenceEnv({ HF_TOKEN: "hf_0123456789abcdef" }).hub.token).toBe("hf_0123456789abcdef");
+    expect(readInferenceEnv({ HF_TOKEN: "hf_0123456789abcdef" }).ignored).toEqual([]);
+    expect(() => readInferenceEnv({ HF_TOKEN: "not-a-token" })).toThrow(/HF_TOKEN/);
+  });
 });
