@@ -5,7 +5,7 @@ import { tokenizePrompt, type ChatTemplate } from "./prompt/index.ts";
 import { prepareGeneration, type PrepareGenerationOptions, type PreparedGeneration } from "./prepare-generation.ts";
 
 export type ChatInput = Pick<ChatCompletionRequest, "messages"> &
-  Partial<Pick<ChatCompletionRequest, "tools" | "tool_choice" | "chat_template_kwargs">> &
+  Partial<Pick<ChatCompletionRequest, "tools" | "tool_choice" | "chat_template_kwargs" | "logprobs" | "top_logprobs">> &
   PrepareGenerationOptions["params"];
 
 export interface PreparedChat extends PreparedGeneration {
@@ -23,6 +23,7 @@ export async function prepareChat(engine: Engine, template: ChatTemplate, reques
     params: request,
     formatStops: template.extraStops,
     promptField: "messages",
+    logprobs: request.logprobs === true ? (request.top_logprobs ?? 0) : undefined,
   });
   const tags = template.reasoningTags;
   if (!tags) return { ...prepared, promptText, generationPrompt: "" };

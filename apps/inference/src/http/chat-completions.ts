@@ -1,6 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { ChatCompletionRequest, type ChatCompletion, type ChatCompletionChunk } from "@slm/config";
-import { prepareChat } from "../engine/prepare-chat.ts";
+import {
+  ChatCompletionRequest,
+  type ChatChoiceLogprobs,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatTokenLogprob,
+} from "@slm/config";
+import type { TokenLogprob } from "../engine/logprobs.ts";
+import { prepareChat, type PreparedChat } from "../engine/prepare-chat.ts";
 import { OutputSplitter, splitOutput, type OutputSyntax, type SplitText } from "../engine/prompt/index.ts";
 import type { Serving } from "../serving.ts";
 import type { InferenceContext } from "./context.ts";
@@ -9,6 +16,7 @@ import { selectModel } from "./select-model.ts";
 import { serveGeneration, type AnswerFormat, type ServeGenerationDeps } from "./serve-generation.ts";
 
 type Delta = ChatCompletionChunk["choices"][0]["delta"];
+type ChunkChoice = ChatCompletionChunk["choices"][0];
 
 /**
  * POST /v1/chat/completions: JSON, or SSE chunks in OpenAI's format ending with `data: [DONE]`. A reasoning model's
@@ -16,21 +24,40 @@ type Delta = ChatCompletionChunk["choices"][0]["delta"];
  */
 export async function chatCompletions(c: InferenceContext, served: Serving, deps: Omit<ServeGenerationDeps, "engine">): Promise<Response> {
   const request = await readRequest(c, ChatCompletionRequest);
+  const answer = await prepareChatAnswer(served, request);
+  return serveGeneration(c, { ...deps, engine: answer.serving.engine }, {
+    route: "/v1/chat/completions",
+    prepared: answer.prepared,
+    stream: request.stream === true,
+    format: answer.format,
+  });
+}
+
+/** A chat request ready to run: the model serving it, the prepared generation, and its answer as chat objects. */
+export interface ChatAnswer {
+  serving: Serving;
+  prepared: PreparedChat;
+  /** JSON: a ChatCompletion; stream: ChatCompletionChunk objects. */
+  format: AnswerFormat;
+}
+
+/** Everything about a chat answer but the HTTP exchange; the Responses API builds on it. */
+export async function prepareChatAnswer(served: Serving, request: ChatCompletionRequest): Promise<ChatAnswer> {
   const serving = selectModel(served, request.model);
   const prepared = await prepareChat(serving.engine, serving.template, request);
   const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
   const created = Math.floor(Date.now() / 1000);
   const model = serving.modelName;
   const includeUsage = request.stream_options?.include_usage === true;
+  const withLogprobs = prepared.logprobs !== undefined;
   const syntax: OutputSyntax = {
     tags: serving.template.reasoningTags,
     generationPrompt: prepared.generationPrompt,
     tools: (request.tools?.length ?? 0) > 0 && request.tool_choice !== "none",
     raw: request.reasoning_format === "none",
   };
-  const splitter = new OutputSplitter(syntax);
 
-  const chunk = (choice: ChatCompletionChunk["choices"][0] | undefined, usage?: ChatCompletionChunk["usage"]): ChatCompletionChunk => ({
+  const chunk = (choice: ChunkChoice | undefined, usage?: ChatCompletionChunk["usage"]): ChatCompletionChunk => ({
     id,
     object: "chat.completion.chunk",
     created,
@@ -39,42 +66,66 @@ export async function chatCompletions(c: InferenceContext, served: Serving, deps
     choices: choice ? [choice] : [],
     ...(includeUsage ? { usage: usage ?? null } : {}),
   });
-  const deltaChunk = (split: SplitText) => {
-    const delta: Delta = {};
-    if (split.reasoning) delta.reasoning_content = split.reasoning;
-    if (split.content) delta.content = split.content;
-    return split.reasoning || split.content ? chunk({ index: 0, delta, finish_reason: null, logprobs: null }) : undefined;
-  };
   const format: AnswerFormat = {
-    complete: (text, finishReason, usage): ChatCompletion => {
-      const split = splitOutput(syntax, text);
+    complete: (choices, usage): ChatCompletion => ({
+      id,
+      object: "chat.completion",
+      created,
+      model,
+      system_fingerprint: null,
+      choices: choices.map((choice) => {
+        const split = splitOutput(syntax, choice.text);
+        return {
+          index: choice.index,
+          message: { role: "assistant", content: split.content, ...(split.reasoning ? { reasoning_content: split.reasoning } : {}), refusal: null },
+          finish_reason: choice.finishReason,
+          logprobs: withLogprobs ? chatLogprobs(choice.logprobs ?? []) : null,
+        };
+      }),
+      usage,
+    }),
+    choice: (index) => {
+      const splitter = new OutputSplitter(syntax);
+      // Logprobs of tokens whose text the splitter still holds: they go out with the next chunk of this choice.
+      let held: TokenLogprob[] = [];
+      const logprobs = () => {
+        if (!withLogprobs) return null;
+        const out = chatLogprobs(held);
+        held = [];
+        return out;
+      };
+      const deltaChunk = (split: SplitText) => {
+        const delta: Delta = {};
+        if (split.reasoning) delta.reasoning_content = split.reasoning;
+        if (split.content) delta.content = split.content;
+        return split.reasoning || split.content ? chunk({ index, delta, finish_reason: null, logprobs: logprobs() }) : undefined;
+      };
       return {
-        id,
-        object: "chat.completion",
-        created,
-        model,
-        system_fingerprint: null,
-        choices: [
-          {
-            index: 0,
-            message: { role: "assistant", content: split.content, ...(split.reasoning ? { reasoning_content: split.reasoning } : {}), refusal: null },
-            finish_reason: finishReason,
-            logprobs: null,
-          },
-        ],
-        usage,
+        start: () => chunk({ index, delta: { role: "assistant", content: "" }, finish_reason: null, logprobs: null }),
+        text: (text, tokens) => {
+          if (tokens) held.push(...tokens);
+          return deltaChunk(splitter.push(text));
+        },
+        end: () => deltaChunk(splitter.end()),
+        finish: (finishReason) => chunk({ index, delta: {}, finish_reason: finishReason, logprobs: held.length > 0 ? logprobs() : null }),
       };
     },
-    start: () => chunk({ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null, logprobs: null }),
-    text: (text) => deltaChunk(splitter.push(text)),
-    end: () => deltaChunk(splitter.end()),
-    finish: (finishReason) => chunk({ index: 0, delta: {}, finish_reason: finishReason, logprobs: null }),
     ...(includeUsage ? { usage: (usage) => chunk(undefined, usage) } : {}),
   };
-  return serveGeneration(c, { ...deps, engine: serving.engine }, {
-    route: "/v1/chat/completions",
-    prepared,
-    stream: request.stream === true,
-    format,
-  });
+  return { serving, prepared, format };
+}
+
+/** OpenAI's chat logprobs object (llama-server's shape: with each token's id). */
+export function chatLogprobs(tokens: readonly TokenLogprob[]): ChatChoiceLogprobs {
+  return { content: tokens.map(chatTokenLogprob), refusal: null };
+}
+
+function chatTokenLogprob(entry: TokenLogprob): ChatTokenLogprob {
+  return {
+    id: entry.id,
+    token: entry.token,
+    logprob: entry.logprob,
+    bytes: entry.bytes,
+    top_logprobs: entry.top.map((t) => ({ id: t.id, token: t.token, logprob: t.logprob, bytes: t.bytes })),
+  };
 }
