@@ -221,7 +221,7 @@ describe("errors", () => {
 
   it("refuses what it does not implement with a clear 400", async () => {
     const messages = [{ role: "user" as const, content: "x" }];
-    expect((await badRequest(client.chat.completions.create({ model: "tiny", messages, n: 2 }))).param).toBe("n");
+    expect((await badRequest(client.chat.completions.create({ model: "tiny", messages, n: 3 }))).param).toBe("n");
     const tools = [{ type: "function" as const, function: { name: "f", parameters: {} } }];
     // Tools are rendered by the template; calls are not parsed yet, so only "none" and "auto" are accepted.
     expect((await badRequest(client.chat.completions.create({ model: "tiny", messages, tools, tool_choice: "required" }))).param).toBe("tool_choice");

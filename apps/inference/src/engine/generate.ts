@@ -70,8 +70,11 @@ export async function generate(
   const emit = (text: string) => {
     if (text.length === 0) return;
     textParts.push(text);
-    if (capture) hooks.onText?.(text, capture.take());
-    else hooks.onText?.(text);
+    if (!capture) hooks.onText?.(text);
+    else {
+      const logprobs = capture.take(); // taken even without a listener: the result lists them
+      hooks.onText?.(text, logprobs);
+    }
   };
   let pending: Token[] = [];
   let finishReason: FinishReason = "length";

@@ -31,6 +31,7 @@ const encoder = new TextEncoder();
 export class LogprobCapture {
   private readonly texts = new Map<Token, { token: string; bytes: number[] }>();
   private pending: TokenLogprob[] = [];
+  private anchor: Token[] | undefined;
   /** Every entry handed out with text, in order. */
   readonly emitted: TokenLogprob[] = [];
 
@@ -64,7 +65,9 @@ export class LogprobCapture {
   private candidate(id: Token, p: number): TokenCandidate {
     let text = this.texts.get(id);
     if (!text) {
-      const token = this.model.detokenize([id], true);
+      // After a plain token, so that a vocabulary that drops a leading space at the start of a text keeps it.
+      this.anchor ??= this.model.tokenize("a", false).slice(0, 1);
+      const token = this.model.detokenize([id], true, this.anchor);
       text = { token, bytes: [...encoder.encode(token)] };
       this.texts.set(id, text);
     }
