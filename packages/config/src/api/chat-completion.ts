@@ -69,7 +69,7 @@ export const ChatCompletionRequest = v.pipe(
     audio: unsupported("audio output"),
     prediction: unsupported("prediction"),
   }),
-  v.check((r) => r.top_logprobs == null || r.logprobs === true, "top_logprobs: logprobs must be true when top_logprobs is set"),
+  v.forward(v.check((r) => r.top_logprobs == null || r.logprobs === true, "logprobs must be true when top_logprobs is set"), ["top_logprobs"]),
   v.transform((r) => ({ ...r, maxTokens: r.max_completion_tokens ?? r.max_tokens ?? undefined })),
 );
 export type ChatCompletionRequest = v.InferOutput<typeof ChatCompletionRequest>;
