@@ -121,6 +121,44 @@ describe("request shaping", () => {
     expect(JSON.parse(upstream.last()!.body!)).toEqual(body);
   });
 
+  it("relays tool calling as the client wrote it: tool_choice forms, parallel_tool_calls, calls and results in the history", async () => {
+    const { app, upstream } = testApp({}, routes);
+    const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+    const messages = [
+      { role: "user", content: "Weather in Paris?" },
+      { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+      { role: "tool", tool_call_id: "call_1", content: "21 C" },
+    ];
+    for (const tool_choice of ["required", { type: "function", function: { name: "get_weather" } }]) {
+      const body = { ...CHAT, max_tokens: 5, messages, tools, tool_choice, parallel_tool_calls: false };
+      const res = await app.request("/v1/chat/completions", chatInit(body));
+      expect(res.status).toBe(200);
+      expect(JSON.parse(upstream.last()!.body!)).toEqual(body);
+    }
+  });
+
+  it.each([
+    [{ tools: [{ type: "code_interpreter" }] }, "tools.0.type"],
+    [{ tools: [{ type: "function", function: { name: "f" } }], tool_choice: { type: "function", function: { name: "g" } } }, "tool_choice"],
+    [{ tool_choice: "required" }, "tool_choice"],
+    [{ messages: [{ role: "tool", content: "21 C" }] }, "messages.0"],
+  ])("answers 400 in the envelope, before inference, for tool fields OpenAI refuses: %j", async (fields, param) => {
+    const { app, upstream } = testApp({}, routes);
+    const res = await app.request("/v1/chat/completions", chatInit({ ...CHAT, ...fields }));
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as Envelope).error).toMatchObject({ type: "invalid_request_error", param });
+    expect(upstream.calls).toHaveLength(0);
+  });
+
+  it("counts tool schemas toward the body limit", async () => {
+    const { app, upstream } = testApp({}, routes);
+    const properties = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`field_${i}`, { type: "string" }]));
+    const tools = [{ type: "function", function: { name: "big", parameters: { type: "object", properties } } }];
+    const res = await app.request("/v1/chat/completions", chatInit({ ...CHAT, tools }));
+    expect(res.status).toBe(413);
+    expect(upstream.calls).toHaveLength(0);
+  });
+
   it("clamps max_tokens to the limit, as inference receives it", async () => {
     const { app, upstream } = testApp({}, routes);
     const res = await app.request("/v1/chat/completions", chatInit({ ...CHAT, max_tokens: 100_000 }));

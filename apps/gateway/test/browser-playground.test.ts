@@ -242,4 +242,37 @@ describe("the playground in Chromium", () => {
     }
     expect(problems).toEqual([]);
   }, 120_000);
+
+  it("shows the calls a model makes, and sends the next message as the tool's result", async () => {
+    if (page.url() !== stack.playgroundUrl) {
+      await page.goto(stack.playgroundUrl);
+      await page.fill("#api-key", stack.apiKey);
+      await page.click("#key-use");
+    }
+    await expect.poll(() => page.isEnabled("#send"), { timeout: 10_000 }).toBe(true);
+    await page.click("#clear");
+    await page.click(".tools summary");
+    const tool = { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string", maxLength: 12 } }, required: ["city"] } } };
+    await page.fill("#tools", JSON.stringify([tool]));
+    await page.selectOption("#tool-choice", "required");
+    await page.fill("#max-tokens", "200");
+    await page.fill("#prompt", "Weather in Paris?");
+    await page.click("#send");
+    await expect.poll(() => page.getAttribute("#stats", "data-state"), { timeout: 30_000 }).toBe("done");
+    expect(await page.textContent("#stat-finish")).toBe("tool_calls");
+    const shown = (await page.locator(".message.assistant .tool-call").allTextContents()).join("\n");
+    expect(shown).toMatch(/^get_weather\(\{"city":".{0,12}"\}\)$/);
+    expect(await page.getAttribute("#prompt", "placeholder")).toContain("The result of get_weather");
+
+    // The next message is the call's result: shown as such, sent as a `tool` message, and the model answers.
+    await page.selectOption("#tool-choice", "none");
+    await page.fill("#max-tokens", "8");
+    await page.fill("#prompt", "21 C, sunny");
+    await page.click("#send");
+    await expect.poll(() => page.getAttribute("#stats", "data-state"), { timeout: 30_000 }).toBe("done");
+    expect(await page.locator(".message.tool").allTextContents()).toEqual(["get_weather: 21 C, sunny"]);
+    expect(await page.locator(".message.assistant").count()).toBe(2);
+    expect(await page.getAttribute("#prompt", "placeholder")).toContain("Type a message");
+    expect(problems).toEqual([]);
+  }, 60_000);
 });

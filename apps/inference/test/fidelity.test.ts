@@ -34,9 +34,10 @@ for (const model of FIDELITY_MODELS) {
         expect(actual.promptText).toBe(expected!.promptText);
         expect(actual.promptTokens).toEqual(expected!.promptTokens);
         if (expected!.logprobs) expectLogprobs(actual.logprobs, expected!.logprobs);
-        expect({ content: actual.content, reasoning: actual.reasoningContent ?? "", finish: actual.finishReason, tokens: actual.completionTokens }).toEqual({
+        expect({ content: actual.content, reasoning: actual.reasoningContent ?? "", calls: actual.toolCalls ?? [], finish: actual.finishReason, tokens: actual.completionTokens }).toEqual({
           content: expected!.content,
           reasoning: expected!.reasoningContent ?? "",
+          calls: expected!.toolCalls ?? [],
           finish: expected!.finishReason,
           tokens: expected!.completionTokens,
         });

@@ -223,8 +223,8 @@ describe("errors", () => {
     const messages = [{ role: "user" as const, content: "x" }];
     expect((await badRequest(client.chat.completions.create({ model: "tiny", messages, n: 3 }))).param).toBe("n");
     const tools = [{ type: "function" as const, function: { name: "f", parameters: {} } }];
-    // Tools are rendered by the template; calls are not parsed yet, so only "none" and "auto" are accepted.
-    expect((await badRequest(client.chat.completions.create({ model: "tiny", messages, tools, tool_choice: "required" }))).param).toBe("tool_choice");
+    // A named tool_choice must name one of the tools.
+    expect((await badRequest(client.chat.completions.create({ model: "tiny", messages, tools, tool_choice: { type: "function", function: { name: "g" } } }))).param).toBe("tool_choice");
     expect((await badRequest(client.completions.create({ model: "tiny", prompt: ["a", "b"] }))).param).toBe("prompt");
     expect((await badRequest(client.completions.create({ model: "tiny", prompt: "a", logit_bias: { "999999": 1 } }))).param).toBe("logit_bias");
   });

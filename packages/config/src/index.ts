@@ -15,6 +15,7 @@ export {
 } from "./env/inference-env.ts";
 export { readGatewayEnv, type GatewayConfig } from "./env/gateway-env.ts";
 export * from "./api/chat-completion.ts";
+export * from "./api/tools.ts";
 export * from "./api/generation-params.ts";
 export * from "./api/completion.ts";
 export * from "./api/embeddings.ts";

@@ -1,4 +1,4 @@
-import type { ChatMessage } from "@slm/config";
+import type { ChatMessage, FunctionTool, ToolCall } from "@slm/config";
 import { byId } from "./dom.ts";
 import { frameBatcher } from "./frame-batcher.ts";
 import { GatewayError } from "./gateway-error.ts";
@@ -16,6 +16,8 @@ const ui = {
   model: byId("model", HTMLSelectElement),
   maxTokens: byId("max-tokens", HTMLInputElement),
   temperature: byId("temperature", HTMLInputElement),
+  toolChoice: byId("tool-choice", HTMLSelectElement),
+  tools: byId("tools", HTMLTextAreaElement),
   status: byId("status", HTMLParagraphElement),
   transcript: byId("transcript", HTMLElement),
   promptForm: byId("prompt-form", HTMLFormElement),
@@ -33,6 +35,8 @@ const ui = {
 
 const keys = sessionKeyStore();
 const history: ChatMessage[] = [];
+/** Calls of the last answer that still wait for their result: the next messages are sent as their `tool` results. */
+const pendingCalls: ToolCall[] = [];
 let generation: AbortController | null = null;
 let connected = false;
 
@@ -88,13 +92,56 @@ function appendToTranscript(append: () => void, always = false): void {
   if (always || atEnd) box.scrollTop = box.scrollHeight;
 }
 
-function appendMessage(role: "user" | "assistant", text: string): HTMLElement {
+function appendMessage(role: "user" | "assistant" | "tool", text: string): HTMLElement {
   const element = document.createElement("div");
   element.className = `message ${role}`;
   element.textContent = text;
   // A new question always brings the conversation to its end.
-  appendToTranscript(() => ui.transcript.append(element), role === "user");
+  appendToTranscript(() => ui.transcript.append(element), role !== "assistant");
   return element;
+}
+
+/** The tools typed into the Tools box: undefined when empty; throws with a readable message when it is not a list. */
+function readTools(): FunctionTool[] | undefined {
+  const text = ui.tools.value.trim();
+  if (text === "") return undefined;
+  let tools: unknown;
+  try {
+    tools = JSON.parse(text);
+  } catch {
+    throw new Error("The Tools box is not valid JSON.");
+  }
+  if (!Array.isArray(tools)) throw new Error("The Tools box must hold a JSON array of tools.");
+  return tools as FunctionTool[];
+}
+
+/** Shows the calls an answer makes, as they stream: one line per call, `name(arguments)`. */
+function toolCallView(output: HTMLElement) {
+  const calls: ToolCall[] = [];
+  const lines: HTMLElement[] = [];
+  return {
+    calls,
+    add(index: number, id: string | undefined, name: string | undefined, args: string): void {
+      let call = calls[index];
+      if (!call) {
+        call = { id: id ?? "", type: "function", function: { name: name ?? "", arguments: "" } };
+        calls[index] = call;
+        const line = document.createElement("code");
+        line.className = "tool-call";
+        lines[index] = line;
+        appendToTranscript(() => output.append(line));
+      }
+      call.function.arguments += args;
+      lines[index]!.textContent = `${call.function.name}(${call.function.arguments})`;
+    },
+  };
+}
+
+function updatePrompt(): void {
+  const next = pendingCalls[0];
+  ui.prompt.placeholder = next
+    ? `The result of ${next.function.name} (sent as its tool message). Ctrl+Enter sends.`
+    : "Type a message. Ctrl+Enter sends.";
 }
 
 function showStats(timing: GenerationTiming, promptTokens: number | null, finish: string): void {
@@ -115,12 +162,32 @@ async function send(): Promise<void> {
   const apiKey = keys.get();
   const content = ui.prompt.value.trim();
   if (generation !== null || apiKey === null || content === "" || ui.model.value === "") return;
+  let tools: FunctionTool[] | undefined;
+  try {
+    tools = readTools();
+  } catch (error) {
+    setStatus((error as Error).message, "error");
+    return;
+  }
 
-  history.push({ role: "user", content });
-  appendMessage("user", content);
+  const answered = pendingCalls.shift();
+  if (answered) {
+    history.push({ role: "tool", tool_call_id: answered.id, content });
+    appendMessage("tool", `${answered.function.name}: ${content}`);
+  } else {
+    history.push({ role: "user", content });
+    appendMessage("user", content);
+  }
   ui.prompt.value = "";
+  updatePrompt();
+  // The model answers once every call of its last turn has its result.
+  if (pendingCalls.length > 0) return;
   const output = appendMessage("assistant", "");
   const text = output.appendChild(document.createTextNode(""));
+  const toolCalls = toolCallView(output);
+  /** The assistant turn as the history keeps it: its text, and its calls when it made any. */
+  const assistantTurn = (): ChatMessage =>
+    toolCalls.calls.length > 0 ? { role: "assistant", content: text.data === "" ? null : text.data, tool_calls: toolCalls.calls } : { role: "assistant", content: text.data };
   output.dataset.state = "streaming";
   ui.stats.dataset.state = "streaming";
   clearStats();
@@ -152,6 +219,7 @@ async function send(): Promise<void> {
         messages: [...history],
         ...(Number.isFinite(maxTokens) ? { max_tokens: maxTokens } : {}),
         ...(Number.isFinite(temperature) ? { temperature } : {}),
+        ...(tools ? { tools, tool_choice: ui.toolChoice.value as "auto" | "required" | "none" } : {}),
       },
       signal: controller.signal,
     })) {
@@ -161,6 +229,12 @@ async function send(): Promise<void> {
         timing.lastTextAt = now;
         timing.textChunks += 1;
         render.push(event.text);
+      } else if (event.type === "tool_call") {
+        const now = performance.now();
+        timing.firstTextAt ??= now;
+        timing.lastTextAt = now;
+        render.flushNow();
+        toolCalls.add(event.index, event.id, event.name, event.arguments);
       } else if (event.type === "finish") {
         finish = event.reason;
       } else {
@@ -169,7 +243,9 @@ async function send(): Promise<void> {
       }
     }
     render.flushNow();
-    history.push({ role: "assistant", content: text.data });
+    history.push(assistantTurn());
+    pendingCalls.push(...toolCalls.calls);
+    updatePrompt();
     output.dataset.state = "done";
     ui.stats.dataset.state = "done";
     showStats(timing, promptTokens, finish);
@@ -178,7 +254,7 @@ async function send(): Promise<void> {
     render.flushNow();
     if (controller.signal.aborted) {
       // What was shown stays part of the conversation (unless Clear removed it).
-      if (output.isConnected) history.push({ role: "assistant", content: text.data });
+      if (output.isConnected) history.push(assistantTurn());
       output.dataset.state = "stopped";
       ui.stats.dataset.state = "stopped";
       showStats(timing, promptTokens, "stopped");
@@ -231,6 +307,8 @@ ui.stop.addEventListener("click", () => generation?.abort());
 ui.clear.addEventListener("click", () => {
   generation?.abort();
   history.length = 0;
+  pendingCalls.length = 0;
+  updatePrompt();
   ui.transcript.replaceChildren();
   ui.stats.dataset.state = "idle";
   clearStats();

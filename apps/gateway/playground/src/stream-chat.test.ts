@@ -31,6 +31,23 @@ async function collect(events: AsyncIterable<ChatStreamEvent>): Promise<ChatStre
 const request = { model: "tiny-chat", messages: [{ role: "user" as const, content: "hi" }], max_tokens: 8 };
 
 describe("streamChat", () => {
+  it("yields tool-call deltas as OpenAI sends them: index, id and name first, then argument fragments", async () => {
+    const body =
+      chunk({ role: "assistant", content: "" }) +
+      chunk({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } }] }) +
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }) +
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }) +
+      chunk({}, "tool_calls") +
+      "data: [DONE]\n\n";
+    const { fetch } = fakeFetch(200, [body]);
+    expect(await collect(streamChat({ apiKey: "sk-test-key-123456", request, fetch }))).toEqual([
+      { type: "tool_call", index: 0, id: "call_1", name: "get_weather", arguments: "" },
+      { type: "tool_call", index: 0, arguments: '{"city":' },
+      { type: "tool_call", index: 0, arguments: '"Paris"}' },
+      { type: "finish", reason: "tool_calls" },
+    ]);
+  });
+
   it("posts a streamed request with the key and yields text, finish and usage however the bytes are split", async () => {
     const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
     const body =

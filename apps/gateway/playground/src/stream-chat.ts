@@ -10,6 +10,8 @@ import { readGatewayError, streamError } from "./gateway-error.ts";
 
 export type ChatStreamEvent =
   | { type: "text"; text: string }
+  /** A tool call's opening delta (index, id, name) or one of its argument fragments (index, arguments). */
+  | { type: "tool_call"; index: number; id?: string; name?: string; arguments: string }
   | { type: "finish"; reason: FinishReason }
   | { type: "usage"; usage: Usage };
 
@@ -24,7 +26,7 @@ export interface StreamChatOptions {
   fetch?: typeof fetch;
 }
 
-/** Yields text as it arrives, then the finish reason and usage. Throws a GatewayError on an error answer or event. */
+/** Yields text and tool-call deltas as they arrive, then the finish reason and usage. Throws a GatewayError on an error answer or event. */
 export async function* streamChat(options: StreamChatOptions): AsyncGenerator<ChatStreamEvent, void, undefined> {
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   const response = await doFetch(`${options.baseUrl ?? ""}/v1/chat/completions`, {
@@ -49,6 +51,15 @@ export async function* streamChat(options: StreamChatOptions): AsyncGenerator<Ch
       const chunk = JSON.parse(message.data) as ChatCompletionChunk;
       const choice = chunk.choices[0];
       if (choice?.delta.content) yield { type: "text", text: choice.delta.content };
+      for (const call of choice?.delta.tool_calls ?? []) {
+        yield {
+          type: "tool_call",
+          index: call.index,
+          ...(call.id !== undefined ? { id: call.id } : {}),
+          ...(call.function.name !== undefined ? { name: call.function.name } : {}),
+          arguments: call.function.arguments ?? "",
+        };
+      }
       if (choice?.finish_reason) yield { type: "finish", reason: choice.finish_reason };
       if (chunk.usage) yield { type: "usage", usage: chunk.usage };
     }

@@ -48,6 +48,22 @@ describe("relayEventStream", () => {
     expect(text).toBe(chunk("a") + chunk("x") + "data: [DONE]\n\n");
   });
 
+  it("relays tool-call deltas intact, also when it removes usage fields", async () => {
+    const toolChunk = (toolCall: object) =>
+      `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { tool_calls: [toolCall] }, finish_reason: null }], usage: null })}\n\n`;
+    const opening = { index: 0, id: "call_abc", type: "function", function: { name: "get_weather", arguments: "" } };
+    const fragment = { index: 0, function: { arguments: '{"city":"Paris"}' } };
+    for (const stripUsage of [false, true]) {
+      const parts = [toolChunk(opening), toolChunk(fragment), usageChunk, "data: [DONE]\n\n"];
+      const text = await read(relayEventStream(source(parts), { stripUsage, onUsage: () => {}, onBreak: () => null }));
+      const deltas = text
+        .split("\n\n")
+        .filter((block) => block.startsWith("data: {"))
+        .flatMap((block) => (JSON.parse(block.slice(6)) as { choices: Array<{ delta: { tool_calls?: unknown[] } }> }).choices.flatMap((c) => c.delta.tool_calls ?? []));
+      expect(deltas).toEqual([opening, fragment]);
+    }
+  });
+
   it("counts data events when no usage comes", async () => {
     let reported: unknown;
     await read(relayEventStream(source([chunk("a"), chunk("b"), "data: [DONE]\n\n"]), { onUsage: (usage, events) => (reported = { usage, events }), onBreak: () => null }));

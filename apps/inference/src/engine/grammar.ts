@@ -47,6 +47,20 @@ export class GrammarCache {
     return this.cached(JSON.stringify(converted), () => this.options.llama.createGrammarForJsonSchema(gbnf));
   }
 
+  /**
+   * The GBNF text for a JSON schema, checked keyword by keyword as for `response_format` (a 400 naming `param` when
+   * it cannot be enforced): for grammars that embed it (tool calls' arguments).
+   */
+  async schemaGbnf(schema: Record<string, unknown>, param: string): Promise<string> {
+    const converted = toGbnfSchema(schema, param) as unknown as Parameters<Llama["createGrammarForJsonSchema"]>[0];
+    return (await this.options.llama.createGrammarForJsonSchema(converted)).grammar;
+  }
+
+  /** A grammar from GBNF text that `build` assembles, cached by `key`. */
+  fromGbnf(key: string, build: () => Promise<string>): Promise<LlamaGrammar> {
+    return this.cached(`gbnf:${key}`, async () => this.options.llama.createGrammar({ grammar: await build() }));
+  }
+
   private cached(key: string, create: () => Promise<LlamaGrammar>): Promise<LlamaGrammar> {
     let entry = this.entries.get(key);
     if (entry) {
@@ -66,12 +80,18 @@ export class GrammarCache {
 }
 
 /** Checks a JSON schema keyword by keyword and rewrites it into the dialect node-llama-cpp's generator reads. */
-export function toGbnfSchema(schema: Record<string, unknown>): Record<string, unknown> {
+export function toGbnfSchema(schema: Record<string, unknown>, param = PARAM): Record<string, unknown> {
   const defs = (schema.$defs ?? schema.definitions) as Record<string, unknown> | undefined;
-  const root = convert(schema, "schema");
-  if (defs !== undefined) {
-    if (!isObject(defs)) throw unenforceable("$defs", "must be an object of schemas");
-    root.$defs = Object.fromEntries(Object.entries(defs).map(([name, def]) => [name, convert(def, `$defs.${name}`)]));
+  let root: Record<string, unknown>;
+  try {
+    root = convert(schema, "schema");
+    if (defs !== undefined) {
+      if (!isObject(defs)) throw unenforceable("$defs", "must be an object of schemas");
+      root.$defs = Object.fromEntries(Object.entries(defs).map(([name, def]) => [name, convert(def, `$defs.${name}`)]));
+    }
+  } catch (error) {
+    if (error instanceof ApiError && param !== PARAM) throw new ApiError(400, "invalid_request_error", "unsupported_schema", error.message.replace(PARAM, param), param);
+    throw error;
   }
   delete root.definitions;
   return root;

@@ -3,9 +3,10 @@ import type { ChatCompletionRequest } from "@slm/config";
 import type { Engine } from "./load-engine.ts";
 import { tokenizePrompt, type ChatTemplate } from "./prompt/index.ts";
 import { prepareGeneration, type PrepareGenerationOptions, type PreparedGeneration } from "./prepare-generation.ts";
+import { forcedCallGrammar, planTools, type ToolPlan } from "./tools/index.ts";
 
 export type ChatInput = Pick<ChatCompletionRequest, "messages"> &
-  Partial<Pick<ChatCompletionRequest, "tools" | "tool_choice" | "chat_template_kwargs" | "logprobs" | "top_logprobs">> &
+  Partial<Pick<ChatCompletionRequest, "tools" | "tool_choice" | "parallel_tool_calls" | "chat_template_kwargs" | "logprobs" | "top_logprobs">> &
   PrepareGenerationOptions["params"];
 
 export interface PreparedChat extends PreparedGeneration {
@@ -13,25 +14,33 @@ export interface PreparedChat extends PreparedGeneration {
   promptText: string;
   /** What add_generation_prompt appended (the answer's parser needs it for templates that think); "" otherwise. */
   generationPrompt: string;
+  /** How tool calls are read from the answer; undefined when it is plain text. */
+  tools: ToolPlan | undefined;
 }
 
 /** Renders the messages with the model's chat template, tokenizes the prompt in one piece and prepares the generation. */
 export async function prepareChat(engine: Engine, template: ChatTemplate, request: ChatInput): Promise<PreparedChat> {
   const promptText = renderChat(template, request);
+  const tags = template.reasoningTags;
+  const tools = planTools(template.text, request);
+  const generation = tags ? generationPrompt(template, request, promptText) : "";
+  const grammar = tools && (await forcedCallGrammar(engine.grammars, tools, request, tags ? { tags, generationPrompt: generation } : undefined));
   const prepared = await prepareGeneration(engine, {
     prompt: tokenizePrompt(engine.model, promptText),
     params: request,
     formatStops: template.extraStops,
     promptField: "messages",
     logprobs: request.logprobs === true ? (request.top_logprobs ?? 0) : undefined,
+    ...(grammar ? { grammar } : {}),
   });
-  const tags = template.reasoningTags;
-  if (!tags) return { ...prepared, promptText, generationPrompt: "" };
+  // Control tokens the answer's parsers must see as text: the thinking tags, and the call markers when tools are on.
+  const preserve = [...(tags?.preserve ?? []), ...(tools?.format.preserve ?? [])];
   return {
     ...prepared,
     promptText,
-    generationPrompt: generationPrompt(template, request, promptText),
-    preservedTokens: singleTokens(engine, tags.preserve),
+    generationPrompt: generation,
+    tools,
+    ...(preserve.length > 0 ? { preservedTokens: singleTokens(engine, preserve) } : {}),
   };
 }
 
@@ -45,13 +54,16 @@ function singleTokens(engine: Engine, texts: readonly string[]): ReadonlySet<Tok
   return tokens;
 }
 
-type TemplateInput = Pick<ChatInput, "messages" | "tools" | "tool_choice" | "chat_template_kwargs">;
+type TemplateInput = Pick<ChatInput, "messages" | "tools" | "chat_template_kwargs">;
 
-/** The prompt text for a chat request. `tool_choice: "none"` renders without tools. */
+/**
+ * The prompt text for a chat request. Tools are rendered whatever the tool_choice, as llama-server renders them
+ * (with "none" the model sees them but its answer is not read as calls).
+ */
 export function renderChat(template: ChatTemplate, request: TemplateInput, addGenerationPrompt = true): string {
   return template.render({
-    messages: request.messages.map((m) => ({ role: m.role, content: m.content, name: m.name })),
-    tools: request.tool_choice === "none" ? undefined : (request.tools ?? undefined),
+    messages: request.messages.map((m) => ({ role: m.role, content: m.content, name: m.name, tool_calls: m.tool_calls, tool_call_id: m.tool_call_id })),
+    tools: request.tools ?? undefined,
     kwargs: request.chat_template_kwargs ?? undefined,
     addGenerationPrompt,
   });

@@ -44,6 +44,8 @@ export interface PrepareGenerationOptions {
   formatStops?: ReadonlyArray<LlamaText | string | readonly (string | Token)[]>;
   /** The request field the prompt came from, named in the context-length error. */
   promptField: "messages" | "prompt";
+  /** A grammar the request's format implies (a forced tool call), used instead of response_format's. */
+  grammar?: LlamaGrammar | undefined;
 }
 
 /**
@@ -76,7 +78,7 @@ export async function prepareGeneration(engine: Engine, options: PrepareGenerati
       "n",
     );
   }
-  const grammar = await engine.grammars.grammarFor(params.response_format);
+  const grammar = options.grammar ?? (await engine.grammars.grammarFor(params.response_format));
   const requestStops = params.stop == null ? [] : typeof params.stop === "string" ? [params.stop] : params.stop;
   return {
     prompt,

@@ -5,10 +5,12 @@ import {
   type ChatCompletion,
   type ChatCompletionChunk,
   type ChatTokenLogprob,
+  type FinishReason,
 } from "@slm/config";
 import type { TokenLogprob } from "../engine/logprobs.ts";
 import { prepareChat, type PreparedChat } from "../engine/prepare-chat.ts";
 import { OutputSplitter, splitOutput, type OutputSyntax, type SplitText } from "../engine/prompt/index.ts";
+import { parseToolCalls, ToolCallStream, toolMessage, type ToolStreamDelta } from "../engine/tools/index.ts";
 import type { Serving } from "../serving.ts";
 import type { InferenceContext } from "./context.ts";
 import { readRequest } from "./read-request.ts";
@@ -21,6 +23,8 @@ type ChunkChoice = ChatCompletionChunk["choices"][0];
 /**
  * POST /v1/chat/completions: JSON, or SSE chunks in OpenAI's format ending with `data: [DONE]`. A reasoning model's
  * thinking comes back as `reasoning_content` (message and deltas) unless the request asks for `reasoning_format: "none"`.
+ * With tools, calls in the answer come back as `tool_calls` (finish_reason "tool_calls"); in a stream, each call as
+ * a delta with its index, id and name, then one with its arguments. With `n`, every choice is parsed on its own.
  */
 export async function chatCompletions(c: InferenceContext, served: Serving, deps: Omit<ServeGenerationDeps, "engine">): Promise<Response> {
   const request = await readRequest(c, ChatCompletionRequest);
@@ -56,6 +60,9 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
     tools: (request.tools?.length ?? 0) > 0 && request.tool_choice !== "none",
     raw: request.reasoning_format === "none",
   };
+  const tools = prepared.tools;
+  // A finished answer that made calls ends with "tool_calls" (one cut off by max_tokens stays "length").
+  const finishWith = (reason: FinishReason, calls: number): FinishReason => (calls > 0 && reason === "stop" ? "tool_calls" : reason);
 
   const chunk = (choice: ChunkChoice | undefined, usage?: ChatCompletionChunk["usage"]): ChatCompletionChunk => ({
     id,
@@ -75,10 +82,11 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
       system_fingerprint: null,
       choices: choices.map((choice) => {
         const split = splitOutput(syntax, choice.text);
+        const message = tools ? toolMessage(tools.format, parseToolCalls(tools.format, tools.names, split.content)) : { content: split.content };
         return {
           index: choice.index,
-          message: { role: "assistant", content: split.content, ...(split.reasoning ? { reasoning_content: split.reasoning } : {}), refusal: null },
-          finish_reason: choice.finishReason,
+          message: { role: "assistant", ...message, ...(split.reasoning ? { reasoning_content: split.reasoning } : {}), refusal: null },
+          finish_reason: finishWith(choice.finishReason, message.tool_calls?.length ?? 0),
           logprobs: withLogprobs ? chatLogprobs(choice.logprobs ?? []) : null,
         };
       }),
@@ -86,6 +94,7 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
     }),
     choice: (index) => {
       const splitter = new OutputSplitter(syntax);
+      const toolStream = tools ? new ToolCallStream(tools.format, tools.names) : undefined;
       // Logprobs of tokens whose text the splitter still holds: they go out with the next chunk of this choice.
       let held: TokenLogprob[] = [];
       const logprobs = () => {
@@ -100,14 +109,27 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
         if (split.content) delta.content = split.content;
         return split.reasoning || split.content ? chunk({ index, delta, finish_reason: null, logprobs: logprobs() }) : undefined;
       };
+      /** The chunks for newly split text: text first, then each tool-call delta in its own chunk, as OpenAI sends them. */
+      const deltaChunks = (split: SplitText, final: boolean) => {
+        if (!toolStream) return deltaChunk(split);
+        let found: ToolStreamDelta = toolStream.push(split.content);
+        if (final) {
+          const rest = toolStream.end();
+          found = { content: found.content + rest.content, calls: [...found.calls, ...rest.calls] };
+        }
+        const chunks = [deltaChunk({ reasoning: split.reasoning, content: found.content })];
+        for (const call of found.calls) chunks.push(chunk({ index, delta: { tool_calls: [call] }, finish_reason: null, logprobs: held.length > 0 ? logprobs() : null }));
+        return chunks.filter((c) => c !== undefined);
+      };
       return {
         start: () => chunk({ index, delta: { role: "assistant", content: "" }, finish_reason: null, logprobs: null }),
         text: (text, tokens) => {
           if (tokens) held.push(...tokens);
-          return deltaChunk(splitter.push(text));
+          return deltaChunks(splitter.push(text), false);
         },
-        end: () => deltaChunk(splitter.end()),
-        finish: (finishReason) => chunk({ index, delta: {}, finish_reason: finishReason, logprobs: held.length > 0 ? logprobs() : null }),
+        end: () => deltaChunks(splitter.end(), true),
+        finish: (finishReason) =>
+          chunk({ index, delta: {}, finish_reason: finishWith(finishReason, toolStream?.ids.length ?? 0), logprobs: held.length > 0 ? logprobs() : null }),
       };
     },
     ...(includeUsage ? { usage: (usage) => chunk(undefined, usage) } : {}),

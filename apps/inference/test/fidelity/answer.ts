@@ -35,6 +35,9 @@ export async function answerCase(url: string, fidelityCase: FidelityCase): Promi
     promptTokens: tokens,
     content: message.content ?? "",
     ...(message.reasoning_content ? { reasoningContent: message.reasoning_content } : {}),
+    ...(message.tool_calls?.length
+      ? { toolCalls: (message.tool_calls as Array<{ function: { name: string; arguments: string } }>).map((c) => ({ name: c.function.name, arguments: c.function.arguments })) }
+      : {}),
     finishReason: chat["choices"][0].finish_reason,
     completionTokens: chat["usage"].completion_tokens,
     usagePromptTokens: chat["usage"].prompt_tokens,

@@ -35,6 +35,7 @@ export type FidelityCaseName =
   | "non-ascii"
   | "content-parts"
   | "tools"
+  | "tool-round-trip"
   | "thinking-off"
   | "reasoning-none"
   | "logprobs"
@@ -47,17 +48,17 @@ export interface FidelityCase {
 }
 
 export const FIDELITY_MODELS: readonly FidelityModel[] = [
-  { id: "llama-3.2", vocab: "llama-bpe", architecture: "llama", template: "meta-llama-Llama-3.2-3B-Instruct.jinja", tensorType: "f16", extra: ["tools", "logprobs"], kwargs: { date_string: "03 Dec 2026" } },
+  { id: "llama-3.2", vocab: "llama-bpe", architecture: "llama", template: "meta-llama-Llama-3.2-3B-Instruct.jinja", tensorType: "f16", extra: ["tools", "tool-round-trip", "logprobs"], kwargs: { date_string: "03 Dec 2026" } },
   { id: "llama-3.1-q8_0", vocab: "llama-bpe", architecture: "llama", template: "meta-llama-Llama-3.1-8B-Instruct.jinja", tensorType: "q8_0", kwargs: { date_string: "03 Dec 2026" } },
-  { id: "qwen2.5", vocab: "qwen2", architecture: "qwen2", template: "Qwen-Qwen2.5-7B-Instruct.jinja", tensorType: "f16", extra: ["tools"] },
+  { id: "qwen2.5", vocab: "qwen2", architecture: "qwen2", template: "Qwen-Qwen2.5-7B-Instruct.jinja", tensorType: "f16", extra: ["tools", "tool-round-trip"] },
   { id: "qwen2.5-q8_0", vocab: "qwen2", architecture: "qwen2", template: "Qwen-Qwen2.5-7B-Instruct.jinja", tensorType: "q8_0", extra: ["logprobs"] },
-  { id: "qwen3", vocab: "qwen35", architecture: "qwen3", template: "Qwen-Qwen3-0.6B.jinja", tensorType: "f16", extra: ["tools", "thinking-off"] },
+  { id: "qwen3", vocab: "qwen35", architecture: "qwen3", template: "Qwen-Qwen3-0.6B.jinja", tensorType: "f16", extra: ["tools", "thinking-off", "tool-round-trip"] },
   { id: "phi-3.5", vocab: "phi-3", architecture: "phi3", template: "microsoft-Phi-3.5-mini-instruct.jinja", tensorType: "f16" },
   { id: "smollm3", vocab: "llama-bpe", architecture: "llama", template: "HuggingFaceTB-SmolLM3-3B.jinja", tensorType: "f16", extra: ["thinking-off"] },
   { id: "deepseek-r1-distill", vocab: "llama-bpe", architecture: "llama", template: "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", tensorType: "f16", extra: ["reasoning-none"] },
   { id: "gemma-2", vocab: "llama-spm", architecture: "gemma3", template: "google-gemma-2-2b-it.jinja", tensorType: "f16", extra: ["logprobs"] },
   { id: "gemma-4", vocab: "gemma-4", architecture: "gemma3", template: "google-gemma-4-31B-it.jinja", tensorType: "q8_0", extra: ["thinking-off", "reasoning-none"] },
-  { id: "mistral-nemo", vocab: "llama-spm", architecture: "llama", template: "mistralai-Mistral-Nemo-Instruct-2407.jinja", tensorType: "q8_0" },
+  { id: "mistral-nemo", vocab: "llama-spm", architecture: "llama", template: "mistralai-Mistral-Nemo-Instruct-2407.jinja", tensorType: "q8_0", extra: ["tools", "tool-round-trip"] },
   // A reasoning model that closes its thinking and ends its turn mid-answer, with both tags as single tokens.
   {
     id: "qwq-think-tokens",
@@ -84,6 +85,13 @@ const WEATHER_TOOL = {
     parameters: { type: "object", properties: { city: { type: "string", description: "City name" } }, required: ["city"] },
   },
 };
+
+/** A call and its result in the history (the id is 9 alphanumerics: Mistral's templates refuse any other). */
+const TOOL_ROUND_TRIP = [
+  { role: "user", content: "What is the weather in Paris?" },
+  { role: "assistant", content: null, tool_calls: [{ id: "a1b2c3d4e", type: "function", function: { name: "get_weather", arguments: '{"city": "Paris"}' } }] },
+  { role: "tool", tool_call_id: "a1b2c3d4e", content: '{"temperature": 21, "sky": "clear"}' },
+];
 
 /** The requests one model is served: the common cases, then its extras. Greedy, so both servers must agree exactly. */
 export function casesFor(model: FidelityModel): FidelityCase[] {
@@ -123,6 +131,7 @@ export function casesFor(model: FidelityModel): FidelityCase[] {
   ];
   for (const extra of model.extra ?? []) {
     if (extra === "tools") cases.push(chat("tools", { messages: [{ role: "user", content: "What is the weather in Paris?" }], tools: [WEATHER_TOOL] }));
+    if (extra === "tool-round-trip") cases.push(chat("tool-round-trip", { messages: TOOL_ROUND_TRIP, tools: [WEATHER_TOOL] }));
     if (extra === "thinking-off") {
       cases.push(chat("thinking-off", { messages: [{ role: "user", content: "Hello! What is the capital of France?" }], chat_template_kwargs: { enable_thinking: false } }));
     }
@@ -145,6 +154,8 @@ export interface FidelityAnswer {
   promptTokens: number[];
   content: string;
   reasoningContent?: string;
+  /** The calls the answer was parsed into (name and arguments; ids are random), when it made any. */
+  toolCalls?: Array<{ name: string; arguments: string }>;
   finishReason: string;
   completionTokens: number;
   /** Cases that ask for logprobs: per generated token, its id and logprob and the top alternatives'. */

@@ -3,7 +3,8 @@
  * the source node-llama-cpp bundles as the README describes) and records, per case, the prompt it renders, the
  * prompt token ids it evaluates and its greedy answer into goldens/<model>.json; then renders every chat template of
  * the bundled source (models/templates/) with a few conversations into goldens/templates.json. The test suite
- * compares inference with these files, so CI never needs a llama.cpp build. Arguments: only these model ids.
+ * compares inference with these files, so CI never needs a llama.cpp build. Arguments: only these model ids (and
+ * `templates` for the template goldens).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
@@ -53,7 +54,7 @@ function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`fidelity:record: llama-server's usage disagrees with its own /tokenize (${what})`);
 }
 
-if (only.length === 0) await recordTemplates();
+if (only.length === 0 || only.includes("templates")) await recordTemplates();
 
 /** Every bundled template, each served by llama-server (`--chat-template-file`) and asked for /apply-template. */
 async function recordTemplates(): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The conversations every bundled chat template is rendered with, by llama-server (`pnpm fidelity:record`, into
  * goldens/templates.json) and by inference's renderer (template-fidelity.test.ts): plain turns, a system message,
- * tools, text parts and thinking turned off.
+ * tools, a tool call and its result in the history, text parts and thinking turned off.
  */
 export const TEMPLATE_CASES: ReadonlyArray<{ name: string; body: Record<string, unknown> }> = [
   { name: "one-user", body: { messages: [{ role: "user", content: "Hello!" }] } },
@@ -28,6 +28,24 @@ export const TEMPLATE_CASES: ReadonlyArray<{ name: string; body: Record<string, 
             description: "Weather",
             parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
           },
+        },
+      ],
+    },
+  },
+  {
+    name: "tool-round-trip",
+    body: {
+      messages: [
+        { role: "user", content: "What is the weather in Paris?" },
+        { role: "assistant", content: null, tool_calls: [{ id: "a1b2c3d4e", type: "function", function: { name: "get_weather", arguments: '{"city": "Paris"}' } }] },
+        { role: "tool", tool_call_id: "a1b2c3d4e", content: "21 C, clear" },
+        { role: "assistant", content: "It is 21 C and clear in Paris." },
+        { role: "user", content: "Thanks!" },
+      ],
+      tools: [
+        {
+          type: "function",
+          function: { name: "get_weather", description: "Weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } },
         },
       ],
     },

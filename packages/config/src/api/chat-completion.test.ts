@@ -30,8 +30,35 @@ describe("ChatCompletionRequest", () => {
     expect(shadowing.success).toBe(false);
   });
 
+  it("accepts OpenAI's tool fields: tool_choice forms, assistant tool_calls with null content, tool results", () => {
+    const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
+    const messages = [
+      { role: "user", content: "weather?" },
+      { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: "{}" } }] },
+      { role: "tool", tool_call_id: "call_1", content: "sunny" },
+    ];
+    for (const tool_choice of ["none", "auto", "required", { type: "function", function: { name: "get_weather" } }]) {
+      expect(parse({ messages, tools, tool_choice, parallel_tool_calls: false }).success).toBe(true);
+    }
+  });
+
+  it("refuses tool fields OpenAI refuses, naming the field", () => {
+    const tools = [{ type: "function", function: { name: "get_weather" } }];
+    const user = { role: "user", content: "x" };
+    const param = (body: unknown) => {
+      const r = parse(body);
+      return r.success ? undefined : invalidRequest(r.issues).param;
+    };
+    expect(param({ messages: [user], tools, tool_choice: { type: "function", function: { name: "other" } } })).toBe("tool_choice");
+    expect(param({ messages: [user], tool_choice: "required" })).toBe("tool_choice");
+    expect(param({ messages: [user], tools: [{ type: "retrieval", function: { name: "x" } }] })).toBe("tools.0.type");
+    expect(param({ messages: [{ role: "tool", content: "r" }] })).toBe("messages.0");
+    expect(param({ messages: [{ role: "assistant", content: null }] })).toBe("messages.0");
+    expect(param({ messages: [{ role: "user", content: "x", tool_calls: [{ id: "a", type: "function", function: { name: "f", arguments: "{}" } }] }] })).toBe("messages.0");
+  });
+
   it("joins text parts with a newline, as llama-server does", () => {
-    const parts = (texts: string[]) => messageText({ role: "user", content: texts.map((text) => ({ type: "text" as const, text })) });
+    const parts = (texts: string[]) => messageText({ content: texts.map((text) => ({ type: "text" as const, text })) });
     expect(parts(["A", "B"])).toBe("A\nB");
     expect(parts(["", "B"])).toBe("B");
     expect(parts(["A", ""])).toBe("A\n");

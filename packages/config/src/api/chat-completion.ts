@@ -1,18 +1,32 @@
 import * as v from "valibot";
 import { generationParams, tokenCount, unsupported } from "./generation-params.ts";
+import { ToolCall, ToolChoice, toolChoiceProblem, type ToolCallDelta } from "./tools.ts";
 
 /** The OpenAI chat completion API, as both apps speak it. Requests are validated; responses are typed. */
 
 const TextPart = v.object({ type: v.literal("text"), text: v.string() });
 
-export const ChatMessage = v.object({
-  role: v.picklist(["system", "developer", "user", "assistant"], 'one of "system", "developer", "user", "assistant"'),
-  content: v.union(
-    [v.string(), v.array(TextPart)],
-    'a string or an array of {"type":"text","text":...} parts',
-  ),
-  name: v.optional(v.string()),
-});
+/**
+ * A message of the conversation. An assistant message may carry `tool_calls` (its content then may be null or
+ * absent); a `tool` message answers one call, named by `tool_call_id`.
+ */
+export const ChatMessage = v.pipe(
+  v.object({
+    role: v.picklist(["system", "developer", "user", "assistant", "tool"], 'one of "system", "developer", "user", "assistant", "tool"'),
+    content: v.nullish(
+      v.union(
+        [v.string(), v.array(TextPart)],
+        'a string or an array of {"type":"text","text":...} parts',
+      ),
+    ),
+    name: v.optional(v.string()),
+    tool_calls: v.nullish(v.pipe(v.array(ToolCall), v.maxLength(128, "at most 128 tool calls"))),
+    tool_call_id: v.nullish(v.pipe(v.string(), v.maxLength(256, "at most 256 characters"))),
+  }),
+  v.check((m) => m.content != null || (m.role === "assistant" && (m.tool_calls?.length ?? 0) > 0), "content (only an assistant message with tool_calls may omit it)"),
+  v.check((m) => m.tool_calls == null || m.role === "assistant", "tool_calls only on assistant messages"),
+  v.check((m) => m.role !== "tool" || typeof m.tool_call_id === "string", "a tool message needs tool_call_id"),
+);
 export type ChatMessage = v.InferOutput<typeof ChatMessage>;
 
 /** An OpenAI function tool. Rendered into the prompt by the model's own chat template (which receives `tools`). */
@@ -56,8 +70,8 @@ export const ChatCompletionRequest = v.pipe(
     max_completion_tokens: tokenCount(),
     ...generationParams,
     tools: v.nullish(v.pipe(v.array(FunctionTool), v.maxLength(128, "at most 128 tools"))),
-    /** Tools are shown to the model; parsing its calls is not implemented yet, so only "none" and "auto" are accepted. */
-    tool_choice: v.nullish(v.picklist(["none", "auto"], '"none" or "auto" (required and named functions are not supported yet)')),
+    /** The model's calls are parsed into `tool_calls`; `required` and a named function are enforced by a grammar. */
+    tool_choice: v.nullish(ToolChoice),
     parallel_tool_calls: v.nullish(v.boolean()),
     chat_template_kwargs: v.nullish(ChatTemplateKwargs),
     reasoning_format: v.nullish(ReasoningFormat),
@@ -70,12 +84,13 @@ export const ChatCompletionRequest = v.pipe(
     prediction: unsupported("prediction"),
   }),
   v.forward(v.check((r) => r.top_logprobs == null || r.logprobs === true, "logprobs must be true when top_logprobs is set"), ["top_logprobs"]),
+  v.forward(v.check((r) => toolChoiceProblem(r) === undefined, (issue) => toolChoiceProblem(issue.input as Parameters<typeof toolChoiceProblem>[0]) ?? "a valid tool_choice"), ["tool_choice"]),
   v.transform((r) => ({ ...r, maxTokens: r.max_completion_tokens ?? r.max_tokens ?? undefined })),
 );
 export type ChatCompletionRequest = v.InferOutput<typeof ChatCompletionRequest>;
 export type ChatCompletionRequestInput = v.InferInput<typeof ChatCompletionRequest>;
 
-export type FinishReason = "stop" | "length";
+export type FinishReason = "stop" | "length" | "tool_calls";
 
 export interface Usage {
   prompt_tokens: number;
@@ -91,7 +106,7 @@ export interface ChatCompletion {
   system_fingerprint: string | null;
   choices: Array<{
     index: number;
-    message: { role: "assistant"; content: string; reasoning_content?: string; refusal: null };
+    message: { role: "assistant"; content: string | null; reasoning_content?: string; tool_calls?: ToolCall[]; refusal: null };
     finish_reason: FinishReason;
     logprobs: ChatChoiceLogprobs | null;
   }>;
@@ -106,7 +121,7 @@ export interface ChatCompletionChunk {
   system_fingerprint: string | null;
   choices: Array<{
     index: number;
-    delta: { role?: "assistant"; content?: string; reasoning_content?: string };
+    delta: { role?: "assistant"; content?: string; reasoning_content?: string; tool_calls?: ToolCallDelta[] };
     finish_reason: FinishReason | null;
     logprobs: ChatChoiceLogprobs | null;
   }>;
@@ -129,7 +144,8 @@ export interface ChatChoiceLogprobs {
 }
 
 /** Joins a message's content parts into the text the template sees: with "\n" between parts, as llama-server does. */
-export function messageText(message: ChatMessage): string {
+export function messageText(message: Pick<ChatMessage, "content">): string {
+  if (message.content == null) return "";
   if (typeof message.content === "string") return message.content;
   let text = "";
   for (const part of message.content) text += (text.length > 0 ? "\n" : "") + part.text;

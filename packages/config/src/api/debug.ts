@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { ChatMessage, ChatTemplateKwargs, FunctionTool } from "./chat-completion.ts";
+import { ToolChoice } from "./tools.ts";
 import { tokenIds } from "./generation-params.ts";
 
 /**
@@ -12,7 +13,7 @@ export const ApplyTemplateRequest = v.object({
   model: v.optional(v.pipe(v.string(), v.maxLength(256))),
   messages: v.pipe(v.array(ChatMessage), v.minLength(1, "at least one message")),
   tools: v.nullish(v.pipe(v.array(FunctionTool), v.maxLength(128, "at most 128 tools"))),
-  tool_choice: v.nullish(v.picklist(["none", "auto"], '"none" or "auto"')),
+  tool_choice: v.nullish(ToolChoice),
   chat_template_kwargs: v.nullish(ChatTemplateKwargs),
 });
 export type ApplyTemplateRequest = v.InferOutput<typeof ApplyTemplateRequest>;

@@ -27,11 +27,15 @@ export const DEFAULT_CHAT_TEMPLATE =
 /** Extra stop text for the default template: the model starting the next user turn. */
 export const DEFAULT_TEMPLATE_STOPS = ["\nUser:"];
 
-/** A message as the request gives it (OpenAI's shape: content is text, or text parts). */
+/** A message as the request gives it (OpenAI's shape: content is text, or text parts; null beside tool calls). */
 export interface TemplateMessage {
   role: string;
-  content: string | ReadonlyArray<{ type: "text"; text: string }>;
+  content: string | ReadonlyArray<{ type: "text"; text: string }> | null | undefined;
   name?: string | undefined;
+  /** An assistant turn's calls, arguments as JSON text (OpenAI's shape). */
+  tool_calls?: ReadonlyArray<{ id: string; type: "function"; function: { name: string; arguments: string } }> | null | undefined;
+  /** A tool result's call id. */
+  tool_call_id?: string | null | undefined;
 }
 
 export interface RenderOptions {
@@ -54,6 +58,8 @@ export interface ChatTemplate {
   supportsSystemRole: boolean;
   /** The thinking tags of a reasoning template (DeepSeek-R1, Qwen3, SmolLM3, ...), as it writes them. */
   reasoningTags: ReasoningTags | undefined;
+  /** The template reads a tool call's arguments as an object (`| tojson`): they are passed parsed, as llama-server does. */
+  objectArguments: boolean;
   /** The prompt text for these messages, with the generation prompt, as llama-server renders it. */
   render(options: RenderOptions): string;
 }
@@ -104,12 +110,14 @@ export function chooseChatTemplate(options: ChatTemplateOptions): ChatTemplate {
   const thinking = reasoningTags !== undefined;
   const supportsSystemRole = probeSystemRole((variables) => run({ ...variables, enable_thinking: thinking }));
   const content = probeContent((variables) => run({ ...variables, enable_thinking: thinking }));
+  const objectArguments = probeObjectArguments((variables) => run({ ...variables, enable_thinking: thinking }));
   return {
     source,
     text,
     extraStops: source === "default" ? DEFAULT_TEMPLATE_STOPS : [],
     supportsSystemRole,
     reasoningTags,
+    objectArguments,
     render: ({ messages, tools, kwargs, addGenerationPrompt = true }) => {
       let list = messages.map((m) => ({
         ...m,
@@ -119,10 +127,10 @@ export function chooseChatTemplate(options: ChatTemplateOptions): ChatTemplate {
       if (!supportsSystemRole) list = mergeSystemMessage(list);
       try {
         return run({
-          messages: list.map(({ name, ...m }) => (name === undefined ? m : { ...m, name })),
+          messages: list.map((m) => templateMessage(m, objectArguments)),
           // As llama-server: true for templates that think, false for the others; kwargs may override it.
           enable_thinking: thinking,
-          ...(tools && tools.length > 0 ? { tools } : {}),
+          ...(tools && tools.length > 0 ? { tools: tools.map(templateTool) } : {}),
           ...kwargs,
           ...(addGenerationPrompt ? { add_generation_prompt: true } : {}),
         });
@@ -133,6 +141,66 @@ export function chooseChatTemplate(options: ChatTemplateOptions): ChatTemplate {
       }
     },
   };
+}
+
+/**
+ * A message as llama-server hands it to the template (common_chat_msg::to_json_oaicompat): role, content ("" when
+ * absent), then name, tool_call_id and tool_calls (`{type, function: {name, arguments}, id}`) when present, the
+ * arguments parsed into an object for templates that read them as one.
+ */
+function templateMessage(m: TemplateMessage & { content: TemplateMessage["content"] }, objectArguments: boolean): Record<string, unknown> {
+  const message: Record<string, unknown> = { role: m.role, content: m.content ?? "" };
+  if (m.name !== undefined) message.name = m.name;
+  if (m.tool_call_id != null) message.tool_call_id = m.tool_call_id;
+  if (m.tool_calls != null && m.tool_calls.length > 0) {
+    message.tool_calls = m.tool_calls.map((call) => ({
+      type: "function",
+      function: { name: call.function.name, arguments: objectArguments ? parseArguments(call.function.arguments) : call.function.arguments },
+      id: call.id,
+    }));
+  }
+  return message;
+}
+
+function parseArguments(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(400, "invalid_request_error", "invalid_tool_call_arguments", "A tool call's function.arguments in messages is not valid JSON.", "messages");
+  }
+}
+
+/** A tool as llama-server hands it to the template: type, then function with name, description ("" when absent), parameters. */
+function templateTool(tool: unknown): unknown {
+  const t = tool as { type?: unknown; function?: { name?: unknown; description?: unknown; parameters?: unknown } };
+  if (t.type !== "function" || typeof t.function !== "object" || t.function === null) return tool;
+  return {
+    type: "function",
+    function: { name: t.function.name, description: t.function.description ?? "", parameters: t.function.parameters ?? {} },
+  };
+}
+
+/**
+ * llama.cpp's object-arguments probe: render a call whose arguments are an object and see whether its value shows up
+ * (`arguments | tojson` reads it; a template that prints the arguments as text does not).
+ */
+function probeObjectArguments(run: (variables: Record<string, unknown>) => string): boolean {
+  const marker = "Argument marker 9d2b";
+  try {
+    return run({
+      messages: [
+        { role: "user", content: "User message" },
+        { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "tool1", arguments: { arg: marker } }, id: "call00001" }] },
+        { role: "tool", content: "Tool response", tool_call_id: "call00001" },
+        { role: "assistant", content: "The tool response was 'tool response'" },
+        { role: "user", content: "User message" },
+      ],
+      tools: [{ type: "function", function: { name: "tool1", description: "Tool description", parameters: { type: "object", properties: { arg: { type: "string", description: "Arg description" } }, required: ["arg"] } } }],
+      add_generation_prompt: true,
+    }).includes(marker);
+  } catch {
+    return false;
+  }
 }
 
 /** The date variables llama-server gives every template (Llama 3.1 prints `date_string` as "Today Date"). */
@@ -186,9 +254,10 @@ function probeContent(run: (variables: Record<string, unknown>) => string): Cont
 }
 
 function contentFor(support: ContentSupport, message: TemplateMessage): TemplateMessage["content"] {
+  if (message.content == null) return message.content;
   if (support === "both") return message.content;
   if (support === "parts") return typeof message.content === "string" ? [{ type: "text", text: message.content }] : message.content;
-  return typeof message.content === "string" ? message.content : messageText({ role: "user", content: [...message.content] });
+  return typeof message.content === "string" ? message.content : messageText({ content: [...message.content] });
 }
 
 /** What llama-server does for such templates: the first system message is prepended to the next message with "\n". */
@@ -196,6 +265,6 @@ function mergeSystemMessage<M extends TemplateMessage>(messages: M[]): M[] {
   const [first, second, ...rest] = messages;
   if (first?.role !== "system") return messages;
   if (!second) return [];
-  const text = (m: TemplateMessage) => (typeof m.content === "string" ? m.content : messageText({ role: "user", content: [...m.content] }));
+  const text = (m: TemplateMessage) => messageText({ content: typeof m.content === "string" || m.content == null ? m.content : [...m.content] });
   return [{ ...second, content: `${text(first)}\n${text(second)}` }, ...rest];
 }

@@ -1,0 +1,355 @@
+import { randomBytes } from "node:crypto";
+import type { ToolCall, ToolCallDelta } from "@slm/config";
+import type { ToolFormat } from "./tool-format.ts";
+
+/**
+ * Parses a model's answer (the content part, after any thinking was split off) into text and OpenAI tool calls, in
+ * the syntax of the template's family (tool-format.ts). Hand-written: the syntaxes are llama.cpp's, there is no
+ * library for them, and the parser must run on a token stream: text that may be the start of a call is held back
+ * until it is a call (then id and name go out, then the arguments) or cannot be one (then it goes out as text). Text
+ * that looks like a call but does not parse, or calls a function that was not offered, stays text: never an error.
+ */
+
+export interface ParsedCall {
+  name: string;
+  /** The arguments as compact JSON text, as llama-server and OpenAI return them. */
+  arguments: string;
+}
+
+export interface ParsedOutput {
+  content: string;
+  calls: ParsedCall[];
+}
+
+/** A call (or calls) found at a start marker, with the text it ends at; `content` for a generic `{"response": ...}`. */
+type Scan = { calls: ParsedCall[]; end: number; content?: string } | "incomplete" | "invalid";
+
+/**
+ * Incremental parse over the whole answer so far. Everything before `settled` is final: its text went to `content`
+ * and its calls to `calls`; the rest is held back while it may still be (the start of) a call.
+ */
+class Parser {
+  content = "";
+  calls: ParsedCall[] = [];
+  private settled = 0;
+  /** Whitespace right after a call is dropped: it separates calls or ends the answer. */
+  private afterCall = false;
+
+  constructor(
+    private readonly format: ToolFormat,
+    private readonly names: ReadonlySet<string>,
+  ) {}
+
+  /** Parses `text` (the answer so far, growing) from where the last call left off. */
+  advance(text: string, final: boolean): void {
+    let searchFrom = this.settled;
+    for (;;) {
+      if (this.afterCall) {
+        let i = this.settled;
+        while (i < text.length && isSpace(text[i]!)) i++;
+        if (i === text.length && !final) return;
+        this.settled = searchFrom = i;
+        this.afterCall = false;
+      }
+      const start = this.findStart(text, searchFrom);
+      if (start === undefined) {
+        const keep = final ? 0 : this.partialStart(text);
+        this.take(text, text.length - keep);
+        return;
+      }
+      const scan = this.scan(text, start, final);
+      if (scan === "incomplete") {
+        this.take(text, start);
+        return;
+      }
+      if (scan === "invalid") {
+        searchFrom = start + 1;
+        continue;
+      }
+      this.take(text, start);
+      this.calls.push(...scan.calls);
+      if (scan.content !== undefined) this.content += scan.content;
+      this.settled = searchFrom = scan.end;
+      this.afterCall = true;
+    }
+  }
+
+  private take(text: string, end: number): void {
+    if (end > this.settled) this.content += text.slice(this.settled, end);
+    this.settled = Math.max(this.settled, end);
+  }
+
+  private findStart(text: string, from: number): number | undefined {
+    if (this.format.name === "generic") {
+      // The generic JSON form is the whole answer: it may only start it.
+      const first = skipSpace(text, 0);
+      return this.calls.length === 0 && from <= first && text[first] === "{" ? first : undefined;
+    }
+    let best: number | undefined;
+    for (const marker of this.format.starts) {
+      const at = text.indexOf(marker, from);
+      if (at >= 0 && (best === undefined || at < best)) best = at;
+    }
+    return best;
+  }
+
+  /** Length of the held-back tail that may still become a start marker. */
+  private partialStart(text: string): number {
+    let keep = 0;
+    for (const marker of this.format.starts) {
+      for (let n = Math.min(marker.length - 1, text.length - this.settled); n > keep; n--) {
+        if (text.endsWith(marker.slice(0, n))) {
+          keep = n;
+          break;
+        }
+      }
+    }
+    return keep;
+  }
+
+  private scan(text: string, at: number, final: boolean): Scan {
+    switch (this.format.name) {
+      case "hermes":
+        return this.scanHermes(text, at, final);
+      case "llama3":
+        return this.scanLlama3(text, at, final);
+      case "mistral":
+        return this.scanMistral(text, at, final);
+      case "mistral-args":
+        return this.scanMistralArgs(text, at, final);
+      case "generic":
+        return this.scanGeneric(text, at, final);
+    }
+  }
+
+  /** `<tool_call>` JSON `</tool_call>` (the closing tag may be cut off by the end of the answer). */
+  private scanHermes(text: string, at: number, final: boolean): Scan {
+    const value = readJson(text, at + "<tool_call>".length, final);
+    if (typeof value === "string") return value;
+    const call = this.callOf(value.json, ["arguments", "parameters"]);
+    if (!call) return "invalid";
+    const close = skipSpace(text, value.end);
+    if (text.startsWith("</tool_call>", close)) return { calls: [call], end: close + "</tool_call>".length };
+    if (close === text.length) return final ? { calls: [call], end: close } : "incomplete";
+    if ("</tool_call>".startsWith(text.slice(close))) return "incomplete";
+    return "invalid";
+  }
+
+  /** `<|python_tag|>`? then one JSON object `{"name", "parameters"}` (a `;`-separated list is accepted too). */
+  private scanLlama3(text: string, at: number, final: boolean): Scan {
+    let i = text.startsWith("<|python_tag|>", at) ? at + "<|python_tag|>".length : at;
+    const calls: ParsedCall[] = [];
+    for (;;) {
+      const value = readJson(text, i, final);
+      if (typeof value === "string") return value;
+      const call = this.callOf(value.json, ["parameters", "arguments"]);
+      if (!call) return "invalid";
+      calls.push(call);
+      const next = skipSpace(text, value.end);
+      if (text[next] !== ";") return { calls, end: value.end };
+      i = next + 1;
+      if (skipSpace(text, i) === text.length && !final) return "incomplete";
+    }
+  }
+
+  /** `[TOOL_CALLS]` then a JSON array of `{"name", "arguments"}`. */
+  private scanMistral(text: string, at: number, final: boolean): Scan {
+    const value = readJson(text, at + "[TOOL_CALLS]".length, final);
+    if (typeof value === "string") return value;
+    const list = Array.isArray(value.json) ? value.json : [value.json];
+    const calls = list.map((item) => this.callOf(item, ["arguments", "parameters"]));
+    if (calls.length === 0 || calls.some((c) => c === undefined)) return "invalid";
+    return { calls: calls as ParsedCall[], end: value.end };
+  }
+
+  /** `[TOOL_CALLS]name[CALL_ID]id[ARGS]{...}`, the `[CALL_ID]` part optional. */
+  private scanMistralArgs(text: string, at: number, final: boolean): Scan {
+    const nameAt = at + "[TOOL_CALLS]".length;
+    const argsTag = text.indexOf("[ARGS]", nameAt);
+    if (argsTag < 0) {
+      const rest = text.slice(nameAt);
+      return !final && /^[\w.-]*(\[[A-Z_]*\]?[\w-]*){0,2}$/.test(rest) ? "incomplete" : "invalid";
+    }
+    let name = text.slice(nameAt, argsTag);
+    const idTag = name.indexOf("[CALL_ID]");
+    if (idTag >= 0) name = name.slice(0, idTag);
+    if (!this.names.has(name)) return "invalid";
+    const value = readJson(text, argsTag + "[ARGS]".length, final);
+    if (typeof value === "string") return value;
+    if (!isObject(value.json)) return "invalid";
+    return { calls: [{ name, arguments: JSON.stringify(value.json) }], end: value.end };
+  }
+
+  /** The whole answer is `{"tool_call": {...}}`, `{"tool_calls": [...]}` or `{"response": ...}`. */
+  private scanGeneric(text: string, at: number, final: boolean): Scan {
+    const value = readJson(text, at, final);
+    if (typeof value === "string") return value;
+    if (skipSpace(text, value.end) < text.length) return "invalid";
+    if (!final) return "incomplete";
+    const json = value.json;
+    if (!isObject(json)) return "invalid";
+    if (typeof json.response === "string" && Object.keys(json).length === 1) return { calls: [], end: value.end, content: json.response };
+    const list = Array.isArray(json.tool_calls) ? json.tool_calls : json.tool_call !== undefined ? [json.tool_call] : undefined;
+    if (!list) return "invalid";
+    const calls = list.map((item) => this.callOf(item, ["arguments", "parameters"]));
+    if (calls.length === 0 || calls.some((c) => c === undefined)) return "invalid";
+    return { calls: calls as ParsedCall[], end: value.end };
+  }
+
+  /** A `{"name": ..., "<args>": {...}}` object naming an offered function; arguments as JSON text. */
+  private callOf(json: unknown, argsKeys: readonly string[]): ParsedCall | undefined {
+    if (!isObject(json)) return undefined;
+    const inner = isObject(json.function) && json.type === "function" ? json.function : json;
+    if (typeof inner.name !== "string" || !this.names.has(inner.name)) return undefined;
+    const key = argsKeys.find((k) => k in inner);
+    const args = key === undefined ? {} : inner[key];
+    if (typeof args === "string") {
+      // Some fine-tunes write the arguments as a JSON string, as OpenAI returns them.
+      try {
+        if (isObject(JSON.parse(args))) return { name: inner.name, arguments: args };
+      } catch {
+        return undefined;
+      }
+      return undefined;
+    }
+    if (!isObject(args)) return undefined;
+    return { name: inner.name, arguments: JSON.stringify(args) };
+  }
+}
+
+/** Parses a whole answer. */
+export function parseToolCalls(format: ToolFormat, toolNames: ReadonlySet<string>, output: string): ParsedOutput {
+  const parser = new Parser(format, toolNames);
+  parser.advance(output, true);
+  return { content: parser.content, calls: parser.calls };
+}
+
+/** The stream's view: new text, and the calls completed since the last push (each with its index). */
+export interface ToolStreamDelta {
+  content: string;
+  calls: ToolCallDelta[];
+}
+
+/**
+ * Streaming form: `push` answer text, get the text that is final and the calls that completed; `end` releases what
+ * was held back. Each call goes out as OpenAI sends it: a delta with index, id, type, name and empty arguments, then
+ * the arguments. Text that is only whitespace is held until something follows it, so that an answer made of calls
+ * has no content, in the stream as in the JSON answer.
+ */
+export class ToolCallStream {
+  private readonly parser: Parser;
+  private text = "";
+  private sentContent = 0;
+  private sentCalls = 0;
+  readonly ids: string[] = [];
+
+  constructor(private readonly format: ToolFormat, toolNames: ReadonlySet<string>) {
+    this.parser = new Parser(format, toolNames);
+  }
+
+  push(text: string): ToolStreamDelta {
+    this.text += text;
+    this.parser.advance(this.text, false);
+    return this.delta(false);
+  }
+
+  end(): ToolStreamDelta {
+    this.parser.advance(this.text, true);
+    return this.delta(true);
+  }
+
+  /** Calls made so far (with the ids the stream gave them). */
+  get calls(): ToolCall[] {
+    return this.parser.calls.slice(0, this.sentCalls).map((c, i) => toolCall(c, this.ids[i]!));
+  }
+
+  private delta(final: boolean): ToolStreamDelta {
+    const { content: all, calls } = this.parser;
+    let content = all.slice(this.sentContent);
+    if (this.sentContent === 0 && isWhitespace(content) && (!final || calls.length > 0)) content = "";
+    this.sentContent += content.length;
+    const deltas: ToolCallDelta[] = [];
+    for (; this.sentCalls < calls.length; this.sentCalls++) {
+      const call = calls[this.sentCalls]!;
+      const id = newToolCallId(this.format);
+      this.ids.push(id);
+      deltas.push({ index: this.sentCalls, id, type: "function", function: { name: call.name, arguments: "" } });
+      deltas.push({ index: this.sentCalls, function: { arguments: call.arguments } });
+    }
+    return { content, calls: deltas };
+  }
+}
+
+/** OpenAI's message fields for a parsed answer: content null when the answer is only calls. */
+export function toolMessage(format: ToolFormat, parsed: ParsedOutput): { content: string | null; tool_calls?: ToolCall[] } {
+  if (parsed.calls.length === 0) return { content: parsed.content };
+  return {
+    content: isWhitespace(parsed.content) ? null : parsed.content,
+    tool_calls: parsed.calls.map((c) => toolCall(c, newToolCallId(format))),
+  };
+}
+
+function toolCall(call: ParsedCall, id: string): ToolCall {
+  return { id, type: "function", function: { name: call.name, arguments: call.arguments } };
+}
+
+const ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/** `call_` and 24 random alphanumerics; 9 alphanumerics for Mistral, whose templates check exactly that. */
+export function newToolCallId(format: Pick<ToolFormat, "idStyle">): string {
+  const length = format.idStyle === "mistral" ? 9 : 24;
+  let id = "";
+  for (const byte of randomBytes(length)) id += ALPHANUMERIC[byte % ALPHANUMERIC.length];
+  return format.idStyle === "mistral" ? id : `call_${id}`;
+}
+
+/**
+ * Reads one JSON object or array starting at `at` (after optional whitespace). "incomplete" when the text ends
+ * inside it (and more may come), "invalid" when it is not JSON.
+ */
+function readJson(text: string, at: number, final: boolean): { json: unknown; end: number } | "incomplete" | "invalid" {
+  const start = skipSpace(text, at);
+  if (start === text.length) return final ? "invalid" : "incomplete";
+  if (text[start] !== "{" && text[start] !== "[") return "invalid";
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const char = text[i]!;
+    if (inString) {
+      if (char === "\\") i++;
+      else if (char === '"') inString = false;
+      continue;
+    }
+    if (char === '"') inString = true;
+    else if (char === "{" || char === "[") depth++;
+    else if (char === "}" || char === "]") {
+      depth--;
+      if (depth === 0) {
+        try {
+          return { json: JSON.parse(text.slice(start, i + 1)), end: i + 1 };
+        } catch {
+          return "invalid";
+        }
+      }
+    }
+  }
+  return final ? "invalid" : "incomplete";
+}
+
+function skipSpace(text: string, at: number): number {
+  while (at < text.length && isSpace(text[at]!)) at++;
+  return at;
+}
+
+function isSpace(char: string): boolean {
+  return char === " " || char === "\t" || char === "\n" || char === "\r";
+}
+
+function isWhitespace(text: string): boolean {
+  for (const char of text) if (!isSpace(char)) return false;
+  return true;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
