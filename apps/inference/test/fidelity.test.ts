@@ -74,7 +74,7 @@ async function streamAnswer(url: string, fidelityCase: FidelityCase): Promise<{ 
 function expectLogprobs(actual: TokenLogprobs[] | undefined, expected: TokenLogprobs[]): void {
   expect(actual?.map((t) => [t.id, t.top.map((a) => a.id)])).toEqual(expected.map((t) => [t.id, t.top.map((a) => a.id)]));
   actual!.forEach((token, i) => {
-    expect(Math.abs(token.logprob - expected[i]!.logprob)).toBeLessThan(1e-3);
-    token.top.forEach((alternative, j) => expect(Math.abs(alternative.logprob - expected[i]!.top[j]!.logprob)).toBeLessThan(1e-3));
+    expect(Math.abs(token.logprob - expected[i]!.logprob), `token ${i}: ${token.logprob} vs ${expected[i]!.logprob}`).toBeLessThan(1e-3);
+    token.top.forEach((alternative, j) => expect(Math.abs(alternative.logprob - expected[i]!.top[j]!.logprob), `token ${i} top ${j}: ${alternative.logprob} vs ${expected[i]!.top[j]!.logprob}`).toBeLessThan(1e-3));
   });
 }

@@ -136,8 +136,10 @@ export function casesFor(model: FidelityModel): FidelityCase[] {
       cases.push(chat("thinking-off", { messages: [{ role: "user", content: "Hello! What is the capital of France?" }], chat_template_kwargs: { enable_thinking: false } }));
     }
     if (extra === "logprobs") {
-      // The one-user conversation (its greedy answer is checked above), with logprobs.
-      cases.push(chat("logprobs", { messages: [{ role: "user", content: "Hello! What is the capital of France?" }], logprobs: true, top_logprobs: 5 }));
+      // The one-user conversation (its greedy answer is checked too), with logprobs. Asked first, on a fresh
+      // sequence: logprobs depend (by ~1e-3 on these random f16 weights) on which prefix a server's cache reused,
+      // and a fresh prompt is what both servers evaluate alike.
+      cases.unshift(chat("logprobs", { messages: [{ role: "user", content: "Hello! What is the capital of France?" }], logprobs: true, top_logprobs: 5 }));
     }
     if (extra === "reasoning-none") {
       cases.push(chat("reasoning-none", { messages: [{ role: "user", content: "Hello! What is the capital of France?" }], reasoning_format: "none" }));
