@@ -88,6 +88,19 @@ describe("logprobs", () => {
     values.forEach((value, i) => expect(Math.abs(value - logprobs.token_logprobs![i]!)).toBeLessThan(1e-3));
   });
 
+  it("reports the model's own distribution whatever the sampling, and samples as without logprobs", async () => {
+    const prompt = "Once upon a time there was a";
+    const greedy = await client.completions.create({ model: "tiny", prompt, max_tokens: 1, temperature: 0, logprobs: 5 });
+    const sampling = { model: "tiny", prompt, max_tokens: 12, temperature: 1.7, top_k: 2, top_p: 0.5, seed: 3 } as OpenAI.CompletionCreateParamsNonStreaming;
+    const sampled = await client.completions.create({ ...sampling, logprobs: 5 });
+    const first = (answer: OpenAI.Completion) => Object.entries(answer.choices[0]!.logprobs!.top_logprobs![0]!);
+    // Five alternatives (top_k 2 left two candidates), with the values of the greedy request's first position.
+    expect(first(sampled).map(([token]) => token)).toEqual(first(greedy).map(([token]) => token));
+    first(sampled).forEach(([, logprob], i) => expect(Math.abs(logprob - first(greedy)[i]![1])).toBeLessThan(1e-3));
+    const plain = await client.completions.create(sampling);
+    expect(sampled.choices[0]!.text).toBe(plain.choices[0]!.text);
+  });
+
   it("refuses top_logprobs without logprobs and beyond 20", async () => {
     const refused = (body: Record<string, unknown>) => badRequest(client.chat.completions.create({ model: "tiny", messages, ...body } as never));
     expect((await refused({ top_logprobs: 2 })).status).toBe(400);

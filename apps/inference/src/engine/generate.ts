@@ -66,7 +66,7 @@ export async function generate(
   const textParts: string[] = [];
   const stops = new StopMatcher(request.stops.texts);
   // Only when logprobs are asked: the sampler then also reports the next-token distribution (see logprobs.ts).
-  const capture = request.logprobs === undefined ? undefined : new LogprobCapture(model, request.logprobs);
+  const capture = request.logprobs === undefined ? undefined : new LogprobCapture(sequence.context, request.logprobs);
   const emit = (text: string) => {
     if (text.length === 0) return;
     textParts.push(text);

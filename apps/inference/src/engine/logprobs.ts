@@ -1,4 +1,4 @@
-import type { LlamaModel, Token } from "node-llama-cpp";
+import type { LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 
 /** One candidate token's log probability. */
 export interface TokenCandidate {
@@ -20,13 +20,9 @@ const encoder = new TextEncoder();
 
 /**
  * Turns the next-token distribution node-llama-cpp reports with a sampled token (`evaluateWithMetadata` with
- * `probabilities: true`: a Map from token to probability, most likely first) into OpenAI's logprobs. node-llama-cpp
- * 3.22.1 computes that distribution from the candidates its sampler chain left (it exposes no other), so it is the
- * model's own distribution (llama-server's default, `post_sampling_probs: false`) whenever the chain does not change
- * the logits: greedy decoding, and temperature 1 without top_k/top_p/min_p, logit_bias, penalties or a grammar.
- * Otherwise it is the distribution the token was drawn from (truncated and scaled), like llama-server's
- * `post_sampling_probs: true`. Only used when a request asks for logprobs: the full map costs a vocabulary-sized
- * array per token.
+ * `probabilities: true`: a Map from token to probability, most likely first) into OpenAI's logprobs, from the
+ * model's own distribution (see `reportModelProbabilities`). Only used when a request asks for logprobs: the map costs
+ * a vocabulary-sized array per token.
  */
 export class LogprobCapture {
   private readonly texts = new Map<Token, { token: string; bytes: number[] }>();
@@ -35,11 +31,16 @@ export class LogprobCapture {
   /** Every entry handed out with text, in order. */
   readonly emitted: TokenLogprob[] = [];
 
+  private readonly model: LlamaModel;
+
   constructor(
-    private readonly model: LlamaModel,
+    context: LlamaContext,
     /** Alternatives per token (0 to 20). */
     private readonly top: number,
-  ) {}
+  ) {
+    this.model = context.model;
+    reportModelProbabilities(context);
+  }
 
   /** Records the sampled token's entry; `probabilities` as node-llama-cpp yields them (absent: no entry). */
   push(token: Token, probabilities: ReadonlyMap<Token, number> | undefined): void {
@@ -73,4 +74,59 @@ export class LogprobCapture {
     }
     return { id, token: text.token, bytes: text.bytes, logprob: p > 0 ? Math.log(p) : LOWEST_LOGPROB };
   }
+}
+
+/** node-llama-cpp 3.22.1 internals this file relies on (all marked @internal there). */
+interface AddonSampler {
+  applyConfig(config: Record<string, unknown>): void;
+  dispose(): void;
+}
+interface AddonContext {
+  sampleToken(batchLogitIndex: number, sampler: AddonSampler, ...options: unknown[]): Promise<unknown>;
+}
+interface ContextInternals {
+  _ctx?: AddonContext;
+  _llama?: { _bindings?: { AddonSampler?: new (model: unknown) => AddonSampler } };
+  model: LlamaModel & { _model?: unknown };
+}
+
+const reporting = new WeakSet<object>();
+
+/**
+ * Makes the distribution reported with a sampled token the model's own (softmax of the raw logits over the whole
+ * vocabulary, as llama-server reports logprobs by default and as OpenAI means them), whatever the request's sampling.
+ * node-llama-cpp computes the distribution it reports from the candidates its sampler chain left: truncated by
+ * top_k/top_p/min_p, scaled by the temperature, shifted by logit_bias and penalties, masked by a grammar; it has no
+ * option for the raw one. So, for this context, a sample that asks for probabilities (only LogprobCapture's requests
+ * do) is done twice on the same logits: once by a greedy sampler with no bias, penalties or grammar (which leaves the
+ * logits as they are) for the distribution, then by the request's own sampler for the token, exactly as without
+ * logprobs (same chain, same grammar path, same seed sequence). This wraps node-llama-cpp's internal native
+ * `sampleToken`; when the internals are not there (another version) nothing is wrapped and the reported
+ * distribution is the chain's, which equals the model's for greedy decoding. Returns whether it is wrapped.
+ */
+export function reportModelProbabilities(context: LlamaContext): boolean {
+  const internals = context as unknown as ContextInternals;
+  const addon = internals._ctx;
+  const Sampler = internals._llama?._bindings?.AddonSampler;
+  const nativeModel = internals.model._model;
+  if (!addon || typeof addon.sampleToken !== "function" || !Sampler || nativeModel === undefined) return false;
+  if (reporting.has(addon)) return true;
+  const original = addon.sampleToken;
+  const sampleToken: AddonContext["sampleToken"] = async function (batchLogitIndex, sampler, ...options) {
+    const [probabilities, confidence, ...rest] = options;
+    if (probabilities !== true || confidence === true || rest.length > 0) return original.call(addon, batchLogitIndex, sampler, ...options);
+    const greedy = new Sampler(nativeModel);
+    try {
+      greedy.applyConfig({ temperature: 0, topK: 0, topP: 1, minP: 0, seed: 0 });
+      const [, distribution] = (await original.call(addon, batchLogitIndex, greedy, true, false)) as [number, number[] | undefined];
+      const token = await original.call(addon, batchLogitIndex, sampler);
+      return typeof token === "number" && token !== -1 ? [token, distribution] : token;
+    } finally {
+      greedy.dispose();
+    }
+  };
+  // The native method is a read-only property of the prototype: the wrapper is defined on the instance.
+  Object.defineProperty(addon, "sampleToken", { value: sampleToken, configurable: true, writable: true });
+  reporting.add(addon);
+  return true;
 }
