@@ -91,6 +91,27 @@ interface ContextInternals {
 }
 
 const reporting = new WeakSet<object>();
+/** The most alternatives a request may ask for (OpenAI's top_logprobs limit). */
+const MAX_TOP_LOGPROBS = 20;
+
+/**
+ * Probabilities as node-llama-cpp's `probabilities` (flat token, value pairs, most likely first) from raw logits
+ * (flat pairs: the top tokens, most likely first, then the sampled one) and the sum of exp(logit - max logit) over
+ * the vocabulary: p = exp(logit - max) / sum, the softmax llama-server computes.
+ */
+function distributionOf(logits: readonly number[] | undefined, total: number | undefined): number[] | undefined {
+  if (!logits || logits.length < 2 || !total) return undefined;
+  const max = logits[1]!;
+  const seen = new Set<number>();
+  const pairs: number[] = [];
+  for (let i = 0; i + 1 < logits.length; i += 2) {
+    const id = logits[i]!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    pairs.push(id, Math.exp(logits[i + 1]! - max) / total);
+  }
+  return pairs;
+}
 
 /**
  * Makes the distribution reported with a sampled token the model's own (softmax of the raw logits over the whole
@@ -98,9 +119,10 @@ const reporting = new WeakSet<object>();
  * node-llama-cpp computes the distribution it reports from the candidates its sampler chain left: truncated by
  * top_k/top_p/min_p, scaled by the temperature, shifted by logit_bias and penalties, masked by a grammar; it has no
  * option for the raw one. So, for this context, a sample that asks for probabilities (only LogprobCapture's requests
- * do) is done twice on the same logits: once by a greedy sampler with no bias, penalties or grammar (which leaves the
- * logits as they are) for the distribution, then by the request's own sampler for the token, exactly as without
- * logprobs (same chain, same grammar path, same seed sequence). This wraps node-llama-cpp's internal native
+ * do) is done twice on the same logits: by the request's own sampler for the token, exactly as without logprobs (same
+ * chain, same grammar path, same seed sequence), then by a greedy sampler with no bias, penalties or grammar (which
+ * leaves the logits as they are) asked for the raw logits of the top 20 tokens and the sampled one, and the softmax's
+ * normaliser over the whole vocabulary. This wraps node-llama-cpp's internal native
  * `sampleToken`; when the internals are not there (another version) nothing is wrapped and the reported
  * distribution is the chain's, which equals the model's for greedy decoding. Returns whether it is wrapped.
  */
@@ -115,12 +137,16 @@ export function reportModelProbabilities(context: LlamaContext): boolean {
   const sampleToken: AddonContext["sampleToken"] = async function (batchLogitIndex, sampler, ...options) {
     const [probabilities, confidence, ...rest] = options;
     if (probabilities !== true || confidence === true || rest.length > 0) return original.call(addon, batchLogitIndex, sampler, ...options);
+    // The request's token first, as without logprobs; then, from the same logits, the raw logits of the top tokens
+    // and of that token, and the softmax's normaliser: a few numbers instead of the whole vocabulary.
+    const token = await original.call(addon, batchLogitIndex, sampler);
+    if (typeof token !== "number" || token === -1) return token;
     const greedy = new Sampler(nativeModel);
     try {
       greedy.applyConfig({ temperature: 0, topK: 0, topP: 1, minP: 0, seed: 0 });
-      const [, distribution] = (await original.call(addon, batchLogitIndex, greedy, true, false)) as [number, number[] | undefined];
-      const token = await original.call(addon, batchLogitIndex, sampler);
-      return typeof token === "number" && token !== -1 ? [token, distribution] : token;
+      const filter = [[token], false, false, false, MAX_TOP_LOGPROBS];
+      const result = (await original.call(addon, batchLogitIndex, greedy, false, false, filter, true)) as unknown[];
+      return [token, distributionOf(result[3] as number[] | undefined, result[4] as number | undefined)];
     } finally {
       greedy.dispose();
     }
