@@ -21,8 +21,7 @@ const encoder = new TextEncoder();
 /**
  * Turns the next-token distribution node-llama-cpp reports with a sampled token (`evaluateWithMetadata` with
  * `probabilities: true`: a Map from token to probability, most likely first) into OpenAI's logprobs, from the
- * model's own distribution (see `reportModelProbabilities`). Only used when a request asks for logprobs: the map costs
- * a vocabulary-sized array per token.
+ * model's own distribution (see `reportModelProbabilities`). Only used when a request asks for logprobs.
  */
 export class LogprobCapture {
   private readonly texts = new Map<Token, { token: string; bytes: number[] }>();
