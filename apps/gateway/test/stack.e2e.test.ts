@@ -98,6 +98,39 @@ describe("fake Hub + inference + gateway", () => {
     for (const choice of answer.choices) expect(choice.logprobs?.content).toHaveLength(6);
   });
 
+  it("relays tool calls: a forced call in JSON, the same call streamed through the gateway, then its result", async () => {
+    const tools = [
+      {
+        type: "function" as const,
+        function: { name: "lookup_order", parameters: { type: "object", properties: { order_id: { type: "integer" } }, required: ["order_id"], additionalProperties: false } },
+      },
+    ];
+    const messages = [{ role: "user" as const, content: "Where is my order?" }];
+    const request = { model: "tiny-chat", messages, tools, tool_choice: "required" as const, parallel_tool_calls: false, temperature: 0, max_tokens: 200 };
+    const json = await client.chat.completions.create(request);
+    const call = json.choices[0]!.message.tool_calls?.[0];
+    expect(json.choices[0]!.finish_reason).toBe("tool_calls");
+    expect(call?.type === "function" && call.function.name).toBe("lookup_order");
+    const args = call?.type === "function" ? (JSON.parse(call.function.arguments) as Record<string, unknown>) : {};
+    expect(Object.keys(args)).toEqual(["order_id"]);
+    expect(Number.isInteger(args["order_id"])).toBe(true);
+
+    // Streamed through the gateway (which meters it and strips the usage chunk it added): the same call.
+    const streamed = await client.chat.completions.stream(request).finalChatCompletion();
+    const summary = (m: OpenAI.ChatCompletionMessage) => m.tool_calls?.map((c) => (c.type === "function" ? [c.function.name, c.function.arguments] : []));
+    expect(summary(streamed.choices[0]!.message)).toEqual(summary(json.choices[0]!.message));
+
+    const next = await client.chat.completions.create({
+      model: "tiny-chat",
+      messages: [...messages, json.choices[0]!.message, { role: "tool", tool_call_id: call!.id, content: "Shipped yesterday." }],
+      tools,
+      max_tokens: 4,
+      temperature: 0,
+    });
+    expect(next.choices[0]!.message.role).toBe("assistant");
+    assertNoSecrets(JSON.stringify([json, streamed, next]));
+  });
+
   it("refuses a request without a key with 401 in the OpenAI error envelope", async () => {
     const response = await fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
       method: "POST",

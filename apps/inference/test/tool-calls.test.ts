@@ -72,6 +72,8 @@ describe("tool calls with the openai client", () => {
     // OpenAI's order: the opening delta of a call carries index, id, type and name; the next ones only arguments.
     expect(deltas[0]).toMatchObject({ index: 0, id: expect.stringMatching(/^call_/), type: "function", function: { name: expect.any(String), arguments: "" } });
     expect(deltas[1]).toEqual({ index: 0, function: { arguments: expect.any(String) } });
+    // Forced by the grammar, the arguments stream as they are generated: in many fragments.
+    expect(deltas.filter((d) => d.index === 0 && d.id === undefined).length).toBeGreaterThan(5);
     expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe("tool_calls");
     // What the client's own accumulator makes of the stream equals the JSON answer (ids aside: each answer has its own).
     const accumulated = await client.chat.completions.stream({ ...request }).finalChatCompletion();
@@ -146,6 +148,28 @@ describe("tool calls with the openai client", () => {
       expect(content).toBe(json.choices[0]!.message.content);
     }
   }, 60_000);
+
+  it("keeps an answer that starts like a call but is none as text (the marker token shown as text), never an error", async () => {
+    const tokenize = await fetch(`${served.url}/tokenize`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ content: "<tool_call>" }),
+    });
+    const { tokens } = (await tokenize.json()) as { tokens: number[] };
+    expect(tokens).toHaveLength(1); // a control token of this vocabulary
+    // The bias makes the model open a call and then write whatever it writes: never valid JSON here.
+    const request = { model: "tiny", messages, tools: TOOLS, temperature: 0, max_tokens: 6, logit_bias: { [String(tokens[0])]: 100 } };
+    const json = await client.chat.completions.create(request);
+    expect(json.choices[0]!.message.tool_calls).toBeUndefined();
+    expect(json.choices[0]!.message.content).toMatch(/^<tool_call>/);
+    expect(json.choices[0]!.finish_reason).toBe("length");
+    let content = "";
+    for await (const chunk of await client.chat.completions.create({ ...request, stream: true })) {
+      expect(chunk.choices[0]?.delta.tool_calls).toBeUndefined();
+      content += chunk.choices[0]?.delta.content ?? "";
+    }
+    expect(content).toBe(json.choices[0]!.message.content);
+  });
 
   it("refuses malformed tool requests with 400s naming the field", async () => {
     const param = async (body: Record<string, unknown>) => {

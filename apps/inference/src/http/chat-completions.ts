@@ -24,7 +24,8 @@ type ChunkChoice = ChatCompletionChunk["choices"][0];
  * POST /v1/chat/completions: JSON, or SSE chunks in OpenAI's format ending with `data: [DONE]`. A reasoning model's
  * thinking comes back as `reasoning_content` (message and deltas) unless the request asks for `reasoning_format: "none"`.
  * With tools, calls in the answer come back as `tool_calls` (finish_reason "tool_calls"); in a stream, each call as
- * a delta with its index, id and name, then one with its arguments. With `n`, every choice is parsed on its own.
+ * a delta with its index, id and name, then deltas with fragments of its arguments. With `n`, every choice is
+ * parsed on its own.
  */
 export async function chatCompletions(c: InferenceContext, served: Serving, deps: Omit<ServeGenerationDeps, "engine">): Promise<Response> {
   const request = await readRequest(c, ChatCompletionRequest);
@@ -94,7 +95,8 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
     }),
     choice: (index) => {
       const splitter = new OutputSplitter(syntax);
-      const toolStream = tools ? new ToolCallStream(tools.format, tools.names) : undefined;
+      // Under a forcing grammar every call started completes: its arguments can stream as they are generated.
+      const toolStream = tools ? new ToolCallStream(tools.format, tools.names, tools.forced) : undefined;
       // Logprobs of tokens whose text the splitter still holds: they go out with the next chunk of this choice.
       let held: TokenLogprob[] = [];
       const logprobs = () => {

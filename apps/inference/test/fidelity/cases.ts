@@ -36,6 +36,7 @@ export type FidelityCaseName =
   | "content-parts"
   | "tools"
   | "tool-round-trip"
+  | "tool-choice-none"
   | "thinking-off"
   | "reasoning-none"
   | "logprobs"
@@ -50,7 +51,7 @@ export interface FidelityCase {
 export const FIDELITY_MODELS: readonly FidelityModel[] = [
   { id: "llama-3.2", vocab: "llama-bpe", architecture: "llama", template: "meta-llama-Llama-3.2-3B-Instruct.jinja", tensorType: "f16", extra: ["tools", "tool-round-trip", "logprobs"], kwargs: { date_string: "03 Dec 2026" } },
   { id: "llama-3.1-q8_0", vocab: "llama-bpe", architecture: "llama", template: "meta-llama-Llama-3.1-8B-Instruct.jinja", tensorType: "q8_0", kwargs: { date_string: "03 Dec 2026" } },
-  { id: "qwen2.5", vocab: "qwen2", architecture: "qwen2", template: "Qwen-Qwen2.5-7B-Instruct.jinja", tensorType: "f16", extra: ["tools", "tool-round-trip"] },
+  { id: "qwen2.5", vocab: "qwen2", architecture: "qwen2", template: "Qwen-Qwen2.5-7B-Instruct.jinja", tensorType: "f16", extra: ["tools", "tool-round-trip", "tool-choice-none"] },
   { id: "qwen2.5-q8_0", vocab: "qwen2", architecture: "qwen2", template: "Qwen-Qwen2.5-7B-Instruct.jinja", tensorType: "q8_0", extra: ["logprobs"] },
   { id: "qwen3", vocab: "qwen35", architecture: "qwen3", template: "Qwen-Qwen3-0.6B.jinja", tensorType: "f16", extra: ["tools", "thinking-off", "tool-round-trip"] },
   { id: "phi-3.5", vocab: "phi-3", architecture: "phi3", template: "microsoft-Phi-3.5-mini-instruct.jinja", tensorType: "f16" },
@@ -131,6 +132,8 @@ export function casesFor(model: FidelityModel): FidelityCase[] {
   ];
   for (const extra of model.extra ?? []) {
     if (extra === "tools") cases.push(chat("tools", { messages: [{ role: "user", content: "What is the weather in Paris?" }], tools: [WEATHER_TOOL] }));
+    // llama-server renders the tools whatever the tool_choice; with "none" it only leaves the answer as text.
+    if (extra === "tool-choice-none") cases.push(chat("tool-choice-none", { messages: [{ role: "user", content: "What is the weather in Paris?" }], tools: [WEATHER_TOOL], tool_choice: "none" }));
     if (extra === "tool-round-trip") cases.push(chat("tool-round-trip", { messages: TOOL_ROUND_TRIP, tools: [WEATHER_TOOL] }));
     if (extra === "thinking-off") {
       cases.push(chat("thinking-off", { messages: [{ role: "user", content: "Hello! What is the capital of France?" }], chat_template_kwargs: { enable_thinking: false } }));

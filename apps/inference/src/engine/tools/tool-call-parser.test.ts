@@ -3,22 +3,26 @@ import { readLlamaSourceText } from "@slm/testkit";
 import { detectToolFormat, newToolCallId, parseToolCalls, ToolCallStream, toolFormat, toolMessage, type ToolFormatName } from "./index.ts";
 
 const NAMES = new Set(["get_weather", "get_time"]);
-const WEATHER = { name: "get_weather", arguments: '{"city":"Paris"}' };
+/** Arguments come back as the model wrote them... */
+const WEATHER = { name: "get_weather", arguments: '{"city": "Paris"}' };
+/** ...or re-serialised when the model wrote the name after them (or wrapped the call): positions are not reliable then. */
+const WEATHER_COMPACT = { name: "get_weather", arguments: '{"city":"Paris"}' };
 
 /** Answers as each family writes them (the shapes their templates render for the history). */
 const FAMILY_OUTPUTS: ReadonlyArray<[ToolFormatName, string, string, Array<{ name: string; arguments: string }>]> = [
   ["hermes", "Qwen2.5 / Qwen3", '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>', [WEATHER]],
-  ["hermes", "Hermes 2 Pro (arguments first)", '<tool_call>\n{"arguments": {"city": "Paris"}, "name": "get_weather"}\n</tool_call>', [WEATHER]],
+  ["hermes", "Hermes 2 Pro (arguments first)", '<tool_call>\n{"arguments": {"city": "Paris"}, "name": "get_weather"}\n</tool_call>', [WEATHER_COMPACT]],
   [
     "hermes",
     "parallel calls after text",
     'Let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {"tz": "CET"}}\n</tool_call>',
-    [WEATHER, { name: "get_time", arguments: '{"tz":"CET"}' }],
+    [WEATHER, { name: "get_time", arguments: '{"tz": "CET"}' }],
   ],
   ["hermes", "closing tag cut off", '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}', [WEATHER]],
   ["llama3", "Llama 3.2 JSON", '{"name": "get_weather", "parameters": {"city": "Paris"}}', [WEATHER]],
   ["llama3", "Llama 3.1 python tag", '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Paris"}}', [WEATHER]],
-  ["llama3", "OpenAI wrapper", '{"type": "function", "function": {"name": "get_weather", "parameters": {"city": "Paris"}}}', [WEATHER]],
+  ["llama3", "OpenAI wrapper", '{"type": "function", "function": {"name": "get_weather", "parameters": {"city": "Paris"}}}', [WEATHER_COMPACT]],
+  ["hermes", "arguments that contain a name", '<tool_call>\n{"arguments": {"name": "get_time", "arguments": {"x": 1}}, "name": "get_weather"}\n</tool_call>', [{ name: "get_weather", arguments: '{"name":"get_time","arguments":{"x":1}}' }]],
   ["mistral", "Mistral Nemo", '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "a1b2c3d4e"}]', [WEATHER]],
   ["mistral-args", "Mistral Small 3.2", '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}', [WEATHER]],
   ["mistral-args", "with a call id", '[TOOL_CALLS]get_weather[CALL_ID]a1b2c3d4e[ARGS]{"city": "Paris"}[TOOL_CALLS]get_time[ARGS]{}', [WEATHER, { name: "get_time", arguments: "{}" }]],
@@ -27,8 +31,8 @@ const FAMILY_OUTPUTS: ReadonlyArray<[ToolFormatName, string, string, Array<{ nam
 ];
 
 /** Feeds the text in pieces of `size` characters and gathers the stream's view. */
-function streamed(name: ToolFormatName, text: string, size: number) {
-  const stream = new ToolCallStream(toolFormat(name), NAMES);
+function streamed(name: ToolFormatName, text: string, size: number, incremental = false) {
+  const stream = new ToolCallStream(toolFormat(name), NAMES, incremental);
   let content = "";
   const calls: Array<{ id?: string; name?: string; arguments: string }> = [];
   const take = (delta: ReturnType<ToolCallStream["push"]>) => {
@@ -57,6 +61,25 @@ describe("tool call parsing", () => {
       for (const size of [1, 3, 7, 1000]) expect(streamed(format, text, size)).toEqual({ content: message.content ?? "", calls });
     });
   }
+
+  it("under a grammar, streams a call's name as soon as it is written and its arguments as they are generated", () => {
+    const text = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {"tz": "CET"}}\n</tool_call>';
+    const stream = new ToolCallStream(toolFormat("hermes"), NAMES, true);
+    const upTo = (marker: string) => stream.push(text.slice(0, text.indexOf(marker) + marker.length)).calls;
+    expect(upTo('"arguments": {"ci')).toEqual([
+      { index: 0, id: expect.stringMatching(/^call_/), type: "function", function: { name: "get_weather", arguments: "" } },
+      { index: 0, function: { arguments: '{"ci' } },
+    ]);
+    // (push takes new text only: feed the rest from where the last piece ended)
+    const fresh = new ToolCallStream(toolFormat("hermes"), NAMES, true);
+    const pieces: string[] = [];
+    for (let i = 0; i < text.length; i += 4) for (const d of fresh.push(text.slice(i, i + 4)).calls) pieces.push(JSON.stringify(d));
+    for (const d of fresh.end().calls) pieces.push(JSON.stringify(d));
+    expect(pieces.length).toBeGreaterThan(6);
+    for (const [format, , output, calls] of FAMILY_OUTPUTS) {
+      if (output.includes('"arguments": {"city"') || format === "mistral-args") expect(streamed(format, output, 2, true).calls, output).toEqual(calls);
+    }
+  });
 
   it("leaves text that looks like a call but is not one as content, in JSON and in the stream", () => {
     const cases: Array<[ToolFormatName, string]> = [

@@ -12,7 +12,10 @@ import type { ToolFormat } from "./tool-format.ts";
 
 export interface ParsedCall {
   name: string;
-  /** The arguments as compact JSON text, as llama-server and OpenAI return them. */
+  /**
+   * The arguments as JSON text: as the model wrote them (so a stream can send them as they are generated), or
+   * re-serialised when the model wrote them in another shape (after the name, or as a string).
+   */
   arguments: string;
 }
 
@@ -126,7 +129,7 @@ class Parser {
   private scanHermes(text: string, at: number, final: boolean): Scan {
     const value = readJson(text, at + "<tool_call>".length, final);
     if (typeof value === "string") return value;
-    const call = this.callOf(value.json, ["arguments", "parameters"]);
+    const call = this.callOf(value.json, ["arguments", "parameters"], rawArguments(text, value.start, value.end)[0]);
     if (!call) return "invalid";
     const close = skipSpace(text, value.end);
     if (text.startsWith("</tool_call>", close)) return { calls: [call], end: close + "</tool_call>".length };
@@ -142,7 +145,7 @@ class Parser {
     for (;;) {
       const value = readJson(text, i, final);
       if (typeof value === "string") return value;
-      const call = this.callOf(value.json, ["parameters", "arguments"]);
+      const call = this.callOf(value.json, ["parameters", "arguments"], rawArguments(text, value.start, value.end)[0]);
       if (!call) return "invalid";
       calls.push(call);
       const next = skipSpace(text, value.end);
@@ -157,7 +160,8 @@ class Parser {
     const value = readJson(text, at + "[TOOL_CALLS]".length, final);
     if (typeof value === "string") return value;
     const list = Array.isArray(value.json) ? value.json : [value.json];
-    const calls = list.map((item) => this.callOf(item, ["arguments", "parameters"]));
+    const raw = rawArguments(text, value.start, value.end);
+    const calls = list.map((item, i) => this.callOf(item, ["arguments", "parameters"], raw.length === list.length ? raw[i] : undefined));
     if (calls.length === 0 || calls.some((c) => c === undefined)) return "invalid";
     return { calls: calls as ParsedCall[], end: value.end };
   }
@@ -177,7 +181,7 @@ class Parser {
     const value = readJson(text, argsTag + "[ARGS]".length, final);
     if (typeof value === "string") return value;
     if (!isObject(value.json)) return "invalid";
-    return { calls: [{ name, arguments: JSON.stringify(value.json) }], end: value.end };
+    return { calls: [{ name, arguments: text.slice(value.start, value.end) }], end: value.end };
   }
 
   /** The whole answer is `{"tool_call": {...}}`, `{"tool_calls": [...]}` or `{"response": ...}`. */
@@ -191,13 +195,37 @@ class Parser {
     if (typeof json.response === "string" && Object.keys(json).length === 1) return { calls: [], end: value.end, content: json.response };
     const list = Array.isArray(json.tool_calls) ? json.tool_calls : json.tool_call !== undefined ? [json.tool_call] : undefined;
     if (!list) return "invalid";
-    const calls = list.map((item) => this.callOf(item, ["arguments", "parameters"]));
+    const raw = rawArguments(text, value.start, value.end);
+    const calls = list.map((item, i) => this.callOf(item, ["arguments", "parameters"], raw.length === list.length ? raw[i] : undefined));
     if (calls.length === 0 || calls.some((c) => c === undefined)) return "invalid";
     return { calls: calls as ParsedCall[], end: value.end };
   }
 
+  /**
+   * Calls still being written after the settled text (only meaningful when a grammar guarantees they complete):
+   * each with its name and its arguments so far, in order.
+   */
+  openCalls(text: string): Array<{ name: string; arguments: string }> {
+    const open: Array<{ name: string; arguments: string }> = [];
+    const pattern = this.format.name === "mistral-args" ? MISTRAL_ARGS_START : NAME_THEN_ARGUMENTS;
+    pattern.lastIndex = this.settled;
+    for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
+      const name = match[1]!;
+      if (!this.names.has(name)) break;
+      const value = readJson(text, pattern.lastIndex, false);
+      if (value === "invalid") break;
+      if (value === "incomplete") {
+        open.push({ name, arguments: text.slice(pattern.lastIndex) });
+        break;
+      }
+      open.push({ name, arguments: text.slice(value.start, value.end) });
+      pattern.lastIndex = value.end;
+    }
+    return open;
+  }
+
   /** A `{"name": ..., "<args>": {...}}` object naming an offered function; arguments as JSON text. */
-  private callOf(json: unknown, argsKeys: readonly string[]): ParsedCall | undefined {
+  private callOf(json: unknown, argsKeys: readonly string[], raw?: string): ParsedCall | undefined {
     if (!isObject(json)) return undefined;
     const inner = isObject(json.function) && json.type === "function" ? json.function : json;
     if (typeof inner.name !== "string" || !this.names.has(inner.name)) return undefined;
@@ -213,7 +241,7 @@ class Parser {
       return undefined;
     }
     if (!isObject(args)) return undefined;
-    return { name: inner.name, arguments: JSON.stringify(args) };
+    return { name: inner.name, arguments: raw ?? JSON.stringify(args) };
   }
 }
 
@@ -240,11 +268,25 @@ export class ToolCallStream {
   private readonly parser: Parser;
   private text = "";
   private sentContent = 0;
-  private sentCalls = 0;
-  readonly ids: string[] = [];
+  /** Per call index: its id and the arguments sent so far. */
+  private readonly sent: Array<{ id: string; arguments: string }> = [];
 
-  constructor(private readonly format: ToolFormat, toolNames: ReadonlySet<string>) {
+  /**
+   * `incremental`: a grammar guarantees every call started completes (`required`, a named function), so a call goes
+   * out as soon as its name is written and its arguments as they are generated. Otherwise a call goes out once it
+   * parsed (until then it may still turn out to be text).
+   */
+  constructor(
+    private readonly format: ToolFormat,
+    toolNames: ReadonlySet<string>,
+    private readonly incremental = false,
+  ) {
     this.parser = new Parser(format, toolNames);
+  }
+
+  /** The ids given to the calls so far. */
+  get ids(): string[] {
+    return this.sent.map((s) => s.id);
   }
 
   push(text: string): ToolStreamDelta {
@@ -258,23 +300,25 @@ export class ToolCallStream {
     return this.delta(true);
   }
 
-  /** Calls made so far (with the ids the stream gave them). */
-  get calls(): ToolCall[] {
-    return this.parser.calls.slice(0, this.sentCalls).map((c, i) => toolCall(c, this.ids[i]!));
-  }
-
   private delta(final: boolean): ToolStreamDelta {
     const { content: all, calls } = this.parser;
     let content = all.slice(this.sentContent);
     if (this.sentContent === 0 && isWhitespace(content) && (!final || calls.length > 0)) content = "";
     this.sentContent += content.length;
     const deltas: ToolCallDelta[] = [];
-    for (; this.sentCalls < calls.length; this.sentCalls++) {
-      const call = calls[this.sentCalls]!;
-      const id = newToolCallId(this.format);
-      this.ids.push(id);
-      deltas.push({ index: this.sentCalls, id, type: "function", function: { name: call.name, arguments: "" } });
-      deltas.push({ index: this.sentCalls, function: { arguments: call.arguments } });
+    const written = this.incremental && !final ? [...calls, ...this.parser.openCalls(this.text)] : calls;
+    for (const [index, call] of written.entries()) {
+      let sent = this.sent[index];
+      if (!sent) {
+        sent = { id: newToolCallId(this.format), arguments: "" };
+        this.sent[index] = sent;
+        deltas.push({ index, id: sent.id, type: "function", function: { name: call.name, arguments: "" } });
+      }
+      // What was sent is a prefix of what is written (the same text, growing).
+      if (call.arguments.length > sent.arguments.length && call.arguments.startsWith(sent.arguments)) {
+        deltas.push({ index, function: { arguments: call.arguments.slice(sent.arguments.length) } });
+        sent.arguments = call.arguments;
+      }
     }
     return { content, calls: deltas };
   }
@@ -307,7 +351,7 @@ export function newToolCallId(format: Pick<ToolFormat, "idStyle">): string {
  * Reads one JSON object or array starting at `at` (after optional whitespace). "incomplete" when the text ends
  * inside it (and more may come), "invalid" when it is not JSON.
  */
-function readJson(text: string, at: number, final: boolean): { json: unknown; end: number } | "incomplete" | "invalid" {
+function readJson(text: string, at: number, final: boolean): { json: unknown; start: number; end: number } | "incomplete" | "invalid" {
   const start = skipSpace(text, at);
   if (start === text.length) return final ? "invalid" : "incomplete";
   if (text[start] !== "{" && text[start] !== "[") return "invalid";
@@ -326,7 +370,7 @@ function readJson(text: string, at: number, final: boolean): { json: unknown; en
       depth--;
       if (depth === 0) {
         try {
-          return { json: JSON.parse(text.slice(start, i + 1)), end: i + 1 };
+          return { json: JSON.parse(text.slice(start, i + 1)), start, end: i + 1 };
         } catch {
           return "invalid";
         }
@@ -334,6 +378,34 @@ function readJson(text: string, at: number, final: boolean): { json: unknown; en
     }
   }
   return final ? "invalid" : "incomplete";
+}
+
+/** `"name": "<name>", "arguments"|"parameters": ` right before an object: where a call's arguments start. */
+const NAME_THEN_ARGUMENTS = /"name"\s*:\s*"([\w-]+)"\s*,\s*"(?:arguments|parameters)"\s*:\s*(?=\{)/g;
+/** What may stand between two calls' arguments (or before the first): brackets, commas, the generic form's key. */
+const CALL_GAP = /^[\s[\]{},]*(?:"tool_calls?"\s*:)?[\s[\]{},]*$/;
+/** Mistral's `[TOOL_CALLS]name[CALL_ID]id[ARGS]` before an object. */
+const MISTRAL_ARGS_START = /\[TOOL_CALLS\]([\w-]+)(?:\[CALL_ID\]\w*)?\[ARGS\]\s*(?=\{)/g;
+
+/**
+ * The arguments objects of the calls written between `start` and `end`, as the model wrote them, in order (a call
+ * that names its function after its arguments has none here: its arguments are re-serialised instead).
+ */
+function rawArguments(text: string, start: number, end: number): string[] {
+  const found: string[] = [];
+  const slice = text.slice(0, end);
+  let from = start;
+  NAME_THEN_ARGUMENTS.lastIndex = start;
+  for (let match = NAME_THEN_ARGUMENTS.exec(slice); match; match = NAME_THEN_ARGUMENTS.exec(slice)) {
+    // Only punctuation (and the generic form's key) may separate calls: a "name" found anywhere else is inside
+    // arguments, and then the positions cannot be trusted.
+    if (!CALL_GAP.test(slice.slice(from, match.index))) return [];
+    const value = readJson(slice, NAME_THEN_ARGUMENTS.lastIndex, true);
+    if (typeof value === "string") break;
+    found.push(slice.slice(value.start, value.end));
+    NAME_THEN_ARGUMENTS.lastIndex = from = value.end;
+  }
+  return found;
 }
 
 function skipSpace(text: string, at: number): number {
