@@ -3,7 +3,12 @@ import type { LlamaContextSequence, Token } from "node-llama-cpp";
 /** node-llama-cpp 3.22.1's internal copy of one sequence's state (tokens + KV cache) into another (llama_memory_seq_cp). */
 interface CopyingSequence {
   _copyStateFromOtherSequence?: (other: LlamaContextSequence, upToTokenIndex: number) => Promise<boolean>;
+  /** Tokens a token predictor placed in the KV cache ahead of validation. */
+  _loadedTokenPredictions?: unknown[];
 }
+
+/** node-llama-cpp's copy "doesn't work with token predictors" while predicted tokens sit in a sequence. */
+const holdsPredictions = (sequence: LlamaContextSequence) => ((sequence as unknown as CopyingSequence)._loadedTokenPredictions?.length ?? 0) > 0;
 
 /**
  * For a request with several choices (`n`): evaluates the prompt, all but its last token, once on the first sequence
@@ -20,11 +25,12 @@ export async function sharePrompt(sequences: readonly LlamaContextSequence[], pr
   await first.adaptStateToTokens(head, false);
   if (first.nextTokenIndex < head.length) await first.evaluateWithoutGeneratingNewTokens(head.slice(first.nextTokenIndex));
   let copied = 0;
+  if (holdsPredictions(first)) return copied;
   for (const other of rest) {
     const copy = (other as unknown as CopyingSequence)._copyStateFromOtherSequence;
     if (typeof copy !== "function") break;
     // A sequence that already holds the whole head (a previous request) needs nothing.
-    if (other.compareContextTokens(head).firstDifferentIndex >= head.length) continue;
+    if (other.compareContextTokens(head).firstDifferentIndex >= head.length || holdsPredictions(other)) continue;
     if (await copy.call(other, first, head.length)) copied++;
   }
   return copied;
