@@ -73,6 +73,7 @@ async function streamAnswer(url: string, fidelityCase: FidelityCase): Promise<{ 
 /** Greedy logprobs as llama-server reports them (its default, before sampling): the same token ids, values within 1e-3. */
 function expectLogprobs(actual: TokenLogprobs[] | undefined, expected: TokenLogprobs[]): void {
   expect(actual?.map((t) => [t.id, t.top.map((a) => a.id)])).toEqual(expected.map((t) => [t.id, t.top.map((a) => a.id)]));
+  expect(actual?.map((t) => [t.bytes, t.top.map((a) => a.bytes)])).toEqual(expected.map((t) => [t.bytes, t.top.map((a) => a.bytes)]));
   actual!.forEach((token, i) => {
     expect(Math.abs(token.logprob - expected[i]!.logprob), `token ${i}: ${token.logprob} vs ${expected[i]!.logprob}`).toBeLessThan(1e-3);
     token.top.forEach((alternative, j) => expect(Math.abs(alternative.logprob - expected[i]!.top[j]!.logprob), `token ${i} top ${j}: ${alternative.logprob} vs ${expected[i]!.top[j]!.logprob}`).toBeLessThan(1e-3));

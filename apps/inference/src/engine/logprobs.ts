@@ -17,6 +17,42 @@ export interface TokenLogprob extends TokenCandidate {
 /** What OpenAI and llama-server send for a probability of 0 (JSON has no -Infinity). */
 const LOWEST_LOGPROB = -9999;
 const encoder = new TextEncoder();
+const REPLACEMENT_CHAR = "\uFFFD";
+
+/**
+ * A token's bytes from its vocabulary entry, as llama.cpp turns it into text: SentencePiece byte tokens `<0xNN>`
+ * and `▁` for a space; byte-level BPE through GPT-2's byte-to-character table, reversed. node-llama-cpp's detokenizer
+ * returns JavaScript strings, where a token holding part of a character is lost to U+FFFD; the entry's text comes
+ * from its internal `getTokenString` (llama_vocab_get_text). Undefined when it is not there or the entry is not
+ * one of these forms.
+ */
+function vocabularyBytes(model: LlamaModel, token: Token): number[] | undefined {
+  const text = (model as unknown as { _model?: { getTokenString?: (token: number) => string | undefined } })._model?.getTokenString?.(token);
+  if (text === undefined) return undefined;
+  if (model.vocabularyType === "spm") {
+    const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(text);
+    return byte ? [parseInt(byte[1]!, 16)] : [...encoder.encode(text.replaceAll("\u2581", " "))];
+  }
+  if (model.vocabularyType !== "bpe") return undefined;
+  const bytes: number[] = [];
+  for (const char of text) {
+    const byte = BYTE_OF_CHAR.get(char);
+    if (byte === undefined) return undefined;
+    bytes.push(byte);
+  }
+  return bytes;
+}
+
+/** GPT-2's bytes_to_unicode, reversed: printable bytes stand for themselves, the others for U+0100 onwards. */
+const BYTE_OF_CHAR: ReadonlyMap<string, number> = (() => {
+  const map = new Map<string, number>();
+  let next = 256;
+  for (let byte = 0; byte < 256; byte++) {
+    const printable = (byte >= 0x21 && byte <= 0x7e) || (byte >= 0xa1 && byte <= 0xac) || (byte >= 0xae && byte <= 0xff);
+    map.set(String.fromCodePoint(printable ? byte : next++), byte);
+  }
+  return map;
+})();
 
 /**
  * Turns the next-token distribution node-llama-cpp reports with a sampled token (`evaluateWithMetadata` with
@@ -68,7 +104,9 @@ export class LogprobCapture {
       // After a plain token, so that a vocabulary that drops a leading space at the start of a text keeps it.
       this.anchor ??= this.model.tokenize("a", false).slice(0, 1);
       const token = this.model.detokenize([id], true, this.anchor);
-      text = { token, bytes: [...encoder.encode(token)] };
+      // Part of a multi-byte character decodes to U+FFFD: its bytes come from the vocabulary instead.
+      const bytes = (token.includes(REPLACEMENT_CHAR) ? vocabularyBytes(this.model, id) : undefined) ?? [...encoder.encode(token)];
+      text = { token, bytes };
       this.texts.set(id, text);
     }
     return { id, token: text.token, bytes: text.bytes, logprob: p > 0 ? Math.log(p) : LOWEST_LOGPROB };

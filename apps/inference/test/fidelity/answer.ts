@@ -50,6 +50,7 @@ function tokenLogprobs(content: Array<Record<string, any>>): TokenLogprobs[] {
   return content.map((t) => ({
     id: t["id"],
     logprob: t["logprob"],
-    top: (t["top_logprobs"] as Array<Record<string, any>>).map((a) => ({ id: a["id"], logprob: a["logprob"] })),
+    bytes: t["bytes"],
+    top: (t["top_logprobs"] as Array<Record<string, any>>).map((a) => ({ id: a["id"], logprob: a["logprob"], bytes: a["bytes"] })),
   }));
 }

@@ -170,7 +170,9 @@ export interface FidelityAnswer {
 export interface TokenLogprobs {
   id: number;
   logprob: number;
-  top: Array<{ id: number; logprob: number }>;
+  /** The token's UTF-8 bytes (raw, also for a token holding part of a character). */
+  bytes: number[];
+  top: Array<{ id: number; logprob: number; bytes: number[] }>;
 }
 
 export interface FidelityGolden {
