@@ -1,4 +1,4 @@
-import { ChatCompletionRequest, COMPLETION_DEFAULT_MAX_TOKENS, CompletionRequest, EmbeddingRequest } from "@slm/config";
+import { ChatCompletionRequest, COMPLETION_DEFAULT_MAX_TOKENS, CompletionRequest, EmbeddingRequest, ResponseRequest } from "@slm/config";
 import { Hono, type Context } from "hono";
 import type * as v from "valibot";
 import { accessLog } from "./access-log.ts";
@@ -79,6 +79,8 @@ interface ApiRoute {
   /** What inference assumes when no token cap is given (the gateway fills in the smaller of it and the key's cap). */
   defaultTokens?: number;
   streams: boolean;
+  /** The route's stream always ends with its usage (Responses: in response.completed): no stream_options to add. */
+  usageInStream?: boolean;
 }
 
 /** The forwarded API, each route validated against the shared schema. */
@@ -86,6 +88,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { path: "/v1/chat/completions", schema: ChatCompletionRequest, tokenFields: ["max_tokens", "max_completion_tokens"], streams: true },
   { path: "/v1/completions", schema: CompletionRequest, tokenFields: ["max_tokens"], defaultTokens: COMPLETION_DEFAULT_MAX_TOKENS, streams: true },
   { path: "/v1/embeddings", schema: EmbeddingRequest, tokenFields: [], streams: false },
+  { path: "/v1/responses", schema: ResponseRequest, tokenFields: ["max_output_tokens"], streams: true, usageInStream: true },
 ];
 
 /** The web-standard client-close hook: the request's abort signal. */
@@ -117,6 +120,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     tokensPerMinute: 0,
     concurrentStreams: 0,
     maxTokens: limits.maxTokens ?? 4096,
+    maxChoices: 0,
     ...options.defaultPolicy,
   };
   const ipRequestsPerMinute = options.ipRequestsPerMinute ?? 0;

@@ -76,12 +76,40 @@ describe("request shaping", () => {
     [{ ...CHAT, chat_template_kwargs: { messages: [] } }, "chat_template_kwargs"],
     [{ ...CHAT, chat_template_kwargs: "enable_thinking" }, "chat_template_kwargs"],
     [{ ...CHAT, reasoning_format: "hidden" }, "reasoning_format"],
-    [{ ...CHAT, n: 2 }, "n"],
+    [{ ...CHAT, n: 0 }, "n"],
   ])("rejects %j with param %s", async (body, param) => {
     const { app } = testApp({}, routes);
     const res = await app.request("/v1/chat/completions", chatInit(body));
     expect(res.status).toBe(400);
     expect(((await res.json()) as Envelope).error.param).toBe(param);
+  });
+
+  it("caps n at the key's maxChoices with a 400 naming n, and relays n within it", async () => {
+    const { app, upstream } = testApp({ defaultPolicy: { maxChoices: 2 } }, routes);
+    const refused = await app.request("/v1/chat/completions", chatInit({ ...CHAT, n: 3 }));
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as Envelope).error).toMatchObject({ param: "n", code: "too_many_choices" });
+    expect(upstream.api()).toHaveLength(0);
+    expect((await app.request("/v1/chat/completions", chatInit({ ...CHAT, n: 2 }))).status).toBe(200);
+    expect(JSON.parse(upstream.last()!.body!)).toMatchObject({ n: 2 });
+  });
+
+  it("shapes /v1/responses with the shared schema: max_output_tokens clamped, stateless and non-function tools refused", async () => {
+    const { app, upstream } = testApp({}, { "POST /v1/responses": ok });
+    const tools = [{ type: "function", name: "get_weather", parameters: { type: "object" } }];
+    const res = await app.request("/v1/responses", chatInit({ input: "hi", max_output_tokens: 100_000, tools }));
+    expect(res.status).toBe(200);
+    expect(JSON.parse(upstream.last()!.body!)).toEqual({ model: "m", input: "hi", max_output_tokens: 256, tools });
+    for (const [body, param] of [
+      [{ input: "hi", previous_response_id: "resp_1" }, "previous_response_id"],
+      [{ input: "hi", tools: [{ type: "web_search" }] }, "tools.0.type"],
+      [{ input: [] }, "input"],
+    ] as const) {
+      const refused = await app.request("/v1/responses", chatInit(body));
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as Envelope).error.param).toBe(param);
+    }
+    expect(upstream.api()).toHaveLength(1);
   });
 
   it("relays the chat template's fields to inference as the client wrote them", async () => {

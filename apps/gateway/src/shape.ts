@@ -37,6 +37,8 @@ export interface ShapeOptions {
   defaultTokens?: number | undefined;
   /** Whether the route can stream. */
   streams: boolean;
+  /** Streams of the route report usage on their own (no `stream_options.include_usage` to add for metering). */
+  usageInStream?: boolean | undefined;
   maxBodyBytes: number;
   readBody: (c: Context<GatewayEnv>, maxBytes: number) => Promise<Uint8Array>;
   catalog: ModelCatalog;
@@ -100,6 +102,20 @@ export function resolveModel(requested: unknown, served: readonly Model[], polic
   throw modelNotFound();
 }
 
+/** `n` within the key's `maxChoices` (0: no cap of the gateway's; inference refuses more than it serves). */
+export function checkChoices(body: JsonObject, policy: KeyPolicy): void {
+  const n = body["n"];
+  if (policy.maxChoices > 0 && typeof n === "number" && n > policy.maxChoices) {
+    throw new ApiError(
+      400,
+      "invalid_request_error",
+      "too_many_choices",
+      `n: at most ${policy.maxChoices} choices per request for this key; got ${n}.`,
+      "n",
+    );
+  }
+}
+
 export function shapeRequest(options: ShapeOptions): MiddlewareHandler<GatewayEnv> {
   const { schema, tokenFields, catalog } = options;
   return async function shapeRequest(c, next) {
@@ -125,10 +141,11 @@ export function shapeRequest(options: ShapeOptions): MiddlewareHandler<GatewayEn
       changed = true;
     }
     if (clampTokens(json, tokenFields, policy.maxTokens, options.defaultTokens)) changed = true;
+    checkChoices(json, policy);
 
     const stream = options.streams && json["stream"] === true;
     let stripUsage = false;
-    if (stream && c.get("meterTokens") !== undefined) {
+    if (stream && c.get("meterTokens") !== undefined && options.usageInStream !== true) {
       const streamOptions = json["stream_options"];
       const asked = typeof streamOptions === "object" && streamOptions !== null && (streamOptions as JsonObject)["include_usage"] === true;
       if (!asked) {

@@ -65,6 +65,39 @@ describe("fake Hub + inference + gateway", () => {
     assertNoSecrets(JSON.stringify(json));
   });
 
+  it("answers the Responses API through the gateway, JSON and stream alike, with usage", async () => {
+    const request = { model: "tiny-chat", instructions: "Be brief.", input: "Tell me a story", max_output_tokens: 10, temperature: 0 };
+    const json = await client.responses.create(request);
+    expect(json.output_text.length).toBeGreaterThan(0);
+    expect(json.usage?.output_tokens).toBe(10);
+    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const event of await client.responses.create({ ...request, stream: true })) {
+      events.push(event);
+      assertNoSecrets(JSON.stringify(event));
+    }
+    expect(events[0]?.type).toBe("response.created");
+    expect(events.flatMap((e) => (e.type === "response.output_text.delta" ? [e.delta] : [])).join("")).toBe(json.output_text);
+    const last = events.at(-1) as OpenAI.Responses.ResponseIncompleteEvent;
+    expect(last.type).toBe("response.incomplete");
+    expect(last.response.usage).toEqual(json.usage);
+    assertNoSecrets(JSON.stringify(json));
+  });
+
+  it("relays n choices with logprobs through the gateway", async () => {
+    const answer = await client.chat.completions.create({
+      model: "tiny-chat",
+      messages: [{ role: "user", content: "Tell me a story" }],
+      max_tokens: 6,
+      temperature: 0,
+      n: 2,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    expect(answer.choices.map((c) => c.index)).toEqual([0, 1]);
+    expect(answer.usage?.completion_tokens).toBe(12);
+    for (const choice of answer.choices) expect(choice.logprobs?.content).toHaveLength(6);
+  });
+
   it("relays tool calls: a forced call in JSON, the same call streamed through the gateway, then its result", async () => {
     const tools = [
       {

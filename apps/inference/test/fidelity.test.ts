@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { answerCase } from "./fidelity/answer.ts";
-import { casesFor, FIDELITY_MODELS, type FidelityCase, type FidelityGolden } from "./fidelity/cases.ts";
+import { casesFor, FIDELITY_MODELS, type FidelityCase, type FidelityGolden, type TokenLogprobs } from "./fidelity/cases.ts";
 import { fidelityModelPath } from "./fidelity/models.ts";
 import { readSse, serveTinyModel, type ServedModel } from "./serve-tiny-model.ts";
 
@@ -33,6 +33,7 @@ for (const model of FIDELITY_MODELS) {
         expect(usagePromptTokens).toBe(actual.promptTokens.length);
         expect(actual.promptText).toBe(expected!.promptText);
         expect(actual.promptTokens).toEqual(expected!.promptTokens);
+        if (expected!.logprobs) expectLogprobs(actual.logprobs, expected!.logprobs);
         expect({ content: actual.content, reasoning: actual.reasoningContent ?? "", calls: actual.toolCalls ?? [], finish: actual.finishReason, tokens: actual.completionTokens }).toEqual({
           content: expected!.content,
           reasoning: expected!.reasoningContent ?? "",
@@ -67,4 +68,14 @@ async function streamAnswer(url: string, fidelityCase: FidelityCase): Promise<{ 
     }
   }
   return { content, reasoning };
+}
+
+/** Greedy logprobs as llama-server reports them (its default, before sampling): the same token ids, values within 1e-3. */
+function expectLogprobs(actual: TokenLogprobs[] | undefined, expected: TokenLogprobs[]): void {
+  expect(actual?.map((t) => [t.id, t.top.map((a) => a.id)])).toEqual(expected.map((t) => [t.id, t.top.map((a) => a.id)]));
+  expect(actual?.map((t) => [t.bytes, t.top.map((a) => a.bytes)])).toEqual(expected.map((t) => [t.bytes, t.top.map((a) => a.bytes)]));
+  actual!.forEach((token, i) => {
+    expect(Math.abs(token.logprob - expected[i]!.logprob), `token ${i}: ${token.logprob} vs ${expected[i]!.logprob}`).toBeLessThan(1e-3);
+    token.top.forEach((alternative, j) => expect(Math.abs(alternative.logprob - expected[i]!.top[j]!.logprob), `token ${i} top ${j}: ${alternative.logprob} vs ${expected[i]!.top[j]!.logprob}`).toBeLessThan(1e-3));
+  });
 }

@@ -221,7 +221,7 @@ describe("errors", () => {
 
   it("refuses what it does not implement with a clear 400", async () => {
     const messages = [{ role: "user" as const, content: "x" }];
-    expect((await badRequest(client.chat.completions.create({ model: "tiny", messages, n: 2 }))).param).toBe("n");
+    expect((await badRequest(client.chat.completions.create({ model: "tiny", messages, n: 3 }))).param).toBe("n");
     const tools = [{ type: "function" as const, function: { name: "f", parameters: {} } }];
     // A named tool_choice must name one of the tools.
     expect((await badRequest(client.chat.completions.create({ model: "tiny", messages, tools, tool_choice: { type: "function", function: { name: "g" } } }))).param).toBe("tool_choice");

@@ -24,3 +24,4 @@ export * from "./api/models.ts";
 export * from "./api/error.ts";
 export * from "./api/sse.ts";
 export * from "./api/debug.ts";
+export * from "./api/responses.ts";

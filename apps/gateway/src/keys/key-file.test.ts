@@ -3,7 +3,7 @@ import { sha256Hex } from "./api-key.ts";
 import { buildKeyRecords, KeyFileError, parseKeyFile } from "./key-file.ts";
 import type { KeyPolicy } from "./key-policy.ts";
 
-const defaults: KeyPolicy = { models: "*", requestsPerMinute: 60, tokensPerMinute: 0, concurrentStreams: 4, maxTokens: 512 };
+const defaults: KeyPolicy = { models: "*", requestsPerMinute: 60, tokensPerMinute: 0, concurrentStreams: 4, maxTokens: 512, maxChoices: 0 };
 const PLAIN = "sk-file-key-0123456789abcdef";
 
 describe("key file", () => {
@@ -14,7 +14,7 @@ describe("key file", () => {
     );
     const records = await buildKeyRecords(entries, defaults);
     expect(records).toEqual([
-      { id: "web", digest: await sha256Hex(PLAIN), policy: { models: ["tiny"], requestsPerMinute: 5, tokensPerMinute: 0, concurrentStreams: 4, maxTokens: 32 } },
+      { id: "web", digest: await sha256Hex(PLAIN), policy: { models: ["tiny"], requestsPerMinute: 5, tokensPerMinute: 0, concurrentStreams: 4, maxTokens: 32, maxChoices: 0 } },
       { id: hashed.slice(0, 12), digest: hashed, policy: defaults },
     ]);
     expect(JSON.stringify(records)).not.toContain(PLAIN);

@@ -7,7 +7,7 @@ import type { ApiKeyRecord, KeyPolicy } from "./key-policy.ts";
  * The key file (`GATEWAY_KEYS_FILE`), JSON:
  *
  *   { "keys": [ { "id": "web-app", "key": "sha256:<64 hex>", "models": ["tiny-chat"], "requestsPerMinute": 60,
- *                 "tokensPerMinute": 20000, "concurrentStreams": 2, "maxTokens": 256 },
+ *                 "tokensPerMinute": 20000, "concurrentStreams": 2, "maxTokens": 256, "maxChoices": 2 },
  *               { "key": "sk-a-plain-key-that-is-hashed-at-load" } ] }
  *
  * `key` is either a plain key (hashed when loaded, never kept) or `sha256:` + its hex digest. Every policy field is
@@ -33,6 +33,7 @@ const KeyEntry = v.strictObject({
   tokensPerMinute: count("an integer >= 0"),
   concurrentStreams: count("an integer >= 0"),
   maxTokens: v.optional(v.pipe(v.number(), v.integer("an integer >= 1"), v.minValue(1, "an integer >= 1"))),
+  maxChoices: count("an integer >= 0"),
 });
 export type KeyEntry = v.InferOutput<typeof KeyEntry>;
 
@@ -86,6 +87,7 @@ export async function buildKeyRecords(entries: readonly KeyEntry[], defaults: Ke
         tokensPerMinute: entry.tokensPerMinute ?? defaults.tokensPerMinute,
         concurrentStreams: entry.concurrentStreams ?? defaults.concurrentStreams,
         maxTokens: entry.maxTokens ?? defaults.maxTokens,
+        maxChoices: entry.maxChoices ?? defaults.maxChoices,
       },
     });
   }

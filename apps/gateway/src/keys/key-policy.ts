@@ -9,6 +9,8 @@ export interface KeyPolicy {
   concurrentStreams: number;
   /** Cap for `max_tokens` / `max_completion_tokens`; filled in when a request sets neither. */
   maxTokens: number;
+  /** Most choices (`n`) per request; a larger `n` is a 400. */
+  maxChoices: number;
 }
 
 /** A key as the gateway keeps it: never the key itself, only its SHA-256 digest. */

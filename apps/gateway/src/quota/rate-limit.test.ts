@@ -14,6 +14,9 @@ const sse = (parts: string[]) =>
     }),
     { headers: { "content-type": "text/event-stream" } },
   );
+function untilAborted(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason), { once: true }));
+}
 const delta = (content: string) => `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
 const usage = (total: number) => `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [], usage: { prompt_tokens: 1, completion_tokens: total - 1, total_tokens: total } })}\n\n`;
 
@@ -96,6 +99,36 @@ describe("tokens per minute", () => {
     const { app, upstream } = testApp({}, { "POST /v1/chat/completions": () => sse([delta("a"), "data: [DONE]\n\n"]) });
     await (await app.request("/v1/chat/completions", chatInit({ ...CHAT, stream: true }))).text();
     expect(JSON.parse(upstream.last()!.body!)).not.toHaveProperty("stream_options");
+  });
+});
+
+describe("n choices and the Responses API", () => {
+  it("charges a request that ends without usage n times its token cap", async () => {
+    const { app } = testApp({ defaultPolicy: { tokensPerMinute: 10_000 } }, { "POST /v1/chat/completions": (call) => untilAborted(call.signal) });
+    const client = new AbortController();
+    const pending = app.request(new Request("http://gw/v1/chat/completions", { ...chatInit({ ...CHAT, n: 3, max_tokens: 1000 }), signal: client.signal }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    client.abort();
+    expect((await pending).status).toBe(499);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const remaining = Number((await app.request("/v1/chat/completions", chatInit({ ...CHAT, max_tokens: 1 }))).headers.get("x-ratelimit-remaining-tokens"));
+    // The cap is the key's 256 (the gateway clamps max_tokens), three times.
+    expect(remaining).toBeLessThanOrEqual(10_000 - 3 * 256);
+    expect(remaining).toBeGreaterThan(10_000 - 4 * 256);
+  });
+
+  it("counts a Responses stream's usage from response.completed, without adding stream_options", async () => {
+    const event = (type: string, fields: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...fields })}\n\n`;
+    const completed = event("response.completed", { sequence_number: 2, response: { object: "response", usage: { input_tokens: 3, output_tokens: 7, total_tokens: 10 } } });
+    const { app, upstream } = testApp(
+      { defaultPolicy: { tokensPerMinute: 10 } },
+      { "POST /v1/responses": () => sse([event("response.created", { sequence_number: 0 }), event("response.output_text.delta", { sequence_number: 1, delta: "a" }), completed]) },
+    );
+    const res = await app.request("/v1/responses", chatInit({ model: "m", input: "hi", stream: true }));
+    expect(await res.text()).toContain(completed);
+    expect(JSON.parse(upstream.last()!.body!)).toEqual({ model: "m", input: "hi", stream: true, max_output_tokens: 256 });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect((await app.request("/v1/responses", chatInit({ model: "m", input: "hi" }))).status).toBe(429);
   });
 });
 

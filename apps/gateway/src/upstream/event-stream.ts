@@ -63,6 +63,10 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Rela
         }
         if (payload !== undefined) {
           if (isUsage(payload["usage"])) usage = payload["usage"];
+          else if (isUsage((payload["response"] as Record<string, unknown> | undefined)?.["usage"])) {
+            // Responses streams: the usage is in response.completed (or .incomplete).
+            usage = (payload["response"] as { usage: Usage }).usage;
+          }
           if (strip && "usage" in payload) {
             if (Array.isArray(payload["choices"]) && payload["choices"].length === 0) {
               events--;

@@ -319,7 +319,7 @@ export function createForwarder(options: ForwardOptions): Forwarder {
 
   /** The most tokens the request may generate: its (shaped, so always set) cap, times `n`. */
   function tokenCap(json: Record<string, unknown>): number {
-    const cap = Number(json["max_completion_tokens"] ?? json["max_tokens"] ?? 0);
+    const cap = Number(json["max_completion_tokens"] ?? json["max_tokens"] ?? json["max_output_tokens"] ?? 0);
     const n = Number(json["n"] ?? 1);
     return (Number.isFinite(cap) ? cap : 0) * (Number.isFinite(n) && n > 0 ? n : 1);
   }

@@ -1,5 +1,6 @@
 import { LlamaGrammarEvaluationState, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import type { FinishReason } from "@slm/config";
+import { LogprobCapture, type TokenLogprob } from "./logprobs.ts";
 import type { PreparedGeneration } from "./prepare-generation.ts";
 import { penaltyOptions } from "./sampling.ts";
 import { endsWithTokenStop, StopMatcher } from "./stops.ts";
@@ -8,8 +9,11 @@ import type { StepGate } from "./step-gate.ts";
 export interface GenerateHooks {
   /** Aborting stops the generation at the next token (the one being decoded is the last). */
   signal?: AbortSignal;
-  /** Text as soon as it is final (text that may still become a stop sequence is held back until ruled out). */
-  onText?: (text: string) => void;
+  /**
+   * Text as soon as it is final (text that may still become a stop sequence is held back until ruled out); with
+   * `logprobs` asked, the entries of the tokens sampled since the last call come along.
+   */
+  onText?: (text: string, logprobs?: TokenLogprob[]) => void;
   /** Called once per sampled token, before its text is released: for time-to-first-token and per-token latency. */
   onToken?: () => void;
   /** The context's step gate: keeps concurrent generations in one batch per step (see step-gate.ts). */
@@ -28,6 +32,8 @@ export interface GenerationResult {
   cancelled: boolean;
   /** Tokens that came out of the model after the signal fired: at most the one step that was in flight. */
   tokensAfterCancel: number;
+  /** When the request asked for logprobs: one entry per token of the answer's text. */
+  logprobs?: TokenLogprob[];
 }
 
 const REPLACEMENT_CHAR = "\uFFFD";
@@ -59,10 +65,16 @@ export async function generate(
   const generated: Token[] = [];
   const textParts: string[] = [];
   const stops = new StopMatcher(request.stops.texts);
+  // Only when logprobs are asked: the sampler then also reports the next-token distribution (see logprobs.ts).
+  const capture = request.logprobs === undefined ? undefined : new LogprobCapture(sequence.context, request.logprobs);
   const emit = (text: string) => {
     if (text.length === 0) return;
     textParts.push(text);
-    hooks.onText?.(text);
+    if (!capture) hooks.onText?.(text);
+    else {
+      const logprobs = capture.take(); // taken even without a listener: the result lists them
+      hooks.onText?.(text, logprobs);
+    }
   };
   let pending: Token[] = [];
   let finishReason: FinishReason = "length";
@@ -74,7 +86,7 @@ export async function generate(
 
   const iterator = sequence.evaluateWithMetadata(
     input,
-    {},
+    capture ? { probabilities: true } : {},
     {
       temperature: request.sampling.temperature,
       topK: request.sampling.topK,
@@ -89,7 +101,8 @@ export async function generate(
     },
   );
   try {
-    for await (const { token } of iterator) {
+    for await (const step of iterator) {
+      const token = step.token;
       if (signal?.aborted) {
         tokensAfterCancel++;
         cancelled = true;
@@ -101,6 +114,7 @@ export async function generate(
         finishReason = "stop";
         break;
       }
+      if (capture) capture.push(token, (step as { probabilities?: Map<Token, number> }).probabilities);
       pending.push(token);
       const last = generated.length >= request.maxTokens;
       let text = decode(model, pending, prompt, generated, request.preservedTokens);
@@ -143,6 +157,7 @@ export async function generate(
       cachedPromptTokens,
       cancelled: cancelled || (signal?.aborted ?? false),
       tokensAfterCancel,
+      ...(capture ? { logprobs: capture.emitted } : {}),
     };
   }
 }

@@ -6,7 +6,7 @@ import { prepareGeneration, type PrepareGenerationOptions, type PreparedGenerati
 import { forcedCallGrammar, planTools, type ToolPlan } from "./tools/index.ts";
 
 export type ChatInput = Pick<ChatCompletionRequest, "messages"> &
-  Partial<Pick<ChatCompletionRequest, "tools" | "tool_choice" | "parallel_tool_calls" | "chat_template_kwargs">> &
+  Partial<Pick<ChatCompletionRequest, "tools" | "tool_choice" | "parallel_tool_calls" | "chat_template_kwargs" | "logprobs" | "top_logprobs">> &
   PrepareGenerationOptions["params"];
 
 export interface PreparedChat extends PreparedGeneration {
@@ -30,6 +30,7 @@ export async function prepareChat(engine: Engine, template: ChatTemplate, reques
     params: request,
     formatStops: template.extraStops,
     promptField: "messages",
+    logprobs: request.logprobs === true ? (request.top_logprobs ?? 0) : undefined,
     ...(grammar ? { grammar } : {}),
   });
   // Control tokens the answer's parsers must see as text: the thinking tags, and the call markers when tools are on.

@@ -4,7 +4,7 @@ import type { Engine } from "./load-engine.ts";
 import { tokenizePrompt } from "./prompt/index.ts";
 import { prepareGeneration, type PrepareGenerationOptions, type PreparedGeneration } from "./prepare-generation.ts";
 
-export type CompletionInput = Pick<CompletionRequest, "prompt"> & PrepareGenerationOptions["params"];
+export type CompletionInput = Pick<CompletionRequest, "prompt"> & Partial<Pick<CompletionRequest, "logprobs">> & PrepareGenerationOptions["params"];
 
 /**
  * A raw prompt, continued as is (no chat template). Text is tokenized like llama-server does (BOS added when the
@@ -12,7 +12,12 @@ export type CompletionInput = Pick<CompletionRequest, "prompt"> & PrepareGenerat
  * takes them, once checked against the vocabulary.
  */
 export async function prepareCompletion(engine: Engine, request: CompletionInput): Promise<PreparedGeneration> {
-  return prepareGeneration(engine, { prompt: promptTokens(engine, request.prompt), params: request, promptField: "prompt" });
+  return prepareGeneration(engine, {
+    prompt: promptTokens(engine, request.prompt),
+    params: request,
+    promptField: "prompt",
+    logprobs: request.logprobs ?? undefined,
+  });
 }
 
 export function promptTokens(engine: Engine, prompt: string | number[]): Token[] {

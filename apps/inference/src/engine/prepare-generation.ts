@@ -14,6 +14,10 @@ export interface PreparedGeneration {
   stops: StopSet;
   /** Control tokens shown as their text in the answer (a template's thinking tags, as llama-server preserves them). */
   preservedTokens?: ReadonlySet<Token>;
+  /** Set when the request asks for logprobs: the alternatives wanted per token (0 to 20). */
+  logprobs?: number;
+  /** Choices to generate (`n`), each on its own sequence; at most the pool's size. */
+  choices: number;
 }
 
 export interface PrepareGenerationOptions {
@@ -32,7 +36,10 @@ export interface PrepareGenerationOptions {
     | "repetition_penalty"
     | "logit_bias"
     | "response_format"
+    | "n"
   >;
+  /** Alternatives per token when the request asks for logprobs (chat: top_logprobs; completions: logprobs). */
+  logprobs?: number | undefined;
   /** Stops that come with the prompt format (a chat template's end of turn). */
   formatStops?: ReadonlyArray<LlamaText | string | readonly (string | Token)[]>;
   /** The request field the prompt came from, named in the context-length error. */
@@ -61,6 +68,16 @@ export async function prepareGeneration(engine: Engine, options: PrepareGenerati
       options.promptField,
     );
   }
+  const choices = params.n ?? 1;
+  if (choices > engine.pool.size) {
+    throw new ApiError(
+      400,
+      "invalid_request_error",
+      "invalid_value",
+      `n: at most ${engine.pool.size} choices per request on this server (its PARALLEL); got ${choices}.`,
+      "n",
+    );
+  }
   const grammar = options.grammar ?? (await engine.grammars.grammarFor(params.response_format));
   const requestStops = params.stop == null ? [] : typeof params.stop === "string" ? [params.stop] : params.stop;
   return {
@@ -69,5 +86,7 @@ export async function prepareGeneration(engine: Engine, options: PrepareGenerati
     sampling: samplingFor(engine.model, params, engine.vocabularySize),
     grammar,
     stops: resolveStops(engine.model, [...(options.formatStops ?? []), ...(grammar?.stopGenerationTriggers ?? []), ...requestStops]),
+    ...(options.logprobs !== undefined ? { logprobs: options.logprobs } : {}),
+    choices,
   };
 }

@@ -75,3 +75,39 @@ describe("SlotPool order", () => {
     expect(await pool.acquire()).toBe(3);
   });
 });
+
+describe("SlotPool several slots at once (n choices)", () => {
+  it("hands n slots together, first come first served, so partial holders never block each other", async () => {
+    const pool = new SlotPool({ slots: [0, 1, 2], maxQueue: 4 });
+    const one = await pool.acquire();
+    const order: string[] = [];
+    // Needs all three: waits, and the single request behind it waits its turn even though a slot is free.
+    const three = pool.acquireMany(3).then((s) => order.push(`three:${s.join(",")}`));
+    const single = pool.acquire().then((s) => order.push(`single:${s}`));
+    await Promise.resolve();
+    expect(pool.queued).toBe(2);
+    expect(order).toEqual([]);
+    pool.release(one);
+    await three;
+    expect(order).toEqual(["three:0,1,2"]);
+    for (const slot of [0, 1, 2]) pool.release(slot);
+    await single;
+    expect(order).toEqual(["three:0,1,2", "single:0"]);
+  });
+
+  it("lets the next waiter through when the head one gives up", async () => {
+    const pool = new SlotPool({ slots: [0, 1], maxQueue: 4 });
+    await pool.acquire();
+    const abort = new AbortController();
+    const both = pool.acquireMany(2, abort.signal);
+    const single = pool.acquire();
+    abort.abort(new Error("client left"));
+    await expect(both).rejects.toThrow("client left");
+    await expect(single).resolves.toBe(1);
+  });
+
+  it("refuses more slots than it has", async () => {
+    const pool = new SlotPool({ slots: [0, 1], maxQueue: 4 });
+    await expect(pool.acquireMany(3)).rejects.toBeInstanceOf(RangeError);
+  });
+});

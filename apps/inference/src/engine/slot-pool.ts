@@ -23,7 +23,9 @@ export interface SlotPoolOptions<T> {
 }
 
 interface Waiter<T> {
-  resolve: (slot: T) => void;
+  /** Slots wanted at once (a request with `n` choices takes n). */
+  count: number;
+  resolve: (slots: T[]) => void;
   reject: (reason: unknown) => void;
 }
 
@@ -53,14 +55,23 @@ export class SlotPool<T> {
   }
 
   /** Resolves with a slot; waits in line if none is free; rejects at once if the line is full, or on abort. */
-  acquire(signal?: AbortSignal): Promise<T> {
+  async acquire(signal?: AbortSignal): Promise<T> {
+    return (await this.acquireMany(1, signal))[0]!;
+  }
+
+  /**
+   * Resolves with `count` slots (1 to `size`), taken together: a request waits in line until all are free, so two
+   * requests holding part of what they need can never block each other. The line is first come, first served.
+   */
+  acquireMany(count: number, signal?: AbortSignal): Promise<T[]> {
     signal?.throwIfAborted();
     if (this.closed) return Promise.reject(this.closed);
-    const slot = this.free.shift();
-    if (slot !== undefined) return Promise.resolve(slot);
+    if (count < 1 || count > this.size) return Promise.reject(new RangeError(`between 1 and ${this.size} slots`));
+    if (this.waiters.length === 0 && this.free.length >= count) return Promise.resolve(this.free.splice(0, count));
     if (this.waiters.length >= this.maxQueue) return Promise.reject(new QueueFullError(this.waiters.length));
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<T[]>((resolve, reject) => {
       const waiter: Waiter<T> = {
+        count,
         resolve: (s) => {
           signal?.removeEventListener("abort", onAbort);
           resolve(s);
@@ -71,6 +82,8 @@ export class SlotPool<T> {
         const index = this.waiters.indexOf(waiter);
         if (index >= 0) this.waiters.splice(index, 1);
         reject(signal?.reason);
+        // The waiter behind it may need fewer slots than are free.
+        if (index === 0) this.serveWaiters();
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.waiters.push(waiter);
@@ -78,14 +91,19 @@ export class SlotPool<T> {
   }
 
   release(slot: T): void {
-    const next = this.waiters.shift();
-    if (next) next.resolve(slot);
-    else {
-      const rank = this.order.get(slot) ?? this.size;
-      const at = this.free.findIndex((s) => (this.order.get(s) ?? this.size) > rank);
-      this.free.splice(at < 0 ? this.free.length : at, 0, slot);
-    }
+    const rank = this.order.get(slot) ?? this.size;
+    const at = this.free.findIndex((s) => (this.order.get(s) ?? this.size) > rank);
+    this.free.splice(at < 0 ? this.free.length : at, 0, slot);
+    this.serveWaiters();
     if (this.busy === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Hands free slots to the waiters at the head of the line, in order, while the first one's count is free. */
+  private serveWaiters(): void {
+    while (this.waiters.length > 0 && this.free.length >= this.waiters[0]!.count) {
+      const next = this.waiters.shift()!;
+      next.resolve(this.free.splice(0, next.count));
+    }
   }
 
   /** Refuses every later acquire and every waiter with `error`; slots already handed out stay with their holders. */

@@ -12,6 +12,7 @@ import type { InferenceEnv } from "./context.ts";
 import { chatCompletions } from "./chat-completions.ts";
 import { completions } from "./completions.ts";
 import { embeddings } from "./embeddings.ts";
+import { responses } from "./responses/index.ts";
 import { mountDebugRoutes } from "./debug-routes.ts";
 import { errorResponse, internalError, toApiError } from "./errors.ts";
 import { shuttingDown } from "./request-signal.ts";
@@ -130,6 +131,7 @@ export function createInferenceApp(options: InferenceAppOptions): Hono<Inference
   });
   app.post("/v1/chat/completions", (c) => chatCompletions(c, serving(), deps));
   app.post("/v1/completions", (c) => completions(c, serving(), deps));
+  app.post("/v1/responses", (c) => responses(c, serving(), deps));
   app.post("/v1/embeddings", (c) => embeddings(c, serving(), deps));
   mountDebugRoutes(app, serving);
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Token } from "node-llama-cpp";
-import { CompletionRequest, type Completion, type FinishReason } from "@slm/config";
+import { CompletionRequest, type Completion, type CompletionLogprobs, type FinishReason } from "@slm/config";
+import type { TokenLogprob } from "../engine/logprobs.ts";
 import { prepareCompletion } from "../engine/prepare-completion.ts";
 import type { Serving } from "../serving.ts";
 import type { InferenceContext } from "./context.ts";
@@ -17,6 +18,7 @@ export async function completions(c: InferenceContext, served: Serving, deps: Om
   const created = Math.floor(Date.now() / 1000);
   const model = serving.modelName;
   const includeUsage = request.stream_options?.include_usage === true;
+  const withLogprobs = prepared.logprobs !== undefined;
   // `echo`: the answer starts with the prompt, as given (token prompts are decoded).
   const echo = request.echo
     ? typeof request.prompt === "string"
@@ -24,21 +26,39 @@ export async function completions(c: InferenceContext, served: Serving, deps: Om
       : serving.engine.model.detokenize(request.prompt as Token[], true)
     : "";
 
-  const answer = (text: string, finishReason: FinishReason | null, usage?: Completion["usage"]): Completion => ({
+  const answer = (index: number, text: string, finishReason: FinishReason | null, logprobs: CompletionLogprobs | null, usage?: Completion["usage"]): Completion => ({
     id,
     object: "text_completion",
     created,
     model,
     system_fingerprint: null,
-    choices: [{ text, index: 0, logprobs: null, finish_reason: finishReason }],
+    choices: [{ text, index, logprobs, finish_reason: finishReason }],
     ...(usage !== undefined ? { usage } : includeUsage ? { usage: null } : {}),
   });
   const format: AnswerFormat = {
-    complete: (text, finishReason, usage) => answer(echo + text, finishReason, usage),
-    ...(echo ? { start: () => answer(echo, null) } : {}),
-    text: (text) => answer(text, null),
-    finish: (finishReason) => answer("", finishReason),
-    ...(includeUsage ? { usage: (usage) => ({ ...answer("", null, usage), choices: [] }) } : {}),
+    complete: (choices, usage) => ({
+      ...answer(0, "", null, null, usage),
+      choices: choices.map((choice) => ({
+        text: echo + choice.text,
+        index: choice.index,
+        logprobs: withLogprobs ? legacyLogprobs(choice.logprobs ?? [], echo.length) : null,
+        finish_reason: choice.finishReason,
+      })),
+    }),
+    choice: (index) => {
+      // Offsets count from the start of this choice's text (after the echoed prompt).
+      let offset = echo.length;
+      return {
+        ...(echo ? { start: () => answer(index, echo, null, withLogprobs ? legacyLogprobs([], 0) : null) } : {}),
+        text: (text, tokens) => {
+          const logprobs = withLogprobs ? legacyLogprobs(tokens ?? [], offset) : null;
+          offset += text.length;
+          return answer(index, text, null, logprobs);
+        },
+        finish: (finishReason) => answer(index, "", finishReason, null),
+      };
+    },
+    ...(includeUsage ? { usage: (usage) => ({ ...answer(0, "", null, null, usage), choices: [] }) } : {}),
   };
   return serveGeneration(c, { ...deps, engine: serving.engine }, {
     route: "/v1/completions",
@@ -46,4 +66,22 @@ export async function completions(c: InferenceContext, served: Serving, deps: Om
     stream: request.stream === true,
     format,
   });
+}
+
+/**
+ * The legacy logprobs object: parallel arrays per token. `text_offset` is each token's offset in the choice's text,
+ * counted from `start`, the offset of the first token (offsets assume each token's text is its own decoding, which
+ * holds except for a multi-byte character split across tokens).
+ */
+export function legacyLogprobs(tokens: readonly TokenLogprob[], start: number): CompletionLogprobs {
+  const out: CompletionLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+  let offset = start;
+  for (const entry of tokens) {
+    out.tokens.push(entry.token);
+    out.token_logprobs.push(entry.logprob);
+    out.top_logprobs.push(Object.fromEntries(entry.top.map((t) => [t.token, t.logprob])));
+    out.text_offset.push(offset);
+    offset += entry.token.length;
+  }
+  return out;
 }

@@ -1,27 +1,50 @@
-import { errorEnvelope, sseData, sseError, SSE_DONE, SSE_HEADERS, type FinishReason, type Usage } from "@slm/config";
+import { errorEnvelope, sseData, sseError, SSE_DONE, SSE_HEADERS, type ErrorEnvelope, type FinishReason, type Usage } from "@slm/config";
 import type { LlamaContextSequence } from "node-llama-cpp";
 import type { Engine } from "../engine/load-engine.ts";
 import type { PreparedGeneration } from "../engine/prepare-generation.ts";
 import { generate, type GenerationResult } from "../engine/generate.ts";
+import type { TokenLogprob } from "../engine/logprobs.ts";
+import { sharePrompt } from "../engine/share-prompt.ts";
 import type { Logger } from "../logger.ts";
 import type { GenerationObserver, InferenceMetrics } from "../metrics.ts";
 import type { InferenceContext } from "./context.ts";
 import { toApiError } from "./errors.ts";
 import { endedRequestError, requestSignal, type RequestSignal } from "./request-signal.ts";
 
-/** How one API (chat or text completions) spells its answers; the flow around them is shared. */
+/** Chunks a format sends at one point of a stream: none (undefined), one, or several (an array). */
+export type Chunks = unknown;
+
+/** How one choice of an answer is streamed (its own parser state: one per choice). */
+export interface ChoiceFormat {
+  /** An opening chunk. */
+  start?(): Chunks;
+  /** Text as it is released, with its tokens' logprobs when asked; undefined while the format holds text back. */
+  text(text: string, logprobs?: TokenLogprob[]): Chunks;
+  /** What was held back, when the generation ends. */
+  end?(): Chunks;
+  finish(finishReason: FinishReason): Chunks;
+}
+
+/** One finished choice. */
+export interface AnswerChoice {
+  index: number;
+  text: string;
+  finishReason: FinishReason;
+  logprobs: TokenLogprob[] | undefined;
+}
+
+/** How one API (chat or text completions, responses) spells its answers; the flow around them is shared. */
 export interface AnswerFormat {
   /** The JSON answer. */
-  complete(text: string, finishReason: FinishReason, usage: Usage): unknown;
-  /**
-   * Stream chunks: an optional opening chunk, text (undefined while the format holds text back, or an array of
-   * chunks), what was held back when the generation ends, the finish reason, then usage if the client asked for it.
-   */
-  start?(): unknown;
-  text(text: string): unknown;
-  end?(): unknown;
-  finish(finishReason: FinishReason): unknown;
-  usage?(usage: Usage): unknown;
+  complete(choices: readonly AnswerChoice[], usage: Usage): unknown;
+  /** Stream chunks of choice `index` (0 to n - 1), interleaved with the other choices' as they come. */
+  choice(index: number): ChoiceFormat;
+  /** Usage once every choice finished, if the client asked for it. */
+  usage?(usage: Usage): Chunks;
+  /** One chunk on the wire. Default: `data: <json>`. */
+  encode?(chunk: unknown): Uint8Array;
+  /** Whether the stream ends with `data: [DONE]`. Default: true. */
+  done?: boolean;
 }
 
 export interface ServeGenerationDeps {
@@ -41,35 +64,38 @@ export interface ServeGenerationOptions {
 }
 
 /**
- * Runs a prepared generation for one HTTP request: waits for a sequence (or answers 429 at once when the queue is
- * full), then answers JSON or streams SSE. The slot is taken before a stream starts, so overload is an honest 429
- * rather than an error inside a 200. A client that leaves, the deadline, or the end of the shutdown grace stop the
- * generation at the next token and free the slot; a stream that breaks after it started ends with `event: error`.
+ * Runs a prepared generation for one HTTP request: waits for its sequences (one per choice; or answers 429 at once
+ * when the queue is full), then answers JSON or streams SSE. The slots are taken before a stream starts, so overload
+ * is an honest 429 rather than an error inside a 200. A client that leaves, the deadline, or the end of the shutdown
+ * grace stop the generation at the next token and free the slots; a stream that breaks after it started ends with
+ * `event: error`. With n > 1 choices, the chunks of all choices are interleaved as their tokens come.
  */
 export async function serveGeneration(c: InferenceContext, deps: ServeGenerationDeps, options: ServeGenerationOptions): Promise<Response> {
   const { engine } = deps;
   const ended = requestSignal({ client: c.req.raw.signal, timeoutMs: deps.requestTimeoutMs, shutdown: deps.shutdown });
   const observer = deps.metrics.observeGeneration(options.route, c.get("arrivedAt"));
-  let sequence: LlamaContextSequence;
+  let sequences: LlamaContextSequence[];
   try {
-    sequence = await engine.pool.acquire(ended.signal);
+    sequences = await engine.pool.acquireMany(options.prepared.choices, ended.signal);
   } catch (error) {
     ended.dispose();
     if (ended.reason) deps.metrics.cancellations.inc({ reason: ended.reason });
     throw (ended.reason && endedRequestError(ended.reason, deps.requestTimeoutMs)) ?? error;
   }
   observer.slotAcquired();
-  const run = (onText?: (text: string) => void) =>
-    runOnSlot(c, deps, { sequence, ended, observer, route: options.route, prepared: options.prepared, ...(onText ? { onText } : {}) });
+  const run = (onText?: OnChoiceText, onChoiceEnd?: RunOnSlotsOptions["onChoiceEnd"]) =>
+    runOnSlots(c, deps, { sequences, ended, observer, route: options.route, prepared: options.prepared, ...(onText ? { onText } : {}) }, onChoiceEnd);
 
   if (!options.stream) {
-    const result = await run();
-    const error = result.cancelled && ended.reason ? endedRequestError(ended.reason, deps.requestTimeoutMs) : undefined;
+    const { results, usage } = await run();
+    const error = results.some((r) => r.cancelled) && ended.reason ? endedRequestError(ended.reason, deps.requestTimeoutMs) : undefined;
     if (error) throw error;
-    return c.json(options.format.complete(result.text, result.finishReason, usageOf(result)));
+    return c.json(options.format.complete(results.map(choiceOf), usage));
   }
 
   const { format } = options;
+  const encode = format.encode ?? sseData;
+  const choices = sequences.map((_, index) => format.choice(index));
   // False once we closed the stream or the client cancelled it: nothing may be enqueued after either.
   let open = true;
   const stream = new ReadableStream<Uint8Array>({
@@ -81,29 +107,34 @@ export async function serveGeneration(c: InferenceContext, deps: ServeGeneration
         if (open) controller.close();
         open = false;
       };
-      if (format.start) send(sseData(format.start()));
-      // A format may answer several chunks at once (a tool call's opening delta and its arguments).
-      const sendChunk = (chunk: unknown) => {
-        if (Array.isArray(chunk)) for (const one of chunk) send(sseData(one));
-        else if (chunk !== undefined) send(sseData(chunk));
+      const sendChunks = (chunks: Chunks) => {
+        if (chunks === undefined) return;
+        if (Array.isArray(chunks)) for (const chunk of chunks) send(encode(chunk));
+        else send(encode(chunks));
       };
-      run((text) => sendChunk(format.text(text)))
-        .then((result) => {
-          if (!result.cancelled && format.end) sendChunk(format.end());
-          if (result.cancelled) {
+      const sendError = (envelope: ErrorEnvelope) => send(sseError(envelope));
+      for (const choice of choices) if (choice.start) sendChunks(choice.start());
+      run((index, text, logprobs) => sendChunks(choices[index]!.text(text, logprobs)), (index, result) => {
+        // Each choice closes as soon as it ends; a cancelled one is reported once, below.
+        if (result.cancelled) return;
+        const choice = choices[index]!;
+        if (choice.end) sendChunks(choice.end());
+        sendChunks(choice.finish(result.finishReason));
+      })
+        .then(({ results, usage }) => {
+          if (results.some((r) => r.cancelled)) {
             const error = ended.reason && endedRequestError(ended.reason, deps.requestTimeoutMs);
-            if (error) send(sseError(error.toJSON()));
+            if (error) sendError(error.toJSON());
           } else {
-            send(sseData(format.finish(result.finishReason)));
-            if (format.usage) send(sseData(format.usage(usageOf(result))));
-            send(SSE_DONE);
+            if (format.usage) sendChunks(format.usage(usage));
+            if (format.done !== false) send(SSE_DONE);
           }
           close();
         })
         .catch((error: unknown) => {
           const api = toApiError(error);
           if (!api) deps.log.error({ err: error, requestId: c.get("requestId") }, "generation failed mid-stream");
-          send(sseError(api?.toJSON() ?? errorEnvelope("server_error", "Generation failed.", { code: "internal_error" })));
+          sendError(api?.toJSON() ?? errorEnvelope("server_error", "Generation failed.", { code: "internal_error" }));
           close();
         });
     },
@@ -115,57 +146,103 @@ export async function serveGeneration(c: InferenceContext, deps: ServeGeneration
   return new Response(stream, { status: 200, headers: SSE_HEADERS });
 }
 
-interface RunOnSlotOptions {
-  sequence: LlamaContextSequence;
+type OnChoiceText = (index: number, text: string, logprobs?: TokenLogprob[]) => void;
+
+function choiceOf(result: GenerationResult, index: number): AnswerChoice {
+  return { index, text: result.text, finishReason: result.finishReason, logprobs: result.logprobs };
+}
+
+interface RunOnSlotsOptions {
+  sequences: LlamaContextSequence[];
   ended: RequestSignal;
   observer: GenerationObserver;
   route: string;
   prepared: PreparedGeneration;
-  onText?: (text: string) => void;
+  onText?: OnChoiceText;
+  /** Called as each choice's generation ends (before the others may have). */
+  onChoiceEnd?: (index: number, result: GenerationResult) => void;
 }
 
-/** Generates on the held sequence, then gives it back, records throughput and metrics and logs one summary line. */
-async function runOnSlot(c: InferenceContext, deps: ServeGenerationDeps, options: RunOnSlotOptions): Promise<GenerationResult> {
+/**
+ * Generates every choice, one per held sequence (the prompt evaluated once and shared when there are several, each
+ * choice seeded differently), then gives the sequences back, records throughput and metrics and logs one line.
+ */
+async function runOnSlots(
+  c: InferenceContext,
+  deps: ServeGenerationDeps,
+  options: Omit<RunOnSlotsOptions, "onChoiceEnd">,
+  onChoiceEnd?: RunOnSlotsOptions["onChoiceEnd"],
+): Promise<{ results: GenerationResult[]; usage: Usage }> {
   const { engine } = deps;
-  const { ended, observer } = options;
+  const { ended, observer, sequences, prepared } = options;
   const startedAt = performance.now();
   let firstTokenAt: number | undefined;
   try {
-    const result = await generate(options.sequence, options.prepared, {
-      signal: ended.signal,
-      steps: engine.steps,
-      onToken: () => {
-        firstTokenAt ??= performance.now();
-        observer.onToken();
-      },
-      ...(options.onText ? { onText: options.onText } : {}),
-    });
+    // With several choices, the prompt tokens found cached are counted before sharing evaluates the rest.
+    const cachedBefore = sequences.length > 1 ? Math.min(sequences[0]!.compareContextTokens(prepared.prompt).firstDifferentIndex, prepared.prompt.length - 1) : 0;
+    const shared = sequences.length > 1 ? await sharePrompt(sequences, prepared.prompt) : 0;
+    const results = await Promise.all(
+      sequences.map(async (sequence, index) => {
+        const tokens = index === 0 ? observer : deps.metrics.observeGeneration(options.route, c.get("arrivedAt"));
+        const result = await generate(sequence, index === 0 ? prepared : reseeded(prepared, index), {
+          signal: ended.signal,
+          steps: engine.steps,
+          onToken: () => {
+            firstTokenAt ??= performance.now();
+            tokens.onToken();
+          },
+          ...(options.onText ? { onText: (text: string, logprobs?: TokenLogprob[]) => options.onText!(index, text, logprobs) } : {}),
+        });
+        onChoiceEnd?.(index, result);
+        return result;
+      }),
+    );
     const finishedAt = performance.now();
-    observer.finish(result, ended.reason);
+    const total = results.length > 1 ? { ...merged(results), cachedPromptTokens: cachedBefore } : results[0]!;
+    observer.finish(total, ended.reason);
     deps.log.info(
       {
         requestId: c.get("requestId"),
         route: options.route,
-        promptTokens: result.promptTokens,
-        cachedPromptTokens: result.cachedPromptTokens,
-        completionTokens: result.completionTokens,
-        finishReason: result.cancelled ? null : result.finishReason,
-        cancelled: result.cancelled ? (ended.reason ?? "client_closed") : undefined,
+        ...(results.length > 1 ? { choices: results.length, sharedPromptSequences: shared } : {}),
+        promptTokens: total.promptTokens,
+        cachedPromptTokens: total.cachedPromptTokens,
+        completionTokens: total.completionTokens,
+        finishReason: total.cancelled ? null : results[0]!.finishReason,
+        cancelled: total.cancelled ? (ended.reason ?? "client_closed") : undefined,
         queueMs: Math.round(startedAt - c.get("arrivedAt")),
         timeToFirstTokenMs: firstTokenAt === undefined ? undefined : Math.round(firstTokenAt - c.get("arrivedAt")),
         tokensPerSecond:
-          firstTokenAt !== undefined && result.completionTokens > 1
-            ? Math.round(((result.completionTokens - 1) / (finishedAt - firstTokenAt)) * 1000 * 10) / 10
+          firstTokenAt !== undefined && total.completionTokens > 1
+            ? Math.round(((total.completionTokens - 1) / (finishedAt - firstTokenAt)) * 1000 * 10) / 10
             : undefined,
       },
       "generation",
     );
-    return result;
+    return { results, usage: usageOf(total) };
   } finally {
-    engine.pool.release(options.sequence);
+    for (const sequence of sequences) engine.pool.release(sequence);
     engine.throughput.record((performance.now() - startedAt) / 1000);
     ended.dispose();
   }
+}
+
+/** Choice `index` of n: its own seed, so sampled choices differ (greedy ones are equal, as they should be). */
+function reseeded(prepared: PreparedGeneration, index: number): PreparedGeneration {
+  const seed = prepared.sampling.seed;
+  return seed === undefined ? prepared : { ...prepared, sampling: { ...prepared.sampling, seed: (seed + index) % 2 ** 32 } };
+}
+
+/** The choices as one generation: the prompt counted once, completion tokens summed. */
+function merged(results: readonly GenerationResult[]): GenerationResult {
+  const first = results[0]!;
+  if (results.length === 1) return first;
+  return {
+    ...first,
+    completionTokens: results.reduce((sum, r) => sum + r.completionTokens, 0),
+    tokensAfterCancel: results.reduce((sum, r) => sum + r.tokensAfterCancel, 0),
+    cancelled: results.some((r) => r.cancelled),
+  };
 }
 
 function usageOf(result: GenerationResult): Usage {

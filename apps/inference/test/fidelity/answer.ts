@@ -1,4 +1,4 @@
-import type { FidelityAnswer, FidelityCase } from "./cases.ts";
+import type { FidelityAnswer, FidelityCase, TokenLogprobs } from "./cases.ts";
 
 /**
  * Asks a server (llama-server when recording, inference when testing) what one case becomes, the same way for both:
@@ -41,5 +41,16 @@ export async function answerCase(url: string, fidelityCase: FidelityCase): Promi
     finishReason: chat["choices"][0].finish_reason,
     completionTokens: chat["usage"].completion_tokens,
     usagePromptTokens: chat["usage"].prompt_tokens,
+    ...(fidelityCase.body["logprobs"] ? { logprobs: tokenLogprobs(chat["choices"][0].logprobs?.content ?? []) } : {}),
   };
+}
+
+/** The ids and values of chat logprobs (both servers send each token's `id` beside OpenAI's fields). */
+function tokenLogprobs(content: Array<Record<string, any>>): TokenLogprobs[] {
+  return content.map((t) => ({
+    id: t["id"],
+    logprob: t["logprob"],
+    bytes: t["bytes"],
+    top: (t["top_logprobs"] as Array<Record<string, any>>).map((a) => ({ id: a["id"], logprob: a["logprob"], bytes: a["bytes"] })),
+  }));
 }

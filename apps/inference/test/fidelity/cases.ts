@@ -39,6 +39,7 @@ export type FidelityCaseName =
   | "tool-choice-none"
   | "thinking-off"
   | "reasoning-none"
+  | "logprobs"
   | "completion";
 
 export interface FidelityCase {
@@ -48,15 +49,15 @@ export interface FidelityCase {
 }
 
 export const FIDELITY_MODELS: readonly FidelityModel[] = [
-  { id: "llama-3.2", vocab: "llama-bpe", architecture: "llama", template: "meta-llama-Llama-3.2-3B-Instruct.jinja", tensorType: "f16", extra: ["tools", "tool-round-trip"], kwargs: { date_string: "03 Dec 2026" } },
+  { id: "llama-3.2", vocab: "llama-bpe", architecture: "llama", template: "meta-llama-Llama-3.2-3B-Instruct.jinja", tensorType: "f16", extra: ["tools", "tool-round-trip", "logprobs"], kwargs: { date_string: "03 Dec 2026" } },
   { id: "llama-3.1-q8_0", vocab: "llama-bpe", architecture: "llama", template: "meta-llama-Llama-3.1-8B-Instruct.jinja", tensorType: "q8_0", kwargs: { date_string: "03 Dec 2026" } },
   { id: "qwen2.5", vocab: "qwen2", architecture: "qwen2", template: "Qwen-Qwen2.5-7B-Instruct.jinja", tensorType: "f16", extra: ["tools", "tool-round-trip", "tool-choice-none"] },
-  { id: "qwen2.5-q8_0", vocab: "qwen2", architecture: "qwen2", template: "Qwen-Qwen2.5-7B-Instruct.jinja", tensorType: "q8_0" },
+  { id: "qwen2.5-q8_0", vocab: "qwen2", architecture: "qwen2", template: "Qwen-Qwen2.5-7B-Instruct.jinja", tensorType: "q8_0", extra: ["logprobs"] },
   { id: "qwen3", vocab: "qwen35", architecture: "qwen3", template: "Qwen-Qwen3-0.6B.jinja", tensorType: "f16", extra: ["tools", "thinking-off", "tool-round-trip"] },
   { id: "phi-3.5", vocab: "phi-3", architecture: "phi3", template: "microsoft-Phi-3.5-mini-instruct.jinja", tensorType: "f16" },
   { id: "smollm3", vocab: "llama-bpe", architecture: "llama", template: "HuggingFaceTB-SmolLM3-3B.jinja", tensorType: "f16", extra: ["thinking-off"] },
   { id: "deepseek-r1-distill", vocab: "llama-bpe", architecture: "llama", template: "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", tensorType: "f16", extra: ["reasoning-none"] },
-  { id: "gemma-2", vocab: "llama-spm", architecture: "gemma3", template: "google-gemma-2-2b-it.jinja", tensorType: "f16" },
+  { id: "gemma-2", vocab: "llama-spm", architecture: "gemma3", template: "google-gemma-2-2b-it.jinja", tensorType: "f16", extra: ["logprobs"] },
   { id: "gemma-4", vocab: "gemma-4", architecture: "gemma3", template: "google-gemma-4-31B-it.jinja", tensorType: "q8_0", extra: ["thinking-off", "reasoning-none"] },
   { id: "mistral-nemo", vocab: "llama-spm", architecture: "llama", template: "mistralai-Mistral-Nemo-Instruct-2407.jinja", tensorType: "q8_0", extra: ["tools", "tool-round-trip"] },
   // A reasoning model that closes its thinking and ends its turn mid-answer, with both tags as single tokens.
@@ -137,6 +138,12 @@ export function casesFor(model: FidelityModel): FidelityCase[] {
     if (extra === "thinking-off") {
       cases.push(chat("thinking-off", { messages: [{ role: "user", content: "Hello! What is the capital of France?" }], chat_template_kwargs: { enable_thinking: false } }));
     }
+    if (extra === "logprobs") {
+      // The one-user conversation (its greedy answer is checked too), with logprobs. Asked first, on a fresh
+      // sequence: logprobs depend (by ~1e-3 on these random f16 weights) on which prefix a server's cache reused,
+      // and a fresh prompt is what both servers evaluate alike.
+      cases.unshift(chat("logprobs", { messages: [{ role: "user", content: "Hello! What is the capital of France?" }], logprobs: true, top_logprobs: 5 }));
+    }
     if (extra === "reasoning-none") {
       cases.push(chat("reasoning-none", { messages: [{ role: "user", content: "Hello! What is the capital of France?" }], reasoning_format: "none" }));
     }
@@ -156,6 +163,16 @@ export interface FidelityAnswer {
   toolCalls?: Array<{ name: string; arguments: string }>;
   finishReason: string;
   completionTokens: number;
+  /** Cases that ask for logprobs: per generated token, its id and logprob and the top alternatives'. */
+  logprobs?: TokenLogprobs[];
+}
+
+export interface TokenLogprobs {
+  id: number;
+  logprob: number;
+  /** The token's UTF-8 bytes (raw, also for a token holding part of a character). */
+  bytes: number[];
+  top: Array<{ id: number; logprob: number; bytes: number[] }>;
 }
 
 export interface FidelityGolden {

@@ -75,7 +75,8 @@ describe("ChatCompletionRequest", () => {
   });
 
   it("refuses what it does not implement instead of ignoring it", () => {
-    expect(parse({ messages: [{ role: "user", content: "x" }], n: 2 }).success).toBe(false);
+    expect(parse({ messages: [{ role: "user", content: "x" }], n: 0 }).success).toBe(false);
+    expect(parse({ messages: [{ role: "user", content: "x" }], n: 3, logprobs: true, top_logprobs: 20 }).success).toBe(true);
     expect(parse({ messages: [{ role: "user", content: "x" }], tools: [{}] }).success).toBe(false);
     expect(parse({ messages: [] }).success).toBe(false);
   });

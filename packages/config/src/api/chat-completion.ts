@@ -77,11 +77,13 @@ export const ChatCompletionRequest = v.pipe(
     reasoning_format: v.nullish(ReasoningFormat),
     functions: unsupported("functions"),
     function_call: unsupported("function_call"),
-    logprobs: v.nullish(v.pipe(v.boolean(), v.value(false, "logprobs is not supported"))),
-    top_logprobs: unsupported("top_logprobs"),
+    /** The chosen tokens' log probabilities (and `top_logprobs` alternatives per token), from the model's distribution. */
+    logprobs: v.nullish(v.boolean()),
+    top_logprobs: v.nullish(v.pipe(v.number(), v.integer("an integer"), v.minValue(0, "from 0 to 20"), v.maxValue(20, "from 0 to 20"))),
     audio: unsupported("audio output"),
     prediction: unsupported("prediction"),
   }),
+  v.forward(v.check((r) => r.top_logprobs == null || r.logprobs === true, "logprobs must be true when top_logprobs is set"), ["top_logprobs"]),
   v.forward(v.check((r) => toolChoiceProblem(r) === undefined, (issue) => toolChoiceProblem(issue.input as Parameters<typeof toolChoiceProblem>[0]) ?? "a valid tool_choice"), ["tool_choice"]),
   v.transform((r) => ({ ...r, maxTokens: r.max_completion_tokens ?? r.max_tokens ?? undefined })),
 );
@@ -106,7 +108,7 @@ export interface ChatCompletion {
     index: number;
     message: { role: "assistant"; content: string | null; reasoning_content?: string; tool_calls?: ToolCall[]; refusal: null };
     finish_reason: FinishReason;
-    logprobs: null;
+    logprobs: ChatChoiceLogprobs | null;
   }>;
   usage: Usage;
 }
@@ -121,9 +123,24 @@ export interface ChatCompletionChunk {
     index: number;
     delta: { role?: "assistant"; content?: string; reasoning_content?: string; tool_calls?: ToolCallDelta[] };
     finish_reason: FinishReason | null;
-    logprobs: null;
+    logprobs: ChatChoiceLogprobs | null;
   }>;
   usage?: Usage | null;
+}
+
+/** One generated token's log probability, OpenAI's shape (plus llama-server's `id`, the token id). */
+export interface ChatTokenLogprob {
+  id: number;
+  token: string;
+  logprob: number;
+  /** The token's UTF-8 bytes. */
+  bytes: number[] | null;
+  top_logprobs: Array<{ id: number; token: string; logprob: number; bytes: number[] | null }>;
+}
+
+export interface ChatChoiceLogprobs {
+  content: ChatTokenLogprob[] | null;
+  refusal: null;
 }
 
 /** Joins a message's content parts into the text the template sees: with "\n" between parts, as llama-server does. */

@@ -24,7 +24,8 @@ export const CompletionRequest = v.pipe(
     /** Return the prompt followed by the completion. */
     echo: v.nullish(v.boolean()),
     best_of: v.nullish(v.pipe(v.number(), v.value(1, "only best_of=1 is supported"))),
-    logprobs: unsupported("logprobs"),
+    /** The legacy logprobs: the chosen tokens' log probabilities and, per token, this many alternatives (0 to 20). */
+    logprobs: v.nullish(v.pipe(v.number(), v.integer("an integer"), v.minValue(0, "from 0 to 20"), v.maxValue(20, "from 0 to 20"))),
     suffix: unsupported("suffix"),
   }),
   v.transform((r) => {
@@ -35,10 +36,20 @@ export const CompletionRequest = v.pipe(
 export type CompletionRequest = v.InferOutput<typeof CompletionRequest>;
 export type CompletionRequestInput = v.InferInput<typeof CompletionRequest>;
 
+/** The legacy completion logprobs: parallel arrays, one entry per generated token. */
+export interface CompletionLogprobs {
+  tokens: string[];
+  token_logprobs: number[];
+  /** Per token: alternative token text -> log probability. */
+  top_logprobs: Array<Record<string, number>>;
+  /** Each token's character offset in the choice's text (the echoed prompt included). */
+  text_offset: number[];
+}
+
 export interface CompletionChoice {
   text: string;
   index: number;
-  logprobs: null;
+  logprobs: CompletionLogprobs | null;
   finish_reason: FinishReason | null;
 }
 

@@ -34,6 +34,8 @@ describe("generation parameters", () => {
     ["response_format.type", { response_format: { type: "yaml" } }],
     ["top_k", { top_k: 1.5 }],
     ["top_logprobs", { top_logprobs: 2 }],
+    ["top_logprobs", { logprobs: true, top_logprobs: 21 }],
+    ["n", { n: 0 }],
     ["function_call", { function_call: "auto" }],
   ])("names %s when it is out of range or unsupported", (name, extra) => {
     expect(param(chat(extra))).toBe(name);
@@ -58,9 +60,9 @@ describe("CompletionRequest", () => {
     for (const [body, field] of [
       [{ prompt: ["a", "b"] }, "prompt"],
       [{ prompt: "a", suffix: "z" }, "suffix"],
-      [{ prompt: "a", logprobs: 2 }, "logprobs"],
+      [{ prompt: "a", logprobs: 21 }, "logprobs"],
       [{ prompt: "a", best_of: 2 }, "best_of"],
-      [{ prompt: "a", n: 3 }, "n"],
+      [{ prompt: "a", n: 1.5 }, "n"],
     ] as const) {
       const r = parse(body);
       expect(r.success).toBe(false);

@@ -33,6 +33,9 @@ export const ResponseFormat = v.variant(
 );
 export type ResponseFormat = v.InferOutput<typeof ResponseFormat>;
 
+/** The schema's bound on `n`; a server's own limit (inference's PARALLEL, a key's maxChoices) is usually lower. */
+export const MAX_CHOICES = 128;
+
 const penalty = () => v.nullish(v.pipe(v.number(), v.minValue(-2, "from -2 to 2"), v.maxValue(2, "from -2 to 2")));
 
 export const generationParams = {
@@ -65,7 +68,8 @@ export const generationParams = {
   response_format: v.nullish(ResponseFormat),
   stream: v.nullish(v.boolean()),
   stream_options: v.nullish(v.object({ include_usage: v.optional(v.boolean()) })),
-  n: v.nullish(v.pipe(v.number(), v.value(1, "only n=1 is supported"))),
+  /** Choices to generate, each on its own sequence (inference refuses more than its PARALLEL). */
+  n: v.nullish(v.pipe(v.number(), v.integer("an integer"), v.minValue(1, "at least 1"), v.maxValue(MAX_CHOICES, `at most ${MAX_CHOICES}`))),
   user: v.optional(v.string()),
 };
 

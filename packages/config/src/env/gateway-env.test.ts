@@ -39,7 +39,7 @@ describe("readGatewayEnv", () => {
 describe("readGatewayEnv: keys, quotas, replicas", () => {
   it("has the documented defaults", () => {
     const config = readGatewayEnv({});
-    expect(config.defaultPolicy).toEqual({ requestsPerMinute: 600, tokensPerMinute: 0, concurrentStreams: 16, maxTokens: 4096 });
+    expect(config.defaultPolicy).toEqual({ requestsPerMinute: 600, tokensPerMinute: 0, concurrentStreams: 16, maxTokens: 4096, maxChoices: 0 });
     expect(config.ipRequestsPerMinute).toBe(60);
     expect(config.redis).toEqual({ url: undefined, prefix: "slm-gateway", failure: "open" });
     expect(config.corsOrigins).toEqual([]);

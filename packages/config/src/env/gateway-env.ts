@@ -30,6 +30,7 @@ const GatewayEnvSchema = v.pipe(
     GATEWAY_REQUESTS_PER_MINUTE: integer({ default: 600, min: 0, max: 1e9 }),
     GATEWAY_TOKENS_PER_MINUTE: integer({ default: 0, min: 0, max: 1e12 }),
     GATEWAY_CONCURRENT_STREAMS: integer({ default: 16, min: 0, max: 1e6 }),
+    GATEWAY_MAX_CHOICES: integer({ default: 0, min: 0, max: 128 }),
     GATEWAY_IP_REQUESTS_PER_MINUTE: integer({ default: 60, min: 0, max: 1e9 }),
     REDIS_URL: v.optional(
       v.pipe(v.string(), v.trim(), v.regex(/^rediss?:\/\/[^\s]+$/i, "a redis:// or rediss:// URL")),
@@ -76,6 +77,7 @@ const GatewayEnvSchema = v.pipe(
       tokensPerMinute: e.GATEWAY_TOKENS_PER_MINUTE,
       concurrentStreams: e.GATEWAY_CONCURRENT_STREAMS,
       maxTokens: e.GATEWAY_MAX_TOKENS,
+      maxChoices: e.GATEWAY_MAX_CHOICES,
     },
     /** Requests per minute per client IP for traffic without a valid key (anonymous or failed authentication). */
     ipRequestsPerMinute: e.GATEWAY_IP_REQUESTS_PER_MINUTE,
