@@ -34,6 +34,15 @@ for (const model of FIDELITY_MODELS) {
         expect(actual.promptText).toBe(expected!.promptText);
         expect(actual.promptTokens).toEqual(expected!.promptTokens);
         if (expected!.logprobs) expectLogprobs(actual.logprobs, expected!.logprobs);
+        if (actual.content !== expected!.content && !expected!.logprobs && !expected!.reasoningContent && !actual.reasoningContent && !expected!.toolCalls) {
+          // Random weights make near ties; which side of a tie wins depends on the CPU's SIMD path, in llama-server
+          // as in us (the same binary family on another CPU records the other side). A difference is accepted only
+          // where our own distribution shows such a tie at the first token that leaves llama-server's answer.
+          const gap = await tieGapAtDivergence(served.url, fidelityCase, expected!.content);
+          expect(gap, "greedy answer leaves llama-server's at a token that is not a near tie").toBeLessThan(NEAR_TIE);
+          expect({ finish: actual.finishReason, tokens: actual.completionTokens }).toEqual({ finish: expected!.finishReason, tokens: expected!.completionTokens });
+          return;
+        }
         expect({ content: actual.content, reasoning: actual.reasoningContent ?? "", calls: actual.toolCalls ?? [], finish: actual.finishReason, tokens: actual.completionTokens }).toEqual({
           content: expected!.content,
           reasoning: expected!.reasoningContent ?? "",
@@ -46,6 +55,33 @@ for (const model of FIDELITY_MODELS) {
       });
     }
   });
+}
+
+/** A top-two logprob gap (nats) below which which token wins depends on floating-point summation order. */
+const NEAR_TIE = 5e-3;
+
+/**
+ * Asks our server for the same greedy answer with the two best alternatives per token, finds the first token whose
+ * text leaves `expected`, and returns the gap between the two best logprobs there (Infinity when none leaves it).
+ */
+async function tieGapAtDivergence(url: string, fidelityCase: FidelityCase, expected: string): Promise<number> {
+  const chat = fidelityCase.route === "chat";
+  const response = await fetch(`${url}${chat ? "/v1/chat/completions" : "/v1/completions"}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...fidelityCase.body, stream: false, ...(chat ? { logprobs: true, top_logprobs: 2 } : { logprobs: 2 }) }),
+  });
+  const body = (await response.json()) as { choices: Array<Record<string, any>> };
+  const choice = body.choices[0]!;
+  const tokens: Array<{ text: string; top: number[] }> = chat
+    ? (choice["logprobs"].content as Array<{ token: string; top_logprobs: Array<{ logprob: number }> }>).map((t) => ({ text: t.token, top: t.top_logprobs.map((a) => a.logprob) }))
+    : (choice["logprobs"].tokens as string[]).map((text, i) => ({ text, top: Object.values(choice["logprobs"].top_logprobs[i] as Record<string, number>).sort((a, b) => b - a) }));
+  let text = "";
+  for (const token of tokens) {
+    text += token.text;
+    if (!expected.startsWith(text) && !text.startsWith(expected)) return token.top.length < 2 ? Infinity : token.top[0]! - token.top[1]!;
+  }
+  return Infinity;
 }
 
 async function streamAnswer(url: string, fidelityCase: FidelityCase): Promise<{ content: string; reasoning: string }> {
