@@ -2,13 +2,12 @@ import { readdir } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { cacheLayout, readRef, writeRef, type CacheLayout } from "./cache-layout.ts";
 import { readCommitInfo, writeCommitInfo } from "./commit-info.ts";
-import { connectHub } from "./connect-hub.ts";
 import { enforceLock, type LockCheck } from "./enforce-lock.ts";
-import { asHubError, HubUnavailableError, NotCachedError, RateLimitedError, type ArtifactRef, type HubError } from "./errors.ts";
+import type { ArtifactRef, HubError } from "./errors.ts";
 import type { EventSink } from "./events.ts";
 import { mapCacheWriteError } from "./map-cache-write-error.ts";
-import { resolveRevision } from "./resolve-revision.ts";
-import { DEFAULT_RETRY, type RetrySettings } from "./retry-policy.ts";
+import { resolveOrUseCache } from "./resolve-or-use-cache.ts";
+import type { RetrySettings } from "./retry-policy.ts";
 import { checkRevisionPolicy } from "./revision-policy.ts";
 
 export interface ListRepoFilesParams {
@@ -53,26 +52,9 @@ export async function listRepoFiles(params: ListRepoFilesParams): Promise<RepoLi
   const artifact: ArtifactRef = { repo: params.repo, revision: params.revision };
   const lockCheck = params.lock?.files[0] ? { lockfile: params.lock.lockfile, locked: params.lock.files[0] } : undefined;
   const fromCache = (source: "cache" | "offline-cache") => listFromCache(layout, params, source);
-  if (params.offline) {
-    const cached = await fromCache("offline-cache");
-    if (!cached) throw new NotCachedError(artifact);
-    return cached;
-  }
-  const retry = params.retry ?? DEFAULT_RETRY;
-  const hub = connectHub({ ...params, retry, artifact });
-  let remote: Awaited<ReturnType<typeof resolveRevision>>;
-  try {
-    remote = await resolveRevision(hub, params.repo, params.revision, artifact);
-  } catch (error) {
-    const typed = asHubError(error, artifact);
-    if (!(typed instanceof HubUnavailableError || typed instanceof RateLimitedError)) throw typed;
-    const cached = await fromCache("cache");
-    if (cached) {
-      params.onFallback?.(typed);
-      return cached;
-    }
-    throw typed instanceof HubUnavailableError ? new HubUnavailableError(artifact, typed.reason, true) : typed;
-  }
+  const resolved = await resolveOrUseCache({ ...params, artifact, fromCache });
+  if (resolved.cached) return resolved.cached;
+  const { remote } = resolved;
   if (lockCheck) enforceLock(lockCheck, { commit: remote.commit }, artifact);
   checkRevisionPolicy(
     remote.kind,

@@ -1,14 +1,14 @@
 import { cacheLayout, writeRef } from "./cache-layout.ts";
 import { cacheFile } from "./cache-file.ts";
 import { recordVerifiedFile, writeCommitInfo } from "./commit-info.ts";
-import { connectHub } from "./connect-hub.ts";
 import { enforceLock, type LockCheck } from "./enforce-lock.ts";
-import { HubUnavailableError, NotCachedError, RateLimitedError, asHubError, type ArtifactRef, type HubError } from "./errors.ts";
+import type { ArtifactRef, HubError } from "./errors.ts";
 import type { EventSink } from "./events.ts";
 import { lookupFile } from "./lookup-file.ts";
 import { mapCacheWriteError } from "./map-cache-write-error.ts";
 import { resolveFromCache } from "./resolve-from-cache.ts";
-import { resolveRevision, type RevisionKind } from "./resolve-revision.ts";
+import { resolveOrUseCache } from "./resolve-or-use-cache.ts";
+import type { RevisionKind } from "./resolve-revision.ts";
 import { DEFAULT_RETRY, type RetrySettings } from "./retry-policy.ts";
 import { checkRevisionPolicy } from "./revision-policy.ts";
 
@@ -71,27 +71,9 @@ export async function resolveModelFile(params: ResolveModelFileParams): Promise<
   const artifact: ArtifactRef = { repo: params.repo, revision: params.revision, file: params.file };
   const fromCache = (source: "cache" | "offline-cache") =>
     resolveFromCache({ ...params, layout, reverify: params.reverify ?? false, source }, artifact);
-  if (params.offline) {
-    const cached = await fromCache("offline-cache");
-    if (!cached) throw new NotCachedError(artifact);
-    return cached;
-  }
-
-  const retry = params.retry ?? DEFAULT_RETRY;
-  const hub = connectHub({ ...params, retry, artifact });
-  let remote: Awaited<ReturnType<typeof resolveRevision>>;
-  try {
-    remote = await resolveRevision(hub, params.repo, params.revision, artifact);
-  } catch (error) {
-    const typed = asHubError(error, artifact);
-    if (!(typed instanceof HubUnavailableError || typed instanceof RateLimitedError)) throw typed;
-    const cached = await fromCache("cache");
-    if (cached) {
-      params.onFallback?.(typed);
-      return cached;
-    }
-    throw typed instanceof HubUnavailableError ? new HubUnavailableError(artifact, typed.reason, true) : typed;
-  }
+  const resolved = await resolveOrUseCache({ ...params, artifact, fromCache });
+  if (resolved.cached) return resolved.cached;
+  const { hub, remote } = resolved;
   const { commit } = remote;
   if (params.lock) enforceLock(params.lock, { commit }, artifact);
   checkRevisionPolicy(
@@ -120,7 +102,7 @@ export async function resolveModelFile(params: ResolveModelFileParams): Promise<
     url: remoteFile.url,
     fetch: hub.fetch,
     authorization: hub.authorization,
-    retry,
+    retry: params.retry ?? DEFAULT_RETRY,
     reverify: params.reverify ?? false,
     artifact,
     ...(params.onProgress ? { onProgress: params.onProgress } : {}),
