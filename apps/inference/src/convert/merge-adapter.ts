@@ -1,8 +1,6 @@
 import { parseAdapterConfig } from "../lora/adapter-config.ts";
-import { refuseUnrepresentable } from "../lora/convert-peft-to-gguf.ts";
-import { DoraNotSupportedError, LoraBiasError, ModulesToSaveError, UnknownModuleError } from "../lora/errors.ts";
+import { pairLoraTensors, refuseUnrepresentable } from "../lora/convert-peft-to-gguf.ts";
 import { moduleScaling } from "../lora/module-scaling.ts";
-import { parsePeftKey } from "../lora/parse-peft-key.ts";
 import { readSafetensors } from "../lora/read-safetensors.ts";
 import { MergeAdapterError } from "./errors.ts";
 
@@ -27,33 +25,10 @@ export function readAdapterForMerge(adapterConfig: Uint8Array | string, safetens
   const config = parseAdapterConfig(adapterConfig);
   refuseUnrepresentable(config);
   const file = readSafetensors(safetensors);
-  const pairs = new Map<string, { a?: string; b?: string; embedding: boolean }>();
-  const saved: string[] = [];
-  const unknown: string[] = [];
-  for (const key of file.tensors.keys()) {
-    const { module, role } = parsePeftKey(key);
-    if (role === "dora_magnitude") throw new DoraNotSupportedError();
-    if (role === "bias") throw new LoraBiasError(`tensor ${key}`);
-    if (role === "other") {
-      (config.modulesToSave.some((name) => module === name || module.endsWith(`.${name}`)) ? saved : unknown).push(key);
-      continue;
-    }
-    const embedding = role === "lora_embedding_A" || role === "lora_embedding_B";
-    if (!baseShapes.has(`${module}.weight`)) {
-      unknown.push(key);
-      continue;
-    }
-    const entry = pairs.get(module) ?? { embedding };
-    if (role === "lora_A" || role === "lora_embedding_A") entry.a = key;
-    else entry.b = key;
-    pairs.set(module, entry);
-  }
-  if (saved.length > 0) throw new ModulesToSaveError(saved);
-  if (unknown.length > 0) throw new UnknownModuleError(unknown);
+  const pairs = pairLoraTensors(file, config, (module) => baseShapes.has(`${module}.weight`));
 
   const deltas = new Map<string, MergeDelta>();
   for (const [module, { a, b, embedding }] of pairs) {
-    if (!a || !b) throw new MergeAdapterError(`${module} has only one of its two LoRA factors`);
     const [rank, inputs] = file.tensors.get(a)!.shape as [number, number];
     const [outputs, rankB] = file.tensors.get(b)!.shape as [number, number];
     const base = baseShapes.get(`${module}.weight`)!;

@@ -46,10 +46,8 @@ const ROTARY_REORDER: Readonly<Record<string, boolean>> = { llama: true, qwen2: 
 
 const F16_LIMIT = 65520; // from here on a value narrows to Infinity
 
-interface ModuleTensors {
+interface ModuleTensors extends LoraPair {
   target: GgufTarget;
-  a?: string;
-  b?: string;
 }
 
 /**
@@ -131,9 +129,25 @@ export function refuseUnrepresentable(config: AdapterConfig): void {
   if (config.loraAlpha === 0) throw new ZeroAlphaError();
 }
 
-/** Sorts the file's tensors into LoRA pairs per module; anything else is refused, all offenders named at once. */
-function groupByModule(file: SafetensorsFile, config: AdapterConfig): Map<string, ModuleTensors> {
-  const modules = new Map<string, ModuleTensors>();
+/** One module's LoRA factors: the tensor names of A and B in the adapter's safetensors. */
+export interface LoraPair {
+  a: string;
+  b: string;
+  /** An embedding LoRA (lora_embedding_A/B) rather than a linear one. */
+  embedding: boolean;
+}
+
+/**
+ * Sorts an adapter's tensors into LoRA pairs per module; anything else is refused, all offenders named at once:
+ * DoRA, biases, modules_to_save, tensors of modules `accepts` does not take, and a module with one factor only.
+ * Shared by the GGUF adapter conversion and LORA_MERGE, which differ only in which modules they accept.
+ */
+export function pairLoraTensors(
+  file: SafetensorsFile,
+  config: AdapterConfig,
+  accepts: (module: string, embedding: boolean) => boolean,
+): Map<string, LoraPair> {
+  const modules = new Map<string, Partial<LoraPair> & { embedding: boolean }>();
   const saved: string[] = [];
   const unknown: string[] = [];
   for (const key of file.tensors.keys()) {
@@ -145,13 +159,12 @@ function groupByModule(file: SafetensorsFile, config: AdapterConfig): Map<string
       (isSaved ? saved : unknown).push(key);
       continue;
     }
-    const target = mapModuleName(module);
-    const embeddingRole = role === "lora_embedding_A" || role === "lora_embedding_B";
-    if (!target || target.embedding !== embeddingRole) {
+    const embedding = role === "lora_embedding_A" || role === "lora_embedding_B";
+    if (!accepts(module, embedding)) {
       unknown.push(key);
       continue;
     }
-    const entry = modules.get(module) ?? { target };
+    const entry = modules.get(module) ?? { embedding };
     if (role === "lora_A" || role === "lora_embedding_A") entry.a = key;
     else entry.b = key;
     modules.set(module, entry);
@@ -160,7 +173,13 @@ function groupByModule(file: SafetensorsFile, config: AdapterConfig): Map<string
   if (unknown.length > 0) throw new UnknownModuleError(unknown);
   const incomplete = [...modules].filter(([, { a, b }]) => !a || !b).map(([module]) => module);
   if (incomplete.length > 0) throw new IncompleteLoraPairError(incomplete);
-  return modules;
+  return modules as Map<string, LoraPair>;
+}
+
+/** The adapter's pairs with the llama.cpp tensor each one targets. */
+function groupByModule(file: SafetensorsFile, config: AdapterConfig): Map<string, ModuleTensors> {
+  const pairs = pairLoraTensors(file, config, (module, embedding) => mapModuleName(module)?.embedding === embedding);
+  return new Map([...pairs].map(([module, pair]) => [module, { ...pair, target: mapModuleName(module)! }]));
 }
 
 function headsFor(rotary: "q" | "k", base: BaseModelInfo): number {
