@@ -1,6 +1,7 @@
 import { LlamaGrammarEvaluationState, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import type { FinishReason } from "@slm/config";
 import type { PreparedGeneration } from "./prepare-generation.ts";
+import { PromptLookup } from "./prompt-lookup.ts";
 import { penaltyOptions } from "./sampling.ts";
 import { endsWithTokenStop, StopMatcher } from "./stops.ts";
 import type { StepGate } from "./step-gate.ts";
@@ -72,6 +73,8 @@ export async function generate(
 
   if (signal?.aborted) return result();
 
+  const lookup = sequence.tokenPredictor instanceof PromptLookup ? sequence.tokenPredictor : undefined;
+  lookup?.begin(request);
   const iterator = sequence.evaluateWithMetadata(
     input,
     {},
@@ -127,6 +130,7 @@ export async function generate(
     }
   } finally {
     hooks.steps?.leave(sequence);
+    lookup?.end();
   }
   if (!stoppedByStop && !cancelled) {
     if (pending.length > 0) emit(stops.push(dropIncomplete(decode(model, pending, prompt, generated, request.preservedTokens))).emit);

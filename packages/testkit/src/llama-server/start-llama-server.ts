@@ -26,6 +26,8 @@ export interface LlamaServerOptions {
   parallel: number;
   /** Tokens per slot. */
   contextSize: number;
+  /** The llama-server binary. Default: LLAMA_SERVER. */
+  binary?: string;
   /** More command-line arguments, e.g. ["--jinja"]. */
   args?: readonly string[];
 }
@@ -34,7 +36,7 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Sta
   const port = await freePort();
   const started = performance.now();
   const child: ChildProcess = spawn(
-    LLAMA_SERVER,
+    options.binary ?? LLAMA_SERVER,
     [
       "-m", options.modelPath,
       "-t", String(options.threads),
