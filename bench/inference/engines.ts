@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { startLlamaServer } from "@slm/testkit";
 import { generate } from "../../apps/inference/src/engine/generate.ts";
@@ -24,6 +25,11 @@ export interface StreamsResult {
   wallMs: number;
   /** Tokens generated, all streams. */
   tokens: number;
+  /**
+   * CPU time the engine's process spent (every thread: llama.cpp's, the event loop's, the HTTP server's), in ms:
+   * the work per token, which a busy machine changes far less than the wall time.
+   */
+  cpuMs: number;
 }
 
 export interface BenchEngine {
@@ -49,7 +55,7 @@ export const ENGINE_KINDS: readonly EngineKind[] = ["llama-server", "nlc", "ours
 export async function startEngine(kind: EngineKind, setup: EngineSetup): Promise<BenchEngine> {
   switch (kind) {
     case "llama-server":
-      return httpEngine(kind, await startLlamaServer({ ...(setup.llamaServer ? { binary: setup.llamaServer } : {}), modelPath: setup.modelPath, threads: setup.threads, parallel: setup.parallel, contextSize: setup.contextSize }));
+      return httpEngine(kind, await startLlamaServerFor(setup));
     case "nlc":
       return nodeLlamaCppEngine(setup);
     case "ours":
@@ -65,6 +71,7 @@ export async function startEngine(kind: EngineKind, setup: EngineSetup): Promise
       });
       return httpEngine(kind, {
         url: started.url,
+        pid: started.service.child.pid,
         stop: async () => {
           await started.service.stop();
           await model.close();
@@ -74,16 +81,44 @@ export async function startEngine(kind: EngineKind, setup: EngineSetup): Promise
   }
 }
 
-function httpEngine(name: string, server: { url: string; stop(): Promise<void> }): BenchEngine {
+function startLlamaServerFor(setup: EngineSetup) {
+  return startLlamaServer({
+    ...(setup.llamaServer ? { binary: setup.llamaServer } : {}),
+    modelPath: setup.modelPath,
+    threads: setup.threads,
+    parallel: setup.parallel,
+    contextSize: setup.contextSize,
+  });
+}
+
+/** utime + stime of a process, in ms (Linux; 0 elsewhere). */
+function processCpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** This process's CPU time, every thread, in ms. */
+function ownCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+function httpEngine(name: string, server: { url: string; pid: number | undefined; stop(): Promise<void> }): BenchEngine {
   return {
     name,
     run: async (prompts, maxTokens) => {
+      const cpu = processCpuMs(server.pid);
       const started = performance.now();
       const timings = await Promise.all(prompts.map((prompt) => streamCompletion({ url: server.url, prompt, maxTokens })));
       return {
         firstTokenMs: timings.map((t) => t.firstTokenMs),
         wallMs: performance.now() - started,
         tokens: timings.reduce((sum, t) => sum + t.tokens, 0),
+        cpuMs: processCpuMs(server.pid) - cpu,
       };
     },
     stop: () => server.stop(),
@@ -102,6 +137,7 @@ async function nodeLlamaCppEngine(setup: EngineSetup): Promise<BenchEngine> {
   return {
     name: "nlc",
     run: async (prompts, maxTokens) => {
+      const cpu = ownCpuMs();
       const started = performance.now();
       const runs = await Promise.all(
         prompts.map(async (prompt, i) => {
@@ -116,7 +152,7 @@ async function nodeLlamaCppEngine(setup: EngineSetup): Promise<BenchEngine> {
           return { first, count };
         }),
       );
-      return { firstTokenMs: runs.map((r) => r.first), wallMs: performance.now() - started, tokens: runs.reduce((s, r) => s + r.count, 0) };
+      return { firstTokenMs: runs.map((r) => r.first), wallMs: performance.now() - started, tokens: runs.reduce((s, r) => s + r.count, 0), cpuMs: ownCpuMs() - cpu };
     },
     stop: async () => {
       await context.dispose();
@@ -138,6 +174,7 @@ async function ourEngine(setup: EngineSetup): Promise<BenchEngine> {
   return {
     name: "ours",
     run: async (prompts, maxTokens) => {
+      const cpu = ownCpuMs();
       const started = performance.now();
       const runs = await Promise.all(
         prompts.map(async (prompt) => {
@@ -155,7 +192,7 @@ async function ourEngine(setup: EngineSetup): Promise<BenchEngine> {
           return { first, count: result.completionTokens };
         }),
       );
-      return { firstTokenMs: runs.map((r) => r.first), wallMs: performance.now() - started, tokens: runs.reduce((s, r) => s + r.count, 0) };
+      return { firstTokenMs: runs.map((r) => r.first), wallMs: performance.now() - started, tokens: runs.reduce((s, r) => s + r.count, 0), cpuMs: ownCpuMs() - cpu };
     },
     stop: () => engine.dispose(),
   };

@@ -47,8 +47,8 @@ export async function runQwenCase(options: QwenCaseOptions): Promise<string[]> {
     `model: ${options.modelFile ?? "Qwen2.5-0.5B-shaped Q4_K_M (random weights, Qwen2 vocabulary)"}; greedy streams of ${options.tokens} tokens; ` +
       `${options.rounds} alternating rounds; ${parallel} slots of ${CONTEXT_SIZE} tokens`,
     "",
-    "| engine | threads | streams | tok/s (all streams) | vs llama-server | TTFT ms | TTFT vs llama-server | spread tok/s (min-max) |",
-    "|---|---|---|---|---|---|---|---|",
+    "| engine | threads | streams | tok/s (all streams) | vs llama-server | TTFT ms | TTFT vs llama-server | CPU ms/token | vs llama-server | tok/s min-max |",
+    "|---|---|---|---|---|---|---|---|---|---|",
   ];
   let round = 0;
   for (const threads of options.threads) {
@@ -58,7 +58,7 @@ export async function runQwenCase(options: QwenCaseOptions): Promise<string[]> {
       // Warm-up: every engine generates once before anything is timed.
       for (const engine of engines) await engine.run(["Warm up"], 8);
       for (const streams of options.streams) {
-        const results = new Map<string, { tps: number[]; ttft: number[] }>(engines.map((e) => [e.name, { tps: [], ttft: [] }]));
+        const results = new Map<string, { tps: number[]; ttft: number[]; cpu: number[] }>(engines.map((e) => [e.name, { tps: [], ttft: [], cpu: [] }]));
         for (let r = 0; r < options.rounds; r++) {
           const order = engines.map((_, i) => engines[(i + r) % engines.length]!);
           for (const engine of order) {
@@ -68,15 +68,17 @@ export async function runQwenCase(options: QwenCaseOptions): Promise<string[]> {
             if (result.tokens !== streams * options.tokens) console.warn(`${engine.name}: ${result.tokens} tokens, expected ${streams * options.tokens}`);
             results.get(engine.name)!.tps.push((result.tokens / result.wallMs) * 1000);
             results.get(engine.name)!.ttft.push(mean(result.firstTokenMs));
+            results.get(engine.name)!.cpu.push(result.cpuMs / result.tokens);
           }
         }
         const reference = results.get("llama-server");
         for (const engine of engines) {
-          const { tps, ttft } = results.get(engine.name)!;
+          const { tps, ttft, cpu } = results.get(engine.name)!;
           // Ratios per round (the two ran side by side), then their median.
           const ratio = reference ? median(tps.map((x, i) => x / reference.tps[i]!)).toFixed(2) : "-";
           const ttftRatio = reference ? median(ttft.map((x, i) => x / reference.ttft[i]!)).toFixed(2) : "-";
-          const line = `| ${engine.name} | ${threads} | ${streams} | ${median(tps).toFixed(1)} | ${ratio} | ${median(ttft).toFixed(0)} | ${ttftRatio} | ${Math.min(...tps).toFixed(1)}-${Math.max(...tps).toFixed(1)} |`;
+          const cpuRatio = reference ? median(cpu.map((x, i) => x / reference.cpu[i]!)).toFixed(2) : "-";
+          const line = `| ${engine.name} | ${threads} | ${streams} | ${median(tps).toFixed(1)} | ${ratio} | ${median(ttft).toFixed(0)} | ${ttftRatio} | ${median(cpu).toFixed(1)} | ${cpuRatio} | ${Math.min(...tps).toFixed(1)}-${Math.max(...tps).toFixed(1)} |`;
           lines.push(line);
           console.log(line);
         }

@@ -17,6 +17,8 @@ export interface StartedLlamaServer {
   url: string;
   /** From spawn to the first 200 from /health (llama-server warms up before that). */
   readyMs: number;
+  /** The server's process id (benchmarks read its CPU time). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Sta
   return {
     url,
     readyMs,
+    pid: child.pid,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();
