@@ -28,6 +28,8 @@ export interface AttributionOptions {
 }
 
 interface Split {
+  /** decodeBatch calls (llama.cpp batches): one per step when the streams are batched together. */
+  decodes: number;
   decode: number;
   sample: number;
   detokenize: number;
@@ -45,8 +47,8 @@ export async function runAttribution(options: AttributionOptions): Promise<strin
   const lines = [
     `per-token ms, medians of ${options.rounds} alternating rounds, greedy ${options.tokens} tokens per stream`,
     "",
-    "| threads | streams | llama-bench decode | llama-server per token | loop | total | decode | sample | detokenize | step gate | rest |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| threads | streams | llama-bench decode | llama-server per token | loop | batches per step | total | decode | sample | detokenize | step gate | rest |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   let round = 0;
   for (const threads of options.threads) {
@@ -71,7 +73,7 @@ export async function runAttribution(options: AttributionOptions): Promise<strin
           const per = (key: keyof Split) => median(list.map((s) => s[key] / s.tokens));
           const rest = median(list.map((s) => (s.total - s.decode - s.sample - s.detokenize - s.gate) / s.tokens));
           const cells = [per("total"), per("decode"), per("sample"), per("detokenize"), per("gate"), rest];
-          const head = [String(threads), String(streams), streams === 1 ? median(bench).toFixed(2) : "-", median(ls).toFixed(2), loop];
+          const head = [String(threads), String(streams), streams === 1 ? median(bench).toFixed(2) : "-", median(ls).toFixed(2), loop, per("decodes").toFixed(2)];
           const line = `| ${[...head, ...cells.map((c) => c.toFixed(2))].join(" | ")} |`;
           lines.push(line);
           console.log(line);
@@ -93,7 +95,7 @@ interface Probe {
 
 /** Times node-llama-cpp's native decode and sample calls, detokenize and the step gate (benchmark only). */
 function instrument(engine: Engine): Probe {
-  const totals = { decode: 0, sample: 0, detokenize: 0, gate: 0 };
+  const totals = { decodes: 0, decode: 0, sample: 0, detokenize: 0, gate: 0 };
   // The native context object behind LlamaContext (internal to node-llama-cpp).
   const native = (engine.context as unknown as { _ctx: Record<string, (...args: unknown[]) => unknown> })._ctx;
   const timeAsync = (target: Record<string, (...args: unknown[]) => unknown>, name: string, key: keyof typeof totals) => {
@@ -103,6 +105,7 @@ function instrument(engine: Engine): Probe {
       configurable: true,
       value: (...args: unknown[]) => {
         const started = performance.now();
+        if (key === "decode") totals.decodes++;
         const result = original(...args) as Promise<unknown>;
         return result.finally(() => (totals[key] += performance.now() - started));
       },
@@ -125,7 +128,7 @@ function instrument(engine: Engine): Probe {
   });
   timeAsync(engine.steps as unknown as Record<string, (...args: unknown[]) => unknown>, "arrive", "gate");
   return {
-    reset: () => Object.assign(totals, { decode: 0, sample: 0, detokenize: 0, gate: 0 }),
+    reset: () => Object.assign(totals, { decodes: 0, decode: 0, sample: 0, detokenize: 0, gate: 0 }),
     split: () => ({ ...totals }),
   };
 }

@@ -19,12 +19,24 @@ const cacheDir = fileURLToPath(new URL("../../node_modules/.cache/bench-models/"
  */
 export const QWEN05B_SHAPE = { nLayer: 24, nEmbd: 896, nHead: 14, nHeadKv: 2, nFf: 4864, contextLength: 32768 } as const;
 
+/**
+ * The same with the attention output zeroed (`attentionOff`, same compute per token): greedy answers follow a fixed
+ * chain, so a prompt holding the chain is copied, as extraction or rewriting answers copy theirs. For prompt lookup.
+ */
+export async function qwen05bCopyingModel(tools: LlamaTools): Promise<string> {
+  return quantized(tools, "qwen2.5-0.5b-shaped-copying", true);
+}
+
 export async function qwen05bModel(tools: LlamaTools): Promise<string> {
-  const path = join(cacheDir, "qwen2.5-0.5b-shaped-Q4_K_M.gguf");
+  return quantized(tools, "qwen2.5-0.5b-shaped", false);
+}
+
+async function quantized(tools: LlamaTools, name: string, attentionOff: boolean): Promise<string> {
+  const path = join(cacheDir, `${name}-Q4_K_M.gguf`);
   if (existsSync(path)) return path;
   await mkdir(cacheDir, { recursive: true });
-  console.log(`writing the Qwen2.5-0.5B-shaped model (F16, random weights, real vocabulary) and quantizing it to ${path}`);
-  const f16 = await qwen05bF16();
+  console.log(`writing ${name} (F16, random weights, real vocabulary) and quantizing it to ${path}`);
+  const f16 = await qwen05bF16(name, attentionOff);
   const temporary = `${path}.${process.pid}.tmp`;
   try {
     await run(tools.quantize, [f16, temporary, "Q4_K_M", "2"], { maxBuffer: 64 << 20 });
@@ -38,13 +50,13 @@ export async function qwen05bModel(tools: LlamaTools): Promise<string> {
 }
 
 /** The unquantized file (kept until quantized, so a missing llama-quantize does not cost the writing twice). */
-export async function qwen05bF16(): Promise<string> {
-  const f16 = join(cacheDir, "qwen2.5-0.5b-shaped-F16.gguf");
+export async function qwen05bF16(name: string, attentionOff: boolean): Promise<string> {
+  const f16 = join(cacheDir, `${name}-F16.gguf`);
   if (existsSync(f16)) return f16;
   await mkdir(cacheDir, { recursive: true });
   const tokenizer = await readTokenizerMetadata(await llamaSourcePath("models/ggml-vocab-qwen2.gguf"));
   const temporary = `${f16}.${process.pid}.tmp`;
-  await writeFile(temporary, generateVocabModel({ tokenizer, architecture: "qwen2", tiedEmbeddings: true, seed: 5, name: "qwen2.5-0.5b-shaped", ...QWEN05B_SHAPE }));
+  await writeFile(temporary, generateVocabModel({ tokenizer, architecture: "qwen2", tiedEmbeddings: true, attentionOff, seed: 5, name, ...QWEN05B_SHAPE }));
   await rename(temporary, f16);
   return f16;
 }

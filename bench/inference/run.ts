@@ -5,6 +5,7 @@ import { BENCHMARK_LLAMA_OPTIONS, hasLlamaServer, LLAMA_SERVER, startLlamaServer
 import { aggregate, streamCompletion } from "./measure-http.ts";
 import { loadInProcess } from "./measure-in-process.ts";
 import { runAttribution } from "./attribution.ts";
+import { runPromptLookup } from "./prompt-lookup-case.ts";
 import { parseQwenCaseArgs, runQwenCase } from "./qwen-case.ts";
 import { benchModel, startInference, type StartedInference } from "./start-inference.ts";
 
@@ -19,7 +20,8 @@ import { benchModel, startInference, type StartedInference } from "./start-infer
  *   pnpm bench:inference [--model tiny|bench|both] [--rounds 3] [--llama-server-threads 1,2]
  *
  * The realistic case (a Qwen2.5-0.5B-shaped Q4_K_M model, all engines side by side) is `--case qwen05b`, see qwen-case.ts;
- * where a token's time goes on it, `--case attribution` (attribution.ts).
+ * where a token's time goes on it, `--case attribution` (attribution.ts); prompt-lookup decoding on and off,
+ * `--case prompt-lookup` (prompt-lookup-case.ts).
  */
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {
@@ -28,6 +30,12 @@ const arg = (name: string, fallback: string) => {
 };
 if (arg("case", "") === "qwen05b") {
   const lines = await runQwenCase(parseQwenCaseArgs(arg));
+  console.log(`\n${lines.join("\n")}`);
+  process.exit(0);
+}
+if (arg("case", "") === "prompt-lookup") {
+  const list = (name: string, fallback: string) => arg(name, fallback).split(",").map(Number);
+  const lines = await runPromptLookup({ threads: list("threads", "1,2"), streams: list("streams", "1,4"), rounds: Number(arg("rounds", "3")), tokens: Number(arg("tokens", "96")) });
   console.log(`\n${lines.join("\n")}`);
   process.exit(0);
 }

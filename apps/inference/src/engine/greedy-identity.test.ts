@@ -28,7 +28,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "greedy-identity-"));
   modelPath = join(dir, "qwen2-vocab.gguf");
   const tokenizer = await readTokenizerMetadata(await llamaSourcePath("models/ggml-vocab-qwen2.gguf"));
-  await writeFile(modelPath, generateVocabModel({ tokenizer, architecture: "qwen2", seed: 3, nEmbd: 64, nLayer: 2, attentionOff: true }));
+  await writeFile(modelPath, generateVocabModel({ tokenizer, architecture: "qwen2", seed: 3, nEmbd: 64, nLayer: 2, attentionOff: true, tiedEmbeddings: true }));
   for (const [name, variant] of Object.entries(VARIANTS)) {
     engines.set(name, await loadEngine({ llama: await startLlama(1), modelPath, threads: 1, contextSize: 512, parallel: 3, maxQueue: 8, embeddings: false, ...variant }));
   }
