@@ -53,9 +53,14 @@ export async function runAttribution(options: AttributionOptions): Promise<strin
   let round = 0;
   for (const threads of options.threads) {
     const server = await startLlamaServer({ binary: tools.server, modelPath, threads, parallel, contextSize: 512 });
-    const engine = await loadEngine({ llama: await startLlama(threads), modelPath, threads, contextSize: 512, parallel, maxQueue: 64, embeddings: false });
-    const probe = instrument(engine);
+    const engine = await loadEngine({ llama: await startLlama(threads), modelPath, threads, contextSize: 512, parallel, maxQueue: 64, embeddings: false }).catch(
+      async (error: unknown) => {
+        await server.stop();
+        throw error;
+      },
+    );
     try {
+      const probe = instrument(engine);
       await ours(engine, probe, ["Warm up"], 8);
       for (const streams of options.streams) {
         const bench: number[] = [];
