@@ -1,11 +1,12 @@
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { startLlamaServer } from "@slm/testkit";
 import { generate } from "../../apps/inference/src/engine/generate.ts";
 import { loadEngine, type Engine } from "../../apps/inference/src/engine/load-engine.ts";
 import { prepareCompletion } from "../../apps/inference/src/engine/prepare-completion.ts";
 import { startLlama } from "../../apps/inference/src/engine/start-llama.ts";
-import { llamaTools } from "./llama-tools.ts";
+import { llamaTools, type LlamaTools } from "./llama-tools.ts";
 import { qwen05bModel } from "./qwen-model.ts";
 
 const run = promisify(execFile);
@@ -200,9 +201,9 @@ async function llamaServerPerToken(url: string, prompt: string, maxTokens: numbe
   return body.timings?.predicted_per_token_ms ?? NaN;
 }
 
-async function llamaBench(tools: { server: string }, modelPath: string, threads: number, tokens: number): Promise<number> {
-  const bin = tools.server.replace(/llama-server$/, "llama-bench");
-  const { stdout } = await run(bin, ["-m", modelPath, "-p", "0", "-n", String(tokens), "-t", String(threads), "-r", "1", "-o", "json"], { maxBuffer: 16 << 20 });
+async function llamaBench(tools: LlamaTools, modelPath: string, threads: number, tokens: number): Promise<number> {
+  if (!existsSync(tools.bench)) return NaN;
+  const { stdout } = await run(tools.bench, ["-m", modelPath, "-p", "0", "-n", String(tokens), "-t", String(threads), "-r", "1", "-o", "json"], { maxBuffer: 16 << 20 });
   const [result] = JSON.parse(stdout) as Array<{ avg_ts: number }>;
   return 1000 / result!.avg_ts;
 }

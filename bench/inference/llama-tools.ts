@@ -13,18 +13,20 @@ const cacheRoot = fileURLToPath(new URL("../../node_modules/.cache/llama-tools/"
 export interface LlamaTools {
   server: string;
   quantize: string;
+  /** llama-bench, when built (attribution only). */
+  bench: string;
 }
 
 /**
- * llama.cpp's own llama-server and llama-quantize, from the same llama.cpp source node-llama-cpp runs (the git bundle it
+ * llama.cpp's own llama-server, llama-quantize and llama-bench, from the same llama.cpp source node-llama-cpp runs (the git bundle it
  * ships), built natively: LLAMA_SERVER (and llama-quantize beside it) when present, else a build cached under
  * node_modules/.cache/llama-tools/ (made once, ~10 min on 2 cores). Benchmarks only: never built in CI.
  */
 export async function llamaTools(): Promise<LlamaTools> {
-  const beside = { server: LLAMA_SERVER, quantize: join(dirname(LLAMA_SERVER), "llama-quantize") };
+  const beside = { server: LLAMA_SERVER, quantize: join(dirname(LLAMA_SERVER), "llama-quantize"), bench: join(dirname(LLAMA_SERVER), "llama-bench") };
   if (existsSync(beside.server) && existsSync(beside.quantize)) return beside;
   const bin = join(cacheRoot, "build", "bin");
-  const cached = { server: join(bin, "llama-server"), quantize: join(bin, "llama-quantize") };
+  const cached = { server: join(bin, "llama-server"), quantize: join(bin, "llama-quantize"), bench: join(bin, "llama-bench") };
   if (existsSync(cached.server) && existsSync(cached.quantize)) return cached;
   if (process.env["CI"]) throw new Error("llama-server/llama-quantize are missing and CI never builds them");
   console.log(`building llama-server and llama-quantize from node-llama-cpp's llama.cpp bundle into ${cacheRoot} (once)`);
@@ -35,8 +37,8 @@ export async function llamaTools(): Promise<LlamaTools> {
     await run("git", ["clone", "--quiet", bundlePath(), source]);
   }
   const build = join(cacheRoot, "build");
-  await run("cmake", ["-S", source, "-B", build, "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF"], { maxBuffer: 64 << 20 });
-  await run("cmake", ["--build", build, "-j", "2", "--target", "llama-server", "llama-quantize"], { maxBuffer: 256 << 20 });
+  await run("cmake", ["-S", source, "-B", build, "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF"], { maxBuffer: 64 << 20 });
+  await run("cmake", ["--build", build, "-j", "2", "--target", "llama-server", "llama-quantize", "llama-bench"], { maxBuffer: 256 << 20 });
   return cached;
 }
 
