@@ -14,7 +14,11 @@ import type { PreparedGeneration } from "./prepare-generation.ts";
  *    once per checked guess and a penalty reads the answer so far, which does not yet hold the guesses, so for those
  *    the answer would change (tested: greedy answers are identical with and without it);
  *  - guessing only while this is the one running generation (`alone`): with other streams in the step, the step is
- *    already a batch and the guesses lengthen it for every stream (measured slower, see bench/inference/README.md).
+ *    already a batch and the guesses lengthen it for every stream.
+ * Off by default (`loadEngine({ promptLookup })`, no setting): on 2 CPU cores with Q4_K weights it measured slower
+ * even on answers that copy their prompt (a 4-token check costs far more than one token there), and on quantized
+ * weights a token computed inside a multi-token batch can differ in the last bits from one decoded alone, which can
+ * flip a greedy near-tie. See bench/inference/README.md ("Prompt-lookup decoding").
  */
 export class PromptLookup extends TokenPredictor {
   private readonly lookup = new InputLookupTokenPredictor({ patternLength: { min: 2 }, predictionLength: { max: 3 } });
