@@ -7,6 +7,8 @@ export interface StreamTiming {
   totalMs: number;
   /** Text chunks received (one per token for both servers measured here). */
   chunks: number;
+  /** Completion tokens, from the usage chunk (`stream_options.include_usage`). */
+  tokens: number;
   /** (tokens - 1) / (last chunk - first chunk): the decode rate the client sees. */
   decodeTokensPerSecond: number;
 }
@@ -23,7 +25,13 @@ export async function streamCompletion(request: StreamRequest): Promise<StreamTi
   const response = await fetch(`${request.url}/v1/completions`, {
     method: "POST",
     headers: { "content-type": "application/json", ...request.headers },
-    body: JSON.stringify({ prompt: request.prompt, max_tokens: request.maxTokens, temperature: 0, stream: true }),
+    body: JSON.stringify({
+      prompt: request.prompt,
+      max_tokens: request.maxTokens,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
   });
   if (response.status !== 200 || !response.body) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
   const decoder = new TextDecoder();
@@ -31,6 +39,7 @@ export async function streamCompletion(request: StreamRequest): Promise<StreamTi
   let chunks = 0;
   let first = 0;
   let last = 0;
+  let tokens = 0;
   for await (const bytes of response.body as unknown as AsyncIterable<Uint8Array>) {
     buffer += decoder.decode(bytes, { stream: true });
     let end: number;
@@ -39,7 +48,9 @@ export async function streamCompletion(request: StreamRequest): Promise<StreamTi
       buffer = buffer.slice(end + 2);
       const data = event.split("\n").find((l) => l.startsWith("data: "))?.slice(6);
       if (!data || data === "[DONE]") continue;
-      const text = (JSON.parse(data) as { choices?: Array<{ text?: string }> }).choices?.[0]?.text;
+      const chunk = JSON.parse(data) as { choices?: Array<{ text?: string }>; usage?: { completion_tokens?: number } | null };
+      if (chunk.usage?.completion_tokens !== undefined) tokens = chunk.usage.completion_tokens;
+      const text = chunk.choices?.[0]?.text;
       if (text) {
         const now = performance.now();
         if (chunks === 0) first = now;
@@ -49,7 +60,7 @@ export async function streamCompletion(request: StreamRequest): Promise<StreamTi
     }
   }
   const totalMs = performance.now() - sent;
-  return { firstTokenMs: first - sent, totalMs, chunks, decodeTokensPerSecond: chunks > 1 ? ((chunks - 1) / (last - first)) * 1000 : 0 };
+  return { firstTokenMs: first - sent, totalMs, chunks, tokens, decodeTokensPerSecond: chunks > 1 ? ((chunks - 1) / (last - first)) * 1000 : 0 };
 }
 
 /** `streams` simultaneous streams of `maxTokens` each: aggregate tokens per second over the wall time. */

@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { BENCHMARK_LLAMA_OPTIONS, hasLlamaServer, LLAMA_SERVER, startLlamaServer, tinyLlamaParameterCount, type TinyLlamaOptions } from "@slm/testkit";
 import { aggregate, streamCompletion } from "./measure-http.ts";
 import { loadInProcess } from "./measure-in-process.ts";
+import { runAttribution } from "./attribution.ts";
+import { runPromptLookup } from "./prompt-lookup-case.ts";
+import { parseQwenCaseArgs, runQwenCase } from "./qwen-case.ts";
 import { benchModel, startInference, type StartedInference } from "./start-inference.ts";
 
 /**
@@ -15,12 +18,33 @@ import { benchModel, startInference, type StartedInference } from "./start-infer
  *  - the same against llama.cpp's llama-server when a binary is available (see README, "Benchmarks").
  *
  *   pnpm bench:inference [--model tiny|bench|both] [--rounds 3] [--llama-server-threads 1,2]
+ *
+ * The realistic case (a Qwen2.5-0.5B-shaped Q4_K_M model, all engines side by side) is `--case qwen05b`, see qwen-case.ts;
+ * where a token's time goes on it, `--case attribution` (attribution.ts); prompt-lookup decoding on and off,
+ * `--case prompt-lookup` (prompt-lookup-case.ts).
  */
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 };
+if (arg("case", "") === "qwen05b") {
+  const lines = await runQwenCase(parseQwenCaseArgs(arg));
+  console.log(`\n${lines.join("\n")}`);
+  process.exit(0);
+}
+if (arg("case", "") === "prompt-lookup") {
+  const list = (name: string, fallback: string) => arg(name, fallback).split(",").map(Number);
+  const lines = await runPromptLookup({ threads: list("threads", "1,2"), streams: list("streams", "1,4"), rounds: Number(arg("rounds", "3")), tokens: Number(arg("tokens", "96")) });
+  console.log(`\n${lines.join("\n")}`);
+  process.exit(0);
+}
+if (arg("case", "") === "attribution") {
+  const list = (name: string, fallback: string) => arg(name, fallback).split(",").map(Number);
+  const lines = await runAttribution({ threads: list("threads", "1,2"), streams: list("streams", "1,4"), rounds: Number(arg("rounds", "3")), tokens: Number(arg("tokens", "96")) });
+  console.log(`\n${lines.join("\n")}`);
+  process.exit(0);
+}
 const rounds = Number(arg("rounds", "3"));
 const which = arg("model", "both");
 const llamaServerThreads = arg("llama-server-threads", "1,2").split(",").map(Number);

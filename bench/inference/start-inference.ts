@@ -17,7 +17,11 @@ export interface BenchModel {
 
 /** A generated model on a fake Hub (loopback) and a fresh cache directory for inference to download it into. */
 export async function benchModel(options: TinyLlamaOptions): Promise<BenchModel> {
-  const bytes = generateTinyLlama(options);
+  return benchModelFromFile(generateTinyLlama(options));
+}
+
+/** Given GGUF bytes on a fake Hub (loopback) and a fresh cache directory. */
+export async function benchModelFromFile(bytes: Uint8Array): Promise<BenchModel> {
   const hub = await startFakeHub();
   hub.addRepo({ id: "bench/model", files: { "model.gguf": bytes } });
   const cacheDir = await mkdtemp(join(tmpdir(), "bench-inference-cache-"));

@@ -2,6 +2,7 @@ import { LlamaGrammarEvaluationState, type LlamaContextSequence, type LlamaModel
 import type { FinishReason } from "@slm/config";
 import { LogprobCapture, type TokenLogprob } from "./logprobs.ts";
 import type { PreparedGeneration } from "./prepare-generation.ts";
+import { PromptLookup } from "./prompt-lookup.ts";
 import { penaltyOptions } from "./sampling.ts";
 import { endsWithTokenStop, StopMatcher } from "./stops.ts";
 import type { StepGate } from "./step-gate.ts";
@@ -84,6 +85,8 @@ export async function generate(
 
   if (signal?.aborted) return result();
 
+  const lookup = sequence.tokenPredictor instanceof PromptLookup ? sequence.tokenPredictor : undefined;
+  lookup?.begin(request);
   const iterator = sequence.evaluateWithMetadata(
     input,
     capture ? { probabilities: true } : {},
@@ -141,6 +144,7 @@ export async function generate(
     }
   } finally {
     hooks.steps?.leave(sequence);
+    lookup?.end();
   }
   if (!stoppedByStop && !cancelled) {
     if (pending.length > 0) emit(stops.push(dropIncomplete(decode(model, pending, prompt, generated, request.preservedTokens))).emit);

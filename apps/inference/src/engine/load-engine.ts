@@ -23,6 +23,8 @@ export interface LoadEngineOptions {
   embeddings: boolean;
   /** A GGUF LoRA adapter applied to the generation context (llama.cpp applies LoRA per context). */
   lora?: { filePath: string; scale: number } | undefined;
+  /** Prompt-lookup speculative decoding for greedy requests (see prompt-lookup.ts). */
+  promptLookup?: boolean;
 }
 
 export interface Engine {
@@ -64,6 +66,7 @@ export async function loadEngine(options: LoadEngineOptions): Promise<Engine> {
     maxQueue: options.maxQueue,
     threads,
     lora: options.lora,
+    promptLookup: options.promptLookup ?? false,
   }).catch(async (error: unknown) => {
     await model.dispose();
     throw error;

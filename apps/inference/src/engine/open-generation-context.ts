@@ -1,5 +1,6 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import { AdapterLoadError } from "../lora/errors.ts";
+import { PromptLookup } from "./prompt-lookup.ts";
 import { SlotPool } from "./slot-pool.ts";
 import { StepGate } from "./step-gate.ts";
 import { ThroughputMeter } from "./throughput.ts";
@@ -12,6 +13,8 @@ export interface GenerationContextOptions {
   threads: number;
   /** A GGUF LoRA adapter applied to this context (llama.cpp applies LoRA per context). */
   lora?: { filePath: string; scale: number } | undefined;
+  /** Prompt-lookup speculative decoding for the greedy requests that qualify (see prompt-lookup.ts). */
+  promptLookup?: boolean;
 }
 
 export interface GenerationContext {
@@ -36,10 +39,16 @@ export async function openGenerationContext(model: LlamaModel, options: Generati
       // node-llama-cpp's adapter error names the local file path: replaced by a message safe to log and show.
       throw lora ? new AdapterLoadError() : error;
     });
-  const sequences = Array.from({ length: options.parallel }, () => context.getSequence());
+  // Guesses only while one slot is busy: the pool is made below, after the sequences it holds.
+  let pool: SlotPool<LlamaContextSequence> | undefined;
+  const alone = () => (pool?.busy ?? 0) <= 1;
+  const sequences = Array.from({ length: options.parallel }, () =>
+    context.getSequence(options.promptLookup ? { tokenPredictor: new PromptLookup(alone) } : {}),
+  );
+  pool = new SlotPool({ slots: sequences, maxQueue: options.maxQueue });
   return {
     context,
-    pool: new SlotPool({ slots: sequences, maxQueue: options.maxQueue }),
+    pool,
     steps: new StepGate(sequences),
     throughput: new ThroughputMeter(),
   };

@@ -29,6 +29,18 @@ export interface VocabModelOptions {
    * user-defined, byte, unused) never win.
    */
   favour?: ReadonlyArray<{ token: number; scale: number }>;
+  /**
+   * No `output.weight`: the output layer reuses `token_embd.weight` (filled like the output layer then), as in
+   * Qwen2.5 up to 3B, Gemma and Llama 3.2. Default false.
+   */
+  tiedEmbeddings?: boolean;
+  /**
+   * Zero attention output weights: every token's logits then depend on that token alone, so greedy decoding follows a
+   * fixed chain (each token decides the next) and a prompt that already holds the chain is continued by copying it,
+   * as answers that copy their prompt do (prompt-lookup decoding tests and benches). The compute per token is the
+   * same as with attention. Default false.
+   */
+  attentionOff?: boolean;
 }
 
 const TOKEN_TYPE_NORMAL = 1;
@@ -77,7 +89,7 @@ export function generateVocabModel(options: VocabModelOptions): Uint8Array {
   const norm = (name: string, size = nEmbd) => seededTensor(name, [size], "f32", seed, () => 1);
   const bias = (name: string, size: number) => seededTensor(name, [size], "f32", seed, scaled(0.1));
   const weights = (name: string, nIn: number, nOut: number) => seededTensor(name, [nIn, nOut], type, seed, scaled(1 / Math.sqrt(nIn)));
-  const tensors: GgufTensor[] = [seededTensor("token_embd.weight", [nEmbd, nVocab], type, seed, scaled(arch === "gemma3" ? 1 / Math.sqrt(nEmbd) : 1))];
+  const tensors: GgufTensor[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
     const blk = `blk.${layer}`;
     tensors.push(norm(`${blk}.attn_norm.weight`));
@@ -92,7 +104,9 @@ export function generateVocabModel(options: VocabModelOptions): Uint8Array {
     }
     if (arch === "qwen2") tensors.push(bias(`${blk}.attn_q.bias`, nEmbd), bias(`${blk}.attn_k.bias`, nEmbdKv), bias(`${blk}.attn_v.bias`, nEmbdKv));
     if (arch === "qwen3" || arch === "gemma3") tensors.push(norm(`${blk}.attn_q_norm.weight`, headDim), norm(`${blk}.attn_k_norm.weight`, headDim));
-    tensors.push(weights(`${blk}.attn_output.weight`, nEmbd, nEmbd));
+    tensors.push(
+      options.attentionOff ? seededTensor(`${blk}.attn_output.weight`, [nEmbd, nEmbd], type, seed, () => 0) : weights(`${blk}.attn_output.weight`, nEmbd, nEmbd),
+    );
     if (arch === "gemma3") tensors.push(norm(`${blk}.post_attention_norm.weight`));
     tensors.push(norm(`${blk}.ffn_norm.weight`));
     if (arch === "phi3") {
@@ -115,6 +129,11 @@ export function generateVocabModel(options: VocabModelOptions): Uint8Array {
     if (favour !== undefined) return draw * logitScale * favour;
     return typeOf(id) === TOKEN_TYPE_NORMAL ? draw * logitScale : 0;
   };
-  tensors.push(norm("output_norm.weight"), seededTensor("output.weight", [nEmbd, nVocab], type, seed, outputValue));
+  const embeddings = options.tiedEmbeddings
+    ? seededTensor("token_embd.weight", [nEmbd, nVocab], type, seed, outputValue)
+    : seededTensor("token_embd.weight", [nEmbd, nVocab], type, seed, scaled(arch === "gemma3" ? 1 / Math.sqrt(nEmbd) : 1));
+  tensors.unshift(embeddings);
+  tensors.push(norm("output_norm.weight"));
+  if (!options.tiedEmbeddings) tensors.push(seededTensor("output.weight", [nEmbd, nVocab], type, seed, outputValue));
   return writeGguf({ metadata, tensors });
 }

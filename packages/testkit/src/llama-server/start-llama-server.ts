@@ -17,6 +17,8 @@ export interface StartedLlamaServer {
   url: string;
   /** From spawn to the first 200 from /health (llama-server warms up before that). */
   readyMs: number;
+  /** The server's process id (benchmarks read its CPU time). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -26,6 +28,8 @@ export interface LlamaServerOptions {
   parallel: number;
   /** Tokens per slot. */
   contextSize: number;
+  /** The llama-server binary. Default: LLAMA_SERVER. */
+  binary?: string;
   /** More command-line arguments, e.g. ["--jinja"]. */
   args?: readonly string[];
 }
@@ -34,7 +38,7 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Sta
   const port = await freePort();
   const started = performance.now();
   const child: ChildProcess = spawn(
-    LLAMA_SERVER,
+    options.binary ?? LLAMA_SERVER,
     [
       "-m", options.modelPath,
       "-t", String(options.threads),
@@ -59,6 +63,7 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Sta
   return {
     url,
     readyMs,
+    pid: child.pid,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();
