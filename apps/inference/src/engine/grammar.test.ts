@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "@slm/config";
-import { toGbnfSchema } from "./grammar.ts";
+import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+import { boundedNumbers, GrammarCache, toGbnfSchema } from "./grammar.ts";
 
 describe("toGbnfSchema", () => {
   it("keeps enforceable keywords, drops annotations, maps anyOf and definitions", () => {
@@ -53,5 +54,30 @@ describe("toGbnfSchema", () => {
     expect((error as ApiError).status).toBe(400);
     expect((error as ApiError).param).toBe("response_format.json_schema.schema");
     expect((error as ApiError).message).toMatch(message);
+  });
+});
+
+describe("bounded JSON numbers", () => {
+  const schema = { type: "object", properties: { n: { type: "integer" }, x: { type: "number" } }, required: ["n", "x"] };
+
+  it("gives integers no exponent (1e999 is Infinity, 1e-5 no integer) and other numbers at most two exponent digits", () => {
+    const generated = [
+      'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15}) ([eE] [-+]? ("0" | [1-9] [0-9]{0,15}))?',
+      'fractional-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? ("0" | [1-9] [0-9]{0,15}))?',
+    ].join("\n");
+    expect(boundedNumbers(generated).split("\n")).toEqual([
+      'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15})',
+      'fractional-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? ("0" | [1-9] [0-9]?))?',
+    ]);
+  });
+
+  it("applies to response_format's grammar as to tool arguments, on node-llama-cpp's real output, with its stop trigger", async () => {
+    const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error, progressLogs: false });
+    const cache = new GrammarCache({ llama });
+    const grammar = await cache.grammarFor({ type: "json_schema", json_schema: { name: "n", schema } });
+    expect(grammar!.grammar).toMatch(/^integer-number-rule ::= "-"\? \("0" \| \[1-9\] \[0-9\]\{0,15\}\)$/m);
+    expect(grammar!.grammar).not.toContain('[0-9]{0,15}))?');
+    expect(grammar!.stopGenerationTriggers.map(String)).toEqual(["\n\n\n\n"]);
+    expect(await cache.schemaGbnf(schema, "tools.0.function.parameters")).toBe(grammar!.grammar);
   });
 });

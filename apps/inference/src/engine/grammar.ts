@@ -1,4 +1,4 @@
-import type { Llama, LlamaGrammar } from "node-llama-cpp";
+import { LlamaText, type Llama, type LlamaGrammar } from "node-llama-cpp";
 import { ApiError, type ResponseFormat } from "@slm/config";
 
 /**
@@ -42,9 +42,14 @@ export class GrammarCache {
     const schema = format.type === "json_schema" ? format.json_schema.schema : undefined;
     if (schema === undefined) return this.cached("json_object", () => this.options.llama.getGrammarFor("json"));
     const converted = toGbnfSchema(schema);
-    // The schema was checked keyword by keyword above; the generator's static type cannot follow a runtime value.
-    const gbnf = converted as unknown as Parameters<Llama["createGrammarForJsonSchema"]>[0];
-    return this.cached(JSON.stringify(converted), () => this.options.llama.createGrammarForJsonSchema(gbnf));
+    return this.cached(JSON.stringify(converted), async () =>
+      // node-llama-cpp's own JSON-schema grammar settings: four newlines end the answer, trailing whitespace trimmed.
+      this.options.llama.createGrammar({
+        grammar: await this.gbnfOf(converted),
+        stopGenerationTriggers: [LlamaText(["\n".repeat(4)])],
+        trimWhitespaceSuffix: true,
+      }),
+    );
   }
 
   /**
@@ -52,8 +57,14 @@ export class GrammarCache {
    * it cannot be enforced): for grammars that embed it (tool calls' arguments).
    */
   async schemaGbnf(schema: Record<string, unknown>, param: string): Promise<string> {
-    const converted = toGbnfSchema(schema, param) as unknown as Parameters<Llama["createGrammarForJsonSchema"]>[0];
-    return (await this.options.llama.createGrammarForJsonSchema(converted)).grammar;
+    return this.gbnfOf(toGbnfSchema(schema, param));
+  }
+
+  /** node-llama-cpp's GBNF for a checked schema, with its number rules bounded (see boundedNumbers). */
+  private async gbnfOf(converted: Record<string, unknown>): Promise<string> {
+    // The schema was checked keyword by keyword; the generator's static type cannot follow a runtime value.
+    const schema = converted as unknown as Parameters<Llama["createGrammarForJsonSchema"]>[0];
+    return boundedNumbers((await this.options.llama.createGrammarForJsonSchema(schema)).grammar);
   }
 
   /** A grammar from GBNF text that `build` assembles, cached by `key`. */
@@ -77,6 +88,33 @@ export class GrammarCache {
     }
     return entry;
   }
+}
+
+const EXPONENT = '([eE] [-+]? ("0" | [1-9] [0-9]{0,15}))?';
+
+/**
+ * node-llama-cpp's number rules allow exponents of up to 16 digits: `1e999` is JSON that parses to Infinity (no
+ * schema accepts it, and it serialises as null), and an integer with a negative exponent is no integer. Integers get
+ * no exponent here, other numbers one of at most two digits. Throws if the generator's rules change shape, so a
+ * node-llama-cpp upgrade cannot silently drop the bound.
+ */
+export function boundedNumbers(gbnf: string): string {
+  let integers = 0;
+  let fractions = 0;
+  const lines = gbnf.split("\n").map((line) => {
+    if (line.startsWith("integer-number-rule ::= ")) {
+      integers++;
+      return line.replace(` ${EXPONENT}`, "");
+    }
+    if (line.startsWith("fractional-number-rule ::= ")) {
+      fractions++;
+      return line.replace(EXPONENT, '([eE] [-+]? ("0" | [1-9] [0-9]?))?');
+    }
+    return line;
+  });
+  const bounded = lines.join("\n");
+  if ((integers > 0 || fractions > 0) && bounded.includes(EXPONENT)) throw new Error("node-llama-cpp's JSON number rules changed shape");
+  return bounded;
 }
 
 /** Checks a JSON schema keyword by keyword and rewrites it into the dialect node-llama-cpp's generator reads. */

@@ -97,7 +97,7 @@ export function embedSchemaGrammar(gbnf: string, prefix: string): { root: string
   const rules: string[] = [];
   for (const line of gbnf.split("\n")) {
     if (line.trim() === "") continue;
-    let renamed = renameRules(boundedNumbers(line), prefix);
+    let renamed = renameRules(line, prefix);
     if (renamed.startsWith(`${prefix}root ::= `)) {
       const trailer = / "\\n\\n\\n\\n" \[\\n\]\*$/;
       if (!trailer.test(renamed)) throw new Error("unexpected root rule in the generated JSON schema grammar");
@@ -106,19 +106,6 @@ export function embedSchemaGrammar(gbnf: string, prefix: string): { root: string
     rules.push(renamed);
   }
   return { root: `${prefix}root`, rules };
-}
-
-const EXPONENT = '([eE] [-+]? ("0" | [1-9] [0-9]{0,15}))?';
-
-/**
- * node-llama-cpp's number rules allow exponents of up to 16 digits: `1e999` is JSON that parses to Infinity (no
- * schema accepts it, and it serialises as null), and an integer with a negative exponent is no integer. Integers get
- * no exponent here, other numbers one of at most two digits.
- */
-function boundedNumbers(line: string): string {
-  if (line.startsWith("integer-number-rule ::= ")) return line.replace(` ${EXPONENT}`, "");
-  if (line.startsWith("fractional-number-rule ::= ")) return line.replace(EXPONENT, '([eE] [-+]? ("0" | [1-9] [0-9]?))?');
-  return line;
 }
 
 /** Prefixes every rule name in a GBNF line (outside string literals, character classes and `{m,n}` counts). */
