@@ -13,6 +13,12 @@ else
   pnpm install
 fi
 
+# Opt-in: llama.cpp built from the source node-llama-cpp bundles, with our patch to its addon (a persistent thread
+# pool per context; docs/llama-source-build.md). ~5-10 minutes on 2 cores, offline; the service then loads it.
+if [ "${SLM_LLAMA_SOURCE_BUILD:-}" = "1" ]; then
+  pnpm llama:build
+fi
+
 # The playground's browser test (apps/gateway/test/browser-playground.test.ts) drives Debian's Chromium.
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ]; then

@@ -16,6 +16,8 @@ import { benchModelFromFile, startInference } from "./start-inference.ts";
  *  - `nlc`: node-llama-cpp's plainest loop in this process, `sequence.evaluate` per stream, N streams on N sequences
  *    of one context, batched the way node-llama-cpp batches them (whatever decodes are queued at dispatch);
  *  - `ours`: our engine in this process (loadEngine, prepareCompletion, slot pool, step gate, generate);
+ *  - `ours-no-pool`: the same without our addon patch's persistent thread pool (SLM_LLAMA_THREADPOOL=0 while its
+ *    context is made), when our source build is loaded (`pnpm llama:build`); the prebuilt binary has no pool either;
  *  - `http`: our engine as users run it (`src/main.ts` as a process, /v1/completions with SSE).
  */
 export interface StreamsResult {
@@ -49,8 +51,8 @@ export interface EngineSetup {
   llamaServer?: string | undefined;
 }
 
-export type EngineKind = "llama-server" | "nlc" | "ours" | "http";
-export const ENGINE_KINDS: readonly EngineKind[] = ["llama-server", "nlc", "ours", "http"];
+export type EngineKind = "llama-server" | "nlc" | "ours" | "ours-no-pool" | "http";
+export const ENGINE_KINDS: readonly EngineKind[] = ["llama-server", "nlc", "ours", "ours-no-pool", "http"];
 
 export async function startEngine(kind: EngineKind, setup: EngineSetup): Promise<BenchEngine> {
   switch (kind) {
@@ -59,7 +61,9 @@ export async function startEngine(kind: EngineKind, setup: EngineSetup): Promise
     case "nlc":
       return nodeLlamaCppEngine(setup);
     case "ours":
-      return ourEngine(setup);
+      return ourEngine(setup, "ours");
+    case "ours-no-pool":
+      return withoutThreadPool(() => ourEngine(setup, "ours-no-pool"));
     case "http": {
       const model = await benchModelFromFile(await readFile(setup.modelPath));
       const started = await startInference({
@@ -161,7 +165,19 @@ async function nodeLlamaCppEngine(setup: EngineSetup): Promise<BenchEngine> {
   };
 }
 
-async function ourEngine(setup: EngineSetup): Promise<BenchEngine> {
+/** Runs `make` with the patched addon's persistent thread pool off (it reads the switch when a context is made). */
+async function withoutThreadPool<T>(make: () => Promise<T>): Promise<T> {
+  const before = process.env.SLM_LLAMA_THREADPOOL;
+  process.env.SLM_LLAMA_THREADPOOL = "0";
+  try {
+    return await make();
+  } finally {
+    if (before === undefined) delete process.env.SLM_LLAMA_THREADPOOL;
+    else process.env.SLM_LLAMA_THREADPOOL = before;
+  }
+}
+
+async function ourEngine(setup: EngineSetup, name: string): Promise<BenchEngine> {
   const engine: Engine = await loadEngine({
     llama: await startLlama(setup.threads),
     modelPath: setup.modelPath,
@@ -172,7 +188,7 @@ async function ourEngine(setup: EngineSetup): Promise<BenchEngine> {
     embeddings: false,
   });
   return {
-    name: "ours",
+    name,
     run: async (prompts, maxTokens) => {
       const cpu = ownCpuMs();
       const started = performance.now();

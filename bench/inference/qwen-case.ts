@@ -1,6 +1,7 @@
 import { startEngine, ENGINE_KINDS, type BenchEngine, type EngineKind } from "./engines.ts";
 import { llamaTools } from "./llama-tools.ts";
 import { qwen05bModel } from "./qwen-model.ts";
+import { startLlama } from "../../apps/inference/src/engine/start-llama.ts";
 
 /**
  * The realistic case: a Qwen2.5-0.5B-shaped Q4_K_M model (see qwen-model.ts) on llama-server, node-llama-cpp's plain
@@ -9,7 +10,7 @@ import { qwen05bModel } from "./qwen-model.ts";
  * a noisy neighbour hits them alike. Reported as medians and as ratios to llama-server.
  *
  *   pnpm bench:inference --case qwen05b [--threads 1,2] [--streams 1,2,4,8] [--rounds 3] [--tokens 96]
- *                        [--engines llama-server,nlc,ours,http] [--model-file other.gguf]
+ *                        [--engines llama-server,nlc,ours,ours-no-pool,http] [--model-file other.gguf]
  */
 export interface QwenCaseOptions {
   threads: number[];
@@ -43,7 +44,11 @@ export async function runQwenCase(options: QwenCaseOptions): Promise<string[]> {
   const tools = options.engines.includes("llama-server") || !options.modelFile ? await llamaTools() : undefined;
   const modelPath = options.modelFile ?? (await qwen05bModel(tools!));
   const parallel = Math.max(...options.streams);
+  const llama = await startLlama(1);
+  const build = llama.buildType === "localBuild" ? "our source build (`pnpm llama:build`)" : `node-llama-cpp's ${llama.buildType} binary`;
+  await llama.dispose();
   const lines: string[] = [
+    `llama.cpp in our engines: ${build}`,
     `model: ${options.modelFile ?? "Qwen2.5-0.5B-shaped Q4_K_M (random weights, Qwen2 vocabulary)"}; greedy streams of ${options.tokens} tokens; ` +
       `${options.rounds} alternating rounds; ${parallel} slots of ${CONTEXT_SIZE} tokens`,
     "",

@@ -52,7 +52,7 @@ export async function startInference(env: Record<string, string>): Promise<Start
   const service = await startService<Record<string, unknown>>({
     command: ["node", "--import", "tsx", "src/main.ts"],
     cwd: inferenceDir,
-    env: { INFERENCE_PORT: "0", LOG_LEVEL: "info", ...env },
+    env: { INFERENCE_PORT: "0", LOG_LEVEL: "info", ...llamaKnobs(), ...env },
     readyWhen: (line) => {
       const json = jsonLine(line);
       return json?.msg === "ready" ? json : undefined;
@@ -62,4 +62,13 @@ export async function startInference(env: Record<string, string>): Promise<Start
   const readyMs = performance.now() - started;
   const listening = service.lines.map(jsonLine).find((j) => j?.msg === "inference listening");
   return { service, url: `http://127.0.0.1:${String(listening?.port)}`, readyMs, ready: service.ready };
+}
+
+/**
+ * Passed through to the service as to the in-process engines: which llama.cpp build node-llama-cpp loads
+ * (NODE_LLAMA_CPP_CMAKE_OPTION_*) and the patched addon's switches (SLM_LLAMA_THREADPOOL, SLM_LLAMA_THREADPOOL_POLL).
+ */
+function llamaKnobs(): Record<string, string> {
+  const passed = (name: string) => name.startsWith("SLM_LLAMA_") || name.startsWith("NODE_LLAMA_CPP_CMAKE_OPTION_");
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => passed(e[0]) && e[1] !== undefined));
 }

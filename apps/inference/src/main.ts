@@ -223,6 +223,8 @@ async function main(): Promise<void> {
         modelName: serving.modelName,
         models: variants ? [...variants.keys()] : undefined,
         chatTemplate: template.source,
+        // "localBuild": our source build (`pnpm llama:build`, docs/llama-source-build.md); else node-llama-cpp's binary.
+        llamaBuild: (await llama).buildType,
         threads: engine.threads,
         threadsMeasured: engine.threadMeasurements?.map(
           (m) =>

@@ -3,7 +3,17 @@ import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { threadCandidates } from "./choose-threads.ts";
 
 /**
- * Loads llama.cpp: the prebuilt CPU binary, never a download or a build. node-llama-cpp first checks the binary in
+ * The CMake options of our source build of llama.cpp (`pnpm --filter @slm/inference llama:build`, opt-in, see
+ * docs/llama-source-build.md): ggml's own thread pool instead of OpenMP, so that node-llama-cpp, patched in
+ * patches/node-llama-cpp*.patch to keep one persistent pool per context as llama-server does, decodes with it.
+ * node-llama-cpp loads a local build only when its options match these (plus any NODE_LLAMA_CPP_CMAKE_OPTION_*
+ * variables, as the container images set), and the prebuilt binary otherwise.
+ */
+export const LLAMA_SOURCE_BUILD_CMAKE_OPTIONS: Readonly<Record<string, string>> = { GGML_OPENMP: "OFF" };
+
+/**
+ * Loads llama.cpp: our source build when there is one (above), else the prebuilt CPU binary; never a download or
+ * a build. node-llama-cpp first checks the binary in
  * a forked child process (0.5-1 s), so main.ts starts this before resolving the model and the two overlap.
  * `maxThreads` is the most any context may use: the fixed LLAMA_THREADS, or the largest count "auto" will try.
  */
@@ -14,7 +24,7 @@ export async function startLlama(threads: number | "auto"): Promise<Llama> {
   const execArgv = process.execArgv;
   process.execArgv = withoutTypeScriptLoader(execArgv);
   try {
-    return await getLlama({ gpu: false, build: "never", maxThreads, logLevel: LlamaLogLevel.error, progressLogs: false });
+    return await getLlama({ gpu: false, build: "never", cmakeOptions: { ...LLAMA_SOURCE_BUILD_CMAKE_OPTIONS }, maxThreads, logLevel: LlamaLogLevel.error, progressLogs: false });
   } finally {
     process.execArgv = execArgv;
   }
