@@ -45,7 +45,11 @@ export async function runQwenCase(options: QwenCaseOptions): Promise<string[]> {
   const modelPath = options.modelFile ?? (await qwen05bModel(tools!));
   const parallel = Math.max(...options.streams);
   const llama = await startLlama(1);
-  const build = llama.buildType === "localBuild" ? "our source build (`pnpm llama:build`)" : `node-llama-cpp's ${llama.buildType} binary`;
+  const build =
+    llama.buildType === "localBuild"
+      ? "our source build (`pnpm llama:build`, with our thread-pool patch)"
+      : `node-llama-cpp's ${llama.buildType} binary, without our thread-pool patch (slower with 2+ threads: run \`pnpm llama:build\` first to measure our source build, docs/llama-source-build.md)`;
+  if (llama.buildType !== "localBuild") console.warn(`llama.cpp in our engines: ${build}`);
   await llama.dispose();
   const lines: string[] = [
     `llama.cpp in our engines: ${build}`,
