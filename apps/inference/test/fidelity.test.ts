@@ -106,12 +106,20 @@ async function streamAnswer(url: string, fidelityCase: FidelityCase): Promise<{ 
   return { content, reasoning };
 }
 
-/** Greedy logprobs as llama-server reports them (its default, before sampling): the same token ids, values within 1e-3. */
+/**
+ * How far a logprob may be from llama-server's recorded one (nats). The recordings come from one machine and llama.cpp
+ * picks its CPU kernels per machine (AVX-512 or AVX2, F16 dot products summed in another order): on an AMD EPYC, the
+ * same binary gave values up to 1.5e-3 away from the recordings (measured: 1.39e-3 and 1.53e-3 on two f16 models).
+ * A real fault (another token, temperature or penalties applied, probabilities after sampling) moves them by far more.
+ */
+const LOGPROB_TOLERANCE = 5e-3;
+
+/** Greedy logprobs as llama-server reports them (its default, before sampling): the same token ids, values within tolerance. */
 function expectLogprobs(actual: TokenLogprobs[] | undefined, expected: TokenLogprobs[]): void {
   expect(actual?.map((t) => [t.id, t.top.map((a) => a.id)])).toEqual(expected.map((t) => [t.id, t.top.map((a) => a.id)]));
   expect(actual?.map((t) => [t.bytes, t.top.map((a) => a.bytes)])).toEqual(expected.map((t) => [t.bytes, t.top.map((a) => a.bytes)]));
   actual!.forEach((token, i) => {
-    expect(Math.abs(token.logprob - expected[i]!.logprob), `token ${i}: ${token.logprob} vs ${expected[i]!.logprob}`).toBeLessThan(1e-3);
-    token.top.forEach((alternative, j) => expect(Math.abs(alternative.logprob - expected[i]!.top[j]!.logprob), `token ${i} top ${j}: ${alternative.logprob} vs ${expected[i]!.top[j]!.logprob}`).toBeLessThan(1e-3));
+    expect(Math.abs(token.logprob - expected[i]!.logprob), `token ${i}: ${token.logprob} vs ${expected[i]!.logprob}`).toBeLessThan(LOGPROB_TOLERANCE);
+    token.top.forEach((alternative, j) => expect(Math.abs(alternative.logprob - expected[i]!.top[j]!.logprob), `token ${i} top ${j}: ${alternative.logprob} vs ${expected[i]!.top[j]!.logprob}`).toBeLessThan(LOGPROB_TOLERANCE));
   });
 }
