@@ -1,10 +1,10 @@
 /**
  * `pnpm llama:build` compiles llama.cpp and node-llama-cpp's addon from the source node-llama-cpp bundles (offline,
- * ~5 minutes on 2 cores natively, longer with every CPU variant), with our patch to the addon
+ * 8.5 minutes on 2 cores natively, much longer with every CPU variant), with our patch to the addon
  * (patches/node-llama-cpp@*.patch: one persistent ggml thread pool per context, as llama-server keeps) and
  * LLAMA_SOURCE_BUILD_CMAKE_OPTIONS, then loads the result the way the service does and says which build it got.
- * Opt-in (`SLM_LLAMA_SOURCE_BUILD=1 bash scripts/setup.sh`) and what the container images use; see
- * docs/llama-source-build.md for what it changes and the measurements.
+ * Opt-in: `SLM_LLAMA_SOURCE_BUILD=1 bash scripts/setup.sh`, or the images' `--build-arg LLAMA_SOURCE_BUILD=true`;
+ * see docs/llama-source-build.md for what it changes and the measurements.
  *
  * Extra CMake options come from NODE_LLAMA_CPP_CMAKE_OPTION_<NAME>=<value> variables, at build time and at run
  * time alike (node-llama-cpp loads a local build only when its options match): the images set the portable ones.
