@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readRealTokenizer } from "@slm/testkit";
-import { convertTransformersToGguf } from "../../apps/inference/src/convert/index.ts";
+import { convertTransformersToGguf } from "@slm/inference/convert";
 
 /**
  * Peak memory of the transformers → GGUF conversion on a 1B-parameter model shaped like Llama 3.2 1B (hidden 2048,

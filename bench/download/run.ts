@@ -30,7 +30,6 @@ interface PullResult {
   resumes: number[];
   rehashMs: number;
   markerMs: number;
-  trusted: boolean;
 }
 
 const content = randomBytes(SIZE);

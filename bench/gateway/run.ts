@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { denoExecutable } from "../../apps/gateway/test/support/deno-binary.ts";
+import { denoExecutable } from "@slm/testkit";
 
 /**
  * Gateway overhead benchmark: POST of a small chat request to a stub upstream (stub-upstream.ts, node:http), called
@@ -147,8 +147,8 @@ async function main() {
   };
   const gatewayCommand =
     runtime === "deno"
-      ? [denoExecutable(join(gatewayDir, "package.json")), ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/deno.ts"]] as const
-      : [process.execPath, ["--import", "tsx", "src/node.ts"]] as const;
+      ? [denoExecutable(join(gatewayDir, "package.json")), ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/runtime/deno.ts"]] as const
+      : [process.execPath, ["--import", "tsx", "src/runtime/node.ts"]] as const;
   const gateway = await start(gatewayCommand[0], [...gatewayCommand[1]], gatewayDir, gatewayEnv, (line) => {
     if (!line.startsWith("{")) return undefined;
     const json = JSON.parse(line) as { msg?: string; port?: number };

@@ -2,10 +2,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { startLlamaServer } from "@slm/testkit";
-import { generate } from "../../apps/inference/src/engine/generate.ts";
-import { loadEngine, type Engine } from "../../apps/inference/src/engine/load-engine.ts";
-import { prepareCompletion } from "../../apps/inference/src/engine/prepare-completion.ts";
-import { startLlama } from "../../apps/inference/src/engine/start-llama.ts";
+import { generate, loadEngine, type Engine, prepareCompletion, startLlama } from "@slm/inference/engine";
 import { llamaTools, type LlamaTools } from "./llama-tools.ts";
 import { qwen05bModel } from "./qwen-model.ts";
 

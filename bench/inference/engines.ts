@@ -1,10 +1,7 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { startLlamaServer } from "@slm/testkit";
-import { generate } from "../../apps/inference/src/engine/generate.ts";
-import { loadEngine, type Engine } from "../../apps/inference/src/engine/load-engine.ts";
-import { prepareCompletion } from "../../apps/inference/src/engine/prepare-completion.ts";
-import { startLlama } from "../../apps/inference/src/engine/start-llama.ts";
+import { generate, loadEngine, type Engine, prepareCompletion, startLlama } from "@slm/inference/engine";
 import { streamCompletion } from "./measure-http.ts";
 import { benchModelFromFile, startInference } from "./start-inference.ts";
 

@@ -1,7 +1,4 @@
-import { generate } from "../../apps/inference/src/engine/generate.ts";
-import { loadEngine, type Engine } from "../../apps/inference/src/engine/load-engine.ts";
-import { prepareCompletion } from "../../apps/inference/src/engine/prepare-completion.ts";
-import { startLlama } from "../../apps/inference/src/engine/start-llama.ts";
+import { generate, loadEngine, type Engine, prepareCompletion, startLlama } from "@slm/inference/engine";
 import { llamaTools } from "./llama-tools.ts";
 import { qwen05bCopyingModel } from "./qwen-model.ts";
 

@@ -1,7 +1,7 @@
 import { startEngine, ENGINE_KINDS, type BenchEngine, type EngineKind } from "./engines.ts";
 import { llamaTools } from "./llama-tools.ts";
 import { qwen05bModel } from "./qwen-model.ts";
-import { startLlama } from "../../apps/inference/src/engine/start-llama.ts";
+import { startLlama } from "@slm/inference/engine";
 
 /**
  * The realistic case: a Qwen2.5-0.5B-shaped Q4_K_M model (see qwen-model.ts) on llama-server, node-llama-cpp's plain

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateTinyLlama } from "@slm/testkit";
-import { sharePrompt } from "../../apps/inference/src/engine/share-prompt.ts";
+import { sharePrompt } from "@slm/inference/engine";
 
 const require = createRequire(fileURLToPath(new URL("../../apps/inference/package.json", import.meta.url)));
 type NodeLlamaCpp = typeof import("../../apps/inference/node_modules/node-llama-cpp/dist/index.js");

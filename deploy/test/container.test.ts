@@ -235,6 +235,13 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
     expect((await models(s.ports.gateway2)).status).toBe(429);
   });
 
+  it("runs the apps on Node 24 LTS (the suite itself runs on Node >= 20)", async () => {
+    for (const service of ["inference-1", "gateway-1"]) {
+      const version = await cli!.exec(["exec", await containerId(service), "node", "--version"]);
+      expect(version.trim(), service).toMatch(/^v24\./);
+    }
+  });
+
   it("runs every service as a non-root user on a read-only root filesystem", async () => {
     for (const service of ["inference-1", "inference-2", "gateway-1", "gateway-2", "fake-hub", "redis"]) {
       const id = await containerId(service);

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { createNodeUpstream } from "../src/node-upstream.ts";
+import { createNodeUpstream } from "../src/runtime/node-upstream.ts";
 
 /**
  * The floor the gateway is measured against with `--floor`: Hono on @hono/node-server forwarding the body to the stub

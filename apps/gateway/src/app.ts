@@ -1,32 +1,35 @@
 import { ChatCompletionRequest, COMPLETION_DEFAULT_MAX_TOKENS, CompletionRequest, EmbeddingRequest, ResponseRequest } from "@slm/config";
 import { Hono, type Context } from "hono";
 import type * as v from "valibot";
-import { accessLog } from "./access-log.ts";
-import { apiKeyAuth } from "./auth.ts";
-import { readBodyWeb } from "./body.ts";
-import { clientIpResolver } from "./client-ip.ts";
-import { corsAllowlist } from "./cors.ts";
-import { notFound, onError } from "./errors.ts";
-import { health, readiness } from "./health.ts";
 import { buildKeyRecords } from "./keys/key-file.ts";
 import type { KeyPolicy } from "./keys/key-policy.ts";
 import { createKeyring, type Keyring } from "./keys/keyring.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { noMetrics, type GatewayMetrics, type MetricsEndpoint } from "./metrics/metrics.ts";
 import { metricsRoute } from "./metrics/metrics-route.ts";
+import {
+  accessLog,
+  apiKeyAuth,
+  clientIpResolver,
+  corsAllowlist,
+  health,
+  notFound,
+  onError,
+  readBodyWeb,
+  readiness,
+  requestId,
+  responseHeaders,
+  shapeRequest,
+} from "./middleware/index.ts";
 import { createModelCatalog } from "./models/model-catalog.ts";
 import { modelsRoute } from "./models/models-route.ts";
+import { servePlayground } from "./playground/serve-playground.ts";
 import { createQuotaStore, type QuotaStore } from "./quota/quota-store.ts";
 import { rateLimit } from "./quota/rate-limit.ts";
 import { streamSlots } from "./quota/stream-slots.ts";
-import { servePlayground } from "./playground/serve-playground.ts";
-import { requestId } from "./request-id.ts";
-import { responseHeaders } from "./response-headers.ts";
-import type { RuntimeAdapter } from "./runtime.ts";
-import { shapeRequest } from "./shape.ts";
+import type { RuntimeAdapter } from "./runtime/runtime.ts";
 import type { Fetch, GatewayEnv } from "./types.ts";
-import { createForwarder } from "./upstream/forward.ts";
-import { createReplicaPool } from "./upstream/replica-pool.ts";
+import { createForwarder, createReplicaPool } from "./upstream/index.ts";
 
 /** The gateway as a Hono app, built from its parts. Web-standard APIs only: runs on Node, Deno, or `app.request()`. */
 
@@ -110,7 +113,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   const metrics = options.metrics ?? noMetrics;
   const runtime = options.runtime ?? {};
   const { limits } = options;
-  const clientIp = clientIpResolver(runtime, options.trustProxyHops ?? 0);
+  const clientIp = clientIpResolver({ trustProxyHops: options.trustProxyHops, header: runtime.header, remoteAddress: runtime.remoteAddress });
   const onClientClose = runtime.onClientClose ?? onRequestAbort;
   const readBody = runtime.readBody ?? readBodyWeb;
 

@@ -9,7 +9,7 @@ import { metricsRoute } from "./metrics/metrics-route.ts";
 import { createPrometheusMetrics } from "./metrics/prometheus.ts";
 import { createQuotaStore } from "./quota/quota-store.ts";
 import { connectRedis, type RedisConnection } from "./quota/redis.ts";
-import type { RuntimeAdapter } from "./runtime.ts";
+import type { RuntimeAdapter } from "./runtime/runtime.ts";
 import type { Fetch, GatewayEnv } from "./types.ts";
 
 /**

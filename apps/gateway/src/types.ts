@@ -1,5 +1,4 @@
 import type { KeyPolicy } from "./keys/key-policy.ts";
-import type { ShapedRequest } from "./shape.ts";
 
 /** Who a request counts against: a key, or - without one - the client's address. */
 export interface Principal {
@@ -42,7 +41,7 @@ export interface UpstreamInit {
   redirect: "manual";
 }
 
-/** The part of a fetch `Response` the gateway reads, so that node.ts can answer with a lighter object. */
+/** The part of a fetch `Response` the gateway reads, so that Node's transport can answer with a lighter object. */
 export interface UpstreamResponse {
   readonly status: number;
   readonly headers: { get(name: string): string | null };
@@ -50,7 +49,7 @@ export interface UpstreamResponse {
   text(): Promise<string>;
 }
 
-/** The subset of `fetch` the gateway uses; injectable (tests stand in for inference; node.ts uses an undici Pool). */
+/** The subset of `fetch` the gateway uses; injectable (tests stand in for inference; Node has its own transport). */
 export type Fetch = (url: string, init: UpstreamInit) => Promise<UpstreamResponse>;
 
 /**
@@ -61,4 +60,17 @@ export interface TokenMeter {
   reserve(tokens: number): void;
   /** The final count for the request (idempotent: only the first call counts). */
   settle(total: number): void;
+}
+
+export type JsonObject = Record<string, unknown>;
+
+export interface ShapedRequest {
+  /** The JSON text inference receives. */
+  body: string;
+  /** The shaped request, as sent. */
+  json: JsonObject;
+  model: string;
+  stream: boolean;
+  /** The gateway turned on `stream_options.include_usage`: the usage chunk is metered, then removed. */
+  stripUsage: boolean;
 }

@@ -3,25 +3,15 @@ import { stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
-import { EnvError, isLoopbackHost, readInferenceEnv } from "@slm/config";
+import { describeError, isLoopbackHost, readInferenceEnv, type DescribedError } from "@slm/config";
 import { createLogger, type Logger } from "./logger.ts";
 import { Readiness } from "./readiness.ts";
 import { createInferenceApp } from "./http/app.ts";
-import { TokenFileError } from "./hub/read-token.ts";
-import { resolveModel, UnsupportedModelTypeError, type ResolvedModel } from "./hub/resolve-model.ts";
-import { LoraError } from "./lora/errors.ts";
-import { ConvertError } from "./convert/errors.ts";
-import { LORA_CACHE_FOLDER } from "./lora/prepare-adapter.ts";
-import { BASE_CACHE_FOLDER, prepareBase } from "./lora/prepare-base.ts";
-import { prepareAdapters } from "./lora/prepare-adapters.ts";
-import { checkDistinctNames } from "./lora/check-distinct-names.ts";
-import { engineWithAdapter } from "./engine/engine-with-adapter.ts";
-import { HubError } from "./hub/errors.ts";
-import { declaresEmbeddings, inspectGguf, InvalidModelError } from "./engine/gguf-metadata.ts";
-import { loadEngine } from "./engine/load-engine.ts";
-import { startLlama } from "./engine/start-llama.ts";
-import { ChatTemplateError, chooseChatTemplate, specialTokenTexts } from "./engine/prompt/index.ts";
-import { warmUp } from "./engine/warm-up.ts";
+import { resolveModel, type ResolvedModel } from "./hub/index.ts";
+import { checkDistinctNames, LORA_CACHE_FOLDER, prepareAdapters } from "./lora/index.ts";
+import { BASE_CACHE_FOLDER, prepareBase } from "./convert/index.ts";
+import { engineWithAdapter, declaresEmbeddings, inspectGguf, loadEngine, startLlama, warmUp } from "./engine/index.ts";
+import { chooseChatTemplate, specialTokenTexts } from "./engine/prompt/index.ts";
 import { publicModelName, type Serving } from "./serving.ts";
 import { InferenceMetrics } from "./metrics.ts";
 import { installShutdown } from "./shutdown.ts";
@@ -239,31 +229,19 @@ async function main(): Promise<void> {
       "ready",
     );
   } catch (error) {
-    readiness.set({ phase: "failed", reason: describeFailure(error) });
+    readiness.set({ phase: "failed", reason: describeFailure(error).message });
     throw error;
   }
 }
 
-/** A one-line reason: our own errors carry safe messages; anything else is named, not dumped. */
-function describeFailure(error: unknown): string {
-  if (
-    error instanceof HubError ||
-    error instanceof EnvError ||
-    error instanceof InvalidModelError ||
-    error instanceof TokenFileError ||
-    error instanceof UnsupportedModelTypeError ||
-    error instanceof LoraError ||
-    error instanceof ConvertError ||
-    error instanceof ChatTemplateError
-  ) {
-    return error.message;
-  }
-  return `unexpected ${error instanceof Error ? error.name : "failure"} during startup`;
+/** A one-line reason: our own errors carry safe messages (SafeError); anything else is named, not dumped. */
+function describeFailure(error: unknown): DescribedError {
+  return describeError(error, "startup_failed", "during startup");
 }
 
 main().catch((error: unknown) => {
-  const code = (error as { code?: unknown })?.code;
-  log.fatal({ code: typeof code === "string" ? code : "startup_failed" }, `startup failed: ${describeFailure(error)}`);
+  const { code, message } = describeFailure(error);
+  log.fatal({ code }, `startup failed: ${message}`);
   log.flush?.();
   process.exit(1);
 });

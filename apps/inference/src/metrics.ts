@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, exponentialBuckets, Gauge, Histogram, Registry } from "prom-client";
-import type { GenerationResult } from "./engine/generate.ts";
+import type { GenerationResult } from "./engine/index.ts";
 
 /** Why a generation ended before its natural end. */
 export type CancelReason = "client_closed" | "deadline" | "shutdown";

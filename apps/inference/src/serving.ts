@@ -1,4 +1,4 @@
-import type { Engine } from "./engine/load-engine.ts";
+import type { Engine } from "./engine/index.ts";
 import type { ChatTemplate } from "./engine/prompt/index.ts";
 
 /** What a ready process serves: the loaded engine, its chat template and the public model name. */

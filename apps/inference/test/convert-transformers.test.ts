@@ -16,8 +16,7 @@ import {
 import { getLlama, LlamaCompletion, LlamaLogLevel, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { convertTransformersToGguf } from "../src/convert/index.ts";
-import { convertPeftToGguf } from "../src/lora/convert-peft-to-gguf.ts";
-import { readBaseModelInfo } from "../src/lora/read-base-model-info.ts";
+import { convertPeftToGguf, readBaseModelInfo } from "../src/lora/index.ts";
 
 const PROMPT = "hello the world, the quick brown fox";
 // F32 KV cache and no flash attention: the same weights then give the same logits to float32 precision.

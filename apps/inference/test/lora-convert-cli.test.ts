@@ -7,8 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { generateLoraBase, generatePeftAdapter, type TinyLoraOptions } from "@slm/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { convertPeftToGguf } from "../src/lora/convert-peft-to-gguf.ts";
-import { readBaseModelInfo } from "../src/lora/read-base-model-info.ts";
+import { convertPeftToGguf, readBaseModelInfo } from "../src/lora/index.ts";
 
 const appDir = fileURLToPath(new URL("..", import.meta.url));
 const SMALL: TinyLoraOptions = { base: { nLayer: 1, nEmbd: 32, nHead: 4, nFf: 48 } };

@@ -14,8 +14,7 @@ import {
 } from "@slm/testkit";
 import { getLlama, LlamaCompletion, LlamaLogLevel, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { convertPeftToGguf, type ConvertPeftOptions } from "../src/lora/convert-peft-to-gguf.ts";
-import { readBaseModelInfo } from "../src/lora/read-base-model-info.ts";
+import { convertPeftToGguf, readBaseModelInfo, type ConvertPeftOptions } from "../src/lora/index.ts";
 
 const PROMPT = "Hello world the model says";
 const MAX_TOKENS = 16;

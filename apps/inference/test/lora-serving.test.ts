@@ -14,8 +14,7 @@ import {
   type TinyLoraOptions,
 } from "@slm/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { convertPeftToGguf } from "../src/lora/convert-peft-to-gguf.ts";
-import { readBaseModelInfo } from "../src/lora/read-base-model-info.ts";
+import { convertPeftToGguf, readBaseModelInfo } from "../src/lora/index.ts";
 import { failInference, startInference } from "./start-inference.ts";
 import { loraEnv, servingEnv } from "./lora-env.ts";
 

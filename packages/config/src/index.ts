@@ -1,3 +1,4 @@
+export { describeError, SafeError, type DescribedError } from "./errors/safe-error.ts";
 export { EnvError, type EnvProblem } from "./env/env-error.ts";
 export { readEnv, type EnvSource } from "./env/read-env.ts";
 export {

@@ -2,6 +2,7 @@ export * from "./gguf/index.ts";
 export * from "./lora/index.ts";
 export * from "./process/start-service.ts";
 export { freePort } from "./process/free-port.ts";
+export { denoExecutable } from "./process/deno-executable.ts";
 export * from "./fake-hub/index.ts";
 export * from "./stack/start-stack.ts";
 export * from "./llama-source/index.ts";

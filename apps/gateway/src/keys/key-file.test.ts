@@ -1,3 +1,4 @@
+import { SafeError } from "@slm/config";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "./api-key.ts";
 import { buildKeyRecords, KeyFileError, parseKeyFile } from "./key-file.ts";
@@ -27,6 +28,8 @@ describe("key file", () => {
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(KeyFileError);
+      expect(error).toBeInstanceOf(SafeError);
+      expect((error as KeyFileError).code).toBe("key_file_invalid");
       const message = (error as Error).message;
       expect(message).toMatch(/keys\.0\.key/);
       expect(message).toMatch(/keys\.1\.key/);

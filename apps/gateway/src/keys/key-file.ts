@@ -1,4 +1,4 @@
-import { expectationMessage } from "@slm/config";
+import { expectationMessage, SafeError } from "@slm/config";
 import * as v from "valibot";
 import { keyDigest, SHA256_PREFIX } from "./api-key.ts";
 import type { ApiKeyRecord, KeyPolicy } from "./key-policy.ts";
@@ -39,7 +39,7 @@ export type KeyEntry = v.InferOutput<typeof KeyEntry>;
 
 const KeyFile = v.strictObject({ keys: v.array(KeyEntry) });
 
-export class KeyFileError extends Error {
+export class KeyFileError extends SafeError {
   override readonly name = "KeyFileError";
   readonly code = "key_file_invalid";
   constructor(readonly problems: readonly string[]) {

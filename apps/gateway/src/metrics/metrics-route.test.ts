@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CHAT, chatInit, KEY, ok, testApp } from "../test-utils.ts";
+import { CHAT, chatInit, KEY, ok, testApp } from "../../test/support/test-app.ts";
 import { createPrometheusMetrics } from "./prometheus.ts";
 
 function appWith(options: { address: string; token?: string | undefined }) {

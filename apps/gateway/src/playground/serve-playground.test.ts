@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { notFound, onError } from "../errors.ts";
+import { testApp } from "../../test/support/test-app.ts";
 import { silentLogger } from "../logger.ts";
-import { testApp } from "../test-utils.ts";
+import { notFound, onError } from "../middleware/index.ts";
 import type { GatewayEnv } from "../types.ts";
 import { bundlePlayground } from "./bundle-playground.ts";
 import { servePlayground, type PlaygroundAssets } from "./serve-playground.ts";

@@ -1,3 +1,4 @@
+import { SafeError } from "@slm/config";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Logger } from "../logger.ts";
 import { noMetrics, type GatewayMetrics, type RateLimitReason } from "../metrics/metrics.ts";
@@ -49,7 +50,7 @@ export interface QuotaStore {
   readonly shared: boolean;
 }
 
-export class QuotaStoreUnavailableError extends Error {
+export class QuotaStoreUnavailableError extends SafeError {
   override readonly name = "QuotaStoreUnavailableError";
   readonly code = "quota_store_unavailable";
   constructor(options?: ErrorOptions) {

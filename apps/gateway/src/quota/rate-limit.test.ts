@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { CHAT, chatInit, COMPLETION, ok, testApp } from "../../test/support/test-app.ts";
 import { createQuotaStore } from "./quota-store.ts";
-import { CHAT, chatInit, COMPLETION, ok, testApp } from "../test-utils.ts";
 
 type Envelope = { error: { message: string; type: string; param: string | null; code: string | null } };
 const encoder = new TextEncoder();

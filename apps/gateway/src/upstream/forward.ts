@@ -3,10 +3,11 @@ import type { Context, Handler } from "hono";
 import * as v from "valibot";
 import { silentLogger, type Logger } from "../logger.ts";
 import { noMetrics, type GatewayMetrics } from "../metrics/metrics.ts";
-import { withResponseHeaders } from "../response-headers.ts";
+import { withResponseHeaders } from "../middleware/index.ts";
 import { scrubEnvelope } from "../scrub.ts";
 import type { Fetch, GatewayEnv, UpstreamResponse } from "../types.ts";
 import { relayEventStream } from "./event-stream.ts";
+import { meterTokens } from "./meter-tokens.ts";
 import type { Replica, ReplicaPool } from "./replica-pool.ts";
 
 /**
@@ -14,7 +15,7 @@ import type { Replica, ReplicaPool } from "./replica-pool.ts";
  * internal inference key and a deadline (client disconnect or timeout, whichever comes first, aborts it). What comes
  * back crosses with a whitelist of headers: JSON read whole (small, and its usage is metered), SSE relayed chunk by
  * chunk. Failures become 502/503/504 in the error envelope; an upstream error envelope is scrubbed and relayed with
- * its status and Retry-After.
+ * its status and Retry-After. What each outcome costs in tokens is meter-tokens.ts's to decide.
  */
 
 export interface ForwardOptions {
@@ -97,16 +98,6 @@ async function readCapped(response: UpstreamResponse, maxBytes: number): Promise
     }
   }
   return text.slice(0, maxBytes);
-}
-
-const TOTAL_TOKENS = /"total_tokens"\s*:\s*(\d+)/;
-
-/** total_tokens of an answer's usage: found after its last "usage" key, without parsing the whole answer again. */
-export function totalTokensOf(text: string): number | undefined {
-  const at = text.lastIndexOf('"usage"');
-  if (at === -1) return undefined;
-  const match = TOTAL_TOKENS.exec(text.slice(at));
-  return match ? Number(match[1]) : undefined;
 }
 
 /**
@@ -219,15 +210,11 @@ export function createForwarder(options: ForwardOptions): Forwarder {
     return async function forward(c) {
       const shaped = c.get("shaped");
       const requestId = c.get("requestId");
-      const meter = c.get("meterTokens");
       const releaseStream = c.get("releaseStream");
       const deadline = new Deadline(c, options.onClientClose, timeoutMs);
       const started = performance.now();
-      // Charged before sending: the prompt's estimate now; the real usage when known; a request that ends without
-      // one (the client left, the upstream broke or timed out) pays its prompt and its whole token cap.
-      const estimate = promptEstimate(shaped.body);
-      const worstCase = estimate + tokenCap(shaped.json);
-      meter?.reserve(estimate);
+      // Charged before sending (the prompt's estimate), settled by the outcome.
+      const tokens = meterTokens(c.get("meterTokens"), shaped);
       let replica: Replica | undefined;
       let streaming = false;
       const finish = () => {
@@ -245,7 +232,8 @@ export function createForwarder(options: ForwardOptions): Forwarder {
           const outcome = deadline.reason ?? (err instanceof ApiError ? err.code : "unreachable");
           metrics.upstreamLatency(path, outcome, (performance.now() - started) / 1000);
           // Nothing was generated when inference was never reached; it may have been when the request was sent.
-          meter?.settle(deadline.reason !== null ? worstCase : 0);
+          if (deadline.reason !== null) tokens.settleWorstCase();
+          else tokens.settleNothing();
           if (err instanceof ApiError) throw err;
           if (deadline.reason === "client") {
             logger.info("client closed the request before inference answered", { requestId, path });
@@ -261,7 +249,7 @@ export function createForwarder(options: ForwardOptions): Forwarder {
         metrics.upstreamLatency(path, String(upstream.status), (performance.now() - started) / 1000);
 
         if (upstream.status < 200 || upstream.status >= 300) {
-          meter?.settle(0); // refused by inference: nothing generated
+          tokens.settleNothing(); // refused by inference
           return await relayError(c, upstream, requestId, path);
         }
 
@@ -273,7 +261,7 @@ export function createForwarder(options: ForwardOptions): Forwarder {
           metrics.streamOpened();
           const body = relayEventStream(upstream.body, {
             stripUsage: shaped.stripUsage,
-            onUsage: meter && ((usage, events, complete) => meter.settle(usage?.total_tokens ?? (complete ? estimate + events : worstCase))),
+            onUsage: tokens.onStreamUsage,
             onBreak: (err) => {
               if (deadline.reason === "client") {
                 logger.info("client closed the stream", { requestId, path });
@@ -298,30 +286,18 @@ export function createForwarder(options: ForwardOptions): Forwarder {
         try {
           text = await upstream.text();
         } catch (err) {
-          meter?.settle(worstCase);
+          tokens.settleWorstCase();
           if (deadline.reason === "client") throw clientClosed();
           if (deadline.reason === "timeout") throw timedOut();
           logger.warn("inference response broke", { requestId, path, err });
           throw badUpstream();
         }
-        meter?.settle(totalTokensOf(text) ?? estimate);
+        tokens.settleAnswer(text);
         return new Response(text, { status: upstream.status, headers });
       } finally {
         if (!streaming) finish();
       }
     };
-  }
-
-  /** A prompt's tokens, estimated from the request's bytes (about four per token in English JSON; at least 1). */
-  function promptEstimate(body: string): number {
-    return Math.max(1, Math.ceil(body.length / 4));
-  }
-
-  /** The most tokens the request may generate: its (shaped, so always set) cap, times `n`. */
-  function tokenCap(json: Record<string, unknown>): number {
-    const cap = Number(json["max_completion_tokens"] ?? json["max_tokens"] ?? json["max_output_tokens"] ?? 0);
-    const n = Number(json["n"] ?? 1);
-    return (Number.isFinite(cap) ? cap : 0) * (Number.isFinite(n) && n > 0 ? n : 1);
   }
 
   async function getJson(path: string): Promise<{ status: number; text: string } | null> {

@@ -3,11 +3,10 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { jsonLine, startService, type RunningService } from "@slm/testkit";
-import { denoExecutable } from "./deno-binary.ts";
+import { jsonLine, startService, type RunningService, denoExecutable } from "@slm/testkit";
 
 /**
- * The gateway as a real process, on Node (`node --import tsx src/node.ts`: one pid, so stopping it leaves no
+ * The gateway as a real process, on Node (`node --import tsx src/runtime/node.ts`: one pid, so stopping it leaves no
  * orphan) or on Deno (the `deno` npm package's binary), started in an empty directory (no stray .env).
  */
 
@@ -31,9 +30,9 @@ const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).
 function command(runtime: Runtime): [string, ...string[]] {
   if (runtime === "deno") {
     // As `pnpm start:deno` runs it.
-    return [denoExecutable(), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", join(GATEWAY_DIR, "src/deno.ts")];
+    return [denoExecutable(import.meta.url), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", join(GATEWAY_DIR, "src/runtime/deno.ts")];
   }
-  return [process.execPath, "--import", TSX_LOADER, join(GATEWAY_DIR, "src/node.ts")];
+  return [process.execPath, "--import", TSX_LOADER, join(GATEWAY_DIR, "src/runtime/node.ts")];
 }
 
 export const METRICS_TOKEN = "metrics-token-for-tests-0123456789";

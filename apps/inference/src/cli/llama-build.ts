@@ -11,7 +11,7 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { LLAMA_SOURCE_BUILD_CMAKE_OPTIONS, startLlama } from "../engine/start-llama.ts";
+import { LLAMA_SOURCE_BUILD_CMAKE_OPTIONS, startLlama } from "../engine/index.ts";
 
 const inferenceDir = fileURLToPath(new URL("../../", import.meta.url));
 const cli = fileURLToPath(new URL("../../node_modules/node-llama-cpp/dist/cli/cli.js", import.meta.url));

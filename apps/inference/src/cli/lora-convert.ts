@@ -7,16 +7,17 @@
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { convertPeftFiles } from "../lora/convert-peft-files.ts";
-import { LoraError } from "../lora/errors.ts";
-import { writeFileAtomic } from "../lora/write-file-atomic.ts";
+import { describeError } from "@slm/config";
+import { UsageError } from "./run-command.ts";
+import { writeFileAtomic } from "../formats/index.ts";
+import { convertPeftFiles } from "../lora/index.ts";
 
 const USAGE = "usage: pnpm lora:convert <adapter-dir> --base <base.gguf> [--out <file.gguf>] [--out-type f32|f16] [--name <name>]";
 
 async function main(): Promise<void> {
   const { values, positionals } = parseCommandLine();
   const outType = values["out-type"];
-  if (positionals.length !== 1 || !values.base || (outType !== "f32" && outType !== "f16")) throw new UsageError();
+  if (positionals.length !== 1 || !values.base || (outType !== "f32" && outType !== "f16")) throw new UsageError(USAGE);
   // pnpm runs scripts from the workspace root; INIT_CWD is where the user typed the command.
   const cwd = process.env.INIT_CWD ?? process.cwd();
   const dir = resolve(cwd, positionals[0]!);
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
     outType,
     ...(values.name === undefined ? {} : { name: values.name }),
   });
-  await writeFileAtomic(out, bytes);
+  await writeFileAtomic(out, bytes, { flush: true });
   process.stdout.write(`wrote ${out}: ${architecture} LoRA adapter, ${outType.toUpperCase()}, ${bytes.length} bytes\n`);
 }
 
@@ -46,23 +47,15 @@ function parseCommandLine() {
       },
     });
   } catch {
-    throw new UsageError();
-  }
-}
-
-class UsageError extends Error {
-  readonly code = "usage";
-  constructor() {
-    super(USAGE);
+    throw new UsageError(USAGE);
   }
 }
 
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    const known = error instanceof LoraError || error instanceof UsageError;
-    const message = known ? `[${error.code}] ${error.message}` : `unexpected ${error instanceof Error ? error.name : "failure"}`;
-    process.stderr.write(`lora:convert failed ${message}\n`);
+    const { code, message } = describeError(error, "unexpected_error");
+    process.stderr.write(`lora:convert failed [${code}] ${message}\n`);
     process.exit(1);
   },
 );

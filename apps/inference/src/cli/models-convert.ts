@@ -13,11 +13,8 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { InferenceConfig } from "@slm/config";
-import { convertTransformersCached, detectRepoFormat, transformersFilesToFetch } from "../convert/index.ts";
-import { transformersBaseOf } from "../hub/configured-artifacts.ts";
-import { resolveModel } from "../hub/resolve-model.ts";
-import { SAFETENSORS_INDEX } from "../hub/resolve-transformers-base.ts";
-import { BASE_CACHE_FOLDER, prepareBase } from "../lora/prepare-base.ts";
+import { BASE_CACHE_FOLDER, convertTransformersCached, detectRepoFormat, prepareBase, transformersFilesToFetch } from "../convert/index.ts";
+import { resolveModel, SAFETENSORS_INDEX, transformersBaseOf } from "../hub/index.ts";
 import { createProgressReporter } from "./progress-reporter.ts";
 import { runCommand, UsageError } from "./run-command.ts";
 

@@ -1,5 +1,4 @@
-import { lockModels } from "../hub/lock-models.ts";
-import { lockfilePathOf, writeLockfile } from "../hub/lockfile.ts";
+import { lockfilePathOf, lockModels, writeLockfile } from "../hub/index.ts";
 import { createProgressReporter } from "./progress-reporter.ts";
 import { runCommand, UsageError } from "./run-command.ts";
 

@@ -1,4 +1,4 @@
-import { resolveModel } from "../hub/resolve-model.ts";
+import { resolveModel } from "../hub/index.ts";
 import { createProgressReporter } from "./progress-reporter.ts";
 import { runCommand } from "./run-command.ts";
 

@@ -1,5 +1,5 @@
 import cliProgress from "cli-progress";
-import type { SupplyChainEvent } from "../hub/events.ts";
+import type { SupplyChainEvent } from "../hub/index.ts";
 
 export interface ProgressReporter {
   progress(progress: { downloadedBytes: number; totalBytes: number }): void;

@@ -1,15 +1,9 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { EnvError, readInferenceEnv, type InferenceConfig } from "@slm/config";
-import { InvalidModelError } from "../engine/gguf-metadata.ts";
-import { UnsupportedModelTypeError } from "../hub/configured-artifacts.ts";
-import { HubError } from "../hub/errors.ts";
-import { TokenFileError } from "../hub/read-token.ts";
-import { LoraError } from "../lora/errors.ts";
-import { ConvertError } from "../convert/errors.ts";
+import { describeError, readInferenceEnv, SafeError, type InferenceConfig } from "@slm/config";
 
 /** A command used in a way it cannot work (its message says what to change). */
-export class UsageError extends Error {
+export class UsageError extends SafeError {
   override readonly name = "UsageError";
   readonly code = "usage";
 }
@@ -31,15 +25,9 @@ export function runCommand(name: string, action: (config: InferenceConfig) => Pr
     .then(
       () => process.exit(0),
       (error: unknown) => {
-        const code = (error as { code?: unknown })?.code;
-        process.stderr.write(`${name} failed${typeof code === "string" ? ` [${code}]` : ""}: ${describe(error)}\n`);
+        const { code, message } = describeError(error, "unexpected_error");
+        process.stderr.write(`${name} failed [${code}]: ${message}\n`);
         process.exit(1);
       },
     );
-}
-
-function describe(error: unknown): string {
-  const known = [UsageError, HubError, EnvError, InvalidModelError, TokenFileError, UnsupportedModelTypeError, LoraError, ConvertError];
-  if (known.some((type) => error instanceof type)) return (error as Error).message;
-  return `unexpected ${error instanceof Error ? error.name : "failure"}`;
 }

@@ -1,5 +1,5 @@
 import { InvalidModelConfigError, UnsupportedArchitectureError } from "./errors.ts";
-import type { GgufValue } from "./gguf-header.ts";
+import type { GgufValue } from "../formats/index.ts";
 
 /**
  * The transformers architectures we convert, as llama.cpp's convert_hf_to_gguf.py converts them (conversion/base.py

@@ -2,7 +2,7 @@ import { llamaSourcePath, readRealTokenizer, readTokenizerMetadata, syntheticTok
 import { describe, expect, it } from "vitest";
 import { convertTokenizer } from "./convert-tokenizer.ts";
 import { UnsupportedTokenizerError } from "./errors.ts";
-import type { GgufValue } from "./gguf-header.ts";
+import type { GgufValue } from "../formats/index.ts";
 
 const reference = async (name: string) => readTokenizerMetadata(await llamaSourcePath(`models/ggml-vocab-${name}.gguf`));
 const text = (value: string | Uint8Array) => (typeof value === "string" ? value : new TextDecoder("utf-8", { ignoreBOM: true }).decode(value));

@@ -1,7 +1,7 @@
 import { Tokenizer } from "@huggingface/tokenizers";
 import { createHash } from "node:crypto";
 import { InvalidTokenizerError, MissingModelFileError, UnsupportedTokenizerError } from "./errors.ts";
-import type { GgufValue } from "./gguf-header.ts";
+import type { GgufValue } from "../formats/index.ts";
 import { PRE_TOKENIZER_BY_HASH, PRE_TOKENIZER_CHECK_TEXT } from "./pre-tokenizer-hashes.ts";
 import { readSentencePieceModel, SentencePieceType } from "./read-sentencepiece-model.ts";
 

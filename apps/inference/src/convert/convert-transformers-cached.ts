@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { cachedConversion, sha256File, type CachedConversionResult } from "./cached-conversion.ts";
+import { cachedConversion, sha256File, type CachedConversionResult } from "../formats/index.ts";
 import { prepareTransformersConversion, TRANSFORMERS_CONVERTER_VERSION, type TransformersOutType } from "./convert-transformers.ts";
 import { MissingModelFileError } from "./errors.ts";
 
@@ -21,7 +21,7 @@ export interface ConvertTransformersCachedOptions {
 /**
  * Converts a transformers model to GGUF once: keyed by the sha256 of every source file (and of the merged adapter),
  * the converter version and the output type, written atomically with its sha256 beside it and reused at restart
- * (`converted: false`) — the same cache discipline as the converted LoRA adapters (cached-conversion.ts).
+ * (`converted: false`) — the same cache discipline as the converted LoRA adapters (formats/cached-conversion.ts).
  */
 export async function convertTransformersCached(options: ConvertTransformersCachedOptions): Promise<CachedConversionResult> {
   const digest = (name: string, path: string, known?: string) =>

@@ -1,13 +1,20 @@
 import { open, readFile } from "node:fs/promises";
+import {
+  encodeF16,
+  encodeF32,
+  encodeGgufHeader,
+  encodeQ8_0,
+  float16BitsToNumber,
+  reorderRotaryRows,
+  toFloat16Bits,
+  type GgmlTensorType,
+  type GgufValue,
+} from "../formats/index.ts";
 import { ggufTensorName, planArchitecture, requiredTensors, type ArchitecturePlan } from "./architectures.ts";
 import { convertTokenizer } from "./convert-tokenizer.ts";
-import { encodeF16, encodeF32, encodeQ8_0 } from "./encode-tensor-data.ts";
 import { InvalidModelConfigError, MergeAdapterError, MissingModelFileError, TensorShapeError, UnexpectedTensorError } from "./errors.ts";
-import { encodeGgufHeader, type GgmlTensorType, type GgufValue } from "./gguf-header.ts";
 import { addDelta, readAdapterForMerge, type MergeDelta } from "./merge-adapter.ts";
 import { openWeightShards, type WeightShards, type WeightTensor } from "./read-weight-shards.ts";
-import { float16BitsToNumber, toFloat16Bits } from "../lora/float16-bits.ts";
-import { reorderRotaryRows } from "../lora/reorder-rotary-rows.ts";
 
 /**
  * transformers → GGUF in TypeScript, following llama.cpp's convert_hf_to_gguf.py. Hand-written: no JavaScript library

@@ -1,10 +1,10 @@
+import { SafeError } from "@slm/config";
+
 /**
  * Why a transformers model cannot be converted to GGUF: each class has a stable `code` and a one-line message naming
  * the architecture, tensor, file or field at fault (never a path, URL or token), safe to log and to show at startup.
  */
-export abstract class ConvertError extends Error {
-  abstract readonly code: string;
-}
+export abstract class ConvertError extends SafeError {}
 
 /** config.json names an architecture this converter does not handle. */
 export class UnsupportedArchitectureError extends ConvertError {

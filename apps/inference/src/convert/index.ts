@@ -1,6 +1,6 @@
-// transformers (safetensors + tokenizer files) → GGUF, following llama.cpp's convert_hf_to_gguf.py. See docs/transformers-conversion.md.
+// transformers (safetensors + tokenizer files) → GGUF, following llama.cpp's convert_hf_to_gguf.py (LORA_MERGE folds a PEFT
+// adapter in), cached; prepareBase makes the configured transformers base ready at startup. See docs/transformers-conversion.md.
 export { SUPPORTED_ARCHITECTURES } from "./architectures.ts";
-export { cachedConversion, sha256File, type CachedConversionOptions, type CachedConversionResult } from "./cached-conversion.ts";
 export { convertTokenizer, preTokenizerHash, type ConvertedTokenizer, type TokenizerInputs } from "./convert-tokenizer.ts";
 export {
   convertTransformersToGguf,
@@ -13,3 +13,4 @@ export {
 export { convertTransformersCached, type ConvertTransformersCachedOptions } from "./convert-transformers-cached.ts";
 export { detectRepoFormat, transformersFilesToFetch } from "./detect-repo-format.ts";
 export * from "./errors.ts";
+export { BASE_CACHE_FOLDER, prepareBase, type PrepareBaseOptions, type PreparedBase, type VerifiedTransformersBase } from "./prepare-base.ts";

@@ -1,7 +1,4 @@
-import { parseAdapterConfig } from "../lora/adapter-config.ts";
-import { pairLoraTensors, refuseUnrepresentable } from "../lora/convert-peft-to-gguf.ts";
-import { moduleScaling } from "../lora/module-scaling.ts";
-import { readSafetensors } from "../lora/read-safetensors.ts";
+import { moduleScaling, pairLoraTensors, parseAdapterConfig, readSafetensors, refuseUnrepresentable } from "../formats/index.ts";
 import { MergeAdapterError } from "./errors.ts";
 
 /** One adapted weight: W[out][in] += scale · (B·A)[out][in] (for an embedding, the transpose of B·A). */
@@ -18,8 +15,9 @@ export interface MergeDelta {
 
 /**
  * Reads a PEFT LoRA adapter for LORA_MERGE: the deltas keyed by the Hugging Face weight they change
- * (`<module>.weight`), with PEFT's scaling (alpha / r, rsLoRA, rank and alpha patterns) as module-scaling.ts computes
- * it. The same refusals as the GGUF adapter conversion (DoRA, biases, modules_to_save, fan_in_fan_out, ...).
+ * (`<module>.weight`), with PEFT's scaling (alpha / r, rsLoRA, rank and alpha patterns) as moduleScaling computes it
+ * (formats/peft/). The same refusals as the GGUF adapter conversion (DoRA, biases, modules_to_save, fan_in_fan_out,
+ * ...).
  */
 export function readAdapterForMerge(adapterConfig: Uint8Array | string, safetensors: Uint8Array, baseShapes: ReadonlyMap<string, readonly number[]>): Map<string, MergeDelta> {
   const config = parseAdapterConfig(adapterConfig);

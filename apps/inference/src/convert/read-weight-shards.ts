@@ -1,6 +1,12 @@
 import { open, type FileHandle } from "node:fs/promises";
-import { SafetensorsFormatError } from "../lora/errors.ts";
-import { BYTES_PER_ELEMENT, decodeSafetensorsData, headerLength, parseSafetensorsHeader, type SafetensorsDtype } from "../lora/read-safetensors.ts";
+import {
+  BYTES_PER_ELEMENT,
+  decodeSafetensorsData,
+  headerLength,
+  parseSafetensorsHeader,
+  SafetensorsFormatError,
+  type SafetensorsDtype,
+} from "../formats/index.ts";
 import { InvalidModelConfigError, InvalidWeightsFileError, MissingModelFileError, UnsupportedDtypeError } from "./errors.ts";
 
 /** One tensor of a transformers checkpoint: where its bytes are, never the bytes themselves. */

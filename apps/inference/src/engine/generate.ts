@@ -3,7 +3,7 @@ import type { FinishReason } from "@slm/config";
 import { LogprobCapture, type TokenLogprob } from "./logprobs.ts";
 import type { PreparedGeneration } from "./prepare-generation.ts";
 import { PromptLookup } from "./prompt-lookup.ts";
-import { penaltyOptions } from "./sampling.ts";
+import { samplerOptions } from "./sampling.ts";
 import { endsWithTokenStop, StopMatcher } from "./stops.ts";
 import type { StepGate } from "./step-gate.ts";
 
@@ -91,13 +91,7 @@ export async function generate(
     input,
     capture ? { probabilities: true } : {},
     {
-      temperature: request.sampling.temperature,
-      topK: request.sampling.topK,
-      topP: request.sampling.topP,
-      minP: request.sampling.minP,
-      seed: request.sampling.seed,
-      ...(request.sampling.tokenBias ? { tokenBias: request.sampling.tokenBias } : {}),
-      repeatPenalty: penaltyOptions(request.sampling, generated, request.maxTokens),
+      ...samplerOptions(request.sampling, generated, request.maxTokens),
       ...(request.grammar ? { grammarEvaluationState: new LlamaGrammarEvaluationState({ model, grammar: request.grammar }) } : {}),
       // Context shift never happens: maxTokens fits the room left after the prompt.
       yieldEogToken: true,

@@ -1,6 +1,8 @@
 import { readGgufFileInfo } from "node-llama-cpp";
+import { SafeError } from "@slm/config";
 
-export class InvalidModelError extends Error {
+/** The model file is not one llama.cpp can load; the message names what is wrong with it. */
+export class InvalidModelError extends SafeError {
   override readonly name = "InvalidModelError";
   readonly code = "invalid_model";
 }

@@ -1,5 +1,5 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
-import { AdapterLoadError } from "../lora/errors.ts";
+import { AdapterLoadError } from "../lora/index.ts";
 import { PromptLookup } from "./prompt-lookup.ts";
 import { SlotPool } from "./slot-pool.ts";
 import { StepGate } from "./step-gate.ts";

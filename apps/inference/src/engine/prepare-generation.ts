@@ -1,5 +1,5 @@
 import type { LlamaGrammar, LlamaText, Token } from "node-llama-cpp";
-import { ApiError, type GenerationParams } from "@slm/config";
+import { ApiError, type GenerationParams, type SamplingParams } from "@slm/config";
 import type { Engine } from "./load-engine.ts";
 import { samplingFor, type Sampling } from "./sampling.ts";
 import { resolveStops, type StopSet } from "./stops.ts";
@@ -22,22 +22,8 @@ export interface PreparedGeneration {
 
 export interface PrepareGenerationOptions {
   prompt: Token[];
-  params: Pick<
-    GenerationParams,
-    | "maxTokens"
-    | "temperature"
-    | "top_p"
-    | "top_k"
-    | "min_p"
-    | "seed"
-    | "stop"
-    | "presence_penalty"
-    | "frequency_penalty"
-    | "repetition_penalty"
-    | "logit_bias"
-    | "response_format"
-    | "n"
-  >;
+  /** The sampling parameters go to `samplingFor` as they are; the others shape the prompt, the stops and the grammar. */
+  params: SamplingParams & Pick<GenerationParams, "maxTokens" | "stop" | "response_format" | "n">;
   /** Alternatives per token when the request asks for logprobs (chat: top_logprobs; completions: logprobs). */
   logprobs?: number | undefined;
   /** Stops that come with the prompt format (a chat template's end of turn). */

@@ -1,5 +1,11 @@
 import { InputLookupTokenPredictor, TokenPredictor, type Token } from "node-llama-cpp";
-import type { PreparedGeneration } from "./prepare-generation.ts";
+import type { Sampling } from "./sampling.ts";
+
+/** What prompt lookup reads of a prepared generation (a structural type: the engine's PreparedGeneration fits it). */
+interface LookupRequest {
+  prompt: Token[];
+  sampling: Pick<Sampling, "temperature" | "penalties">;
+}
 
 /**
  * Prompt-lookup speculative decoding (node-llama-cpp's InputLookupTokenPredictor: no draft model). When the last
@@ -30,7 +36,7 @@ export class PromptLookup extends TokenPredictor {
   }
 
   /** Called before a generation's first token: guesses come from its prompt, if it qualifies. */
-  begin(request: PreparedGeneration): void {
+  begin(request: LookupRequest): void {
     this.active = qualifies(request);
     this.lookup.updateInputTokens(this.active ? request.prompt : []);
   }
@@ -59,6 +65,6 @@ export class PromptLookup extends TokenPredictor {
 }
 
 /** Greedy and nothing that reads the answer so far: guesses then cannot change a token. */
-export function qualifies(request: PreparedGeneration): boolean {
+export function qualifies(request: LookupRequest): boolean {
   return request.sampling.temperature === 0 && request.sampling.penalties === undefined;
 }

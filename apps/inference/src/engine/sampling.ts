@@ -1,17 +1,18 @@
 import { randomInt } from "node:crypto";
 import { TokenBias, type LlamaModel, type SequenceEvaluateOptions, type Token } from "node-llama-cpp";
-import { ApiError, type GenerationParams } from "@slm/config";
+import { ApiError, type SamplingParams } from "@slm/config";
 
-/** What `LlamaContextSequence.evaluate` needs to sample, minus the grammar (built separately, it is async). */
-export type Sampling = Pick<SequenceEvaluateOptions, "temperature" | "topK" | "topP" | "minP" | "seed" | "tokenBias"> & {
-  /** Presence / frequency / repetition penalties; applied to the tokens generated so far (see `penalties`). */
+/** The options of `LlamaContextSequence.evaluate` that set up its sampler; `samplingFor` fills them. */
+type SamplerOptions = Omit<SequenceEvaluateOptions, "grammarEvaluationState" | "repeatPenalty" | "evaluationPriority" | "contextShift" | "yieldEogToken">;
+
+/**
+ * What `LlamaContextSequence.evaluate` needs to sample, minus the grammar (built separately, it is async) and with the
+ * penalties as numbers: they read the output so far, which only the generation has (see `samplerOptions`).
+ */
+export type Sampling = SamplerOptions & {
+  /** Presence / frequency / repetition penalties; applied to the tokens generated so far. */
   penalties: { penalty: number; presencePenalty: number; frequencyPenalty: number } | undefined;
 };
-
-export type SamplingParams = Pick<
-  GenerationParams,
-  "temperature" | "top_p" | "top_k" | "min_p" | "seed" | "presence_penalty" | "frequency_penalty" | "repetition_penalty" | "logit_bias"
->;
 
 /**
  * Maps OpenAI's sampling parameters onto llama.cpp's sampler chain (logit bias -> penalties -> top-k -> top-p ->
@@ -39,16 +40,20 @@ export function samplingFor(model: LlamaModel, params: SamplingParams, vocabular
 }
 
 /**
- * The sequence option for the penalties: llama.cpp's sampler reads `generated` (the output so far, which the caller
- * keeps appending to) before every token; the window is the whole output, so OpenAI's "text so far" holds.
+ * The sampler's options for `LlamaContextSequence.evaluate`. llama.cpp's sampler reads `generated` (the output so far,
+ * which the caller keeps appending to) for the penalties before every token; the window is the whole output, so
+ * OpenAI's "text so far" holds.
  */
-export function penaltyOptions(
+export function samplerOptions(
   sampling: Sampling,
   generated: readonly Token[],
   maxTokens: number,
-): SequenceEvaluateOptions["repeatPenalty"] {
-  if (!sampling.penalties) return undefined;
-  return { ...sampling.penalties, punishTokens: () => generated as Token[], maxPunishTokens: maxTokens };
+): SamplerOptions & Pick<SequenceEvaluateOptions, "repeatPenalty"> {
+  const { penalties, ...options } = sampling;
+  return {
+    ...options,
+    repeatPenalty: penalties && { ...penalties, punishTokens: () => generated as Token[], maxPunishTokens: maxTokens },
+  };
 }
 
 /** OpenAI's logit_bias: added to the token's logit; -100 bans the token. Ids outside the vocabulary are a 400. */

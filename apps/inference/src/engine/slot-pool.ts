@@ -1,3 +1,5 @@
+import { SafeError } from "@slm/config";
+
 /**
  * A fixed set of slots (context sequences) handed out one request at a time, with a bounded FIFO of waiters.
  * node-llama-cpp's `getSequence()` throws when all are taken and two generations on one sequence corrupt each other
@@ -5,16 +7,20 @@
  * free one in the given order: llama.cpp batches consecutive sequence ids in one pass (see step-gate.ts), so busy
  * sequences are kept packed at the low ids.
  */
-export class QueueFullError extends Error {
+export class QueueFullError extends SafeError {
   override readonly name = "QueueFullError";
+  /** The code of the 429 it is answered with. */
+  readonly code = "server_overloaded";
   constructor(readonly queued: number) {
     super("all slots are busy and the wait queue is full");
   }
 }
 
 /** The pool was closed (shutdown): nothing more is handed out. */
-export class PoolClosedError extends Error {
+export class PoolClosedError extends SafeError {
   override readonly name = "PoolClosedError";
+  /** The code of the 503 it is answered with. */
+  readonly code = "shutting_down";
 }
 
 export interface SlotPoolOptions<T> {

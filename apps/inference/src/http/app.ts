@@ -1,8 +1,10 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { matchedRoutes } from "hono/route";
+import { METHOD_NAME_ALL } from "hono/router";
 import { ApiError, errorEnvelope, type ModelList } from "@slm/config";
 import type { Readiness } from "../readiness.ts";
 import type { Serving } from "../serving.ts";
@@ -34,18 +36,6 @@ export interface InferenceAppOptions {
   shutdown: AbortSignal;
 }
 
-const ROUTES = new Set([
-  "/health",
-  "/ready",
-  "/metrics",
-  "/v1/models",
-  "/v1/chat/completions",
-  "/v1/completions",
-  "/v1/embeddings",
-  "/apply-template",
-  "/tokenize",
-  "/detokenize",
-]);
 /** Probes and scrapes are logged at debug level, so a load balancer polling /ready does not flood the logs. */
 const QUIET = new Set(["/health", "/ready", "/metrics"]);
 const REQUEST_ID = /^[\w.-]{1,128}$/;
@@ -66,7 +56,7 @@ export function createInferenceApp(options: InferenceAppOptions): Hono<Inference
     c.set("arrivedAt", started);
     await next();
     c.res.headers.set("x-request-id", c.get("requestId"));
-    const route = ROUTES.has(c.req.path) ? c.req.path : "unmatched";
+    const route = routeLabel(c);
     metrics.requests.inc({ route, method: c.req.method, status: String(c.res.status) });
     const line = { requestId: c.get("requestId"), method: c.req.method, route, status: c.res.status, ms: Math.round(performance.now() - started) };
     if (QUIET.has(route)) log.debug(line, "request");
@@ -148,4 +138,14 @@ export function createInferenceApp(options: InferenceAppOptions): Hono<Inference
     return api ? errorResponse(c, api) : internalError(c, error, log);
   });
   return app;
+}
+
+/**
+ * The label of a request in metrics and logs: the path of the route Hono matched (its pattern), so every registered
+ * route is labelled without a list kept by hand; "unmatched" when none did, never the raw path (unbounded label
+ * values, and a forged path in a log line). Middleware (registered with `use`, for every method) is not a route: a
+ * request that the key check or the body limit refused is still labelled with the route it was meant for.
+ */
+function routeLabel(c: Context): string {
+  return matchedRoutes(c).find((route) => route.method !== METHOD_NAME_ALL)?.path ?? "unmatched";
 }

@@ -7,8 +7,7 @@ import {
   type ChatTokenLogprob,
   type FinishReason,
 } from "@slm/config";
-import type { TokenLogprob } from "../engine/logprobs.ts";
-import { prepareChat, type PreparedChat } from "../engine/prepare-chat.ts";
+import { type TokenLogprob, prepareChat, type PreparedChat } from "../engine/index.ts";
 import { OutputSplitter, splitOutput, type OutputSyntax, type SplitText } from "../engine/prompt/index.ts";
 import { parseToolCalls, ToolCallStream, toolMessage, type ToolStreamDelta } from "../engine/tools/index.ts";
 import type { Serving } from "../serving.ts";

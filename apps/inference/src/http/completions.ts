@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Token } from "node-llama-cpp";
 import { CompletionRequest, type Completion, type CompletionLogprobs, type FinishReason } from "@slm/config";
-import type { TokenLogprob } from "../engine/logprobs.ts";
-import { prepareCompletion } from "../engine/prepare-completion.ts";
+import { type TokenLogprob, prepareCompletion } from "../engine/index.ts";
 import type { Serving } from "../serving.ts";
 import type { InferenceContext } from "./context.ts";
 import { readRequest } from "./read-request.ts";

@@ -1,8 +1,7 @@
 import type { Hono } from "hono";
 import type { Token } from "node-llama-cpp";
 import { ApplyTemplateRequest, DetokenizeRequest, TokenizeRequest } from "@slm/config";
-import { renderChat } from "../engine/prepare-chat.ts";
-import { promptTokens } from "../engine/prepare-completion.ts";
+import { renderChat, promptTokens } from "../engine/index.ts";
 import { tokenizePrompt } from "../engine/prompt/index.ts";
 import type { Serving } from "../serving.ts";
 import type { InferenceEnv } from "./context.ts";

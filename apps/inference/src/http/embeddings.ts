@@ -1,7 +1,6 @@
 import type { Token } from "node-llama-cpp";
 import { ApiError, EmbeddingRequest, type EmbeddingList } from "@slm/config";
-import { embed } from "../engine/embed.ts";
-import { promptTokens } from "../engine/prepare-completion.ts";
+import { embed, promptTokens } from "../engine/index.ts";
 import type { Serving } from "../serving.ts";
 import type { InferenceContext } from "./context.ts";
 import { readRequest } from "./read-request.ts";

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { ApiError, errorEnvelope } from "@slm/config";
-import { PoolClosedError, QueueFullError } from "../engine/slot-pool.ts";
+import { PoolClosedError, QueueFullError } from "../engine/index.ts";
 import type { Logger } from "../logger.ts";
 import { shuttingDown } from "./request-signal.ts";
 
@@ -11,7 +11,7 @@ import { shuttingDown } from "./request-signal.ts";
 export function toApiError(error: unknown, retryAfterSeconds: () => number = () => 1): ApiError | undefined {
   if (error instanceof ApiError) return error;
   if (error instanceof QueueFullError) {
-    return new ApiError(429, "rate_limit_error", "server_overloaded", "The server is busy; retry later.", null, {
+    return new ApiError(429, "rate_limit_error", error.code, "The server is busy; retry later.", null, {
       "retry-after": String(retryAfterSeconds()),
     });
   }

@@ -1,4 +1,4 @@
-import { ApiError } from "@slm/config";
+import { ApiError, SafeError } from "@slm/config";
 import type { CancelReason } from "../metrics.ts";
 
 export interface RequestSignal {
@@ -48,18 +48,23 @@ export function requestSignal(options: RequestSignalOptions): RequestSignal {
   };
 }
 
+/** The code a request that ended early is known by: its answer's, when it gets one (see `endedRequestError`). */
+const ENDED_CODES = { deadline: "request_timeout", shutdown: "shutting_down", client_closed: "client_closed" } as const satisfies Record<CancelReason, string>;
+
 /** The abort reason of a request signal. */
-export class RequestEndedError extends Error {
+export class RequestEndedError extends SafeError {
   override readonly name = "RequestEndedError";
+  readonly code: string;
   constructor(readonly reason: CancelReason) {
     super(`request ended: ${reason}`);
+    this.code = ENDED_CODES[reason];
   }
 }
 
 /** The answer for a request that ended early, or undefined when nobody is left to answer (client gone). */
 export function endedRequestError(reason: CancelReason, timeoutMs: number): ApiError | undefined {
   if (reason === "deadline") {
-    return new ApiError(504, "server_error", "request_timeout", `The request did not finish within ${Math.round(timeoutMs / 1000)} s.`);
+    return new ApiError(504, "server_error", ENDED_CODES.deadline, `The request did not finish within ${Math.round(timeoutMs / 1000)} s.`);
   }
   if (reason === "shutdown") return shuttingDown();
   return undefined;

@@ -1,10 +1,6 @@
 import { errorEnvelope, sseData, sseError, SSE_DONE, SSE_HEADERS, type ErrorEnvelope, type FinishReason, type Usage } from "@slm/config";
 import type { LlamaContextSequence } from "node-llama-cpp";
-import type { Engine } from "../engine/load-engine.ts";
-import type { PreparedGeneration } from "../engine/prepare-generation.ts";
-import { generate, type GenerationResult } from "../engine/generate.ts";
-import type { TokenLogprob } from "../engine/logprobs.ts";
-import { sharePrompt } from "../engine/share-prompt.ts";
+import { type Engine, type PreparedGeneration, generate, type GenerationResult, type TokenLogprob, sharePrompt } from "../engine/index.ts";
 import type { Logger } from "../logger.ts";
 import type { GenerationObserver, InferenceMetrics } from "../metrics.ts";
 import type { InferenceContext } from "./context.ts";

@@ -1,4 +1,5 @@
 import type { ModelSpec } from "@slm/config";
+import { UnsupportedModelTypeError } from "./errors.ts";
 
 /**
  * What an artifact is for: "model" (the GGUF served with MODEL_TYPE=gguf), or with MODEL_TYPE=lora the "base" GGUF
@@ -24,11 +25,6 @@ export interface ArtifactSpec {
   sha256: string | undefined;
   /** With LORA_ADAPTERS: which adapter the artifact belongs to (lockfile entries are keyed by role and adapter). */
   adapter?: string | undefined;
-}
-
-export class UnsupportedModelTypeError extends Error {
-  override readonly name = "UnsupportedModelTypeError";
-  readonly code = "unsupported_configuration";
 }
 
 /** A transformers base (MODEL_TYPE=lora, BASE_MODEL_FILE unset): its files are known once the repo is listed. */

@@ -1,41 +1,49 @@
-/** Which artifact a Hub problem concerns; every message names it. Never holds a URL or a token. */
+import { SafeError } from "@slm/config";
+
+/** Which artifact a Hub problem concerns; the message names it. Never holds a URL or a token. */
 export interface ArtifactRef {
   repo: string;
   revision: string;
   file?: string | undefined;
 }
 
-export function describe(ref: ArtifactRef): string {
+function describeArtifact(ref: ArtifactRef): string {
   return `repo ${ref.repo}, revision ${ref.revision}${ref.file ? `, file ${ref.file}` : ""}`;
 }
 
-/** Base of every model-resolution failure: a stable `code` and a one-line message safe to log and to show. */
-export abstract class HubError extends Error {
-  abstract readonly code: string;
+/**
+ * Base of every model-resolution failure: a stable `code` and a one-line message safe to log and to show, naming the
+ * artifact when there is one (a configuration or token-file problem comes before any artifact). Each class also
+ * says how the supply chain treats it, so that no caller keeps its own list of classes: whether the Hub fetch
+ * retries it (`retryable`), and whether a verified cached copy may be served instead (`cacheMayStandIn`: the Hub
+ * could not be asked, as opposed to the Hub answering no). A new Hub failure is a class here and a line in
+ * remote/map-hub-response.ts.
+ */
+export abstract class HubError extends SafeError {
+  /** The Hub fetch retries it (with backoff, giving way to Retry-After). */
+  abstract readonly retryable: boolean;
+  /** When resolving the revision fails with it, a verified cached copy of the revision is served instead. */
+  abstract readonly cacheMayStandIn: boolean;
   constructor(
-    readonly artifact: ArtifactRef,
+    readonly artifact: ArtifactRef | undefined,
     summary: string,
     /** What to do about it, after the artifact. */
     hint?: string,
   ) {
-    super(`${summary} (${describe(artifact)})${hint ? `. ${hint}` : ""}`);
+    super(`${summary}${artifact ? ` (${describeArtifact(artifact)})` : ""}${hint ? `. ${hint}` : ""}`);
   }
 }
 
 /** For a first start where the Hub cannot be reached: the three ways to run anyway. */
-export const OFFLINE_HINT =
+const OFFLINE_HINT =
   "To run without reaching the Hub: point HF_ENDPOINT at a mirror you can reach; or run `pnpm models:pull` where the " +
   "Hub is reachable and start with HF_HUB_OFFLINE=1 and the same cache (HF_HOME); or try the whole stack offline with `pnpm demo`";
-
-/** Any failure as a HubError; a foreign error is named, never quoted (library messages embed request URLs). */
-export function asHubError(error: unknown, artifact: ArtifactRef): HubError {
-  if (error instanceof HubError) return error;
-  return new UnexpectedHubResponseError(artifact, error instanceof Error ? error.name : "unknown failure");
-}
 
 export class RepoNotFoundError extends HubError {
   override readonly name = "RepoNotFoundError";
   readonly code = "repo_not_found";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, hadToken: boolean) {
     super(
       artifact,
@@ -49,6 +57,8 @@ export class RepoNotFoundError extends HubError {
 export class GatedRepoError extends HubError {
   override readonly name = "GatedRepoError";
   readonly code = "gated_repo";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, hadToken: boolean) {
     super(
       artifact,
@@ -62,6 +72,8 @@ export class GatedRepoError extends HubError {
 export class InvalidTokenError extends HubError {
   override readonly name = "InvalidTokenError";
   readonly code = "invalid_token";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef) {
     super(artifact, "the Hub refused the token (invalid or expired HF_TOKEN)");
   }
@@ -70,6 +82,8 @@ export class InvalidTokenError extends HubError {
 export class RevisionNotFoundError extends HubError {
   override readonly name = "RevisionNotFoundError";
   readonly code = "revision_not_found";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef) {
     super(artifact, "revision not found: MODEL_VERSION must be a branch, tag or commit of the repo");
   }
@@ -78,6 +92,8 @@ export class RevisionNotFoundError extends HubError {
 export class EntryNotFoundError extends HubError {
   override readonly name = "EntryNotFoundError";
   readonly code = "file_not_found";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, available: readonly string[] = []) {
     const hint = available.length > 0 ? `; files ending in .gguf there: ${available.slice(0, 10).join(", ")}` : "";
     super(artifact, `file not found in the repo at this revision${hint}`);
@@ -87,6 +103,8 @@ export class EntryNotFoundError extends HubError {
 export class RateLimitedError extends HubError {
   override readonly name = "RateLimitedError";
   readonly code = "rate_limited";
+  readonly retryable = true;
+  readonly cacheMayStandIn = true;
   constructor(
     artifact: ArtifactRef,
     readonly retryAfterSeconds: number | undefined,
@@ -101,6 +119,8 @@ export class RateLimitedError extends HubError {
 export class HubUnavailableError extends HubError {
   override readonly name = "HubUnavailableError";
   readonly code = "hub_unavailable";
+  readonly retryable = true;
+  readonly cacheMayStandIn = true;
   constructor(
     artifact: ArtifactRef,
     readonly reason: string,
@@ -117,6 +137,8 @@ export class HubUnavailableError extends HubError {
 export class NotCachedError extends HubError {
   override readonly name = "NotCachedError";
   readonly code = "not_cached";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef) {
     super(artifact, "HF_HUB_OFFLINE is set and the artifact is not in the cache (run `pnpm models:pull` while online)");
   }
@@ -125,6 +147,8 @@ export class NotCachedError extends HubError {
 export class UnverifiableCacheError extends HubError {
   override readonly name = "UnverifiableCacheError";
   readonly code = "unverifiable_cache";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef) {
     super(
       artifact,
@@ -137,6 +161,8 @@ export class UnverifiableCacheError extends HubError {
 export class DownloadInterruptedError extends HubError {
   override readonly name = "DownloadInterruptedError";
   readonly code = "download_interrupted";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, reason: string) {
     super(artifact, `the download stopped before the end of the file (${reason}); no partial file was kept`);
   }
@@ -145,6 +171,8 @@ export class DownloadInterruptedError extends HubError {
 export class IntegrityError extends HubError {
   override readonly name = "IntegrityError";
   readonly code = "checksum_mismatch";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, what: string) {
     super(artifact, `integrity check failed: ${what}; the corrupt copy was removed from the cache`);
   }
@@ -153,6 +181,8 @@ export class IntegrityError extends HubError {
 export class DiskFullError extends HubError {
   override readonly name = "DiskFullError";
   readonly code = "disk_full";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, neededBytes: number, cacheDir: string) {
     super(
       artifact,
@@ -164,6 +194,8 @@ export class DiskFullError extends HubError {
 export class CacheNotWritableError extends HubError {
   override readonly name = "CacheNotWritableError";
   readonly code = "cache_not_writable";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, cacheDir: string, reason: string) {
     super(artifact, `cannot write to the Hub cache ${cacheDir} (${reason}); set MODEL_CACHE_DIR or HF_HUB_CACHE to a writable folder`);
   }
@@ -172,6 +204,8 @@ export class CacheNotWritableError extends HubError {
 export class FloatingRevisionError extends HubError {
   override readonly name = "FloatingRevisionError";
   readonly code = "floating_revision";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, variable = "MODEL_VERSION") {
     super(
       artifact,
@@ -184,6 +218,8 @@ export class FloatingRevisionError extends HubError {
 export class LicenseNotAllowedError extends HubError {
   override readonly name = "LicenseNotAllowedError";
   readonly code = "license_not_allowed";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, found: string, allowed: readonly string[]) {
     super(artifact, `${found}, which is not in MODEL_LICENSES_ALLOWED (${allowed.join(", ")})`);
   }
@@ -193,6 +229,8 @@ export class LicenseNotAllowedError extends HubError {
 export class LockfileMismatchError extends HubError {
   override readonly name = "LockfileMismatchError";
   readonly code = "lockfile_mismatch";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, lockfile: string, what: string) {
     super(artifact, `${what}, but ${lockfile} pins another artifact: run \`pnpm models:lock\` to lock the new one`);
   }
@@ -202,6 +240,8 @@ export class LockfileMismatchError extends HubError {
 export class LockedRevisionMovedError extends HubError {
   override readonly name = "LockedRevisionMovedError";
   readonly code = "locked_revision_moved";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, lockfile: string, lockedCommit: string, nowCommit: string) {
     super(
       artifact,
@@ -215,6 +255,8 @@ export class LockedRevisionMovedError extends HubError {
 export class LockedFileChangedError extends HubError {
   override readonly name = "LockedFileChangedError";
   readonly code = "locked_file_changed";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, lockfile: string, what: string) {
     super(artifact, `the file differs from ${lockfile}: ${what}`);
   }
@@ -223,6 +265,8 @@ export class LockedFileChangedError extends HubError {
 export class InvalidLockfileError extends HubError {
   override readonly name = "InvalidLockfileError";
   readonly code = "invalid_lockfile";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, lockfile: string, what: string) {
     super(artifact, `${lockfile} is not a valid models lockfile (${what}): fix it or run \`pnpm models:lock\` again`);
   }
@@ -231,6 +275,8 @@ export class InvalidLockfileError extends HubError {
 export class UnexpectedHubResponseError extends HubError {
   override readonly name = "UnexpectedHubResponseError";
   readonly code = "unexpected_hub_response";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, what: string) {
     super(artifact, `unexpected answer from the Hub: ${what}`);
   }
@@ -240,6 +286,8 @@ export class UnexpectedHubResponseError extends HubError {
 export class NotAModelRepoError extends HubError {
   override readonly name = "NotAModelRepoError";
   readonly code = "not_a_model_repo";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, what = "no config.json with model.safetensors (or its index and shards), and no .gguf file") {
     super(artifact, `BASE_MODEL is not a model repo: ${what}`);
   }
@@ -249,7 +297,42 @@ export class NotAModelRepoError extends HubError {
 export class BaseFileRequiredError extends HubError {
   override readonly name = "BaseFileRequiredError";
   readonly code = "base_file_required";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, ggufFiles: readonly string[]) {
     super(artifact, `BASE_MODEL is a GGUF repo: set BASE_MODEL_FILE to one of its files (${ggufFiles.slice(0, 10).join(", ")})`);
+  }
+}
+
+/** The token file (HF_TOKEN_PATH, or $HF_HOME/token) holds something that is not a Hub token. */
+export class TokenFileError extends HubError {
+  override readonly name = "TokenFileError";
+  readonly code = "invalid_token_file";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
+  constructor(tokenPath: string) {
+    super(undefined, `the token file ${tokenPath} does not hold a Hub token (expected one starting with hf_)`);
+  }
+}
+
+/** The configuration names no artifact the supply chain can resolve. */
+export class UnsupportedModelTypeError extends HubError {
+  override readonly name = "UnsupportedModelTypeError";
+  readonly code = "unsupported_configuration";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
+  constructor(what: string) {
+    super(undefined, what);
+  }
+}
+
+/** A name from the Hub (or the environment) that would put a cache path outside its folder. */
+export class CachePathError extends HubError {
+  override readonly name = "CachePathError";
+  readonly code = "invalid_cache_path";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
+  constructor(what: string) {
+    super(undefined, what);
   }
 }

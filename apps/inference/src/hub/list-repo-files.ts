@@ -1,33 +1,20 @@
 import { readdir } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { cacheLayout, readRef, writeRef, type CacheLayout } from "./cache-layout.ts";
-import { readCommitInfo, writeCommitInfo } from "./commit-info.ts";
-import { enforceLock, type LockCheck } from "./enforce-lock.ts";
-import type { ArtifactRef, HubError } from "./errors.ts";
-import type { EventSink } from "./events.ts";
-import { mapCacheWriteError } from "./map-cache-write-error.ts";
+import { cacheLayout, mapCacheWriteError, readCommitInfo, readRef, writeCommitInfo, writeRef, type CacheLayout } from "./cache/index.ts";
+import type { ArtifactRef } from "./errors.ts";
+import { checkRevisionPolicy, enforceLock, type LockCheck } from "./policy/index.ts";
 import { resolveOrUseCache } from "./resolve-or-use-cache.ts";
-import type { RetrySettings } from "./retry-policy.ts";
-import { checkRevisionPolicy } from "./revision-policy.ts";
+import type { HubSession } from "./session.ts";
 
 export interface ListRepoFilesParams {
+  session: HubSession;
   repo: string;
   /** Branch, tag or commit, as the user wrote it. */
   revision: string;
-  hubUrl: string;
-  cacheDir: string;
-  accessToken?: string | undefined;
-  offline: boolean;
-  production?: boolean;
-  allowFloatingRevision?: boolean;
-  retry?: RetrySettings;
   /** The variable naming the revision, for messages (e.g. BASE_MODEL_VERSION). */
   revisionVariable?: string;
   /** The lockfile's entries for this repo's files (they share one commit), when a lockfile is in force. */
   lock?: { lockfile: string; files: LockCheck["locked"][] } | undefined;
-  fetch?: typeof fetch;
-  onFallback?: (reason: HubError) => void;
-  onEvent?: EventSink;
 }
 
 export interface RepoListing {
@@ -48,23 +35,18 @@ export interface RepoListing {
  * cannot be reached, the locked commit (else `refs/<revision>`) and the files the cache holds for it.
  */
 export async function listRepoFiles(params: ListRepoFilesParams): Promise<RepoListing> {
-  const layout = cacheLayout(params.cacheDir, params.repo);
+  const { session } = params;
+  const layout = cacheLayout(session.cacheDir, params.repo);
   const artifact: ArtifactRef = { repo: params.repo, revision: params.revision };
   const lockCheck = params.lock?.files[0] ? { lockfile: params.lock.lockfile, locked: params.lock.files[0] } : undefined;
   const fromCache = (source: "cache" | "offline-cache") => listFromCache(layout, params, source);
-  const resolved = await resolveOrUseCache({ ...params, artifact, fromCache });
+  const resolved = await resolveOrUseCache({ session, repo: params.repo, revision: params.revision, artifact, fromCache });
   if (resolved.cached) return resolved.cached;
   const { remote } = resolved;
   if (lockCheck) enforceLock(lockCheck, { commit: remote.commit }, artifact);
-  checkRevisionPolicy(
-    remote.kind,
-    remote.commit,
-    { production: params.production ?? false, allowFloating: params.allowFloatingRevision ?? false, locked: lockCheck !== undefined, variable: params.revisionVariable },
-    artifact,
-    params.onEvent,
-  );
+  checkRevisionPolicy(remote.kind, remote.commit, { session, locked: lockCheck !== undefined, variable: params.revisionVariable }, artifact);
   await Promise.all([writeRef(layout, params.revision, remote.commit), writeCommitInfo(layout, remote.commit, remote)]).catch((error: unknown) => {
-    throw mapCacheWriteError(error, artifact, params.cacheDir, 0);
+    throw mapCacheWriteError(error, artifact, session.cacheDir, 0);
   });
   return {
     repo: params.repo,

@@ -1,24 +1,16 @@
 import { readFile } from "node:fs/promises";
 import type { InferenceConfig } from "@slm/config";
 import { detectRepoFormat } from "../convert/index.ts";
-import { cacheLayout } from "./cache-layout.ts";
-import { cacheFile } from "./cache-file.ts";
+import { cacheFile, cacheLayout } from "./cache/index.ts";
 import { configuredArtifacts, transformersBaseOf, type ArtifactSpec } from "./configured-artifacts.ts";
-import { connectHub } from "./connect-hub.ts";
 import { BaseFileRequiredError, NotAModelRepoError, type ArtifactRef } from "./errors.ts";
-import type { EventSink } from "./events.ts";
-import { checkLicense } from "./license-policy.ts";
-import type { LockedArtifact, Lockfile } from "./lockfile.ts";
-import { lookupFile } from "./lookup-file.ts";
-import { readToken } from "./read-token.ts";
-import { resolveRevision } from "./resolve-revision.ts";
+import { checkLicense, type LockedArtifact, type Lockfile } from "./policy/index.ts";
+import { connectHub, lookupFile, resolveRevision } from "./remote/index.ts";
 import { filesToFetch, SAFETENSORS_INDEX } from "./resolve-transformers-base.ts";
+import { hubSessionFromConfig, type HubHooks } from "./session.ts";
 
-export interface LockModelsHooks {
-  onProgress?: (progress: { downloadedBytes: number; totalBytes: number }) => void;
-  onEvent?: EventSink;
-  fetch?: typeof fetch;
-}
+/** Locking never falls back to the cache, so there is no fallback to hear about. */
+export type LockModelsHooks = Omit<HubHooks, "onFallback">;
 
 /**
  * What `pnpm models:lock` writes: each configured artifact resolved on the Hub (never from the cache, never against
@@ -29,18 +21,17 @@ export interface LockModelsHooks {
  * role `base_file` (the sharded weights' index is read to name the shards).
  */
 export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks = {}): Promise<Lockfile> {
-  const { hub, supplyChain } = config;
-  const accessToken = await readToken(hub);
+  const session = await hubSessionFromConfig(config, hooks);
   const artifacts: LockedArtifact[] = [];
 
   const resolveRepo = async (repo: string, revision: string) => {
     const artifact: ArtifactRef = { repo, revision };
-    const connection = connectHub({ hubUrl: hub.endpoint, accessToken, retry: supplyChain.retry, artifact, ...hooks });
+    const connection = connectHub(session, artifact);
     const remote = await resolveRevision(connection, repo, revision, artifact);
     if (remote.kind === "branch") {
-      hooks.onEvent?.({ level: "warn", msg: "locking a branch: the lockfile pins its current commit", fields: { revision, commit: remote.commit } });
+      session.onEvent?.({ level: "warn", msg: "locking a branch: the lockfile pins its current commit", fields: { revision, commit: remote.commit } });
     }
-    const license = checkLicense({ hub: remote.license, gguf: undefined }, supplyChain.licensesAllowed, artifact);
+    const license = checkLicense({ hub: remote.license, gguf: undefined }, session.licensesAllowed, artifact);
     return { connection, remote, license };
   };
   /**
@@ -58,18 +49,13 @@ export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks
     const downloaded =
       file.declaredSha256 === undefined || read
         ? await cacheFile({
-            layout: cacheLayout(hub.cacheDir, spec.repo),
+            session,
+            hub: connection,
+            layout: cacheLayout(session.cacheDir, spec.repo),
             commit: remote.commit,
             file: spec.file,
-            etag: file.etag,
-            expected: file.expected,
-            url: file.url,
-            fetch: connection.fetch,
-            authorization: connection.authorization,
-            retry: supplyChain.retry,
-            reverify: supplyChain.reverify,
+            remote: file,
             artifact,
-            ...hooks,
           })
         : undefined;
     artifacts.push({

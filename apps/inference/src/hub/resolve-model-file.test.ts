@@ -24,9 +24,9 @@ import {
   RevisionNotFoundError,
   UnverifiableCacheError,
 } from "./errors.ts";
-import type { SupplyChainEvent } from "./events.ts";
-import type { LockCheck } from "./enforce-lock.ts";
-import { writeVerifiedMarker } from "./verified-marker.ts";
+import { writeVerifiedMarker } from "./cache/verified-marker.ts";
+import type { LockCheck } from "./policy/enforce-lock.ts";
+import { createHubSession, type HubSessionOptions, type SupplyChainEvent } from "./session.ts";
 
 const TOKEN = "hf_testreader0000000000";
 const model = Buffer.from(generateTinyLlama({ seed: 7 }));
@@ -64,16 +64,13 @@ afterEach(async () => {
   await rm(cacheDir, { recursive: true, force: true });
 });
 
-const params = (overrides: Partial<ResolveModelFileParams> = {}): ResolveModelFileParams => ({
-  repo: "acme/tiny",
-  revision: "v1",
-  file: "tiny.gguf",
-  hubUrl: hub.url,
-  cacheDir,
-  offline: false,
-  retry: FAST,
-  ...overrides,
-});
+/** The file to resolve (acme/tiny v1 tiny.gguf unless told), in a session on the fake Hub with quick retries. */
+const params = (
+  overrides: Partial<Omit<ResolveModelFileParams, "session">> & Partial<HubSessionOptions> = {},
+): ResolveModelFileParams => {
+  const { repo = "acme/tiny", revision = "v1", file = "tiny.gguf", sha256, lock, ...session } = overrides;
+  return { session: createHubSession({ hubUrl: hub.url, cacheDir, retry: FAST, ...session }), repo, revision, file, sha256, lock };
+};
 const repoDir = (repo = "acme/tiny") => join(cacheDir, `models--${repo.replace("/", "--")}`);
 /** Files under blobs/: a test that fails must leave none, and never a partial one. */
 const blobs = async (repo?: string) => readdir(join(repoDir(repo), "blobs")).catch(() => [] as string[]);

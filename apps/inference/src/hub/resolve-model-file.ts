@@ -1,41 +1,33 @@
-import { cacheLayout, writeRef } from "./cache-layout.ts";
-import { cacheFile } from "./cache-file.ts";
-import { recordVerifiedFile, writeCommitInfo } from "./commit-info.ts";
-import { enforceLock, type LockCheck } from "./enforce-lock.ts";
-import type { ArtifactRef, HubError } from "./errors.ts";
-import type { EventSink } from "./events.ts";
-import { lookupFile } from "./lookup-file.ts";
-import { mapCacheWriteError } from "./map-cache-write-error.ts";
-import { resolveFromCache } from "./resolve-from-cache.ts";
+import { realpath } from "node:fs/promises";
+import { basename } from "node:path";
+import {
+  cacheFile,
+  cacheLayout,
+  mapCacheWriteError,
+  readCommitInfo,
+  readRef,
+  recordVerifiedFile,
+  verifyCachedFile,
+  writeCommitInfo,
+  writeRef,
+  type CacheLayout,
+} from "./cache/index.ts";
+import { UnverifiableCacheError, type ArtifactRef } from "./errors.ts";
+import { checkRevisionPolicy, enforceLock, type LockCheck } from "./policy/index.ts";
+import { BLOB_NAME, lookupFile, type RevisionKind } from "./remote/index.ts";
 import { resolveOrUseCache } from "./resolve-or-use-cache.ts";
-import type { RevisionKind } from "./resolve-revision.ts";
-import { DEFAULT_RETRY, type RetrySettings } from "./retry-policy.ts";
-import { checkRevisionPolicy } from "./revision-policy.ts";
+import type { HubSession } from "./session.ts";
 
 export interface ResolveModelFileParams {
+  session: HubSession;
   repo: string;
   /** Branch, tag or commit, as the user wrote it. */
   revision: string;
   file: string;
   /** MODEL_SHA256, when the user pins the content. */
   sha256?: string | undefined;
-  hubUrl: string;
-  cacheDir: string;
-  accessToken?: string | undefined;
-  offline: boolean;
-  /** NODE_ENV=production: a branch is refused unless allowFloatingRevision or a lock pins it. */
-  production?: boolean;
-  allowFloatingRevision?: boolean;
-  /** Rehash cached blobs even when their verified marker matches. */
-  reverify?: boolean;
-  retry?: RetrySettings;
   /** The lockfile entry to enforce, if a lockfile is in force. */
   lock?: LockCheck | undefined;
-  fetch?: typeof fetch;
-  onProgress?: (progress: { downloadedBytes: number; totalBytes: number }) => void;
-  /** Told when the Hub could not be asked and the cached commit is used instead. */
-  onFallback?: (reason: HubError) => void;
-  onEvent?: EventSink;
 }
 
 export interface ResolvedModelFile {
@@ -67,24 +59,18 @@ export interface ResolvedModelFile {
  * keeps answering 429/5xx, the cached commit for the revision is used and verified from the blob's own name.
  */
 export async function resolveModelFile(params: ResolveModelFileParams): Promise<ResolvedModelFile> {
-  const layout = cacheLayout(params.cacheDir, params.repo);
+  const { session } = params;
+  const layout = cacheLayout(session.cacheDir, params.repo);
   const artifact: ArtifactRef = { repo: params.repo, revision: params.revision, file: params.file };
-  const fromCache = (source: "cache" | "offline-cache") =>
-    resolveFromCache({ ...params, layout, reverify: params.reverify ?? false, source }, artifact);
-  const resolved = await resolveOrUseCache({ ...params, artifact, fromCache });
+  const fromCache = (source: "cache" | "offline-cache") => resolveFromCache(params, layout, source, artifact);
+  const resolved = await resolveOrUseCache({ session, repo: params.repo, revision: params.revision, artifact, fromCache });
   if (resolved.cached) return resolved.cached;
   const { hub, remote } = resolved;
   const { commit } = remote;
   if (params.lock) enforceLock(params.lock, { commit }, artifact);
-  checkRevisionPolicy(
-    remote.kind,
-    commit,
-    { production: params.production ?? false, allowFloating: params.allowFloatingRevision ?? false, locked: params.lock !== undefined },
-    artifact,
-    params.onEvent,
-  );
+  checkRevisionPolicy(remote.kind, commit, { session, locked: params.lock !== undefined }, artifact);
   await Promise.all([writeRef(layout, params.revision, commit), writeCommitInfo(layout, commit, remote)]).catch((error: unknown) => {
-    throw mapCacheWriteError(error, artifact, params.cacheDir, 0);
+    throw mapCacheWriteError(error, artifact, session.cacheDir, 0);
   });
 
   const remoteFile = await lookupFile(
@@ -93,24 +79,10 @@ export async function resolveModelFile(params: ResolveModelFileParams): Promise<
     artifact,
   );
   if (params.lock) enforceLock(params.lock, { size: remoteFile.expected.size, sha256: remoteFile.declaredSha256 }, artifact);
-  const cached = await cacheFile({
-    layout,
-    commit,
-    file: params.file,
-    etag: remoteFile.etag,
-    expected: remoteFile.expected,
-    url: remoteFile.url,
-    fetch: hub.fetch,
-    authorization: hub.authorization,
-    retry: params.retry ?? DEFAULT_RETRY,
-    reverify: params.reverify ?? false,
-    artifact,
-    ...(params.onProgress ? { onProgress: params.onProgress } : {}),
-    ...(params.onEvent ? { onEvent: params.onEvent } : {}),
-  });
+  const cached = await cacheFile({ session, hub, layout, commit, file: params.file, remote: remoteFile, artifact });
   if (params.lock) enforceLock(params.lock, { sha256: cached.sha256 }, artifact);
   await recordVerifiedFile(layout, commit, params.file, { size: cached.size, sha256: cached.sha256 }).catch((error: unknown) => {
-    throw mapCacheWriteError(error, artifact, params.cacheDir, 0);
+    throw mapCacheWriteError(error, artifact, session.cacheDir, 0);
   });
   return {
     repo: params.repo,
@@ -126,5 +98,50 @@ export async function resolveModelFile(params: ResolveModelFileParams): Promise<
     revisionKind: remote.kind,
     locked: params.lock !== undefined,
     fetchedBytes: cached.fetchedBytes,
+  };
+}
+
+/**
+ * The cached artifact for a revision without asking the Hub (HF_HUB_OFFLINE, or the Hub unreachable): the commit
+ * the lockfile pins, else `refs/<revision>`; its snapshot verified against its blob name, MODEL_SHA256 and the lock;
+ * its licence from the lock, else from what the Hub declared when the commit was last resolved online.
+ * Undefined when the cache does not have it.
+ */
+async function resolveFromCache(
+  params: ResolveModelFileParams,
+  layout: CacheLayout,
+  source: "cache" | "offline-cache",
+  artifact: ArtifactRef,
+): Promise<ResolvedModelFile | undefined> {
+  const commit = params.lock?.locked.commit ?? (await readRef(layout, params.revision));
+  if (!commit) return undefined;
+  const snapshot = layout.snapshotPath(commit, params.file);
+  const blob = await realpath(snapshot).catch(() => undefined);
+  if (blob === undefined) return undefined;
+  // Something to verify against: MODEL_SHA256, the lock, what the Hub declared when this commit was verified online,
+  // or the blob's own name (the Hub cache names blobs by their sha256). A plain file with none of these is refused.
+  const info = await readCommitInfo(layout, commit);
+  const recorded = info.files[params.file];
+  const pins = [params.sha256, params.lock?.locked.sha256, recorded?.sha256].filter((s): s is string => s !== undefined);
+  if (pins.length === 0 && !BLOB_NAME.test(basename(blob))) throw new UnverifiableCacheError(artifact);
+  const verified = await verifyCachedFile(snapshot, { sha256: [...new Set(pins)], ...(recorded ? { size: recorded.size } : {}) }, artifact, {
+    markerFor: layout.markerPath,
+    rehash: params.session.reverify,
+  });
+  if (params.lock) enforceLock(params.lock, { size: verified.size, sha256: verified.sha256 }, artifact);
+  return {
+    repo: params.repo,
+    revision: params.revision,
+    commit,
+    file: params.file,
+    path: snapshot,
+    size: verified.size,
+    sha256: verified.sha256,
+    license: params.lock?.locked.license ?? info.license,
+    cardBaseModel: info.cardBaseModel,
+    source,
+    revisionKind: undefined,
+    locked: params.lock !== undefined,
+    fetchedBytes: 0,
   };
 }

@@ -7,7 +7,7 @@ import { readInferenceEnv } from "@slm/config";
 import { generateLoraBase, generatePeftAdapter, generateTinyLlama, startFakeHub, type FakeHub } from "@slm/testkit";
 import { resolveModel } from "./resolve-model.ts";
 import { lockModels } from "./lock-models.ts";
-import { writeLockfile, type Lockfile } from "./lockfile.ts";
+import { writeLockfile, type Lockfile } from "./policy/index.ts";
 import {
   InvalidLockfileError,
   LicenseNotAllowedError,

@@ -1,26 +1,12 @@
 import type { InferenceConfig } from "@slm/config";
-import { inspectGguf, type ModelMetadata } from "../engine/gguf-metadata.ts";
-import { checkAdapterCompatibility, type AdapterFacts } from "../lora/check-adapter-compatibility.ts";
+import { inspectGguf, type ModelMetadata } from "../engine/index.ts";
+import { checkAdapterCompatibility, type AdapterFacts } from "../lora/index.ts";
 import { configuredArtifacts, isModelArtifact, transformersBaseOf, type ArtifactRole, type ArtifactSpec } from "./configured-artifacts.ts";
-import { lockedArtifactFor } from "./enforce-lock.ts";
-import type { ArtifactRef, HubError } from "./errors.ts";
-import type { EventSink } from "./events.ts";
-import { checkLicense } from "./license-policy.ts";
-import { lockfilePathOf, readLockfile } from "./lockfile.ts";
-import { readToken } from "./read-token.ts";
+import type { ArtifactRef } from "./errors.ts";
+import { checkLicense, lockedArtifactFor, lockfilePathOf, readLockfile } from "./policy/index.ts";
 import { resolveModelFile, type ResolvedModelFile } from "./resolve-model-file.ts";
 import { resolveTransformersBase, type ResolvedTransformersBase } from "./resolve-transformers-base.ts";
-
-export { UnsupportedModelTypeError } from "./configured-artifacts.ts";
-export type { SupplyChainEvent } from "./events.ts";
-
-export interface ResolveModelHooks {
-  onProgress?: (progress: { downloadedBytes: number; totalBytes: number }) => void;
-  onFallback?: (reason: HubError) => void;
-  /** Retries, resumes, a floating revision, the lockfile in force: lines worth logging at `event.level`. */
-  onEvent?: EventSink;
-  fetch?: typeof fetch;
-}
+import { hubSessionFromConfig, type HubHooks } from "./session.ts";
 
 export type ResolvedArtifact = ResolvedModelFile & {
   role: ArtifactRole;
@@ -32,7 +18,7 @@ export type ResolvedArtifact = ResolvedModelFile & {
 export interface ResolvedModel {
   /**
    * The GGUF llama.cpp loads (the base with MODEL_TYPE=lora); undefined when the base is a transformers repo, which
-   * is converted afterwards (lora/prepare-base.ts) from `transformersBase`.
+   * is converted afterwards (convert/prepare-base.ts) from `transformersBase`.
    */
   model: ResolvedArtifact | undefined;
   /** Every configured artifact, in order (see configured-artifacts.ts for the roles); a transformers base's files first. */
@@ -48,31 +34,20 @@ export interface ResolvedModel {
  * main.ts and `pnpm models:pull`). For each configured artifact: the lockfile entry (when a lockfile exists),
  * the verified file in the cache, and the licence policy over the Hub's licence and the GGUF's general.license.
  */
-export async function resolveModel(config: InferenceConfig, hooks: ResolveModelHooks = {}): Promise<ResolvedModel> {
-  const { hub, supplyChain } = config;
+export async function resolveModel(config: InferenceConfig, hooks: HubHooks = {}): Promise<ResolvedModel> {
+  const { supplyChain } = config;
   const specs = configuredArtifacts(config.model);
   const transformers = transformersBaseOf(config.model);
   const lockfile = lockfilePathOf(supplyChain.lockfile);
   const lock = lockfile ? await readLockfile(lockfile, transformers ?? refOf(specs[0]!)) : undefined;
   if (lock) hooks.onEvent?.({ level: "info", msg: "enforcing the models lockfile", fields: { lockfile } });
-  const accessToken = await readToken(hub);
-  const common = {
-    hubUrl: hub.endpoint,
-    cacheDir: hub.cacheDir,
-    accessToken,
-    offline: hub.offline,
-    production: config.production,
-    allowFloatingRevision: supplyChain.allowFloatingRevision,
-    reverify: supplyChain.reverify,
-    retry: supplyChain.retry,
-    ...hooks,
-  };
+  const session = await hubSessionFromConfig(config, hooks);
 
   const artifacts: ResolvedArtifact[] = [];
   for (const spec of specs) {
     const artifact = refOf(spec);
     const file = await resolveModelFile({
-      ...common,
+      session,
       repo: spec.repo,
       revision: spec.revision,
       file: spec.file,
@@ -80,12 +55,12 @@ export async function resolveModel(config: InferenceConfig, hooks: ResolveModelH
       lock: lock && lockfile ? lockedArtifactFor(lock, lockfile, specs, spec, artifact) : undefined,
     });
     const gguf = isModelArtifact(spec.role) ? await inspectGguf(file.path) : undefined;
-    const license = checkLicense({ hub: file.license, gguf: gguf?.license }, supplyChain.licensesAllowed, artifact);
+    const license = checkLicense({ hub: file.license, gguf: gguf?.license }, session.licensesAllowed, artifact);
     artifacts.push({ ...file, license, role: spec.role, adapter: spec.adapter, metadata: gguf });
   }
   const lora = config.model.lora;
   const checkAdapters = async (base: { repo: string; license: string | undefined }) => {
-    if (lora) await checkAdapterCompatibility({ lora, adapters: adapterFacts(lora, artifacts), base, licensesAllowed: supplyChain.licensesAllowed });
+    if (lora) await checkAdapterCompatibility({ lora, adapters: adapterFacts(lora, artifacts), base, licensesAllowed: session.licensesAllowed });
   };
   if (!transformers) {
     await checkAdapters({ repo: artifacts[0]!.repo, license: artifacts[0]!.license });
@@ -94,9 +69,8 @@ export async function resolveModel(config: InferenceConfig, hooks: ResolveModelH
   // A transformers base: the (small) adapter files came first, so the adapter's licence and declared base are
   // checked against the listed base before any of the base's weights is downloaded.
   const base = await resolveTransformersBase({
-    ...common,
+    session,
     base: transformers,
-    licensesAllowed: supplyChain.licensesAllowed,
     lock: lock && lockfile ? { lockfile, lock, specs } : undefined,
     beforeDownload: (listing) => checkAdapters({ repo: listing.repo, license: listing.license }),
   });

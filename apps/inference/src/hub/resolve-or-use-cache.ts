@@ -1,42 +1,40 @@
-import { connectHub, type ConnectHubParams, type HubConnection } from "./connect-hub.ts";
-import { asHubError, HubUnavailableError, NotCachedError, RateLimitedError, type ArtifactRef, type HubError } from "./errors.ts";
-import { resolveRevision, type RemoteRevision } from "./resolve-revision.ts";
-import { DEFAULT_RETRY, type RetrySettings } from "./retry-policy.ts";
+import { HubUnavailableError, NotCachedError, type ArtifactRef } from "./errors.ts";
+import { asHubError, connectHub, resolveRevision, type HubConnection, type RemoteRevision } from "./remote/index.ts";
+import type { HubSession } from "./session.ts";
 
-export interface ResolveOrUseCacheParams<T> extends Omit<ConnectHubParams, "retry" | "artifact"> {
+export interface ResolveOrUseCacheParams<T> {
+  session: HubSession;
   repo: string;
   revision: string;
   artifact: ArtifactRef;
-  offline: boolean;
-  retry?: RetrySettings;
   /** What the cache holds for the revision (undefined: nothing usable). */
   fromCache: (source: "cache" | "offline-cache") => Promise<T | undefined>;
-  onFallback?: (reason: HubError) => void;
 }
 
 export type ResolvedOrCached<T> = { cached: T } | { cached?: undefined; hub: HubConnection; remote: RemoteRevision };
 
 /**
  * The first step every Hub artifact shares: offline, the cache answers (or NotCachedError); online, the revision is
- * resolved on the Hub, and when the Hub cannot be reached or keeps answering 429/5xx the cache answers instead
- * (reported through onFallback), else the Hub's error, marked as having had no cached copy to fall back on.
+ * resolved on the Hub, and when it fails in a way that lets a cached copy stand in (the Hub unreachable, or still
+ * answering 429/5xx after the retries: see `cacheMayStandIn` in errors.ts) the cache answers instead (reported
+ * through onFallback), else the Hub's error, marked as having had no cached copy to fall back on.
  */
 export async function resolveOrUseCache<T>(params: ResolveOrUseCacheParams<T>): Promise<ResolvedOrCached<T>> {
-  const { artifact } = params;
-  if (params.offline) {
+  const { artifact, session } = params;
+  if (session.offline) {
     const cached = await params.fromCache("offline-cache");
     if (cached === undefined) throw new NotCachedError(artifact);
     return { cached };
   }
-  const hub = connectHub({ ...params, retry: params.retry ?? DEFAULT_RETRY, artifact });
+  const hub = connectHub(session, artifact);
   try {
     return { hub, remote: await resolveRevision(hub, params.repo, params.revision, artifact) };
   } catch (error) {
     const typed = asHubError(error, artifact);
-    if (!(typed instanceof HubUnavailableError || typed instanceof RateLimitedError)) throw typed;
+    if (!typed.cacheMayStandIn) throw typed;
     const cached = await params.fromCache("cache");
     if (cached !== undefined) {
-      params.onFallback?.(typed);
+      session.onFallback?.(typed);
       return { cached };
     }
     throw typed instanceof HubUnavailableError ? new HubUnavailableError(artifact, typed.reason, true) : typed;

@@ -7,10 +7,10 @@ import { join } from "node:path";
 import { readInferenceEnv } from "@slm/config";
 import { generatePeftAdapter, generateTinyLlama, generateTransformersModel, readDirFiles, startFakeHub, type FakeHub } from "@slm/testkit";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { BaseModelMismatchError, LicenseMismatchError } from "../lora/errors.ts";
+import { BaseModelMismatchError, LicenseMismatchError } from "../lora/index.ts";
 import { BaseFileRequiredError, FloatingRevisionError, LockedRevisionMovedError, NotAModelRepoError, NotCachedError } from "./errors.ts";
 import { lockModels } from "./lock-models.ts";
-import { writeLockfile } from "./lockfile.ts";
+import { writeLockfile } from "./policy/index.ts";
 import { resolveModel } from "./resolve-model.ts";
 
 const TINY = { base: { nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128 }, seed: 5 };

@@ -1,29 +1,18 @@
 import { readFile } from "node:fs/promises";
 import { ConvertError, detectRepoFormat, transformersFilesToFetch } from "../convert/index.ts";
 import type { ArtifactSpec, TransformersBaseSpec } from "./configured-artifacts.ts";
-import { checkLockedBaseFiles, lockedArtifactFor } from "./enforce-lock.ts";
-import { BaseFileRequiredError, LockfileMismatchError, NotAModelRepoError, NotCachedError, type ArtifactRef, type HubError } from "./errors.ts";
-import type { EventSink } from "./events.ts";
-import { checkLicense } from "./license-policy.ts";
+import { BaseFileRequiredError, LockfileMismatchError, NotAModelRepoError, NotCachedError, type ArtifactRef } from "./errors.ts";
 import { listRepoFiles, type RepoListing } from "./list-repo-files.ts";
-import type { Lockfile } from "./lockfile.ts";
+import { checkLicense, checkLockedBaseFiles, lockedArtifactFor, type Lockfile } from "./policy/index.ts";
 import { resolveModelFile, type ResolvedModelFile } from "./resolve-model-file.ts";
-import type { RetrySettings } from "./retry-policy.ts";
+import type { HubSession } from "./session.ts";
 
 /** The index of a sharded safetensors model: fetched first, it names the shards. */
 export const SAFETENSORS_INDEX = "model.safetensors.index.json";
 
 export interface ResolveTransformersBaseParams {
+  session: HubSession;
   base: TransformersBaseSpec;
-  hubUrl: string;
-  cacheDir: string;
-  accessToken?: string | undefined;
-  offline: boolean;
-  production: boolean;
-  allowFloatingRevision: boolean;
-  reverify: boolean;
-  retry: RetrySettings;
-  licensesAllowed: readonly string[];
   /** The lockfile in force, if any, and the artifacts named by file (see lockedArtifactFor). */
   lock?: { lockfile: string; lock: Lockfile; specs: readonly ArtifactSpec[] } | undefined;
   /**
@@ -31,10 +20,6 @@ export interface ResolveTransformersBaseParams {
    * checks that can refuse the base (the adapter's licence and declared base) cost no download.
    */
   beforeDownload?: (listing: RepoListing) => void | Promise<void>;
-  fetch?: typeof fetch;
-  onProgress?: (progress: { downloadedBytes: number; totalBytes: number }) => void;
-  onFallback?: (reason: HubError) => void;
-  onEvent?: EventSink;
 }
 
 export interface ResolvedTransformersBase {
@@ -53,7 +38,7 @@ export interface ResolvedTransformersBase {
  * file is fetched by the listed commit, so a branch that moves meanwhile cannot mix two commits.
  */
 export async function resolveTransformersBase(params: ResolveTransformersBaseParams): Promise<ResolvedTransformersBase> {
-  const { base } = params;
+  const { base, session } = params;
   const artifact: ArtifactRef = { repo: base.repo, revision: base.revision };
   const lockedFiles = params.lock?.lock.artifacts.filter((a) => a.role === "base_file") ?? [];
   if (params.lock && lockedFiles.length === 0) {
@@ -61,47 +46,33 @@ export async function resolveTransformersBase(params: ResolveTransformersBasePar
     throw new LockfileMismatchError(artifact, params.lock.lockfile, "the configuration names a transformers base");
   }
   const listing = await listRepoFiles({
+    session,
     repo: base.repo,
     revision: base.revision,
-    hubUrl: params.hubUrl,
-    cacheDir: params.cacheDir,
-    accessToken: params.accessToken,
-    offline: params.offline,
-    production: params.production,
-    allowFloatingRevision: params.allowFloatingRevision,
-    retry: params.retry,
     revisionVariable: "BASE_MODEL_VERSION",
     lock: params.lock ? { lockfile: params.lock.lockfile, files: lockedFiles } : undefined,
-    ...(params.fetch ? { fetch: params.fetch } : {}),
-    ...(params.onFallback ? { onFallback: params.onFallback } : {}),
-    ...(params.onEvent ? { onEvent: params.onEvent } : {}),
   });
   const format = detectRepoFormat(listing.files);
   // From the cache, the listing is what an earlier start fetched: an incomplete set is "not cached", not "not a model".
   if (listing.source !== "hub" && format !== "transformers") throw new NotCachedError(artifact);
   if (format === "gguf") throw new BaseFileRequiredError(artifact, listing.files.filter((f) => f.endsWith(".gguf")));
   if (format !== "transformers") throw new NotAModelRepoError(artifact);
-  const license = checkLicense({ hub: listing.license, gguf: undefined }, params.licensesAllowed, artifact);
+  const license = checkLicense({ hub: listing.license, gguf: undefined }, session.licensesAllowed, artifact);
   await params.beforeDownload?.(listing);
+
+  // Listed from the cache (offline, or the Hub unusable): its files come from the cache too. A file's own fallback
+  // to the cache is not reported through onFallback; the listing's is.
+  const fileSession: HubSession = { ...session, offline: session.offline || listing.source !== "hub", onFallback: undefined };
 
   const fetchFile = async (file: string): Promise<ResolvedModelFile> => {
     const fileSpec = spec(base, file);
     const fileRef: ArtifactRef = { repo: base.repo, revision: base.revision, file };
     const resolved = await resolveModelFile({
+      session: fileSession,
       repo: base.repo,
       revision: listing.commit,
       file,
-      hubUrl: params.hubUrl,
-      cacheDir: params.cacheDir,
-      accessToken: params.accessToken,
-      // Listed from the cache (offline, or the Hub unusable): its files come from the cache too.
-      offline: params.offline || listing.source !== "hub",
-      reverify: params.reverify,
-      retry: params.retry,
       lock: params.lock ? lockedArtifactFor(params.lock.lock, params.lock.lockfile, params.lock.specs, fileSpec, fileRef) : undefined,
-      ...(params.fetch ? { fetch: params.fetch } : {}),
-      ...(params.onProgress ? { onProgress: params.onProgress } : {}),
-      ...(params.onEvent ? { onEvent: params.onEvent } : {}),
     });
     return { ...resolved, revision: base.revision, license: resolved.license ?? listing.license };
   };

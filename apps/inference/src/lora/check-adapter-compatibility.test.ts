@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readInferenceEnv } from "@slm/config";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkAdapterCompatibility, type AdapterFacts } from "./check-adapter-compatibility.ts";
+import { checkAdapterCompatibility, matchesBase, type AdapterFacts } from "./check-adapter-compatibility.ts";
 import { BaseModelMismatchError, LicenseMismatchError } from "./errors.ts";
 
 const lora = (env: Record<string, string> = {}) =>
@@ -44,5 +44,19 @@ describe("checkAdapterCompatibility", () => {
     await expect(check({ configPath: undefined, cardBaseModel: "other/model" }, "llama3")).rejects.toThrow(/trained on other\/model but BASE_MODEL is meta\/llama-hf/);
     await expect(check({ configPath: undefined, cardBaseModel: "meta/llama-hf" }, "llama3")).resolves.toBeUndefined();
     await expect(check({ configPath: undefined, cardBaseModel: "other/model" }, "llama3", { LORA_BASE_MATCH: "off" })).resolves.toBeUndefined();
+  });
+});
+
+describe("matchesBase", () => {
+  it("accepts the same repo and its GGUF conversion by another org", () => {
+    expect(matchesBase("meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.2-1B")).toBe(true);
+    expect(matchesBase("meta-llama/Llama-3.2-1B", "bartowski/Llama-3.2-1B-GGUF")).toBe(true);
+    expect(matchesBase("/data/models/Qwen2-0.5B/", "Qwen/Qwen2-0.5B-GGUF")).toBe(true);
+  });
+
+  it("refuses another model", () => {
+    expect(matchesBase("meta-llama/Llama-3.2-3B", "bartowski/Llama-3.2-1B-GGUF")).toBe(false);
+    expect(matchesBase("other/model", "tiny/base")).toBe(false);
+    expect(matchesBase("tiny/base-instruct", "tiny/base-GGUF")).toBe(false);
   });
 });

@@ -1,8 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { LoraSpec } from "@slm/config";
-import { parseAdapterConfig } from "./adapter-config.ts";
+import { parseAdapterConfig } from "../formats/index.ts";
 import { BaseModelMismatchError, LicenseMismatchError } from "./errors.ts";
-import { matchesBase } from "./matches-base.ts";
 
 /** What the supply chain knows about one adapter repo, from its verified files and its Hub card. */
 export interface AdapterFacts {
@@ -42,4 +41,16 @@ export async function checkAdapterCompatibility(options: {
       if (a !== b && !bothAllowed) throw new LicenseMismatchError(adapter, base);
     }
   }
+}
+
+/**
+ * Whether an adapter's declared base (`base_model_name_or_path`) names the configured BASE_MODEL. Adapters are
+ * trained on the safetensors repo while llama.cpp serves a GGUF conversion, usually published as `<name>-GGUF`
+ * by someone else; so the ids match, or the repo names match once a `-GGUF` suffix is dropped (case-insensitive).
+ * A local training path (`/data/llama`) compares by its last segment.
+ */
+export function matchesBase(declared: string, baseModel: string): boolean {
+  const norm = (id: string) => id.trim().replace(/\/+$/, "").toLowerCase();
+  const name = (id: string) => (norm(id).split("/").pop() ?? "").replace(/[-_.]gguf$/, "");
+  return norm(declared) === norm(baseModel) || (name(declared) !== "" && name(declared) === name(baseModel));
 }

@@ -1,8 +1,5 @@
-import {
-  FusedQkvBaseError,
-  ShapeMismatchError,
-  TiedEmbeddingLoraError,
-} from "./errors.ts";
+import { ShapeMismatchError } from "../formats/index.ts";
+import { FusedQkvBaseError, TiedEmbeddingLoraError } from "./errors.ts";
 import type { BaseModelInfo } from "./read-base-model-info.ts";
 
 /** One LoRA pair as llama.cpp will see it: the base tensor it adapts and the GGUF dims (ne0 first) of A and B. */

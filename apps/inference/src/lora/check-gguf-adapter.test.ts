@@ -3,9 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateLoraBase, generatePeftAdapter, type TinyLoraOptions } from "@slm/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IncompleteLoraPairError, ShapeMismatchError } from "../formats/index.ts";
 import { checkGgufAdapter } from "./check-gguf-adapter.ts";
 import { convertPeftToGguf } from "./convert-peft-to-gguf.ts";
-import { ArchitectureMismatchError, IncompleteLoraPairError, InvalidGgufAdapterError, ShapeMismatchError } from "./errors.ts";
+import { ArchitectureMismatchError, InvalidGgufAdapterError } from "./errors.ts";
 import { readBaseModelInfo, type BaseModelInfo } from "./read-base-model-info.ts";
 import { writeAdapterGguf } from "./write-adapter-gguf.ts";
 

@@ -1,6 +1,7 @@
 import { readGgufFileInfo } from "node-llama-cpp";
 import { checkAgainstBase, type AdapterPair } from "./check-against-base.ts";
-import { ArchitectureMismatchError, IncompleteLoraPairError, InvalidGgufAdapterError } from "./errors.ts";
+import { IncompleteLoraPairError } from "../formats/index.ts";
+import { ArchitectureMismatchError, InvalidGgufAdapterError } from "./errors.ts";
 import type { BaseModelInfo } from "./read-base-model-info.ts";
 
 export interface GgufAdapterSummary {

@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateLoraBase, generatePeftAdapter, type TinyLoraOptions } from "@slm/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ZeroAlphaError } from "../formats/index.ts";
 import { convertCached } from "./convert-cached.ts";
 import { convertPeftToGguf } from "./convert-peft-to-gguf.ts";
-import { MissingSourceError, ZeroAlphaError } from "./errors.ts";
+import { MissingSourceError } from "./errors.ts";
 import { readBaseModelInfo } from "./read-base-model-info.ts";
 
 const SMALL: TinyLoraOptions = { base: { nLayer: 1, nEmbd: 32, nHead: 4, nFf: 48 } };

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { cachedConversion, sha256File } from "../convert/cached-conversion.ts";
+import { cachedConversion, sha256File } from "../formats/index.ts";
 import { convertPeftFiles } from "./convert-peft-files.ts";
 import { CONVERTER_VERSION } from "./convert-peft-to-gguf.ts";
 import { MissingSourceError } from "./errors.ts";

@@ -3,21 +3,17 @@ import { describe, expect, it } from "vitest";
 import { convertPeftToGguf, type ConvertPeftOptions } from "./convert-peft-to-gguf.ts";
 import {
   AdapterConfigError,
-  ArchitectureMismatchError,
   DoraNotSupportedError,
   FanInFanOutError,
-  FusedQkvBaseError,
   IncompleteLoraPairError,
-  InvalidBaseModelError,
   LoraBiasError,
   ModulesToSaveError,
-  NonFiniteWeightsError,
   ShapeMismatchError,
-  TiedEmbeddingLoraError,
   UnknownModuleError,
   UnsupportedPeftTypeError,
   ZeroAlphaError,
-} from "./errors.ts";
+} from "../formats/index.ts";
+import { ArchitectureMismatchError, FusedQkvBaseError, InvalidBaseModelError, NonFiniteWeightsError, TiedEmbeddingLoraError } from "./errors.ts";
 import type { BaseModelInfo } from "./read-base-model-info.ts";
 
 type Tensors = Record<string, { shape: number[]; data: number[]; dtype?: SafetensorsDtype }>;

@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
-import { parseAdapterConfig } from "./adapter-config.ts";
+import { parseAdapterConfig } from "../formats/index.ts";
+import { matchesBase } from "./check-adapter-compatibility.ts";
 import { checkGgufAdapter } from "./check-gguf-adapter.ts";
 import { convertCached } from "./convert-cached.ts";
 import { BaseModelMismatchError } from "./errors.ts";
-import { matchesBase } from "./matches-base.ts";
 import { readBaseModelInfo } from "./read-base-model-info.ts";
 
 /**

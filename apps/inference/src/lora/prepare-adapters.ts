@@ -1,7 +1,17 @@
 import type { LoraSpec } from "@slm/config";
-import type { ResolvedArtifact } from "../hub/resolve-model.ts";
-import type { ArtifactRole } from "../hub/configured-artifacts.ts";
+import { DuplicateModelNameError } from "./errors.ts";
 import { prepareAdapter, type PreparedAdapter } from "./prepare-adapter.ts";
+
+/** The artifact roles of an adapter (the hub's configuredArtifacts). */
+type AdapterRole = "adapter" | "adapter_config" | "adapter_weights";
+
+/** What is read here of the hub's ResolvedArtifact: a verified file, its role and, with LORA_ADAPTERS, its adapter. */
+export interface AdapterArtifact {
+  role: string;
+  adapter?: string | undefined;
+  path: string;
+  sha256: string;
+}
 
 export interface ReadyAdapter {
   /** The model name clients select it by. */
@@ -18,14 +28,14 @@ export interface ReadyAdapter {
  */
 export async function prepareAdapters(
   spec: LoraSpec,
-  artifacts: readonly ResolvedArtifact[],
+  artifacts: readonly AdapterArtifact[],
   /** The base GGUF llama.cpp loads: the verified GGUF, or the converted transformers base (sha256: its cache key). */
   base: { path: string; sha256: string },
   cacheDir: string,
   onReady: (adapter: LoraSpec["adapters"][number], prepared: PreparedAdapter, format: "gguf" | "peft") => void,
 ): Promise<ReadyAdapter[]> {
-  const find = (role: ArtifactRole, adapter: string | undefined) => artifacts.find((a) => a.role === role && a.adapter === adapter);
-  const must = (role: ArtifactRole, adapter: string | undefined) => {
+  const find = (role: AdapterRole, adapter: string | undefined) => artifacts.find((a) => a.role === role && a.adapter === adapter);
+  const must = (role: AdapterRole, adapter: string | undefined) => {
     const found = find(role, adapter);
     // configuredArtifacts() lists these for every adapter; a miss is a programming error.
     if (!found) throw new Error(`no ${role} artifact was resolved`);
@@ -46,4 +56,9 @@ export async function prepareAdapters(
     ready.push({ name: adapter.name, filePath: prepared.filePath, scale: spec.scale });
   }
   return ready;
+}
+
+/** LORA_ADAPTERS: the bare base and every adapter are selected by name, so no adapter may take the base's name. */
+export function checkDistinctNames(baseName: string, adapters: ReadonlyArray<{ name: string }>): void {
+  if (adapters.some((a) => a.name === baseName)) throw new DuplicateModelNameError(baseName);
 }

@@ -1,9 +1,8 @@
-import { encodeGgufHeader, type GgufValue } from "../convert/gguf-header.ts";
-import { encodeF16, encodeF32 } from "../convert/encode-tensor-data.ts";
+import { encodeF16, encodeF32, encodeGgufHeader, type GgufValue } from "../formats/index.ts";
 
 /**
  * Writes a GGUF v3 file of the kind llama.cpp loads as a LoRA adapter: string and float32 metadata, 2-D F32 or F16
- * tensors, with the shared GGUF header encoder (../convert/gguf-header.ts).
+ * tensors, with the shared GGUF header encoder (formats/gguf-header.ts).
  */
 
 export interface AdapterTensor {

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { SafeError } from "../errors/safe-error.ts";
 
 /** OpenAI's error types, as clients switch on them. */
 export type ApiErrorType =
@@ -25,10 +26,10 @@ export const ErrorEnvelopeSchema = v.object({
 });
 
 /**
- * An error that is part of the API: status, OpenAI type and a stable code. Its message is shown to clients as is,
+ * An error that is part of the API (a SafeError): status, OpenAI type and a stable code. Its message is shown to clients as is,
  * so it must never hold a stack, a token, a Hub URL or an internal address.
  */
-export class ApiError extends Error {
+export class ApiError extends SafeError {
   override readonly name = "ApiError";
   constructor(
     readonly status: number,

@@ -38,19 +38,17 @@ export const MAX_CHOICES = 128;
 
 const penalty = () => v.nullish(v.pipe(v.number(), v.minValue(-2, "from -2 to 2"), v.maxValue(2, "from -2 to 2")));
 
-export const generationParams = {
+/**
+ * The sampler's parameters: the engine maps each onto llama.cpp's sampler chain (inference's `engine/sampling.ts`,
+ * where its default lives). A new one is declared here and mapped there; nothing in between names it.
+ */
+export const samplingParams = {
   temperature: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),
   top_p: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
   /** 0 or -1 disable it (the vLLM convention), like OpenAI which has no top_k. */
   top_k: v.nullish(v.pipe(v.number(), v.integer("an integer"), v.minValue(-1, "-1, 0 (off) or a positive integer"))),
   min_p: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
   seed: v.nullish(v.pipe(v.number(), v.integer("an integer"))),
-  stop: v.nullish(
-    v.union(
-      [v.string(), v.pipe(v.array(v.string()), v.maxLength(4, "at most 4 stop sequences"))],
-      "a string or a list of up to 4 strings",
-    ),
-  ),
   presence_penalty: penalty(),
   frequency_penalty: penalty(),
   /** Multiplicative penalty on tokens already in the prompt or output (1 = off), as in vLLM and llama.cpp. */
@@ -63,6 +61,19 @@ export const generationParams = {
         v.pipe(v.number(), v.minValue(-100, "from -100 to 100"), v.maxValue(100, "from -100 to 100")),
       ),
       v.check((bias) => Object.keys(bias).length <= 1024, "at most 1024 entries"),
+    ),
+  ),
+};
+
+/** The parsed sampling parameters, as the engine receives them. */
+export type SamplingParams = v.InferOutput<v.ObjectSchema<typeof samplingParams, undefined>>;
+
+export const generationParams = {
+  ...samplingParams,
+  stop: v.nullish(
+    v.union(
+      [v.string(), v.pipe(v.array(v.string()), v.maxLength(4, "at most 4 stop sequences"))],
+      "a string or a list of up to 4 strings",
     ),
   ),
   response_format: v.nullish(ResponseFormat),

@@ -102,7 +102,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     const inferenceUrl = `http://127.0.0.1:${String(listening?.port)}`;
 
     const gateway = await startService<Record<string, unknown>>({
-      command: ["node", "--import", "tsx", "src/node.ts"],
+      command: ["node", "--import", "tsx", "src/runtime/node.ts"],
       cwd: join(repoRoot, "apps/gateway"),
       env: {
         GATEWAY_PORT: String(options.gatewayPort ?? 0),

@@ -1,6 +1,6 @@
 import { Template } from "@huggingface/jinja";
 import "./jinja-compat.ts";
-import { ApiError, messageText } from "@slm/config";
+import { ApiError, messageText, SafeError } from "@slm/config";
 import { detectReasoningTags, type ReasoningTags } from "./reasoning.ts";
 
 /**
@@ -76,11 +76,11 @@ export interface ChatTemplateOptions {
 }
 
 /** Thrown at startup when the chosen template is not valid Jinja. */
-export class ChatTemplateError extends Error {
+export class ChatTemplateError extends SafeError {
+  override readonly name = "ChatTemplateError";
   readonly code = "invalid_chat_template";
   constructor(source: string, detail: string) {
     super(`the ${source === "gguf" ? "GGUF's tokenizer.chat_template" : "CHAT_TEMPLATE"} is not a valid Jinja template: ${detail}`);
-    this.name = "ChatTemplateError";
   }
 }
 
