@@ -20,6 +20,7 @@ const BASE = [
   "new\nlines\n\n\nand\r\nwindows",
   "    indented code",
   "function add(a, b) {\n  return a + b;\n}",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a code sample to tokenize, not a template
   "const x = await fetch(`https://example.com/${id}`);",
   "def main():\n    print('hi')\n\n\nif __name__ == '__main__':\n    main()",
   "for (let i = 0; i < 10; i++) { sum += i * 2; }",

@@ -78,7 +78,9 @@ describe("transformers → GGUF in llama.cpp", { timeout: 180_000 }, () => {
 
   function maxDifference(a: Run, b: Run): number {
     let max = 0;
-    a.logits.forEach((row, position) => row.forEach((value, i) => (max = Math.max(max, Math.abs(value - b.logits[position]![i]!)))));
+    for (const [position, row] of a.logits.entries()) {
+      for (const [i, value] of row.entries()) max = Math.max(max, Math.abs(value - b.logits[position]![i]!));
+    }
     return max;
   }
 

@@ -120,6 +120,8 @@ function expectLogprobs(actual: TokenLogprobs[] | undefined, expected: TokenLogp
   expect(actual?.map((t) => [t.bytes, t.top.map((a) => a.bytes)])).toEqual(expected.map((t) => [t.bytes, t.top.map((a) => a.bytes)]));
   actual!.forEach((token, i) => {
     expect(Math.abs(token.logprob - expected[i]!.logprob), `token ${i}: ${token.logprob} vs ${expected[i]!.logprob}`).toBeLessThan(LOGPROB_TOLERANCE);
-    token.top.forEach((alternative, j) => expect(Math.abs(alternative.logprob - expected[i]!.top[j]!.logprob), `token ${i} top ${j}: ${alternative.logprob} vs ${expected[i]!.top[j]!.logprob}`).toBeLessThan(LOGPROB_TOLERANCE));
+    for (const [j, alternative] of token.top.entries()) {
+      expect(Math.abs(alternative.logprob - expected[i]!.top[j]!.logprob), `token ${i} top ${j}: ${alternative.logprob} vs ${expected[i]!.top[j]!.logprob}`).toBeLessThan(LOGPROB_TOLERANCE);
+    }
   });
 }

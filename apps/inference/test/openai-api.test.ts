@@ -208,7 +208,7 @@ describe("embeddings", () => {
     const bytes = Buffer.from(raw.data[0]!.embedding, "base64");
     const floats = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
     expect(floats).toHaveLength(64);
-    floats.forEach((x, i) => expect(x).toBeCloseTo(result.data[0]!.embedding[i]!, 6));
+    for (const [i, x] of floats.entries()) expect(x).toBeCloseTo(result.data[0]!.embedding[i]!, 6);
   });
 });
 

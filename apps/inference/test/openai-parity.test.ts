@@ -57,7 +57,7 @@ describe("logprobs", () => {
     for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
     // The same tokens; values equal up to float noise (the second request evaluates a cached prompt in other batches).
     expect(streamed.map((t) => [t.token, t.top_logprobs.map((a) => a.token)])).toEqual(content.map((t) => [t.token, t.top_logprobs.map((a) => a.token)]));
-    streamed.forEach((t, i) => expect(Math.abs(t.logprob - content[i]!.logprob)).toBeLessThan(1e-3));
+    for (const [i, t] of streamed.entries()) expect(Math.abs(t.logprob - content[i]!.logprob)).toBeLessThan(1e-3);
 
     const plain = await client.chat.completions.create({ model: "tiny", messages, max_tokens: 10, temperature: 0 });
     expect(plain.choices[0]!.logprobs).toBeNull();
@@ -85,7 +85,7 @@ describe("logprobs", () => {
       values.push(...(chunk.choices[0]?.logprobs?.token_logprobs ?? []));
     }
     expect(tokens).toEqual(logprobs.tokens);
-    values.forEach((value, i) => expect(Math.abs(value - logprobs.token_logprobs![i]!)).toBeLessThan(1e-3));
+    for (const [i, value] of values.entries()) expect(Math.abs(value - logprobs.token_logprobs![i]!)).toBeLessThan(1e-3);
   });
 
   it("reports the model's own distribution whatever the sampling, and samples as without logprobs", async () => {
@@ -96,7 +96,7 @@ describe("logprobs", () => {
     const first = (answer: OpenAI.Completion) => Object.entries(answer.choices[0]!.logprobs!.top_logprobs![0]!);
     // Five alternatives (top_k 2 left two candidates), with the values of the greedy request's first position.
     expect(first(sampled).map(([token]) => token)).toEqual(first(greedy).map(([token]) => token));
-    first(sampled).forEach(([, logprob], i) => expect(Math.abs(logprob - first(greedy)[i]![1])).toBeLessThan(1e-3));
+    for (const [i, [, logprob]] of first(sampled).entries()) expect(Math.abs(logprob - first(greedy)[i]![1])).toBeLessThan(1e-3);
     const plain = await client.completions.create(sampling);
     expect(sampled.choices[0]!.text).toBe(plain.choices[0]!.text);
   });

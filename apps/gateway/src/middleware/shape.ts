@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import { allowsModel, type KeyPolicy } from "../keys/key-policy.ts";
 import type { ModelCatalog } from "../models/model-catalog.ts";
-import type { GatewayEnv, JsonObject, ShapedRequest } from "../types.ts";
+import type { GatewayEnv, JsonObject, } from "../types.ts";
 import { decodeUtf8 } from "./body.ts";
 
 /**

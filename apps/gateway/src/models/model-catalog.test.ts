@@ -7,7 +7,10 @@ describe("model catalog", () => {
   it("caches the served list for its TTL, with one fetch for concurrent callers", async () => {
     let now = 0;
     let fetches = 0;
-    const catalog = createModelCatalog({ fetchModels: async () => (fetches++, [model("m")]), ttlMs: 1000, now: () => now });
+    const catalog = createModelCatalog({ fetchModels: async () => {
+        fetches++;
+        return [model("m")];
+      }, ttlMs: 1000, now: () => now });
     expect(catalog.fresh()).toBeUndefined();
     await Promise.all([catalog.list(), catalog.list(), catalog.list()]);
     expect(fetches).toBe(1);

@@ -26,7 +26,7 @@ declare const Deno: {
   exit(code: number): never;
 };
 
-let config;
+let config: ReturnType<typeof readGatewayEnv>;
 try {
   config = readGatewayEnv(Deno.env.toObject());
 } catch (err) {

@@ -361,7 +361,10 @@ export function createNodeUpstream(options: NodeUpstreamOptions = {}): { fetch: 
       if (waiter) void open(origin, undefined).then(waiter.take, waiter.take);
       return;
     }
-    if (waiter) return waiter.take(socket);
+    if (waiter) {
+      waiter.take(socket);
+      return;
+    }
     socket.setTimeout(idleTimeoutMs);
     const onClose = onIdleClose(origin, socket);
     socket.once("close", onClose);

@@ -358,7 +358,12 @@ describe("forwarding: the internal key, replicas, backpressure", () => {
   it("sheds load with 503 overloaded and Retry-After when every replica is at its in-flight cap", async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const { app } = testApp({ limits: { maxInflightPerReplica: 1 } }, { "POST /v1/chat/completions": async () => (await held, ok()) });
+    const { app } = testApp({ limits: { maxInflightPerReplica: 1 } }, {
+      "POST /v1/chat/completions": async () => {
+        await held;
+        return ok();
+      },
+    });
     await app.request("/v1/models", { headers: auth }); // the model list, fetched before the slot is taken
     const first = app.request("/v1/chat/completions", chatInit(CHAT));
     await sleep(10);

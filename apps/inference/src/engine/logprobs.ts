@@ -171,7 +171,7 @@ export function reportModelProbabilities(context: LlamaContext): boolean {
   if (!addon || typeof addon.sampleToken !== "function" || !Sampler || nativeModel === undefined) return false;
   if (reporting.has(addon)) return true;
   const original = addon.sampleToken;
-  const sampleToken: AddonContext["sampleToken"] = async function (batchLogitIndex, sampler, ...options) {
+  const sampleToken: AddonContext["sampleToken"] = async (batchLogitIndex, sampler, ...options) => {
     const [probabilities, confidence, ...rest] = options;
     if (probabilities !== true || confidence === true || rest.length > 0) return original.call(addon, batchLogitIndex, sampler, ...options);
     // The request's token first, as without logprobs; then, from the same logits, the raw logits of the top tokens

@@ -28,7 +28,7 @@ export function samplingFor(model: LlamaModel, params: SamplingParams, vocabular
   return {
     temperature: params.temperature ?? 1,
     topP: params.top_p ?? 1,
-    topK: topK < 0 ? 0 : topK,
+    topK: Math.max(topK , 0),
     minP: params.min_p ?? 0,
     seed: params.seed == null ? randomInt(2 ** 32) : toUint32(params.seed),
     ...(tokenBias ? { tokenBias } : {}),

@@ -95,19 +95,24 @@ function writeValue(out: ByteSink, entry: GgufValue): void {
   switch (entry.type) {
     case "uint32":
       out.u32(TYPE_ID.uint32);
-      return out.u32(entry.value);
+      out.u32(entry.value);
+      return;
     case "int32":
       out.u32(TYPE_ID.int32);
-      return out.i32(entry.value);
+      out.i32(entry.value);
+      return;
     case "float32":
       out.u32(TYPE_ID.float32);
-      return out.f32(entry.value);
+      out.f32(entry.value);
+      return;
     case "bool":
       out.u32(TYPE_ID.bool);
-      return out.u8(entry.value ? 1 : 0);
+      out.u8(entry.value ? 1 : 0);
+      return;
     case "string":
       out.u32(TYPE_ID.string);
-      return out.string(entry.value);
+      out.string(entry.value);
+      return;
     case "string[]":
       out.u32(TYPE_ID.array);
       out.u32(TYPE_ID.string);

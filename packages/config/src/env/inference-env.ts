@@ -20,6 +20,7 @@ const REVISION = /^(?!.*\.\.)[\w][\w.\-/]*$/;
  * backslash anywhere (a regular expression's `.` stops at a newline, so a lookahead alone let "a\n/../x" through).
  */
 export function isRepoFilePath(path: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (path.length === 0 || path.length > 1024 || /[\u0000-\u001f\u007f\\]/.test(path)) return false;
   return path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== "..");
 }

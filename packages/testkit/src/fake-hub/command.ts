@@ -127,7 +127,7 @@ export interface RunFakeHubOptions {
 	 * Extra seeding after the `--repo` directories, e.g. a generated GGUF: call `hub.addRepo(...)` and
 	 * return the repo ids to print (they get a JSON line like the others).
 	 */
-	seed?: (hub: FakeHub) => Promise<string[] | void> | string[] | void;
+	seed?: (hub: FakeHub) => Promise<string[] | undefined> | string[] | undefined;
 	/** Where JSON lines go. @default process.stdout */
 	print?: (line: string) => void;
 }

@@ -4,7 +4,7 @@
 import { access, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { downloadFileToCacheDir, HubApiError, InvalidApiResponseFormatError, modelInfo } from "@huggingface/hub";
+import { downloadFileToCacheDir, type HubApiError, InvalidApiResponseFormatError, modelInfo } from "@huggingface/hub";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "./hashing.ts";
 import { startFakeHub } from "./start-fake-hub.ts";

@@ -27,8 +27,14 @@ const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 function parseTokenizerMetadata(bytes: Uint8Array): GgufMetadata {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
-  const u32 = () => ((at += 4), view.getUint32(at - 4, true));
-  const u64 = () => ((at += 8), Number(view.getBigUint64(at - 8, true)));
+  const u32 = () => {
+    at += 4;
+    return view.getUint32(at - 4, true);
+  };
+  const u64 = () => {
+    at += 8;
+    return Number(view.getBigUint64(at - 8, true));
+  };
   const rawString = () => {
     const length = u64();
     at += length;

@@ -87,8 +87,8 @@ describe("generateTinyLlama", () => {
     expect(typedMetadata["general.name"]?.value).toBe("custom");
     expect(typedMetadata["general.license"]?.value).toBe("mit");
     expect(typedMetadata["tokenizer.chat_template"]?.value).toBe(template);
-    expect((typedMetadata["tokenizer.ggml.tokens"]?.value as string[]).at(-1)).toBe("<|im_end|>");
-    expect((typedMetadata["tokenizer.ggml.token_type"]?.value as number[]).at(-1)).toBe(TokenType.control);
+    expect((typedMetadata["tokenizer.ggml.tokens"]!.value as string[]).at(-1)).toBe("<|im_end|>");
+    expect((typedMetadata["tokenizer.ggml.token_type"]!.value as number[]).at(-1)).toBe(TokenType.control);
   });
 
   it("has the tensors llama.cpp expects, in ggml dim order, aligned", async () => {

@@ -85,7 +85,7 @@ export function writeReferenceGguf(model: TransformersModel, options: ReferenceG
     const tensorType: GgmlType = oneD || name.endsWith("_norm.weight") ? "f32" : type;
     const dims = oneD ? [columns === 1 ? rows : columns] : [columns, rows];
     const final = data;
-    if (tensorType === "f16") tensors.push({ name, dims, type: "f16", fill: (out: Uint16Array) => out.forEach((_, i) => (out[i] = toFloat16Bits(final[i]!))) });
+    if (tensorType === "f16") tensors.push({ name, dims, type: "f16", fill: (out: Uint16Array) => { for (let i = 0; i < out.length; i++) out[i] = toFloat16Bits(final[i]!); } });
     else tensors.push({ name, dims, type: tensorType, fill: (out: Float32Array) => out.set(final) });
   }
   return writeGguf({ metadata, tensors });

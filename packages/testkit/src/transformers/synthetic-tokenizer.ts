@@ -52,7 +52,7 @@ export interface TokenizerFiles {
 export function syntheticTokenizer(merges = 200): TokenizerFiles {
   const alphabet = byteToUnicode();
   const vocab: Record<string, number> = {};
-  alphabet.forEach((symbol, id) => (vocab[symbol] = id));
+  for (const [id, symbol] of alphabet.entries()) vocab[symbol] = id;
   const encoder = new TextEncoder();
   // Words as the pre-tokenizer would cut them (roughly): a leading space sticks to the word.
   const words = (CORPUS.match(/ ?[A-Za-z]+| ?[0-9]{1,3}| ?[^\sA-Za-z0-9]+|\s+/g) ?? []).map((word) =>
