@@ -37,14 +37,22 @@ const out = join(tmpdir(), `slm-bench-convert-llama-1b.${outType}.gguf`);
 const script = fileURLToPath(import.meta.url);
 const started = Date.now();
 const report = await new Promise<string>((resolve, reject) => {
-  const child = spawn("/usr/bin/time", ["-v", process.execPath, "--import", "tsx", script, "--convert-only", folder, out, outType], { stdio: ["ignore", "inherit", "pipe"] });
+  const child = spawn(
+    "/usr/bin/time",
+    ["-v", process.execPath, "--import", "tsx", script, "--convert-only", folder, out, outType],
+    { stdio: ["ignore", "inherit", "pipe"] },
+  );
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  child.on("exit", (code) => (code === 0 ? resolve(stderr) : reject(new Error(`conversion failed (${code}):\n${stderr}`))));
+  child.on("exit", (code) =>
+    code === 0 ? resolve(stderr) : reject(new Error(`conversion failed (${code}):\n${stderr}`)),
+  );
 });
 const seconds = (Date.now() - started) / 1000;
 const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(report)?.[1]);
-const inputBytes = (await Promise.all((await readdir(folder)).map(async (name) => (await stat(join(folder, name))).size))).reduce((a, b) => a + b, 0);
+const inputBytes = (
+  await Promise.all((await readdir(folder)).map(async (name) => (await stat(join(folder, name))).size))
+).reduce((a, b) => a + b, 0);
 console.log(
   JSON.stringify({
     parameters: parameterCount(),
@@ -114,7 +122,8 @@ async function generate(dir: string): Promise<void> {
     const length = Buffer.alloc(8);
     length.writeBigUInt64LE(BigInt(padded.length));
     const stream = createWriteStream(join(dir, file));
-    const write = (chunk: Uint8Array) => new Promise<void>((resolve, reject) => (stream.write(chunk, (error) => (error ? reject(error) : resolve()))));
+    const write = (chunk: Uint8Array) =>
+      new Promise<void>((resolve, reject) => stream.write(chunk, (error) => (error ? reject(error) : resolve())));
     await write(length);
     await write(padded);
     let cursor = 0;
@@ -124,7 +133,8 @@ async function generate(dir: string): Promise<void> {
       while (remaining > 0) {
         const count = Math.min(remaining, 1 << 20);
         const chunk = new Uint16Array(count);
-        if (norm) chunk.fill(0x3f80); // 1.0
+        if (norm)
+          chunk.fill(0x3f80); // 1.0
         else for (let i = 0; i < count; i++) chunk[i] = pool[(cursor + i * 7) & (pool.length - 1)]!;
         cursor = (cursor + 99991) & (pool.length - 1);
         await write(new Uint8Array(chunk.buffer));
@@ -133,7 +143,10 @@ async function generate(dir: string): Promise<void> {
     }
     await new Promise<void>((resolve) => stream.end(resolve));
   }
-  await writeFile(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }));
+  await writeFile(
+    join(dir, "model.safetensors.index.json"),
+    JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }),
+  );
   const { tokenizerJson, tokenizerConfig } = await readRealTokenizer("llama3");
   await writeFile(join(dir, "tokenizer.json"), JSON.stringify(tokenizerJson));
   await writeFile(join(dir, "tokenizer_config.json"), JSON.stringify(tokenizerConfig));
@@ -151,7 +164,13 @@ async function generate(dir: string): Promise<void> {
       max_position_embeddings: 131072,
       rms_norm_eps: 1e-5,
       rope_theta: 500000,
-      rope_scaling: { factor: 32, high_freq_factor: 4, low_freq_factor: 1, original_max_position_embeddings: 8192, rope_type: "llama3" },
+      rope_scaling: {
+        factor: 32,
+        high_freq_factor: 4,
+        low_freq_factor: 1,
+        original_max_position_embeddings: 8192,
+        rope_type: "llama3",
+      },
       tie_word_embeddings: true,
       vocab_size: vocab,
       bos_token_id: 128000,

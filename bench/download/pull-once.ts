@@ -22,7 +22,8 @@ const ms = performance.now() - started;
 
 // What a restart costs: an offline start that rehashes the blob (MODEL_REVERIFY=1, page cache warm) against one that
 // trusts the verified marker.
-const restart = (reverify: boolean) => resolveModelFile({ session: { ...session, offline: true, reverify }, repo, revision: commit, file });
+const restart = (reverify: boolean) =>
+  resolveModelFile({ session: { ...session, offline: true, reverify }, repo, revision: commit, file });
 const t0 = performance.now();
 await restart(true);
 const rehashMs = performance.now() - t0;
@@ -30,4 +31,14 @@ const t1 = performance.now();
 await restart(false);
 const markerMs = performance.now() - t1;
 
-console.log(JSON.stringify({ ms, size: resolved.size, sha256: resolved.sha256, fetchedBytes: resolved.fetchedBytes, resumes, rehashMs, markerMs }));
+console.log(
+  JSON.stringify({
+    ms,
+    size: resolved.size,
+    sha256: resolved.sha256,
+    fetchedBytes: resolved.fetchedBytes,
+    resumes,
+    rehashMs,
+    markerMs,
+  }),
+);

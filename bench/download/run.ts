@@ -43,10 +43,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function ours(label: string): Promise<PullResult> {
   const cacheDir = join(work, `cache-${label}`);
-  const { stdout } = await run("node", ["--import", "tsx", "bench/download/pull-once.ts", hub.url, REPO, commit, FILE, cacheDir], {
-    cwd: root,
-    maxBuffer: 1 << 20,
-  });
+  const { stdout } = await run(
+    "node",
+    ["--import", "tsx", "bench/download/pull-once.ts", hub.url, REPO, commit, FILE, cacheDir],
+    {
+      cwd: root,
+      maxBuffer: 1 << 20,
+    },
+  );
   const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as PullResult;
   if (result.sha256 !== sha256) throw new Error("our download produced another sha256");
   await rm(cacheDir, { recursive: true, force: true });
@@ -96,9 +100,15 @@ try {
   const cs = median(curlShaMs);
   const mib = (b: number) => `${(b / (1024 * 1024)).toFixed(1)} MiB`;
   console.log(`file: ${mib(SIZE)} from the fake Hub's CDN origin (loopback), ${ROUNDS} rounds, medians`);
-  console.log(`ours (resolveModelFile, incl. API calls, inline sha256, fsync): ${o.toFixed(0)} ms = ${mibps(SIZE, o).toFixed(0)} MiB/s`);
-  console.log(`curl -L same URL to a file:                                   ${c.toFixed(0)} ms = ${mibps(SIZE, c).toFixed(0)} MiB/s`);
-  console.log(`curl -L then sha256sum (a verified file):                     ${cs.toFixed(0)} ms = ${mibps(SIZE, cs).toFixed(0)} MiB/s`);
+  console.log(
+    `ours (resolveModelFile, incl. API calls, inline sha256, fsync): ${o.toFixed(0)} ms = ${mibps(SIZE, o).toFixed(0)} MiB/s`,
+  );
+  console.log(
+    `curl -L same URL to a file:                                   ${c.toFixed(0)} ms = ${mibps(SIZE, c).toFixed(0)} MiB/s`,
+  );
+  console.log(
+    `curl -L then sha256sum (a verified file):                     ${cs.toFixed(0)} ms = ${mibps(SIZE, cs).toFixed(0)} MiB/s`,
+  );
   console.log(`throughput ratio ours/curl: ${(c / o).toFixed(2)}; ours/(curl + sha256sum): ${(cs / o).toFixed(2)}`);
   console.log(
     `resume after a reset at 50%: CDN sent ${mib(sent)} in all, ${mib(resent)} of it twice ` +
@@ -107,9 +117,23 @@ try {
   );
   console.log(
     `restart check of the cached blob: full rehash ${median(rehash).toFixed(0)} ms (${mibps(SIZE, median(rehash)).toFixed(0)} MiB/s, ` +
-      `~${((median(rehash) / SIZE) * 1024 ** 3 / 1000).toFixed(2)} s per GiB, page cache warm) vs verified marker ${median(marker).toFixed(1)} ms`,
+      `~${(((median(rehash) / SIZE) * 1024 ** 3) / 1000).toFixed(2)} s per GiB, page cache warm) vs verified marker ${median(marker).toFixed(1)} ms`,
   );
-  console.log(JSON.stringify({ sizeBytes: SIZE, rounds: ROUNDS, oursMs, curlMs, curlShaMs, ratio: c / o, ratioVerified: cs / o, resumeSentBytes: sent, resumeResentBytes: resent, rehashMs: rehash, markerMs: marker }));
+  console.log(
+    JSON.stringify({
+      sizeBytes: SIZE,
+      rounds: ROUNDS,
+      oursMs,
+      curlMs,
+      curlShaMs,
+      ratio: c / o,
+      ratioVerified: cs / o,
+      resumeSentBytes: sent,
+      resumeResentBytes: resent,
+      rehashMs: rehash,
+      markerMs: marker,
+    }),
+  );
 } finally {
   await hub.close();
   await rm(work, { recursive: true, force: true });

@@ -35,15 +35,29 @@ const tool = arg("tool", hasWrk ? "wrk" : "autocannon");
 const runtime = arg("runtime", "node");
 const withFloor = args.includes("--floor");
 const KEY = "sk-bench-0123456789abcdefghijklmnop";
-const BODY = JSON.stringify({ model: "bench-model", messages: [{ role: "user", content: "Say hello" }], max_tokens: 16 });
+const BODY = JSON.stringify({
+  model: "bench-model",
+  messages: [{ role: "user", content: "Say hello" }],
+  max_tokens: 16,
+});
 
 interface Started {
   child: ChildProcess;
   port: number;
 }
 
-function start(command: string, argv: string[], cwd: string, env: Record<string, string>, ready: (line: string) => number | undefined): Promise<Started> {
-  const child = spawn(command, argv, { cwd, env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+function start(
+  command: string,
+  argv: string[],
+  cwd: string,
+  env: Record<string, string>,
+  ready: (line: string) => number | undefined,
+): Promise<Started> {
+  const child = spawn(command, argv, {
+    cwd,
+    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${command} did not start`)), 30_000);
     let started = false;
@@ -97,7 +111,9 @@ function parseWrkTime(text: string): number {
 /** Asynchronous, so that this process keeps draining the services' output pipes meanwhile. */
 async function runWrk(url: string, connections: number): Promise<Result> {
   const threads = connections === 1 ? 1 : 2;
-  const child = spawn("wrk", [`-t${threads}`, `-c${connections}`, `-d${duration}s`, "--latency", "-s", lua, url], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn("wrk", [`-t${threads}`, `-c${connections}`, `-d${duration}s`, "--latency", "-s", lua, url], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let out = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
   await new Promise((resolve) => child.once("close", resolve));
@@ -126,16 +142,28 @@ async function runAutocannon(url: string, connections: number): Promise<Result> 
     headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
     body: BODY,
   });
-  return { rps: r.requests.average, p50Us: r.latency.p50 * 1000, p99Us: r.latency.p99 * 1000, non2xx: r.non2xx, requests: r.requests.total };
+  return {
+    rps: r.requests.average,
+    p50Us: r.latency.p50 * 1000,
+    p99Us: r.latency.p99 * 1000,
+    non2xx: r.non2xx,
+    requests: r.requests.total,
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
-  const stub = await start(process.execPath, ["--import", "tsx", join(root, "bench/gateway/stub-upstream.ts"), "0"], root, {}, (line) => {
-    const m = /^listening (\d+)$/.exec(line);
-    return m ? Number(m[1]) : undefined;
-  });
+  const stub = await start(
+    process.execPath,
+    ["--import", "tsx", join(root, "bench/gateway/stub-upstream.ts"), "0"],
+    root,
+    {},
+    (line) => {
+      const m = /^listening (\d+)$/.exec(line);
+      return m ? Number(m[1]) : undefined;
+    },
+  );
   const gatewayEnv = {
     INFERENCE_URL: `http://127.0.0.1:${stub.port}`,
     GATEWAY_PORT: "0",
@@ -147,8 +175,11 @@ async function main() {
   };
   const gatewayCommand =
     runtime === "deno"
-      ? [denoExecutable(join(gatewayDir, "package.json")), ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/runtime/deno.ts"]] as const
-      : [process.execPath, ["--import", "tsx", "src/runtime/node.ts"]] as const;
+      ? ([
+          denoExecutable(join(gatewayDir, "package.json")),
+          ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/runtime/deno.ts"],
+        ] as const)
+      : ([process.execPath, ["--import", "tsx", "src/runtime/node.ts"]] as const);
   const gateway = await start(gatewayCommand[0], [...gatewayCommand[1]], gatewayDir, gatewayEnv, (line) => {
     if (!line.startsWith("{")) return undefined;
     const json = JSON.parse(line) as { msg?: string; port?: number };
@@ -156,15 +187,23 @@ async function main() {
   });
 
   const floor = withFloor
-    ? await start(process.execPath, ["--import", "tsx", join(gatewayDir, "bench/bare-proxy.ts"), `http://127.0.0.1:${stub.port}`], gatewayDir, {}, (line) => {
-        const m = /^listening (\d+)$/.exec(line);
-        return m ? Number(m[1]) : undefined;
-      })
+    ? await start(
+        process.execPath,
+        ["--import", "tsx", join(gatewayDir, "bench/bare-proxy.ts"), `http://127.0.0.1:${stub.port}`],
+        gatewayDir,
+        {},
+        (line) => {
+          const m = /^listening (\d+)$/.exec(line);
+          return m ? Number(m[1]) : undefined;
+        },
+      )
     : undefined;
   const direct = `http://127.0.0.1:${stub.port}/v1/chat/completions`;
   const through = `http://127.0.0.1:${gateway.port}/v1/chat/completions`;
   const run = tool === "wrk" ? runWrk : runAutocannon;
-  console.log(`gateway bench: ${tool}, ${runtime}, ${duration}s x ${rounds} rounds per side, body ${BODY.length} bytes`);
+  console.log(
+    `gateway bench: ${tool}, ${runtime}, ${duration}s x ${rounds} rounds per side, body ${BODY.length} bytes`,
+  );
   await run(through, 8); // warm-up (JIT, connection pools, model list cache)
 
   const rows: string[] = [];
@@ -204,7 +243,13 @@ async function main() {
       `      gateway p50 ${(gp50 / 1000).toFixed(3)} ms  p99 ${(gp99 / 1000).toFixed(3)} ms  ${grps.toFixed(0).padStart(6)} req/s   gateway CPU ${((gwCpu * 1000) / gReq).toFixed(1)} us/req, stub ${((stubCpu * 1000) / gReq).toFixed(1)}  non-2xx ${g.reduce((a, r) => a + r.non2xx, 0)}`,
       ...(f.length > 0
         ? [
-            `      floor   p50 ${(median(f.map((r) => r.p50Us)) / 1000).toFixed(3)} ms  p99 ${(median(f.map((r) => r.p99Us)) / 1000).toFixed(3)} ms  ${median(f.map((r) => r.rps)).toFixed(0).padStart(6)} req/s   bare proxy CPU ${((floorCpu * 1000) / (f.reduce((a, r) => a + r.requests, 0) || 1)).toFixed(1)} us/req (ratio ${(median(f.map((r) => r.rps)) / drps).toFixed(2)})`,
+            `      floor   p50 ${(median(f.map((r) => r.p50Us)) / 1000).toFixed(3)} ms  p99 ${(median(f.map((r) => r.p99Us)) / 1000).toFixed(3)} ms  ${median(
+              f.map((r) => r.rps),
+            )
+              .toFixed(0)
+              .padStart(
+                6,
+              )} req/s   bare proxy CPU ${((floorCpu * 1000) / (f.reduce((a, r) => a + r.requests, 0) || 1)).toFixed(1)} us/req (ratio ${(median(f.map((r) => r.rps)) / drps).toFixed(2)})`,
           ]
         : []),
       `      overhead p50 +${((gp50 - dp50) / 1000).toFixed(3)} ms, p99 +${((gp99 - dp99) / 1000).toFixed(3)} ms; throughput ratio ${(grps / drps).toFixed(2)}` +

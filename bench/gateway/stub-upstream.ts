@@ -12,10 +12,20 @@ const COMPLETION = JSON.stringify({
   created: 1_700_000_000,
   model: "bench-model",
   system_fingerprint: null,
-  choices: [{ index: 0, message: { role: "assistant", content: "Hello there!", refusal: null }, finish_reason: "stop", logprobs: null }],
+  choices: [
+    {
+      index: 0,
+      message: { role: "assistant", content: "Hello there!", refusal: null },
+      finish_reason: "stop",
+      logprobs: null,
+    },
+  ],
   usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 },
 });
-const MODELS = JSON.stringify({ object: "list", data: [{ id: "bench-model", object: "model", created: 1, owned_by: "bench" }] });
+const MODELS = JSON.stringify({
+  object: "list",
+  data: [{ id: "bench-model", object: "model", created: 1, owned_by: "bench" }],
+});
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];

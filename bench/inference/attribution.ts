@@ -51,12 +51,18 @@ export async function runAttribution(options: AttributionOptions): Promise<strin
   let round = 0;
   for (const threads of options.threads) {
     const server = await startLlamaServer({ binary: tools.server, modelPath, threads, parallel, contextSize: 512 });
-    const engine = await loadEngine({ llama: await startLlama(threads), modelPath, threads, contextSize: 512, parallel, maxQueue: 64, embeddings: false }).catch(
-      async (error: unknown) => {
-        await server.stop();
-        throw error;
-      },
-    );
+    const engine = await loadEngine({
+      llama: await startLlama(threads),
+      modelPath,
+      threads,
+      contextSize: 512,
+      parallel,
+      maxQueue: 64,
+      embeddings: false,
+    }).catch(async (error: unknown) => {
+      await server.stop();
+      throw error;
+    });
     try {
       const probe = instrument(engine);
       await ours(engine, probe, ["Warm up"], 8);
@@ -66,17 +72,30 @@ export async function runAttribution(options: AttributionOptions): Promise<strin
         const splits: Split[] = [];
         const plain: Split[] = [];
         for (let r = 0; r < options.rounds; r++) {
-          const prompts = Array.from({ length: streams }, (_, i) => `Story ${++round}-${i}: once upon a time there was a`);
+          const prompts = Array.from(
+            { length: streams },
+            (_, i) => `Story ${++round}-${i}: once upon a time there was a`,
+          );
           if (streams === 1) bench.push(await llamaBench(tools, modelPath, threads, options.tokens));
           ls.push(median(await Promise.all(prompts.map((p) => llamaServerPerToken(server.url, p, options.tokens)))));
           splits.push(await ours(engine, probe, prompts, options.tokens));
           plain.push(await plainLoop(engine, probe, prompts, options.tokens));
         }
-        for (const [loop, list] of [["ours (generate)", splits], ["plain sequence.evaluate", plain]] as const) {
+        for (const [loop, list] of [
+          ["ours (generate)", splits],
+          ["plain sequence.evaluate", plain],
+        ] as const) {
           const per = (key: keyof Split) => median(list.map((s) => s[key] / s.tokens));
           const rest = median(list.map((s) => (s.total - s.decode - s.sample - s.detokenize - s.gate) / s.tokens));
           const cells = [per("total"), per("decode"), per("sample"), per("detokenize"), per("gate"), rest];
-          const head = [String(threads), String(streams), streams === 1 ? median(bench).toFixed(2) : "-", median(ls).toFixed(2), loop, per("decodes").toFixed(2)];
+          const head = [
+            String(threads),
+            String(streams),
+            streams === 1 ? median(bench).toFixed(2) : "-",
+            median(ls).toFixed(2),
+            loop,
+            per("decodes").toFixed(2),
+          ];
           const line = `| ${[...head, ...cells.map((c) => c.toFixed(2))].join(" | ")} |`;
           lines.push(line);
           console.log(line);
@@ -87,7 +106,10 @@ export async function runAttribution(options: AttributionOptions): Promise<strin
       await server.stop();
     }
   }
-  lines.push("", "For N streams, ours total is wall time per step (one token for each stream); llama-server's is per stream.");
+  lines.push(
+    "",
+    "For N streams, ours total is wall time per step (one token for each stream); llama-server's is per stream.",
+  );
   return lines;
 }
 
@@ -101,7 +123,11 @@ function instrument(engine: Engine): Probe {
   const totals = { decodes: 0, decode: 0, sample: 0, detokenize: 0, gate: 0 };
   // The native context object behind LlamaContext (internal to node-llama-cpp).
   const native = (engine.context as unknown as { _ctx: Record<string, (...args: unknown[]) => unknown> })._ctx;
-  const timeAsync = (target: Record<string, (...args: unknown[]) => unknown>, name: string, key: keyof typeof totals) => {
+  const timeAsync = (
+    target: Record<string, (...args: unknown[]) => unknown>,
+    name: string,
+    key: keyof typeof totals,
+  ) => {
     const original = target[name]!.bind(target);
     // Native methods are read-only on the prototype: shadowed on the instance.
     Object.defineProperty(target, name, {
@@ -138,7 +164,9 @@ function instrument(engine: Engine): Probe {
 
 /** Our engine in-process: per-step sums (a step serves every stream at once, so sums are divided by one stream's tokens). */
 async function ours(engine: Engine, probe: Probe, prompts: string[], maxTokens: number): Promise<Split> {
-  const prepared = await Promise.all(prompts.map((prompt) => prepareCompletion(engine, { prompt, maxTokens, temperature: 0 })));
+  const prepared = await Promise.all(
+    prompts.map((prompt) => prepareCompletion(engine, { prompt, maxTokens, temperature: 0 })),
+  );
   // Timed from the first token: the prompt is not part of a token's time.
   let first = 0;
   const results = await Promise.all(
@@ -160,7 +188,14 @@ async function ours(engine: Engine, probe: Probe, prompts: string[], maxTokens: 
   const split = probe.split();
   const streams = prompts.length;
   // Gate waits overlap across streams: one stream's share.
-  return { ...split, gate: split.gate / streams, sample: split.sample / streams, detokenize: split.detokenize, total, tokens: results[0]!.completionTokens - 1 };
+  return {
+    ...split,
+    gate: split.gate / streams,
+    sample: split.sample / streams,
+    detokenize: split.detokenize,
+    total,
+    tokens: results[0]!.completionTokens - 1,
+  };
 }
 
 /** node-llama-cpp's plainest loop on the same context and sequences (no step gate, no detokenizing). */
@@ -171,7 +206,10 @@ async function plainLoop(engine: Engine, probe: Probe, prompts: string[], maxTok
       engine.pool.with(undefined, async (sequence) => {
         await sequence.clearHistory();
         let count = 0;
-        for await (const _token of sequence.evaluate(engine.model.tokenize(prompt, false), { temperature: 0, yieldEogToken: true })) {
+        for await (const _token of sequence.evaluate(engine.model.tokenize(prompt, false), {
+          temperature: 0,
+          yieldEogToken: true,
+        })) {
           if (first === 0) {
             first = performance.now();
             probe.reset();
@@ -200,7 +238,11 @@ async function llamaServerPerToken(url: string, prompt: string, maxTokens: numbe
 
 async function llamaBench(tools: LlamaTools, modelPath: string, threads: number, tokens: number): Promise<number> {
   if (!existsSync(tools.bench)) return NaN;
-  const { stdout } = await run(tools.bench, ["-m", modelPath, "-p", "0", "-n", String(tokens), "-t", String(threads), "-r", "1", "-o", "json"], { maxBuffer: 16 << 20 });
+  const { stdout } = await run(
+    tools.bench,
+    ["-m", modelPath, "-p", "0", "-n", String(tokens), "-t", String(threads), "-r", "1", "-o", "json"],
+    { maxBuffer: 16 << 20 },
+  );
   const [result] = JSON.parse(stdout) as Array<{ avg_ts: number }>;
   return 1000 / result!.avg_ts;
 }

@@ -108,13 +108,18 @@ function ownCpuMs(): number {
   return (user + system) / 1000;
 }
 
-function httpEngine(name: string, server: { url: string; pid: number | undefined; stop(): Promise<void> }): BenchEngine {
+function httpEngine(
+  name: string,
+  server: { url: string; pid: number | undefined; stop(): Promise<void> },
+): BenchEngine {
   return {
     name,
     run: async (prompts, maxTokens) => {
       const cpu = processCpuMs(server.pid);
       const started = performance.now();
-      const timings = await Promise.all(prompts.map((prompt) => streamCompletion({ url: server.url, prompt, maxTokens })));
+      const timings = await Promise.all(
+        prompts.map((prompt) => streamCompletion({ url: server.url, prompt, maxTokens })),
+      );
       return {
         firstTokenMs: timings.map((t) => t.firstTokenMs),
         wallMs: performance.now() - started,
@@ -146,14 +151,22 @@ async function nodeLlamaCppEngine(setup: EngineSetup): Promise<BenchEngine> {
           await sequence.clearHistory();
           let first = 0;
           let count = 0;
-          for await (const _token of sequence.evaluate(model.tokenize(prompt, false), { temperature: 0, yieldEogToken: true })) {
+          for await (const _token of sequence.evaluate(model.tokenize(prompt, false), {
+            temperature: 0,
+            yieldEogToken: true,
+          })) {
             if (count === 0) first = performance.now() - started;
             if (++count >= maxTokens) break;
           }
           return { first, count };
         }),
       );
-      return { firstTokenMs: runs.map((r) => r.first), wallMs: performance.now() - started, tokens: runs.reduce((s, r) => s + r.count, 0), cpuMs: ownCpuMs() - cpu };
+      return {
+        firstTokenMs: runs.map((r) => r.first),
+        wallMs: performance.now() - started,
+        tokens: runs.reduce((s, r) => s + r.count, 0),
+        cpuMs: ownCpuMs() - cpu,
+      };
     },
     stop: async () => {
       await context.dispose();
@@ -205,7 +218,12 @@ async function ourEngine(setup: EngineSetup, name: string): Promise<BenchEngine>
           return { first, count: result.completionTokens };
         }),
       );
-      return { firstTokenMs: runs.map((r) => r.first), wallMs: performance.now() - started, tokens: runs.reduce((s, r) => s + r.count, 0), cpuMs: ownCpuMs() - cpu };
+      return {
+        firstTokenMs: runs.map((r) => r.first),
+        wallMs: performance.now() - started,
+        tokens: runs.reduce((s, r) => s + r.count, 0),
+        cpuMs: ownCpuMs() - cpu,
+      };
     },
     stop: () => engine.dispose(),
   };

@@ -23,13 +23,23 @@ export interface LlamaTools {
  * node_modules/.cache/llama-tools/ (made once, ~10 min on 2 cores). Benchmarks only: never built in CI.
  */
 export async function llamaTools(): Promise<LlamaTools> {
-  const beside = { server: LLAMA_SERVER, quantize: join(dirname(LLAMA_SERVER), "llama-quantize"), bench: join(dirname(LLAMA_SERVER), "llama-bench") };
+  const beside = {
+    server: LLAMA_SERVER,
+    quantize: join(dirname(LLAMA_SERVER), "llama-quantize"),
+    bench: join(dirname(LLAMA_SERVER), "llama-bench"),
+  };
   if (existsSync(beside.server) && existsSync(beside.quantize)) return beside;
   const bin = join(cacheRoot, "build", "bin");
-  const cached = { server: join(bin, "llama-server"), quantize: join(bin, "llama-quantize"), bench: join(bin, "llama-bench") };
+  const cached = {
+    server: join(bin, "llama-server"),
+    quantize: join(bin, "llama-quantize"),
+    bench: join(bin, "llama-bench"),
+  };
   if (existsSync(cached.server) && existsSync(cached.quantize)) return cached;
   if (process.env["CI"]) throw new Error("llama-server/llama-quantize are missing and CI never builds them");
-  console.log(`building llama-server and llama-quantize from node-llama-cpp's llama.cpp bundle into ${cacheRoot} (once)`);
+  console.log(
+    `building llama-server and llama-quantize from node-llama-cpp's llama.cpp bundle into ${cacheRoot} (once)`,
+  );
   const source = join(cacheRoot, "src");
   if (!existsSync(join(source, "CMakeLists.txt"))) {
     await rm(source, { recursive: true, force: true });
@@ -37,8 +47,25 @@ export async function llamaTools(): Promise<LlamaTools> {
     await run("git", ["clone", "--quiet", bundlePath(), source]);
   }
   const build = join(cacheRoot, "build");
-  await run("cmake", ["-S", source, "-B", build, "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF"], { maxBuffer: 64 << 20 });
-  await run("cmake", ["--build", build, "-j", "2", "--target", "llama-server", "llama-quantize", "llama-bench"], { maxBuffer: 256 << 20 });
+  await run(
+    "cmake",
+    [
+      "-S",
+      source,
+      "-B",
+      build,
+      "-DCMAKE_BUILD_TYPE=Release",
+      "-DGGML_NATIVE=ON",
+      "-DLLAMA_CURL=OFF",
+      "-DLLAMA_OPENSSL=OFF",
+      "-DLLAMA_BUILD_TESTS=OFF",
+      "-DLLAMA_BUILD_EXAMPLES=OFF",
+    ],
+    { maxBuffer: 64 << 20 },
+  );
+  await run("cmake", ["--build", build, "-j", "2", "--target", "llama-server", "llama-quantize", "llama-bench"], {
+    maxBuffer: 256 << 20,
+  });
   return cached;
 }
 

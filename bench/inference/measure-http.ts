@@ -46,9 +46,15 @@ export async function streamCompletion(request: StreamRequest): Promise<StreamTi
     while ((end = buffer.indexOf("\n\n")) >= 0) {
       const event = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
-      const data = event.split("\n").find((l) => l.startsWith("data: "))?.slice(6);
+      const data = event
+        .split("\n")
+        .find((l) => l.startsWith("data: "))
+        ?.slice(6);
       if (!data || data === "[DONE]") continue;
-      const chunk = JSON.parse(data) as { choices?: Array<{ text?: string }>; usage?: { completion_tokens?: number } | null };
+      const chunk = JSON.parse(data) as {
+        choices?: Array<{ text?: string }>;
+        usage?: { completion_tokens?: number } | null;
+      };
       if (chunk.usage?.completion_tokens !== undefined) tokens = chunk.usage.completion_tokens;
       const text = chunk.choices?.[0]?.text;
       if (text) {
@@ -60,11 +66,20 @@ export async function streamCompletion(request: StreamRequest): Promise<StreamTi
     }
   }
   const totalMs = performance.now() - sent;
-  return { firstTokenMs: first - sent, totalMs, chunks, tokens, decodeTokensPerSecond: chunks > 1 ? ((chunks - 1) / (last - first)) * 1000 : 0 };
+  return {
+    firstTokenMs: first - sent,
+    totalMs,
+    chunks,
+    tokens,
+    decodeTokensPerSecond: chunks > 1 ? ((chunks - 1) / (last - first)) * 1000 : 0,
+  };
 }
 
 /** `streams` simultaneous streams of `maxTokens` each: aggregate tokens per second over the wall time. */
-export async function aggregate(request: StreamRequest, streams: number): Promise<{ tokensPerSecond: number; wallMs: number }> {
+export async function aggregate(
+  request: StreamRequest,
+  streams: number,
+): Promise<{ tokensPerSecond: number; wallMs: number }> {
   const started = performance.now();
   const timings = await Promise.all(
     Array.from({ length: streams }, (_, i) => streamCompletion({ ...request, prompt: `${request.prompt} ${i}` })),

@@ -11,13 +11,22 @@ type NodeLlamaCpp = typeof import("../../apps/inference/node_modules/node-llama-
 
 export interface InProcessModel {
   /** Tokens per second from the first token to the last, and the time to the first token. */
-  generate(prompt: string, maxTokens: number): Promise<{ decodeTokensPerSecond: number; firstTokenMs: number; tokens: number }>;
+  generate(
+    prompt: string,
+    maxTokens: number,
+  ): Promise<{ decodeTokensPerSecond: number; firstTokenMs: number; tokens: number }>;
   dispose(): Promise<void>;
 }
 
 export async function loadInProcess(modelPath: string, threads: number): Promise<InProcessModel> {
   const { getLlama, LlamaLogLevel } = (await import(require.resolve("node-llama-cpp"))) as NodeLlamaCpp;
-  const llama = await getLlama({ gpu: false, build: "never", maxThreads: threads, logLevel: LlamaLogLevel.error, progressLogs: false });
+  const llama = await getLlama({
+    gpu: false,
+    build: "never",
+    maxThreads: threads,
+    logLevel: LlamaLogLevel.error,
+    progressLogs: false,
+  });
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
   const context = await model.createContext({ contextSize: 2048, threads: { ideal: threads, min: threads } });
   const sequence = context.getSequence();
@@ -33,7 +42,11 @@ export async function loadInProcess(modelPath: string, threads: number): Promise
         if (++count >= maxTokens) break;
       }
       const last = performance.now();
-      return { decodeTokensPerSecond: ((count - 1) / (last - first)) * 1000, firstTokenMs: first - started, tokens: count };
+      return {
+        decodeTokensPerSecond: ((count - 1) / (last - first)) * 1000,
+        firstTokenMs: first - started,
+        tokens: count,
+      };
     },
     dispose: async () => {
       await context.dispose();

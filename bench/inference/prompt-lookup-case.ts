@@ -32,20 +32,40 @@ export async function runPromptLookup(options: PromptLookupOptions): Promise<str
   ];
   for (const threads of options.threads) {
     const load = async (promptLookup: boolean) =>
-      loadEngine({ llama: await startLlama(threads), modelPath, threads, contextSize: 1024, parallel, maxQueue: 64, embeddings: false, promptLookup });
+      loadEngine({
+        llama: await startLlama(threads),
+        modelPath,
+        threads,
+        contextSize: 1024,
+        parallel,
+        maxQueue: 64,
+        embeddings: false,
+        promptLookup,
+      });
     const off = await load(false);
     const on = await load(true);
     try {
       const start = "Extract the record below.";
       const chain = (await answer(off, start, options.tokens)).text;
       for (const streams of options.streams) {
-        for (const [label, prompt] of [["copies", `${start}${chain}\n${start}`], ["no copy", "Write a story about a dragon."]] as const) {
+        for (const [label, prompt] of [
+          ["copies", `${start}${chain}\n${start}`],
+          ["no copy", "Write a story about a dragon."],
+        ] as const) {
           const tps = { off: [] as number[], on: [] as number[] };
           let confirmed = 0;
           let same = true;
           for (let r = 0; r < options.rounds; r++) {
             const texts = { off: "", on: "" };
-            for (const [name, engine] of r % 2 === 0 ? ([["off", off], ["on", on]] as const) : ([["on", on], ["off", off]] as const)) {
+            for (const [name, engine] of r % 2 === 0
+              ? ([
+                  ["off", off],
+                  ["on", on],
+                ] as const)
+              : ([
+                  ["on", on],
+                  ["off", off],
+                ] as const)) {
               const prompts = Array.from({ length: streams }, (_, i) => (i === 0 ? prompt : `${prompt} ${i}`));
               const started = performance.now();
               const answers = await Promise.all(prompts.map((p) => answer(engine, p, options.tokens)));
@@ -71,13 +91,21 @@ export async function runPromptLookup(options: PromptLookupOptions): Promise<str
   return lines;
 }
 
-async function answer(engine: Engine, prompt: string, maxTokens: number): Promise<{ text: string; tokens: number; confirmed: number }> {
+async function answer(
+  engine: Engine,
+  prompt: string,
+  maxTokens: number,
+): Promise<{ text: string; tokens: number; confirmed: number }> {
   const prepared = await prepareCompletion(engine, { prompt, maxTokens, temperature: 0 });
   return engine.pool.with(undefined, async (sequence) => {
     // A fresh start each time: no answer reuses an earlier one's evaluation.
     await sequence.clearHistory();
     const before = sequence.tokenPredictions.validated;
     const result = await generate(sequence, prepared, { steps: engine.steps });
-    return { text: result.text, tokens: result.completionTokens, confirmed: sequence.tokenPredictions.validated - before };
+    return {
+      text: result.text,
+      tokens: result.completionTokens,
+      confirmed: sequence.tokenPredictions.validated - before,
+    };
   });
 }

@@ -29,7 +29,8 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 export function parseQwenCaseArgs(arg: (name: string, fallback: string) => string): QwenCaseOptions {
   const list = (name: string, fallback: string) => arg(name, fallback).split(",").filter(Boolean);
   const engines = list("engines", ENGINE_KINDS.join(",")) as EngineKind[];
-  for (const e of engines) if (!ENGINE_KINDS.includes(e)) throw new Error(`unknown engine ${e} (one of ${ENGINE_KINDS.join(", ")})`);
+  for (const e of engines)
+    if (!ENGINE_KINDS.includes(e)) throw new Error(`unknown engine ${e} (one of ${ENGINE_KINDS.join(", ")})`);
   return {
     threads: list("threads", "1,2").map(Number),
     streams: list("streams", "1,2,4,8").map(Number),
@@ -63,18 +64,33 @@ export async function runQwenCase(options: QwenCaseOptions): Promise<string[]> {
   for (const threads of options.threads) {
     const engines: BenchEngine[] = [];
     try {
-      for (const kind of options.engines) engines.push(await startEngine(kind, { modelPath, threads, parallel, contextSize: CONTEXT_SIZE, llamaServer: tools?.server }));
+      for (const kind of options.engines)
+        engines.push(
+          await startEngine(kind, {
+            modelPath,
+            threads,
+            parallel,
+            contextSize: CONTEXT_SIZE,
+            llamaServer: tools?.server,
+          }),
+        );
       // Warm-up: every engine generates once before anything is timed.
       for (const engine of engines) await engine.run(["Warm up"], 8);
       for (const streams of options.streams) {
-        const results = new Map<string, { tps: number[]; ttft: number[]; cpu: number[] }>(engines.map((e) => [e.name, { tps: [], ttft: [], cpu: [] }]));
+        const results = new Map<string, { tps: number[]; ttft: number[]; cpu: number[] }>(
+          engines.map((e) => [e.name, { tps: [], ttft: [], cpu: [] }]),
+        );
         for (let r = 0; r < options.rounds; r++) {
           const order = engines.map((_, i) => engines[(i + r) % engines.length]!);
           for (const engine of order) {
             // A fresh prompt per run: no engine reuses an earlier run's prompt evaluation.
-            const prompts = Array.from({ length: streams }, (_, i) => `Story ${++round}-${i}: once upon a time there was a`);
+            const prompts = Array.from(
+              { length: streams },
+              (_, i) => `Story ${++round}-${i}: once upon a time there was a`,
+            );
             const result = await engine.run(prompts, options.tokens);
-            if (result.tokens !== streams * options.tokens) console.warn(`${engine.name}: ${result.tokens} tokens, expected ${streams * options.tokens}`);
+            if (result.tokens !== streams * options.tokens)
+              console.warn(`${engine.name}: ${result.tokens} tokens, expected ${streams * options.tokens}`);
             results.get(engine.name)!.tps.push((result.tokens / result.wallMs) * 1000);
             results.get(engine.name)!.ttft.push(mean(result.firstTokenMs));
             results.get(engine.name)!.cpu.push(result.cpuMs / result.tokens);

@@ -17,7 +17,14 @@ const cacheDir = fileURLToPath(new URL("../../node_modules/.cache/bench-models/"
  * about the size of the released Q4_K_M file, so the compute per token is the real model's.
  * Written once (F16, ~1 GB, then quantized; a minute or two) and cached under node_modules/.cache/bench-models/.
  */
-export const QWEN05B_SHAPE = { nLayer: 24, nEmbd: 896, nHead: 14, nHeadKv: 2, nFf: 4864, contextLength: 32768 } as const;
+export const QWEN05B_SHAPE = {
+  nLayer: 24,
+  nEmbd: 896,
+  nHead: 14,
+  nHeadKv: 2,
+  nFf: 4864,
+  contextLength: 32768,
+} as const;
 
 /**
  * The same with the attention output zeroed (`attentionOff`, same compute per token): greedy answers follow a fixed
@@ -56,7 +63,18 @@ export async function qwen05bF16(name: string, attentionOff: boolean): Promise<s
   await mkdir(cacheDir, { recursive: true });
   const tokenizer = await readTokenizerMetadata(await llamaSourcePath("models/ggml-vocab-qwen2.gguf"));
   const temporary = `${f16}.${process.pid}.tmp`;
-  await writeFile(temporary, generateVocabModel({ tokenizer, architecture: "qwen2", tiedEmbeddings: true, attentionOff, seed: 5, name, ...QWEN05B_SHAPE }));
+  await writeFile(
+    temporary,
+    generateVocabModel({
+      tokenizer,
+      architecture: "qwen2",
+      tiedEmbeddings: true,
+      attentionOff,
+      seed: 5,
+      name,
+      ...QWEN05B_SHAPE,
+    }),
+  );
   await rename(temporary, f16);
   return f16;
 }

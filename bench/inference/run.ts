@@ -1,7 +1,14 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BENCHMARK_LLAMA_OPTIONS, hasLlamaServer, LLAMA_SERVER, startLlamaServer, tinyLlamaParameterCount, type TinyLlamaOptions } from "@slm/testkit";
+import {
+  BENCHMARK_LLAMA_OPTIONS,
+  hasLlamaServer,
+  LLAMA_SERVER,
+  startLlamaServer,
+  tinyLlamaParameterCount,
+  type TinyLlamaOptions,
+} from "@slm/testkit";
 import { aggregate, streamCompletion } from "./measure-http.ts";
 import { loadInProcess } from "./measure-in-process.ts";
 import { runAttribution } from "./attribution.ts";
@@ -35,13 +42,23 @@ if (arg("case", "") === "qwen05b") {
 }
 if (arg("case", "") === "prompt-lookup") {
   const list = (name: string, fallback: string) => arg(name, fallback).split(",").map(Number);
-  const lines = await runPromptLookup({ threads: list("threads", "1,2"), streams: list("streams", "1,4"), rounds: Number(arg("rounds", "3")), tokens: Number(arg("tokens", "96")) });
+  const lines = await runPromptLookup({
+    threads: list("threads", "1,2"),
+    streams: list("streams", "1,4"),
+    rounds: Number(arg("rounds", "3")),
+    tokens: Number(arg("tokens", "96")),
+  });
   console.log(`\n${lines.join("\n")}`);
   process.exit(0);
 }
 if (arg("case", "") === "attribution") {
   const list = (name: string, fallback: string) => arg(name, fallback).split(",").map(Number);
-  const lines = await runAttribution({ threads: list("threads", "1,2"), streams: list("streams", "1,4"), rounds: Number(arg("rounds", "3")), tokens: Number(arg("tokens", "96")) });
+  const lines = await runAttribution({
+    threads: list("threads", "1,2"),
+    streams: list("streams", "1,4"),
+    rounds: Number(arg("rounds", "3")),
+    tokens: Number(arg("tokens", "96")),
+  });
   console.log(`\n${lines.join("\n")}`);
   process.exit(0);
 }
@@ -51,8 +68,20 @@ const llamaServerThreads = arg("llama-server-threads", "1,2").split(",").map(Num
 const PARALLEL = 8;
 const PROMPT = "Once upon a time there was a";
 
-const MODELS: Array<{ name: string; options: TinyLlamaOptions; singleTokens: number; streamTokens: number; contextSize: number }> = [
-  { name: "bench", options: { ...BENCHMARK_LLAMA_OPTIONS, seed: 7, contextLength: 2048 }, singleTokens: 128, streamTokens: 64, contextSize: 512 },
+const MODELS: Array<{
+  name: string;
+  options: TinyLlamaOptions;
+  singleTokens: number;
+  streamTokens: number;
+  contextSize: number;
+}> = [
+  {
+    name: "bench",
+    options: { ...BENCHMARK_LLAMA_OPTIONS, seed: 7, contextLength: 2048 },
+    singleTokens: 128,
+    streamTokens: 64,
+    contextSize: 512,
+  },
   { name: "tiny", options: { seed: 11 }, singleTokens: 256, streamTokens: 128, contextSize: 512 },
 ];
 
@@ -93,12 +122,29 @@ for (const spec of MODELS.filter((m) => which === "both" || m.name === which)) {
     await streamCompletion({ url: ours!.url, prompt: PROMPT, maxTokens: 8 });
 
     const llamaServers = hasLlamaServer()
-      ? await Promise.all(llamaServerThreads.map(async (t) => ({ threads: t, server: await startLlamaServer({ modelPath, threads: t, parallel: PARALLEL, contextSize: spec.contextSize }) })))
+      ? await Promise.all(
+          llamaServerThreads.map(async (t) => ({
+            threads: t,
+            server: await startLlamaServer({
+              modelPath,
+              threads: t,
+              parallel: PARALLEL,
+              contextSize: spec.contextSize,
+            }),
+          })),
+        )
       : [];
 
     // Single stream, interleaved.
-    const single = { http: [] as number[], httpTtft: [] as number[], inProcess: [] as number[], inTtft: [] as number[] };
-    const singleLs = new Map<number, { tps: number[]; ttft: number[] }>(llamaServers.map((l) => [l.threads, { tps: [], ttft: [] }]));
+    const single = {
+      http: [] as number[],
+      httpTtft: [] as number[],
+      inProcess: [] as number[],
+      inTtft: [] as number[],
+    };
+    const singleLs = new Map<number, { tps: number[]; ttft: number[] }>(
+      llamaServers.map((l) => [l.threads, { tps: [], ttft: [] }]),
+    );
     for (let i = 0; i < rounds; i++) {
       const h = await streamCompletion({ url: ours!.url, prompt: PROMPT, maxTokens: spec.singleTokens });
       single.http.push(h.decodeTokensPerSecond);
@@ -119,22 +165,67 @@ for (const spec of MODELS.filter((m) => which === "both" || m.name === which)) {
     const record = (key: string, value: number) => agg.set(key, [...(agg.get(key) ?? []), value]);
     for (const streams of [1, 2, 4, 8]) {
       for (let i = 0; i < rounds; i++) {
-        record(`ours:${streams}`, (await aggregate({ url: ours!.url, prompt: PROMPT, maxTokens: spec.streamTokens }, streams)).tokensPerSecond);
+        record(
+          `ours:${streams}`,
+          (await aggregate({ url: ours!.url, prompt: PROMPT, maxTokens: spec.streamTokens }, streams)).tokensPerSecond,
+        );
         for (const l of llamaServers) {
-          record(`ls${l.threads}:${streams}`, (await aggregate({ url: l.server.url, prompt: PROMPT, maxTokens: spec.streamTokens }, streams)).tokensPerSecond);
+          record(
+            `ls${l.threads}:${streams}`,
+            (await aggregate({ url: l.server.url, prompt: PROMPT, maxTokens: spec.streamTokens }, streams))
+              .tokensPerSecond,
+          );
         }
       }
     }
 
     console.log("");
-    row("model", "server", "threads", "single stream tok/s", "TTFT ms", "1 stream", "2 streams", "4 streams", "8 streams", "ready ms (cached)");
+    row(
+      "model",
+      "server",
+      "threads",
+      "single stream tok/s",
+      "TTFT ms",
+      "1 stream",
+      "2 streams",
+      "4 streams",
+      "8 streams",
+      "ready ms (cached)",
+    );
     row("---", "---", "---", "---", "---", "---", "---", "---", "---", "---");
     const aggCells = (prefix: string) => [1, 2, 4, 8].map((s) => median(agg.get(`${prefix}:${s}`) ?? []));
-    row(spec.name, "slm-serve (HTTP SSE)", String(threads), median(single.http), median(single.httpTtft), ...aggCells("ours"), `${fmt(median(startups))} (in-process ${fmt(median(processStartups))})`);
-    row(spec.name, "node-llama-cpp in-process", String(threads), median(single.inProcess), median(single.inTtft), "-", "-", "-", "-", "-");
+    row(
+      spec.name,
+      "slm-serve (HTTP SSE)",
+      String(threads),
+      median(single.http),
+      median(single.httpTtft),
+      ...aggCells("ours"),
+      `${fmt(median(startups))} (in-process ${fmt(median(processStartups))})`,
+    );
+    row(
+      spec.name,
+      "node-llama-cpp in-process",
+      String(threads),
+      median(single.inProcess),
+      median(single.inTtft),
+      "-",
+      "-",
+      "-",
+      "-",
+      "-",
+    );
     for (const l of llamaServers) {
       const s = singleLs.get(l.threads)!;
-      row(spec.name, "llama-server (HTTP SSE)", String(l.threads), median(s.tps), median(s.ttft), ...aggCells(`ls${l.threads}`), l.server.readyMs);
+      row(
+        spec.name,
+        "llama-server (HTTP SSE)",
+        String(l.threads),
+        median(s.tps),
+        median(s.ttft),
+        ...aggCells(`ls${l.threads}`),
+        l.server.readyMs,
+      );
       await l.server.stop();
     }
     if (llamaServers.length === 0) console.log(`(no llama-server at ${LLAMA_SERVER}: comparison skipped)`);

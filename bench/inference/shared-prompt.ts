@@ -19,13 +19,29 @@ const { getLlama, LlamaLogLevel } = (await import(require.resolve("node-llama-cp
 
 const dir = await mkdtemp(join(tmpdir(), "bench-shared-prompt-"));
 const modelPath = join(dir, "model.gguf");
-await writeFile(modelPath, generateTinyLlama({ seed: 5, nLayer: 8, nEmbd: 512, nHead: 8, nFf: 1536, contextLength: 2048, tensorType: "f16" }));
+await writeFile(
+  modelPath,
+  generateTinyLlama({ seed: 5, nLayer: 8, nEmbd: 512, nHead: 8, nFf: 1536, contextLength: 2048, tensorType: "f16" }),
+);
 const threads = Number(process.env["LLAMA_THREADS"] ?? 2);
-const llama = await getLlama({ gpu: false, build: "never", maxThreads: threads, logLevel: LlamaLogLevel.error, progressLogs: false });
+const llama = await getLlama({
+  gpu: false,
+  build: "never",
+  maxThreads: threads,
+  logLevel: LlamaLogLevel.error,
+  progressLogs: false,
+});
 const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-const context = await model.createContext({ contextSize: 1024, sequences: 3, threads: { ideal: threads, min: threads } });
+const context = await model.createContext({
+  contextSize: 1024,
+  sequences: 3,
+  threads: { ideal: threads, min: threads },
+});
 const sequences = [context.getSequence(), context.getSequence(), context.getSequence()];
-const prompt = [model.tokens.bos!, ...model.tokenize("Once upon a time there was a little robot who wanted to learn. ".repeat(60), false)].slice(0, 900);
+const prompt = [
+  model.tokens.bos!,
+  ...model.tokenize("Once upon a time there was a little robot who wanted to learn. ".repeat(60), false),
+].slice(0, 900);
 
 const clear = () => Promise.all(sequences.map((s) => s.clearHistory()));
 async function shared(): Promise<number> {

@@ -2,7 +2,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateTinyLlama, jsonLine, startFakeHub, startService, type FakeHub, type RunningService, type TinyLlamaOptions } from "@slm/testkit";
+import {
+  generateTinyLlama,
+  jsonLine,
+  startFakeHub,
+  startService,
+  type FakeHub,
+  type RunningService,
+  type TinyLlamaOptions,
+} from "@slm/testkit";
 
 const inferenceDir = fileURLToPath(new URL("../../apps/inference/", import.meta.url));
 
@@ -70,5 +78,7 @@ export async function startInference(env: Record<string, string>): Promise<Start
  */
 function llamaKnobs(): Record<string, string> {
   const passed = (name: string) => name.startsWith("SLM_LLAMA_") || name.startsWith("NODE_LLAMA_CPP_CMAKE_OPTION_");
-  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => passed(e[0]) && e[1] !== undefined));
+  return Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => passed(e[0]) && e[1] !== undefined),
+  );
 }

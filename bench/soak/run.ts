@@ -17,11 +17,17 @@ import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { freePort, generateTinyLlama, jsonLine, startFakeHub, startService, type RunningService } from "@slm/testkit";
 
-const { values } = parseArgs({ options: { streams: { type: "string", default: "8" }, minutes: { type: "string", default: "10" }, seed: { type: "string", default: "1" } } });
+const { values } = parseArgs({
+  options: {
+    streams: { type: "string", default: "8" },
+    minutes: { type: "string", default: "10" },
+    seed: { type: "string", default: "1" },
+  },
+});
 const streams = Number(values.streams);
 const durationMs = Number(values.minutes) * 60_000;
 let seed = Number(values.seed) >>> 0 || 1;
-const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const KEY = `sk-soak-${randomBytes(12).toString("hex")}`;
 const INTERNAL = `ik-soak-${randomBytes(12).toString("hex")}`;
@@ -56,7 +62,9 @@ const gateway = await startService<Record<string, unknown>>({
   readyWhen: (line) => (jsonLine(line)?.msg === "listening" ? jsonLine(line) : undefined),
 });
 const gatewayUrl = `http://127.0.0.1:${String(gateway.ready["port"])}`;
-console.log(`soak: ${streams} clients for ${values.minutes} min against ${gatewayUrl} (model commit ${commit.slice(0, 12)})`);
+console.log(
+  `soak: ${streams} clients for ${values.minutes} min against ${gatewayUrl} (model commit ${commit.slice(0, 12)})`,
+);
 
 const counts: Record<string, number> = {};
 const count = (what: string) => (counts[what] = (counts[what] ?? 0) + 1);
@@ -89,12 +97,20 @@ await Promise.all([chaos, ...Array.from({ length: streams }, (_, i) => client(i)
 await sleep(3000); // leases of streams cut by the end release themselves; let the gateway see the last closes
 
 const problems: string[] = [];
-const gatewayMetrics = await (await fetch(`${gatewayUrl}/metrics`, { headers: { authorization: `Bearer ${INTERNAL}` } })).text();
-const inferenceMetrics = await (await fetch(`http://127.0.0.1:${inferencePort}/metrics`, { headers: { authorization: `Bearer ${INTERNAL}` } })).text();
-const metric = (text: string, name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split("\n").find((l) => l.startsWith(`${name} `)) ?? "")?.[2] ?? NaN);
-if (metric(gatewayMetrics, "gateway_open_streams") !== 0) problems.push(`gateway_open_streams is ${metric(gatewayMetrics, "gateway_open_streams")}`);
-if (metric(inferenceMetrics, "inference_busy_slots") !== 0) problems.push(`inference_busy_slots is ${metric(inferenceMetrics, "inference_busy_slots")}`);
-if (metric(inferenceMetrics, "inference_queue_depth") !== 0) problems.push(`inference_queue_depth is ${metric(inferenceMetrics, "inference_queue_depth")}`);
+const gatewayMetrics = await (
+  await fetch(`${gatewayUrl}/metrics`, { headers: { authorization: `Bearer ${INTERNAL}` } })
+).text();
+const inferenceMetrics = await (
+  await fetch(`http://127.0.0.1:${inferencePort}/metrics`, { headers: { authorization: `Bearer ${INTERNAL}` } })
+).text();
+const metric = (text: string, name: string) =>
+  Number(/^(\S+) (\S+)$/m.exec(text.split("\n").find((l) => l.startsWith(`${name} `)) ?? "")?.[2] ?? NaN);
+if (metric(gatewayMetrics, "gateway_open_streams") !== 0)
+  problems.push(`gateway_open_streams is ${metric(gatewayMetrics, "gateway_open_streams")}`);
+if (metric(inferenceMetrics, "inference_busy_slots") !== 0)
+  problems.push(`inference_busy_slots is ${metric(inferenceMetrics, "inference_busy_slots")}`);
+if (metric(inferenceMetrics, "inference_queue_depth") !== 0)
+  problems.push(`inference_queue_depth is ${metric(inferenceMetrics, "inference_queue_depth")}`);
 if (pending !== 0) problems.push(`${pending} client requests never ended`);
 const check = new Redis(redisPort, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 1 });
 await check.connect();
@@ -109,7 +125,21 @@ const half = rss.slice(Math.floor(rss.length / 2));
 const growth = half.length > 2 ? (half.at(-1)! - half[0]!) / half[0]! : 0;
 if (growth > 0.25) problems.push(`gateway RSS grew ${(growth * 100).toFixed(0)}% over the second half`);
 
-console.log(JSON.stringify({ streams, minutes: Number(values.minutes), outcomes: counts, gatewayRssMiB: { first: mib(rss[0]), peak: mib(Math.max(...rss)), last: mib(rss.at(-1)) }, secondHalfGrowth: `${(growth * 100).toFixed(1)}%`, leasesLeft: leases, problems }, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      streams,
+      minutes: Number(values.minutes),
+      outcomes: counts,
+      gatewayRssMiB: { first: mib(rss[0]), peak: mib(Math.max(...rss)), last: mib(rss.at(-1)) },
+      secondHalfGrowth: `${(growth * 100).toFixed(1)}%`,
+      leasesLeft: leases,
+      problems,
+    },
+    null,
+    2,
+  ),
+);
 await gateway.stop();
 await inference.stop();
 redis.kill("SIGKILL");
@@ -127,7 +157,11 @@ async function client(id: number): Promise<void> {
       const response = await fetch(`${gatewayUrl}/v1/chat/completions`, {
         method: "POST",
         headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
-        body: JSON.stringify({ messages: [{ role: "user", content: `client ${id}: tell me a story` }], max_tokens: 48, stream: kind !== "json" }),
+        body: JSON.stringify({
+          messages: [{ role: "user", content: `client ${id}: tell me a story` }],
+          max_tokens: 48,
+          stream: kind !== "json",
+        }),
         signal: abort.signal,
       });
       if (response.status !== 200) {
@@ -154,7 +188,15 @@ async function client(id: number): Promise<void> {
           break;
         }
       }
-      count(kind === "disconnect" ? "disconnected" : text.includes("event: error") ? "stream ended by an error event" : text.includes("[DONE]") ? "stream ok" : "stream cut");
+      count(
+        kind === "disconnect"
+          ? "disconnected"
+          : text.includes("event: error")
+            ? "stream ended by an error event"
+            : text.includes("[DONE]")
+              ? "stream ok"
+              : "stream cut",
+      );
     } catch {
       count(kind === "disconnect" ? "disconnected" : "network error");
     } finally {
@@ -187,11 +229,17 @@ function startInference(): Promise<RunningService<Record<string, unknown>>> {
 }
 
 function startRedis(): ChildProcess {
-  return spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(redisPort), "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  return spawn(
+    "redis-server",
+    ["--bind", "127.0.0.1", "--port", String(redisPort), "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
 }
 
 function readRss(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"));
   return Number(line?.replace(/\D+/g, "") ?? 0) * 1024;
 }
 

@@ -6,7 +6,10 @@ const dockerfile = await readFile(new URL("deploy/docker/Dockerfile", root), "ut
 
 /** The instructions of one stage (`FROM ... AS name` up to the next FROM), continuation lines joined. */
 function stage(name: string): string[] {
-  const lines = dockerfile.replace(/\\\n/g, " ").split("\n").filter((l) => l.trim() && !l.trimStart().startsWith("#"));
+  const lines = dockerfile
+    .replace(/\\\n/g, " ")
+    .split("\n")
+    .filter((l) => l.trim() && !l.trimStart().startsWith("#"));
   const start = lines.findIndex((l) => new RegExp(`^FROM \\S+ AS ${name}$`).test(l.trim()));
   expect(start, `stage ${name}`).toBeGreaterThanOrEqual(0);
   const end = lines.findIndex((l, i) => i > start && l.startsWith("FROM "));
@@ -18,7 +21,9 @@ describe("deploy/docker/Dockerfile", () => {
     ["inference-base", "apps/inference"],
     ["gateway", "apps/gateway"],
   ])("runs the %s image with its app's own start command, as exec-form node", async (name, app) => {
-    const pkg = JSON.parse(await readFile(new URL(`${app}/package.json`, root), "utf8")) as { scripts: { start: string } };
+    const pkg = JSON.parse(await readFile(new URL(`${app}/package.json`, root), "utf8")) as {
+      scripts: { start: string };
+    };
     const cmd = stage(name).find((l) => l.startsWith("CMD "));
     expect(JSON.parse(cmd!.slice(4))).toEqual(pkg.scripts.start.split(/\s+/));
     expect(stage(name)).toContain(`WORKDIR /app/${app}`);

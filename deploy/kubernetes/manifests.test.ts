@@ -13,7 +13,8 @@ afterAll(() => Promise.all(scratch.map((d) => rm(d, { recursive: true, force: tr
 async function brokenCopy(edits: { file: string; from: string | RegExp; to: string }[]): Promise<string> {
   const copy = await mkdtemp(join(tmpdir(), "slm-k8s-"));
   scratch.push(copy);
-  for (const file of (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f))) await cp(join(dir, file), join(copy, file));
+  for (const file of (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)))
+    await cp(join(dir, file), join(copy, file));
   for (const edit of edits) {
     const path = join(copy, edit.file);
     const text = await readFile(path, "utf8");
@@ -49,11 +50,17 @@ describe("deploy/kubernetes", () => {
       { file: "inference-service.yaml", from: "targetPort: http", to: "targetPort: http\n  selectors: {}" },
     ]);
     const problems = (await validateKustomization(copy)).join("\n");
-    expect(problems).toMatch(/gateway-deployment\.yaml: Deployment slm-serve-gateway: .*'"?readinessProbes"?' does not exist/);
-    expect(problems).toMatch(/gateway-hpa\.yaml: HorizontalPodAutoscaler slm-serve-gateway: .*minReplicas must be integer/);
+    expect(problems).toMatch(
+      /gateway-deployment\.yaml: Deployment slm-serve-gateway: .*'"?readinessProbes"?' does not exist/,
+    );
+    expect(problems).toMatch(
+      /gateway-hpa\.yaml: HorizontalPodAutoscaler slm-serve-gateway: .*minReplicas must be integer/,
+    );
     expect(problems).toMatch(/inference-deployment\.yaml: .*'"?periodSecond"?' does not exist/);
     expect(problems).toMatch(/resource redis\.yaml does not exist/);
-    expect(problems).toMatch(/NetworkPolicy slm-serve-inference-from-gateway: ingress from a podSelector that matches no pod/);
+    expect(problems).toMatch(
+      /NetworkPolicy slm-serve-inference-from-gateway: ingress from a podSelector that matches no pod/,
+    );
     expect(problems).toMatch(/ConfigMap slm-serve-model sets MODEL_VERISON, which no app reads/);
     expect(problems).toMatch(/Secret slm-serve-internal has no key REDIS_URI/);
     expect(problems).toMatch(/inference-service\.yaml: Service slm-serve-inference: .*'"?selectors"?' does not exist/);

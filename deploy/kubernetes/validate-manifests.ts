@@ -40,7 +40,10 @@ function modelModule(apiVersion: string, kind: string): string {
 }
 
 /** Every problem found, one line each, naming the file; empty when the directory is valid. */
-export async function validateKustomization(dir: string, envExample = resolve(here, "../../.env.example")): Promise<string[]> {
+export async function validateKustomization(
+  dir: string,
+  envExample = resolve(here, "../../.env.example"),
+): Promise<string[]> {
   const problems: string[] = [];
   const kustomization = parse(readFileSync(join(dir, "kustomization.yaml"), "utf8")) as Record<string, any>;
   const resources = (kustomization.resources ?? []) as string[];
@@ -88,7 +91,9 @@ export async function validateKustomization(dir: string, envExample = resolve(he
 /** TypeScript's excess-property check of every manifest against kubernetes-models' interface for its kind. */
 function unknownFields(manifests: Manifest[]): string[] {
   const models = modelsDir();
-  const known = manifests.filter(({ doc }) => existsSync(join(models, String(doc.apiVersion), `${String(doc.kind)}.d.ts`)));
+  const known = manifests.filter(({ doc }) =>
+    existsSync(join(models, String(doc.apiVersion), `${String(doc.kind)}.d.ts`)),
+  );
   const lines: string[] = [];
   const owners: Manifest[] = [];
   known.forEach((manifest, i) => {
@@ -103,8 +108,13 @@ function unknownFields(manifests: Manifest[]): string[] {
   const fileName = join(here, "__manifests__.ts");
   const source = lines.join("\n");
   const options: ts.CompilerOptions = {
-    strict: true, noEmit: true, skipLibCheck: true, types: [],
-    module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022,
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
   };
   const host = ts.createCompilerHost(options);
   const getSourceFile = host.getSourceFile.bind(host);
@@ -116,7 +126,12 @@ function unknownFields(manifests: Manifest[]): string[] {
   return program.getSemanticDiagnostics(program.getSourceFile(fileName)).map((d) => {
     const line = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line : -1;
     const owner = owners[line];
-    const field = line >= 0 ? lines[line]!.trim().replace(/[\s:,{[]+$/, "").slice(0, 80) : "";
+    const field =
+      line >= 0
+        ? lines[line]!.trim()
+            .replace(/[\s:,{[]+$/, "")
+            .slice(0, 80)
+        : "";
     const what = owner ? `${owner.file}: ${String(owner.doc.kind)} ${String(owner.doc.metadata?.name)}` : "manifests";
     return `${what}: ${field ? `at ${field}: ` : ""}${ts.flattenDiagnosticMessageText(d.messageText, " ")}`;
   });
@@ -143,7 +158,8 @@ function crossReferences(manifests: Manifest[], kustomization: Record<string, an
   const named = (kind: string, name: string) => byKind(kind).find((m) => m.doc.metadata?.name === name);
   const workloads = byKind("Deployment");
   const podLabels = workloads.map((w) => w.doc.spec?.template?.metadata?.labels as Record<string, string> | undefined);
-  const selectsPods = (selector: Record<string, string> | undefined) => podLabels.some((labels) => matches(selector, labels));
+  const selectsPods = (selector: Record<string, string> | undefined) =>
+    podLabels.some((labels) => matches(selector, labels));
   const variables = knownVariables(envExample);
   const images = new Set(((kustomization.images ?? []) as { name: string }[]).map((i) => i.name));
 
@@ -155,29 +171,37 @@ function crossReferences(manifests: Manifest[], kustomization: Record<string, an
     }
     const volumes = new Set(((pod.volumes ?? []) as { name: string }[]).map((v) => v.name));
     for (const volume of (pod.volumes ?? []) as Record<string, any>[]) {
-      if (volume.secret && !named("Secret", volume.secret.secretName)) problems.push(`${where}: volume ${volume.name}: no Secret ${volume.secret.secretName}`);
-      if (volume.configMap && !named("ConfigMap", volume.configMap.name)) problems.push(`${where}: volume ${volume.name}: no ConfigMap ${volume.configMap.name}`);
+      if (volume.secret && !named("Secret", volume.secret.secretName))
+        problems.push(`${where}: volume ${volume.name}: no Secret ${volume.secret.secretName}`);
+      if (volume.configMap && !named("ConfigMap", volume.configMap.name))
+        problems.push(`${where}: volume ${volume.name}: no ConfigMap ${volume.configMap.name}`);
       if (volume.persistentVolumeClaim && !named("PersistentVolumeClaim", volume.persistentVolumeClaim.claimName)) {
-        problems.push(`${where}: volume ${volume.name}: no PersistentVolumeClaim ${volume.persistentVolumeClaim.claimName}`);
+        problems.push(
+          `${where}: volume ${volume.name}: no PersistentVolumeClaim ${volume.persistentVolumeClaim.claimName}`,
+        );
       }
     }
     for (const container of [...(pod.initContainers ?? []), ...(pod.containers ?? [])] as Record<string, any>[]) {
       const at = `${where}: container ${String(container.name)}`;
-      if (!images.has(container.image)) problems.push(`${at}: image ${String(container.image)} is not in kustomization.yaml's images`);
+      if (!images.has(container.image))
+        problems.push(`${at}: image ${String(container.image)} is not in kustomization.yaml's images`);
       for (const mount of (container.volumeMounts ?? []) as { name: string }[]) {
         if (!volumes.has(mount.name)) problems.push(`${at}: volumeMount ${mount.name} has no volume`);
       }
       const ports = new Set(((container.ports ?? []) as { name?: string }[]).map((p) => p.name));
       for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
         const port = container[probe]?.httpGet?.port;
-        if (typeof port === "string" && !ports.has(port)) problems.push(`${at}: ${probe} port ${port} is not a container port`);
+        if (typeof port === "string" && !ports.has(port))
+          problems.push(`${at}: ${probe} port ${port} is not a container port`);
       }
       for (const source of (container.envFrom ?? []) as Record<string, any>[]) {
-        if (source.secretRef && !named("Secret", source.secretRef.name)) problems.push(`${at}: envFrom: no Secret ${source.secretRef.name}`);
+        if (source.secretRef && !named("Secret", source.secretRef.name))
+          problems.push(`${at}: envFrom: no Secret ${source.secretRef.name}`);
         const map = source.configMapRef && named("ConfigMap", source.configMapRef.name);
         if (source.configMapRef && !map) problems.push(`${at}: envFrom: no ConfigMap ${source.configMapRef.name}`);
         for (const key of Object.keys(map?.doc.data ?? {})) {
-          if (!variables.has(key)) problems.push(`${at}: ConfigMap ${source.configMapRef.name} sets ${key}, which no app reads`);
+          if (!variables.has(key))
+            problems.push(`${at}: ConfigMap ${source.configMapRef.name} sets ${key}, which no app reads`);
         }
       }
       for (const env of (container.env ?? []) as Record<string, any>[]) {
@@ -188,28 +212,35 @@ function crossReferences(manifests: Manifest[], kustomization: Record<string, an
         const target = named(kind, ref.name);
         const keys = { ...(target?.doc.data ?? {}), ...(target?.doc.stringData ?? {}) };
         if (!target) problems.push(`${at}: env ${String(env.name)}: no ${kind} ${ref.name}`);
-        else if (!(ref.key in keys)) problems.push(`${at}: env ${String(env.name)}: ${kind} ${ref.name} has no key ${ref.key}`);
+        else if (!(ref.key in keys))
+          problems.push(`${at}: env ${String(env.name)}: ${kind} ${ref.name} has no key ${ref.key}`);
       }
     }
   }
   for (const { file, doc } of byKind("Service")) {
-    if (!selectsPods(doc.spec?.selector)) problems.push(`${file}: Service ${String(doc.metadata?.name)}: its selector matches no pod`);
+    if (!selectsPods(doc.spec?.selector))
+      problems.push(`${file}: Service ${String(doc.metadata?.name)}: its selector matches no pod`);
   }
   for (const { file, doc } of byKind("PodDisruptionBudget")) {
-    if (!selectsPods(doc.spec?.selector?.matchLabels)) problems.push(`${file}: PodDisruptionBudget ${String(doc.metadata?.name)}: its selector matches no pod`);
+    if (!selectsPods(doc.spec?.selector?.matchLabels))
+      problems.push(`${file}: PodDisruptionBudget ${String(doc.metadata?.name)}: its selector matches no pod`);
   }
   for (const { file, doc } of byKind("NetworkPolicy")) {
     const where = `${file}: NetworkPolicy ${String(doc.metadata?.name)}`;
     if (!selectsPods(doc.spec?.podSelector?.matchLabels)) problems.push(`${where}: podSelector matches no pod`);
     for (const rule of (doc.spec?.ingress ?? []) as Record<string, any>[]) {
       for (const peer of (rule.from ?? []) as Record<string, any>[]) {
-        if (peer.podSelector && !selectsPods(peer.podSelector.matchLabels)) problems.push(`${where}: ingress from a podSelector that matches no pod`);
+        if (peer.podSelector && !selectsPods(peer.podSelector.matchLabels))
+          problems.push(`${where}: ingress from a podSelector that matches no pod`);
       }
     }
   }
   for (const { file, doc } of byKind("HorizontalPodAutoscaler")) {
     const target = doc.spec?.scaleTargetRef ?? {};
-    if (!named(String(target.kind), String(target.name))) problems.push(`${file}: HorizontalPodAutoscaler ${String(doc.metadata?.name)}: no ${String(target.kind)} ${String(target.name)} to scale`);
+    if (!named(String(target.kind), String(target.name)))
+      problems.push(
+        `${file}: HorizontalPodAutoscaler ${String(doc.metadata?.name)}: no ${String(target.kind)} ${String(target.name)} to scale`,
+      );
   }
   return problems;
 }

@@ -59,22 +59,42 @@ const podContainer = `slm-serve-pod-${suffix}`;
 const podVolume = `slm-serve-pod-models-${suffix}`;
 
 async function sh(file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
-  return (await promisify(execFile)(file, args, { env: { ...process.env, ...env }, maxBuffer: 16 << 20, timeout: 900_000 })).stdout.trim();
+  return (
+    await promisify(execFile)(file, args, { env: { ...process.env, ...env }, maxBuffer: 16 << 20, timeout: 900_000 })
+  ).stdout.trim();
 }
 
 /** BuildKit build of one target; the host's CA bundle goes in as a secret when npm is configured with one. */
 async function build(docker: DockerCli, target: string, tag: string, extra: string[] = []): Promise<void> {
   const ca = process.env.NODE_EXTRA_CA_CERTS;
-  await docker.exec([
-    "build", "--network", "host", "-f", dockerfile, "--target", target, "-t", tag, "--label", TEST_LABEL,
-    "--build-arg", `BASE_IMAGE=${s.baseImage}`,
-    ...(ca ? ["--secret", `id=npm_ca,src=${ca}`] : []),
-    ...extra, repoRoot,
-  ], { timeoutMs: 1_500_000 });
+  await docker.exec(
+    [
+      "build",
+      "--network",
+      "host",
+      "-f",
+      dockerfile,
+      "--target",
+      target,
+      "-t",
+      tag,
+      "--label",
+      TEST_LABEL,
+      "--build-arg",
+      `BASE_IMAGE=${s.baseImage}`,
+      ...(ca ? ["--secret", `id=npm_ca,src=${ca}`] : []),
+      ...extra,
+      repoRoot,
+    ],
+    { timeoutMs: 1_500_000 },
+  );
 }
 
 function compose(args: string[]): Promise<string> {
-  return cli!.composeExec(["-p", s.project, "-f", composeFile, "--env-file", join(s.dir, "compose.env"), "--profile", "demo", ...args], s.composeEnv);
+  return cli!.composeExec(
+    ["-p", s.project, "-f", composeFile, "--env-file", join(s.dir, "compose.env"), "--profile", "demo", ...args],
+    s.composeEnv,
+  );
 }
 
 async function containerId(service: string): Promise<string> {
@@ -144,12 +164,19 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
     const dir = await mkdtemp(join(tmpdir(), "slm-container-test-"));
     await chmod(dir, 0o755);
     const ports = {
-      inference1: await freePort(), inference2: await freePort(), gateway1: await freePort(), gateway2: await freePort(),
-      redis: await freePort(), hub: await freePort(), cdn: await freePort(),
+      inference1: await freePort(),
+      inference2: await freePort(),
+      gateway1: await freePort(),
+      gateway2: await freePort(),
+      redis: await freePort(),
+      hub: await freePort(),
+      cdn: await freePort(),
     };
     const baseImage = await sh("bash", [join(repoRoot, "deploy/test/base-image.sh")], { DOCKER: docker.docker });
     s = {
-      dir, ports, baseImage: baseImage.split("\n").pop()!,
+      dir,
+      ports,
+      baseImage: baseImage.split("\n").pop()!,
       project: `slmtest${randomBytes(3).toString("hex")}`,
       hubToken: `hf_${randomBytes(16).toString("hex")}`,
       apiKey: `sk-${randomBytes(24).toString("base64url")}`,
@@ -160,42 +187,90 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
     await build(docker, "inference", images.inference);
     await build(docker, "gateway", images.gateway);
     await build(docker, "fake-hub", images.fakeHub);
-    await docker.exec(["build", "--network", "host", "-f", join(repoRoot, "deploy/test/redis.Dockerfile"),
-      "--build-arg", `BASE_IMAGE=${s.baseImage}`, "-t", images.redis, "--label", TEST_LABEL, join(repoRoot, "deploy/test")], { timeoutMs: 600_000 });
+    await docker.exec(
+      [
+        "build",
+        "--network",
+        "host",
+        "-f",
+        join(repoRoot, "deploy/test/redis.Dockerfile"),
+        "--build-arg",
+        `BASE_IMAGE=${s.baseImage}`,
+        "-t",
+        images.redis,
+        "--label",
+        TEST_LABEL,
+        join(repoRoot, "deploy/test"),
+      ],
+      { timeoutMs: 600_000 },
+    );
 
     // Secrets as files readable by the containers' user; the gateway's keys as digests only.
     await mkdir(join(dir, "secrets"), { mode: 0o755 });
     await writeFile(join(dir, "secrets/hf_token"), s.hubToken, { mode: 0o644 });
     const digest = (key: string) => `sha256:${createHash("sha256").update(key).digest("hex")}`;
-    await writeFile(join(dir, "secrets/gateway-keys.json"), JSON.stringify({
-      keys: [{ id: "test", key: digest(s.apiKey) }, { id: "quota", key: digest(s.quotaKey), requestsPerMinute: 2 }],
-    }), { mode: 0o644 });
+    await writeFile(
+      join(dir, "secrets/gateway-keys.json"),
+      JSON.stringify({
+        keys: [
+          { id: "test", key: digest(s.apiKey) },
+          { id: "quota", key: digest(s.quotaKey), requestsPerMinute: 2 },
+        ],
+      }),
+      { mode: 0o644 },
+    );
     const env = {
-      SLM_INFERENCE_IMAGE: images.inference, SLM_GATEWAY_IMAGE: images.gateway, SLM_FAKE_HUB_IMAGE: images.fakeHub,
-      REDIS_IMAGE: images.redis, BASE_IMAGE: s.baseImage,
-      INFERENCE_1_PORT: ports.inference1, INFERENCE_2_PORT: ports.inference2, GATEWAY_1_PORT: ports.gateway1,
-      GATEWAY_2_PORT: ports.gateway2, REDIS_PORT: ports.redis, FAKE_HUB_PORT: ports.hub, FAKE_HUB_CDN_PORT: ports.cdn,
+      SLM_INFERENCE_IMAGE: images.inference,
+      SLM_GATEWAY_IMAGE: images.gateway,
+      SLM_FAKE_HUB_IMAGE: images.fakeHub,
+      REDIS_IMAGE: images.redis,
+      BASE_IMAGE: s.baseImage,
+      INFERENCE_1_PORT: ports.inference1,
+      INFERENCE_2_PORT: ports.inference2,
+      GATEWAY_1_PORT: ports.gateway1,
+      GATEWAY_2_PORT: ports.gateway2,
+      REDIS_PORT: ports.redis,
+      FAKE_HUB_PORT: ports.hub,
+      FAKE_HUB_CDN_PORT: ports.cdn,
       SLM_ENV_FILE: join(dir, "compose.env"),
-      HF_TOKEN_FILE: join(dir, "secrets/hf_token"), GATEWAY_KEYS_FILE_HOST: join(dir, "secrets/gateway-keys.json"),
-      NODE_ENV: "production", LOG_LEVEL: "info", GATEWAY_HOST: "127.0.0.1",
+      HF_TOKEN_FILE: join(dir, "secrets/hf_token"),
+      GATEWAY_KEYS_FILE_HOST: join(dir, "secrets/gateway-keys.json"),
+      NODE_ENV: "production",
+      LOG_LEVEL: "info",
+      GATEWAY_HOST: "127.0.0.1",
       INFERENCE_API_KEY: `ik-${randomBytes(24).toString("base64url")}`,
-      HF_ENDPOINT: `http://127.0.0.1:${ports.hub}`, MODEL_ID: REPO, MODEL_VERSION: "v1", MODEL_FILE: `${MODEL}.gguf`,
-      MODEL_LOCKFILE: "none", CONTEXT_SIZE: "512", LLAMA_THREADS: "1", GATEWAY_HEALTH_INTERVAL_MS: "1000",
+      HF_ENDPOINT: `http://127.0.0.1:${ports.hub}`,
+      MODEL_ID: REPO,
+      MODEL_VERSION: "v1",
+      MODEL_FILE: `${MODEL}.gguf`,
+      MODEL_LOCKFILE: "none",
+      CONTEXT_SIZE: "512",
+      LLAMA_THREADS: "1",
+      GATEWAY_HEALTH_INTERVAL_MS: "1000",
     };
-    await writeFile(join(dir, "compose.env"), Object.entries(env).map(([k, v]) => `${k}=${v}`).join("\n") + "\n", { mode: 0o644 });
+    await writeFile(
+      join(dir, "compose.env"),
+      Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join("\n") + "\n",
+      { mode: 0o644 },
+    );
     s.composeEnv = { COMPOSE_PROJECT_NAME: s.project };
 
     // The Hub first, so that the replicas' first resolve finds it; then the rest at once (both replicas race for
     // the one download).
     await compose(["up", "-d", "--no-build", "fake-hub", "redis"]);
-    await until("the fake Hub", 60_000, async () => ((await fetch(`http://127.0.0.1:${ports.hub}/api/models/${REPO}`)).status > 0 ? true : undefined));
+    await until("the fake Hub", 60_000, async () =>
+      (await fetch(`http://127.0.0.1:${ports.hub}/api/models/${REPO}`)).status > 0 ? true : undefined,
+    );
     await compose(["up", "-d", "--no-build"]);
     await until("both gateways to serve a chat", 240_000, async () => {
       for (const port of [ports.gateway1, ports.gateway2]) if ((await ready(port)) !== 200) return undefined;
       return (await streamChat(ports.gateway1)).usage ? true : undefined;
     });
     await until("both inference replicas ready", 120_000, async () =>
-      (await ready(ports.inference1)) === 200 && (await ready(ports.inference2)) === 200 ? true : undefined);
+      (await ready(ports.inference1)) === 200 && (await ready(ports.inference2)) === 200 ? true : undefined,
+    );
   }, 2_400_000);
 
   afterAll(async () => {
@@ -227,7 +302,8 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
   });
 
   it("shares one key's request quota between the two gateways through Redis", async () => {
-    const models = (port: number) => fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${s.quotaKey}` } });
+    const models = (port: number) =>
+      fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${s.quotaKey}` } });
     expect((await models(s.ports.gateway1)).status).toBe(200);
     expect((await models(s.ports.gateway2)).status).toBe(200);
     const third = await models(s.ports.gateway1);
@@ -250,7 +326,9 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
       expect(await cli!.exec(["exec", id, "id", "-u"]), service).not.toBe("0");
     }
     const inference = await containerId("inference-1");
-    await expect(cli!.exec(["exec", inference, "sh", "-c", "touch /app/written"])).rejects.toThrow(/Read-only file system/);
+    await expect(cli!.exec(["exec", inference, "sh", "-c", "touch /app/written"])).rejects.toThrow(
+      /Read-only file system/,
+    );
     await expect(cli!.exec(["exec", inference, "sh", "-c", "touch /models/written"])).resolves.toBe("");
   });
 
@@ -264,7 +342,9 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
 
     await cli!.exec(["stop", "-t", "30", two]);
     expect((await inspect(two)).State.ExitCode).toBe(0);
-    await until("the gateway to report inference gone", 30_000, async () => ((await ready(s.ports.gateway1)) === 503 ? true : undefined));
+    await until("the gateway to report inference gone", 30_000, async () =>
+      (await ready(s.ports.gateway1)) === 503 ? true : undefined,
+    );
     await expect(streamChat(s.ports.gateway1)).rejects.toThrow();
 
     await cli!.exec(["start", one, two]);
@@ -275,10 +355,14 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
     expect(recovered.length).toBeGreaterThan(0);
     // Both replicas came back (each started twice), from the model in the shared cache.
     await until("both replicas ready again", 120_000, async () =>
-      (await ready(s.ports.inference1)) === 200 && (await ready(s.ports.inference2)) === 200 ? true : undefined);
+      (await ready(s.ports.inference1)) === 200 && (await ready(s.ports.inference2)) === 200 ? true : undefined,
+    );
     for (const id of [one, two]) {
       const lines = (await logs(id)).split("\n");
-      expect(lines.filter((l) => l.includes('"msg":"ready"')), id).toHaveLength(2);
+      expect(
+        lines.filter((l) => l.includes('"msg":"ready"')),
+        id,
+      ).toHaveLength(2);
       expect(lines.filter((l) => l.includes('"msg":"model verified"')).at(-1), id).toContain('"source":"cache"');
     }
   }, 300_000);
@@ -295,63 +379,142 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
   it("bakes a model in with the token as a build secret and serves it offline", async () => {
     const tokenFile = join(s.dir, "secrets/hf_token");
     await build(cli!, "inference-baked", images.baked, [
-      "--secret", `id=hf_token,src=${tokenFile}`,
-      "--build-arg", `HF_ENDPOINT=http://127.0.0.1:${s.ports.hub}`,
-      "--build-arg", `MODEL_ID=${REPO}`, "--build-arg", "MODEL_VERSION=v1", "--build-arg", `MODEL_FILE=${MODEL}.gguf`,
+      "--secret",
+      `id=hf_token,src=${tokenFile}`,
+      "--build-arg",
+      `HF_ENDPOINT=http://127.0.0.1:${s.ports.hub}`,
+      "--build-arg",
+      `MODEL_ID=${REPO}`,
+      "--build-arg",
+      "MODEL_VERSION=v1",
+      "--build-arg",
+      `MODEL_FILE=${MODEL}.gguf`,
     ]);
     const port = await freePort();
     const deadHub = await freePort();
     await cli!.exec([
-      "run", "-d", "--name", bakedContainer, "--network", "host", "--read-only", "--tmpfs", "/tmp",
-      "-e", `INFERENCE_PORT=${port}`, "-e", "INFERENCE_HOST=127.0.0.1", "-e", "MODEL_LOCKFILE=none",
+      "run",
+      "-d",
+      "--name",
+      bakedContainer,
+      "--network",
+      "host",
+      "--read-only",
+      "--tmpfs",
+      "/tmp",
+      "-e",
+      `INFERENCE_PORT=${port}`,
+      "-e",
+      "INFERENCE_HOST=127.0.0.1",
+      "-e",
+      "MODEL_LOCKFILE=none",
       // Offline: nothing may be asked of a Hub, so point it at a port where none listens.
-      "-e", `HF_ENDPOINT=http://127.0.0.1:${deadHub}`, "-e", "LLAMA_THREADS=1", "-e", "CONTEXT_SIZE=512",
+      "-e",
+      `HF_ENDPOINT=http://127.0.0.1:${deadHub}`,
+      "-e",
+      "LLAMA_THREADS=1",
+      "-e",
+      "CONTEXT_SIZE=512",
       images.baked,
     ]);
     await until("the baked image to be ready", 120_000, async () => {
-      if (!(await inspect(bakedContainer)).State.Running) throw new StopWaiting(`the baked image exited:\n${(await logs(bakedContainer)).slice(-2000)}`);
+      if (!(await inspect(bakedContainer)).State.Running)
+        throw new StopWaiting(`the baked image exited:\n${(await logs(bakedContainer)).slice(-2000)}`);
       return (await ready(port)) === 200 ? true : undefined;
     });
-    const answer = await new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: "unused", maxRetries: 0 })
-      .chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "Hi" }], max_tokens: 8 });
+    const answer = await new OpenAI({
+      baseURL: `http://127.0.0.1:${port}/v1`,
+      apiKey: "unused",
+      maxRetries: 0,
+    }).chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "Hi" }], max_tokens: 8 });
     expect(answer.choices[0]?.message.content?.length).toBeGreaterThan(0);
     const env = (await inspect(images.baked)).Config.Env as string[];
     expect(env).toContain("HF_HUB_OFFLINE=1");
   }, 1_200_000);
 
   it("runs the Kubernetes pod's flow: the init container pulls with the token, the server starts offline without it", async () => {
-    const manifest = parseAllDocuments(await readFile(join(repoRoot, "deploy/kubernetes/inference-deployment.yaml"), "utf8"))
+    const manifest = parseAllDocuments(
+      await readFile(join(repoRoot, "deploy/kubernetes/inference-deployment.yaml"), "utf8"),
+    )
       .map((d) => d.toJS() as Record<string, any>)
       .find((d) => d.kind === "Deployment")!;
     const pod = manifest.spec.template.spec;
     const init = pod.initContainers[0];
     const tokenMount = init.volumeMounts.find((m: { name: string }) => m.name === "hub-token").mountPath as string;
     const offline = pod.containers[0].env.find((e: { name: string }) => e.name === "HF_HUB_OFFLINE").value as string;
-    const model = ["-e", `HF_ENDPOINT=http://127.0.0.1:${s.ports.hub}`, "-e", `MODEL_ID=${REPO}`, "-e", "MODEL_VERSION=v1",
-      "-e", `MODEL_FILE=${MODEL}.gguf`, "-e", "MODEL_LOCKFILE=none"];
+    const model = [
+      "-e",
+      `HF_ENDPOINT=http://127.0.0.1:${s.ports.hub}`,
+      "-e",
+      `MODEL_ID=${REPO}`,
+      "-e",
+      "MODEL_VERSION=v1",
+      "-e",
+      `MODEL_FILE=${MODEL}.gguf`,
+      "-e",
+      "MODEL_LOCKFILE=none",
+    ];
     const pulled = await cli!.exec([
-      "run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp", "--user", "10001:10001",
-      "-v", `${podVolume}:/models`, "-v", `${join(s.dir, "secrets/hf_token")}:${tokenMount}/token:ro`,
-      ...init.env.flatMap((e: { name: string; value: string }) => ["-e", `${e.name}=${e.value}`]), ...model,
-      "--entrypoint", "/usr/bin/tini", images.inference, "--", ...init.command,
+      "run",
+      "--rm",
+      "--network",
+      "host",
+      "--read-only",
+      "--tmpfs",
+      "/tmp",
+      "--user",
+      "10001:10001",
+      "-v",
+      `${podVolume}:/models`,
+      "-v",
+      `${join(s.dir, "secrets/hf_token")}:${tokenMount}/token:ro`,
+      ...init.env.flatMap((e: { name: string; value: string }) => ["-e", `${e.name}=${e.value}`]),
+      ...model,
+      "--entrypoint",
+      "/usr/bin/tini",
+      images.inference,
+      "--",
+      ...init.command,
     ]);
     expect(pulled).toMatch(new RegExp(`pulled ${REPO} ${MODEL}\\.gguf revision v1`));
     const port = await freePort();
     await cli!.exec([
-      "run", "-d", "--name", podContainer, "--network", "host", "--read-only", "--tmpfs", "/tmp",
-      "-v", `${podVolume}:/models`, ...model, "-e", `HF_HUB_OFFLINE=${offline}`,
-      "-e", `INFERENCE_PORT=${port}`, "-e", "INFERENCE_HOST=127.0.0.1", "-e", "LLAMA_THREADS=1", "-e", "CONTEXT_SIZE=512",
+      "run",
+      "-d",
+      "--name",
+      podContainer,
+      "--network",
+      "host",
+      "--read-only",
+      "--tmpfs",
+      "/tmp",
+      "-v",
+      `${podVolume}:/models`,
+      ...model,
+      "-e",
+      `HF_HUB_OFFLINE=${offline}`,
+      "-e",
+      `INFERENCE_PORT=${port}`,
+      "-e",
+      "INFERENCE_HOST=127.0.0.1",
+      "-e",
+      "LLAMA_THREADS=1",
+      "-e",
+      "CONTEXT_SIZE=512",
       images.inference,
     ]);
     await until("the pod's server to be ready", 120_000, async () => {
-      if (!(await inspect(podContainer)).State.Running) throw new StopWaiting(`it exited:\n${(await logs(podContainer)).slice(-2000)}`);
+      if (!(await inspect(podContainer)).State.Running)
+        throw new StopWaiting(`it exited:\n${(await logs(podContainer)).slice(-2000)}`);
       return (await ready(port)) === 200 ? true : undefined;
     });
     expect(await logs(podContainer)).toContain('"offline":true');
   }, 300_000);
 
   it("leaves the Hub token in no layer, image or container config and no log line", async () => {
-    const ids = await Promise.all(["inference-1", "inference-2", "gateway-1", "gateway-2", "fake-hub", "redis"].map(containerId));
+    const ids = await Promise.all(
+      ["inference-1", "inference-2", "gateway-1", "gateway-2", "fake-hub", "redis"].map(containerId),
+    );
     const checked = [...Object.values(images), ...ids, bakedContainer, podContainer];
     for (const target of checked) {
       expect(await cli!.exec(["inspect", target]), target).not.toContain(s.hubToken);
@@ -360,7 +523,9 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
       expect(await cli!.exec(["history", "--no-trunc", image]), image).not.toContain(s.hubToken);
     }
     // Every layer of every image, shared layers once.
-    expect(await outputContains(cli!.docker, ["save", ...Object.values(images)], s.hubToken), "docker save").toBe(false);
+    expect(await outputContains(cli!.docker, ["save", ...Object.values(images)], s.hubToken), "docker save").toBe(
+      false,
+    );
     for (const id of [...ids, bakedContainer, podContainer]) {
       expect(await logs(id), id).not.toContain(s.hubToken);
     }

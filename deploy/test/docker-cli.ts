@@ -42,11 +42,12 @@ export async function findDocker(): Promise<DockerCli | string> {
       reason = `docker ${client} has no buildx plugin, so no BuildKit for build secrets`;
       continue;
     }
-    const compose = (await tryRun(docker, ["compose", "version"])) !== undefined
-      ? [docker, "compose"]
-      : (await tryRun("docker-compose", ["version"])) !== undefined
-        ? ["docker-compose"]
-        : undefined;
+    const compose =
+      (await tryRun(docker, ["compose", "version"])) !== undefined
+        ? [docker, "compose"]
+        : (await tryRun("docker-compose", ["version"])) !== undefined
+          ? ["docker-compose"]
+          : undefined;
     if (!compose) {
       reason = "neither `docker compose` nor docker-compose is installed (apt-get install docker-compose)";
       continue;
@@ -57,7 +58,11 @@ export async function findDocker(): Promise<DockerCli | string> {
       compose,
       async exec(args, options = {}) {
         try {
-          const out = await run(docker, args, { env: { ...env, ...options.env }, maxBuffer: 256 << 20, timeout: options.timeoutMs ?? 600_000 });
+          const out = await run(docker, args, {
+            env: { ...env, ...options.env },
+            maxBuffer: 256 << 20,
+            timeout: options.timeoutMs ?? 600_000,
+          });
           return out.stdout.trim();
         } catch (err) {
           const e = err as { stderr?: string; message: string };
@@ -67,7 +72,11 @@ export async function findDocker(): Promise<DockerCli | string> {
       async composeExec(args, composeEnv) {
         const [file, ...lead] = compose;
         try {
-          const out = await run(file!, [...lead, ...args], { env: { ...env, ...composeEnv }, maxBuffer: 64 << 20, timeout: 600_000 });
+          const out = await run(file!, [...lead, ...args], {
+            env: { ...env, ...composeEnv },
+            maxBuffer: 64 << 20,
+            timeout: 600_000,
+          });
           return out.stdout.trim();
         } catch (err) {
           const e = err as { stderr?: string; message: string };

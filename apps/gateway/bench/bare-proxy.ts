@@ -22,7 +22,10 @@ app.post("/v1/chat/completions", async (c) => {
     signal: new AbortController().signal,
     redirect: "manual",
   });
-  return new Response(await upstream.text(), { status: upstream.status, headers: { "content-type": "application/json" } });
+  return new Response(await upstream.text(), {
+    status: upstream.status,
+    headers: { "content-type": "application/json" },
+  });
 });
 serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, (info) => console.log(`listening ${info.port}`));
 for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => process.exit(0));

@@ -1,4 +1,10 @@
-import { ChatCompletionRequest, COMPLETION_DEFAULT_MAX_TOKENS, CompletionRequest, EmbeddingRequest, ResponseRequest } from "@slm/config";
+import {
+  ChatCompletionRequest,
+  COMPLETION_DEFAULT_MAX_TOKENS,
+  CompletionRequest,
+  EmbeddingRequest,
+  ResponseRequest,
+} from "@slm/config";
 import { Hono, type Context } from "hono";
 import type * as v from "valibot";
 import { buildKeyRecords } from "./keys/key-file.ts";
@@ -88,10 +94,27 @@ interface ApiRoute {
 
 /** The forwarded API, each route validated against the shared schema. */
 export const API_ROUTES: readonly ApiRoute[] = [
-  { path: "/v1/chat/completions", schema: ChatCompletionRequest, tokenFields: ["max_tokens", "max_completion_tokens"], streams: true },
-  { path: "/v1/completions", schema: CompletionRequest, tokenFields: ["max_tokens"], defaultTokens: COMPLETION_DEFAULT_MAX_TOKENS, streams: true },
+  {
+    path: "/v1/chat/completions",
+    schema: ChatCompletionRequest,
+    tokenFields: ["max_tokens", "max_completion_tokens"],
+    streams: true,
+  },
+  {
+    path: "/v1/completions",
+    schema: CompletionRequest,
+    tokenFields: ["max_tokens"],
+    defaultTokens: COMPLETION_DEFAULT_MAX_TOKENS,
+    streams: true,
+  },
   { path: "/v1/embeddings", schema: EmbeddingRequest, tokenFields: [], streams: false },
-  { path: "/v1/responses", schema: ResponseRequest, tokenFields: ["max_output_tokens"], streams: true, usageInStream: true },
+  {
+    path: "/v1/responses",
+    schema: ResponseRequest,
+    tokenFields: ["max_output_tokens"],
+    streams: true,
+    usageInStream: true,
+  },
 ];
 
 /** The web-standard client-close hook: the request's abort signal. */
@@ -113,7 +136,11 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   const metrics = options.metrics ?? noMetrics;
   const runtime = options.runtime ?? {};
   const { limits } = options;
-  const clientIp = clientIpResolver({ trustProxyHops: options.trustProxyHops, header: runtime.header, remoteAddress: runtime.remoteAddress });
+  const clientIp = clientIpResolver({
+    trustProxyHops: options.trustProxyHops,
+    header: runtime.header,
+    remoteAddress: runtime.remoteAddress,
+  });
   const onClientClose = runtime.onClientClose ?? onRequestAbort;
   const readBody = runtime.readBody ?? readBodyWeb;
 
@@ -129,13 +156,26 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   const ipRequestsPerMinute = options.ipRequestsPerMinute ?? 0;
   const keysConfigured = (options.apiKeys?.length ?? 0) > 0 || (options.keyring?.size ?? 0) > 0;
   const anonymousModels: KeyPolicy["models"] =
-    options.anonymousModels === undefined ? (keysConfigured ? [] : "*") : options.anonymousModels.includes("*") ? "*" : options.anonymousModels;
-  const anonymousPolicy: KeyPolicy = { ...defaultPolicy, models: anonymousModels, requestsPerMinute: ipRequestsPerMinute };
+    options.anonymousModels === undefined
+      ? keysConfigured
+        ? []
+        : "*"
+      : options.anonymousModels.includes("*")
+        ? "*"
+        : options.anonymousModels;
+  const anonymousPolicy: KeyPolicy = {
+    ...defaultPolicy,
+    models: anonymousModels,
+    requestsPerMinute: ipRequestsPerMinute,
+  };
 
   const keyring = options.keyring ?? createKeyring();
   const keysReady =
     options.keyring === undefined && options.apiKeys && options.apiKeys.length > 0
-      ? buildKeyRecords(options.apiKeys.map((key) => ({ key })), defaultPolicy).then((records) => keyring.replace(records))
+      ? buildKeyRecords(
+          options.apiKeys.map((key) => ({ key })),
+          defaultPolicy,
+        ).then((records) => keyring.replace(records))
       : undefined;
 
   const store = options.quotaStore ?? createQuotaStore({ logger, metrics });
@@ -164,13 +204,24 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   app.use(responseHeaders());
   app.use(requestId({ header: runtime.header }));
-  app.use(accessLog({ logger, metrics, routes: [...API_ROUTES.map((r) => r.path), "/v1/models", "/health", "/ready", "/metrics"] }));
-  if (options.corsOrigins && options.corsOrigins.length > 0) app.use(corsAllowlist({ origins: options.corsOrigins, header: runtime.header }));
+  app.use(
+    accessLog({
+      logger,
+      metrics,
+      routes: [...API_ROUTES.map((r) => r.path), "/v1/models", "/health", "/ready", "/metrics"],
+    }),
+  );
+  if (options.corsOrigins && options.corsOrigins.length > 0)
+    app.use(corsAllowlist({ origins: options.corsOrigins, header: runtime.header }));
 
   app.get("/health", health());
   // Answered from the health checker's state; a check runs only when the last one is older than its interval.
-  app.get("/ready", readiness({ probe: () => pool.readiness(options.healthIntervalMs ?? DEFAULT_READINESS_MAX_AGE_MS) }));
-  if (options.metricsEndpoint) app.get("/metrics", metricsRoute({ endpoint: options.metricsEndpoint, token: options.metricsToken }));
+  app.get(
+    "/ready",
+    readiness({ probe: () => pool.readiness(options.healthIntervalMs ?? DEFAULT_READINESS_MAX_AGE_MS) }),
+  );
+  if (options.metricsEndpoint)
+    app.get("/metrics", metricsRoute({ endpoint: options.metricsEndpoint, token: options.metricsToken }));
 
   app.use(
     "/v1/*",
@@ -180,7 +231,10 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       allowAnonymous: options.allowAnonymous,
       anonymousPolicy,
       clientIp,
-      failures: ipRequestsPerMinute > 0 ? { store, quota: { name: "ip", limit: ipRequestsPerMinute, windowSec: 60 } } : undefined,
+      failures:
+        ipRequestsPerMinute > 0
+          ? { store, quota: { name: "ip", limit: ipRequestsPerMinute, windowSec: 60 } }
+          : undefined,
       sha256Hex: runtime.sha256Hex,
       header: runtime.header,
       logger,

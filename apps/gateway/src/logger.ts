@@ -29,7 +29,15 @@ export interface LoggerOptions {
   write?: (line: string, level: LogLevel) => void;
 }
 
-const SEVERITY: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 };
+const SEVERITY: Record<LogLevel, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: 100,
+};
 
 let pending: string[] = [];
 let flushTimer: ReturnType<typeof setTimeout> | undefined;

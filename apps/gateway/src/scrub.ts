@@ -16,12 +16,18 @@ const SCRUBBERS: ReadonlyArray<readonly [RegExp, string]> = [
   // IPv6 in brackets (with an optional port), e.g. [::1]:8081.
   [/\[[0-9a-f:.]*:[0-9a-f:.]*\](?::\d{1,5})?/gi, "[address]"],
   // Bare IPv6 with a "::" (::1, fe80::1, ::ffff:10.0.0.1) or all eight groups.
-  [/(?<![\w:])(?:[0-9a-f]{1,4}:){0,7}(?:[0-9a-f]{1,4})?::(?:[0-9a-f]{1,4}:){0,6}(?:[0-9a-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])/gi, "[address]"],
+  [
+    /(?<![\w:])(?:[0-9a-f]{1,4}:){0,7}(?:[0-9a-f]{1,4})?::(?:[0-9a-f]{1,4}:){0,6}(?:[0-9a-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])/gi,
+    "[address]",
+  ],
   [/(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])/gi, "[address]"],
   // IPv4, with an optional port. All of them: a public address of a backend is as internal as a private one.
   [/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b/g, "[address]"],
   // Internal hostnames: localhost, *.internal, *.local, *.svc, *.cluster.local, *.lan, *.corp, *.home.arpa.
-  [/\b(?:[a-z0-9-]+\.)*(?:localhost|[a-z0-9-]+\.(?:internal|local|localdomain|lan|corp|svc|home\.arpa))(?::\d{1,5})?\b/gi, "[host]"],
+  [
+    /\b(?:[a-z0-9-]+\.)*(?:localhost|[a-z0-9-]+\.(?:internal|local|localdomain|lan|corp|svc|home\.arpa))(?::\d{1,5})?\b/gi,
+    "[host]",
+  ],
   // host:port (e.g. "inference:8081", "connect ECONNREFUSED db:5432").
   [/\b[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*:\d{2,5}\b/gi, "[host]"],
   // Absolute filesystem paths with at least two segments (cache dirs, model files, stack frames).
@@ -56,9 +62,14 @@ export interface UpstreamEnvelope {
  * An upstream envelope made safe to relay: the message (and param) scrubbed, type and code kept only when they are
  * plain identifiers (else derived from the status / dropped).
  */
-export function scrubEnvelope(envelope: UpstreamEnvelope, status: number, secrets: readonly string[] = []): ErrorEnvelope {
+export function scrubEnvelope(
+  envelope: UpstreamEnvelope,
+  status: number,
+  secrets: readonly string[] = [],
+): ErrorEnvelope {
   const { message, type, param, code } = envelope.error;
-  const fallbackType = STATUS_TYPES.find(([s]) => s === status)?.[1] ?? (status >= 500 ? "server_error" : "invalid_request_error");
+  const fallbackType =
+    STATUS_TYPES.find(([s]) => s === status)?.[1] ?? (status >= 500 ? "server_error" : "invalid_request_error");
   const safeType = WORD.test(type) ? (type as ApiErrorType) : fallbackType;
   return errorEnvelope(safeType, scrub(message, secrets), {
     param: param === null ? null : scrub(param, secrets).slice(0, 256),

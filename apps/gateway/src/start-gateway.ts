@@ -57,7 +57,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Starte
 
   let redis: RedisConnection | undefined;
   if (config.redis.url !== undefined) redis = await connectRedis({ url: config.redis.url, logger, metrics });
-  const quotaStore = createQuotaStore({ redis: redis?.client, prefix: config.redis.prefix, failure: config.redis.failure, logger, metrics });
+  const quotaStore = createQuotaStore({
+    redis: redis?.client,
+    prefix: config.redis.prefix,
+    failure: config.redis.failure,
+    logger,
+    metrics,
+  });
 
   const lifetime = new AbortController();
   const app = createGatewayApp({
@@ -73,7 +79,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Starte
     logger,
   });
 
-  const metricsApp = config.metricsPort === undefined ? undefined : new Hono<GatewayEnv>().get("/metrics", metricsRoute({ endpoint, open: true }));
+  const metricsApp =
+    config.metricsPort === undefined
+      ? undefined
+      : new Hono<GatewayEnv>().get("/metrics", metricsRoute({ endpoint, open: true }));
 
   return {
     app,

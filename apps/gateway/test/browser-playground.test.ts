@@ -80,7 +80,9 @@ function probeSlot(): Promise<number> {
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     // Fail, never skip: CI installs it (scripts/setup.sh), and a skipped test would prove nothing.
-    throw new Error(`Chromium is missing at ${CHROMIUM}: run \`bash scripts/setup.sh\` (it installs Debian's chromium).`);
+    throw new Error(
+      `Chromium is missing at ${CHROMIUM}: run \`bash scripts/setup.sh\` (it installs Debian's chromium).`,
+    );
   }
   stack = await startStack({
     repo: PRIVATE_REPO,
@@ -102,20 +104,24 @@ beforeAll(async () => {
   });
   context.on("request", (request) => {
     requested.push(request.url());
-    pending.push(
-      request.allHeaders().then((headers) => seen.push(JSON.stringify(headers), request.postData() ?? "")),
-    );
+    pending.push(request.allHeaders().then((headers) => seen.push(JSON.stringify(headers), request.postData() ?? "")));
   });
   context.on("response", (response) => {
     pending.push(response.allHeaders().then((headers) => seen.push(JSON.stringify(headers))));
     // A stopped stream has no complete body; what the page got of it is in the DOM, checked below.
-    pending.push(response.body().then((body) => seen.push(body.toString("utf8")), () => {}));
+    pending.push(
+      response.body().then(
+        (body) => seen.push(body.toString("utf8")),
+        () => {},
+      ),
+    );
   });
   page = context.pages()[0] ?? (await context.newPage());
   page.on("console", (message) => {
     // Chromium reports the deliberate wrong-key 401 below as a failed resource load.
     if (message.text().startsWith("Failed to load resource: the server responded with a status of 401")) return;
-    if (message.type() === "error" || message.type() === "warning") problems.push(`console ${message.type()}: ${message.text()}`);
+    if (message.type() === "error" || message.type() === "warning")
+      problems.push(`console ${message.type()}: ${message.text()}`);
   });
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   await page.addInitScript(() => {
@@ -160,13 +166,17 @@ describe("the playground in Chromium", () => {
     // A wrong key: the gateway's refusal is shown as it came, and the page cannot send anything.
     await page.fill("#api-key", "sk-not-a-key-of-this-gateway");
     await page.click("#key-use");
-    await expect.poll(() => page.textContent("#status"), { timeout: 10_000 }).toContain("Incorrect API key provided. (401 invalid_api_key)");
+    await expect
+      .poll(() => page.textContent("#status"), { timeout: 10_000 })
+      .toContain("Incorrect API key provided. (401 invalid_api_key)");
     expect(await page.isEnabled("#send")).toBe(false);
 
     // The right key: the models are listed under their public name.
     await page.fill("#api-key", stack.apiKey);
     await page.click("#key-use");
-    await expect.poll(() => page.locator("#model option").allTextContents(), { timeout: 10_000 }).toEqual(["tiny-chat"]);
+    await expect
+      .poll(() => page.locator("#model option").allTextContents(), { timeout: 10_000 })
+      .toEqual(["tiny-chat"]);
     await expect.poll(() => page.isEnabled("#send"), { timeout: 10_000 }).toBe(true);
     expect(await page.evaluate(() => ({ session: sessionStorage.length, local: localStorage.length }))).toEqual({
       session: 1,
@@ -200,7 +210,9 @@ describe("the playground in Chromium", () => {
     await page.fill("#max-tokens", "4000");
     await page.fill("#prompt", "Tell me a much longer story");
     await page.click("#send");
-    await page.waitForFunction(() => Number(document.querySelector(".message.assistant:last-child")?.getAttribute("data-chunks")) >= 30);
+    await page.waitForFunction(
+      () => Number(document.querySelector(".message.assistant:last-child")?.getAttribute("data-chunks")) >= 30,
+    );
     expect(await probeSlot()).toBe(429);
     await page.click("#stop");
     const stoppedAt = Date.now();
@@ -233,10 +245,18 @@ describe("the playground in Chromium", () => {
     expect(requested.filter((url) => new URL(url).origin !== gatewayOrigin)).toEqual([]);
     const paths = requested.map((url) => new URL(url).pathname);
     expect(paths).toEqual(
-      expect.arrayContaining(["/playground/", "/playground/main.js", "/playground/style.css", "/v1/models", "/v1/chat/completions"]),
+      expect.arrayContaining([
+        "/playground/",
+        "/playground/main.js",
+        "/playground/style.css",
+        "/v1/models",
+        "/v1/chat/completions",
+      ]),
     );
     expect(paths.filter((p) => p === "/v1/chat/completions")).toHaveLength(2);
-    const fromBrowser = stack.hub.requests.slice(hubRequestsBefore).filter((r) => /Mozilla|Chrom/.test(r.headers["user-agent"] ?? ""));
+    const fromBrowser = stack.hub.requests
+      .slice(hubRequestsBefore)
+      .filter((r) => /Mozilla|Chrom/.test(r.headers["user-agent"] ?? ""));
     expect(fromBrowser).toEqual([]);
 
     const everything = [...seen, await page.content(), (await page.textContent("body")) ?? ""].join("\n");
@@ -256,7 +276,13 @@ describe("the playground in Chromium", () => {
     await expect.poll(() => page.isEnabled("#send"), { timeout: 10_000 }).toBe(true);
     await page.click("#clear");
     await page.click(".tools summary");
-    const tool = { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string", maxLength: 12 } }, required: ["city"] } } };
+    const tool = {
+      type: "function",
+      function: {
+        name: "get_weather",
+        parameters: { type: "object", properties: { city: { type: "string", maxLength: 12 } }, required: ["city"] },
+      },
+    };
     await page.fill("#tools", JSON.stringify([tool]));
     await page.selectOption("#tool-choice", "required");
     await page.fill("#max-tokens", "300");
@@ -286,7 +312,9 @@ describe("the playground in Chromium", () => {
       await page.click("#send");
     }
     await expect.poll(() => page.getAttribute("#stats", "data-state"), { timeout: 30_000 }).toBe("done");
-    expect(await page.locator(".message.tool").allTextContents()).toEqual(shown.map((_, i) => `get_weather: result ${i}`));
+    expect(await page.locator(".message.tool").allTextContents()).toEqual(
+      shown.map((_, i) => `get_weather: result ${i}`),
+    );
     expect(await page.locator(".message.assistant").count()).toBe(2);
     expect(await page.getAttribute("#prompt", "placeholder")).toContain("Type a message");
     expect(problems).toEqual([]);

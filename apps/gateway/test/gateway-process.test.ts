@@ -40,7 +40,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const errorOf = (promise: Promise<unknown>) => promise.then(() => null, (e: unknown) => e);
+const errorOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
 
 describe("gateway process (Node) with a key file", () => {
   let gw: GatewayProcess;
@@ -50,7 +54,13 @@ describe("gateway process (Node) with a key file", () => {
   beforeAll(async () => {
     await writeKeys([
       { id: "full", key: FULL },
-      { id: "limited", key: `sha256:${await sha256Hex(LIMITED)}`, models: ["stub-model"], maxTokens: 8, requestsPerMinute: 4 },
+      {
+        id: "limited",
+        key: `sha256:${await sha256Hex(LIMITED)}`,
+        models: ["stub-model"],
+        maxTokens: 8,
+        requestsPerMinute: 4,
+      },
     ]);
     gw = await startGateway({
       INFERENCE_URL: stub.url,
@@ -65,7 +75,14 @@ describe("gateway process (Node) with a key file", () => {
 
   it("prints one JSON startup line, and never a key", () => {
     const startup = gw.logs().find((l) => l["msg"] === "listening");
-    expect(startup).toMatchObject({ address: gw.url, runtime: "node", auth: "api_key", keys: 2, keysFile: true, quotaStore: "memory" });
+    expect(startup).toMatchObject({
+      address: gw.url,
+      runtime: "node",
+      auth: "api_key",
+      keys: 2,
+      keysFile: true,
+      quotaStore: "memory",
+    });
     const all = gw.lines.join("\n");
     for (const secret of [FULL, LIMITED, INTERNAL]) expect(all).not.toContain(secret);
   });
@@ -114,19 +131,29 @@ describe("gateway process (Node) with a key file", () => {
   it("holds a key to its model allowlist, in the list and in requests", async () => {
     expect((await full.models.list()).data.map((m) => m.id)).toEqual(["stub-model", "slow", "dying"]);
     expect((await limited.models.list()).data.map((m) => m.id)).toEqual(["stub-model"]);
-    const error = await errorOf(limited.chat.completions.create({ model: "slow", messages: [{ role: "user", content: "hi" }] }));
+    const error = await errorOf(
+      limited.chat.completions.create({ model: "slow", messages: [{ role: "user", content: "hi" }] }),
+    );
     expect(error).toBeInstanceOf(OpenAI.NotFoundError);
     expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("model_not_found");
   });
 
   it("clamps max_tokens to the key's cap", async () => {
-    await limited.chat.completions.create({ model: "stub-model", messages: [{ role: "user", content: "hi" }], max_tokens: 10_000 });
+    await limited.chat.completions.create({
+      model: "stub-model",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 10_000,
+    });
     expect(stub.chats().at(-1)!.body?.["max_tokens"]).toBe(8);
   });
 
   it("answers validation errors with BadRequestError naming the field", async () => {
     const error = await errorOf(
-      full.chat.completions.create({ model: "stub-model", messages: [{ role: "user", content: "hi" }], temperature: 7 }),
+      full.chat.completions.create({
+        model: "stub-model",
+        messages: [{ role: "user", content: "hi" }],
+        temperature: 7,
+      }),
     );
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("temperature");
@@ -149,7 +176,11 @@ describe("gateway process (Node) with a key file", () => {
   });
 
   it("ends a stream whose upstream dies midway with a typed error the client raises", async () => {
-    const stream = await full.chat.completions.create({ model: "dying", messages: [{ role: "user", content: "hi" }], stream: true });
+    const stream = await full.chat.completions.create({
+      model: "dying",
+      messages: [{ role: "user", content: "hi" }],
+      stream: true,
+    });
     let text = "";
     const error = await errorOf(
       (async () => {
@@ -163,7 +194,9 @@ describe("gateway process (Node) with a key file", () => {
   });
 
   it("never relays inference's internal details (its headers, addresses, the internal key)", async () => {
-    const res = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${FULL}`, "x-request-id": "e2e-req.1" } });
+    const res = await fetch(`${gw.url}/v1/models`, {
+      headers: { authorization: `Bearer ${FULL}`, "x-request-id": "e2e-req.1" },
+    });
     expect(res.headers.get("x-request-id")).toBe("e2e-req.1");
     expect(res.headers.get("server")).toBeNull();
     expect(res.headers.get("x-internal-node")).toBeNull();
@@ -172,9 +205,18 @@ describe("gateway process (Node) with a key file", () => {
   it("rotates keys without a restart: the file changing, and SIGHUP", async () => {
     const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: ROTATED, maxRetries: 0 });
     expect(await errorOf(client.models.list())).toBeInstanceOf(OpenAI.AuthenticationError);
-    await writeKeys([{ id: "full", key: FULL }, { id: "rotated", key: ROTATED }]);
-    await until(async () => (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${ROTATED}` } })).status === 200, 5000);
-    expect(gw.logs().some((l) => l["msg"] === "keys reloaded" && l["reason"] === "key file changed" && l["keys"] === 2)).toBe(true);
+    await writeKeys([
+      { id: "full", key: FULL },
+      { id: "rotated", key: ROTATED },
+    ]);
+    await until(
+      async () =>
+        (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${ROTATED}` } })).status === 200,
+      5000,
+    );
+    expect(
+      gw.logs().some((l) => l["msg"] === "keys reloaded" && l["reason"] === "key file changed" && l["keys"] === 2),
+    ).toBe(true);
     // The limited key was dropped from the file.
     expect((await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${LIMITED}` } })).status).toBe(401);
 
@@ -214,14 +256,25 @@ describe("gateway process (Node) with a key file", () => {
 describe("gateway process (Node): the shared smoke test", () => {
   it("passes", async () => {
     const key = "sk-smoke-key-0123456789abcdef";
-    const gw = await startGateway({ INFERENCE_URL: stub.url, INFERENCE_API_KEY: INTERNAL, GATEWAY_API_KEYS: key, GATEWAY_REQUESTS_PER_MINUTE: "8", GATEWAY_TOKENS_PER_MINUTE: "100000" });
+    const gw = await startGateway({
+      INFERENCE_URL: stub.url,
+      INFERENCE_API_KEY: INTERNAL,
+      GATEWAY_API_KEYS: key,
+      GATEWAY_REQUESTS_PER_MINUTE: "8",
+      GATEWAY_TOKENS_PER_MINUTE: "100000",
+    });
     await smoke({ url: gw.url, key, internalKey: INTERNAL, requestsPerMinute: 8, stub });
   }, 60_000);
 });
 
 describe("gateway process (Node) with a metrics listener", () => {
   it("serves /metrics without a token on 127.0.0.1:GATEWAY_METRICS_PORT only", async () => {
-    const gw = await startGateway({ INFERENCE_URL: "http://127.0.0.1:9", GATEWAY_API_KEYS: "sk-metrics-port-0123456789", GATEWAY_METRICS_TOKEN: "", GATEWAY_METRICS_PORT: "0" });
+    const gw = await startGateway({
+      INFERENCE_URL: "http://127.0.0.1:9",
+      GATEWAY_API_KEYS: "sk-metrics-port-0123456789",
+      GATEWAY_METRICS_TOKEN: "",
+      GATEWAY_METRICS_PORT: "0",
+    });
     await until(() => gw.logs().some((l) => l["msg"] === "metrics listening"));
     const port = gw.logs().find((l) => l["msg"] === "metrics listening")!["port"];
     const scraped = await fetch(`http://127.0.0.1:${String(port)}/metrics`);
@@ -238,9 +291,14 @@ describe("gateway process (Node) with several inference replicas", () => {
     const b = await startStubInference({ name: "b" });
     try {
       const key = "sk-replicas-0123456789abcdef";
-      const gw = await startGateway({ INFERENCE_URL: `${a.url},${b.url}`, GATEWAY_API_KEYS: key, GATEWAY_HEALTH_INTERVAL_MS: "200" });
+      const gw = await startGateway({
+        INFERENCE_URL: `${a.url},${b.url}`,
+        GATEWAY_API_KEYS: key,
+        GATEWAY_HEALTH_INTERVAL_MS: "200",
+      });
       const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
-      const ask = () => client.chat.completions.create({ model: "stub-model", messages: [{ role: "user", content: "hi" }] });
+      const ask = () =>
+        client.chat.completions.create({ model: "stub-model", messages: [{ role: "user", content: "hi" }] });
       const ids = await Promise.all(Array.from({ length: 6 }, () => ask().then((r) => r.id)));
       expect(new Set(ids)).toEqual(new Set(["chatcmpl-a", "chatcmpl-b"]));
 
@@ -249,7 +307,10 @@ describe("gateway process (Node) with several inference replicas", () => {
       for (let i = 0; i < 4; i++) after.push((await ask()).id);
       expect(after).toEqual(["chatcmpl-b", "chatcmpl-b", "chatcmpl-b", "chatcmpl-b"]);
       expect((await fetch(`${gw.url}/ready`)).status).toBe(200);
-      await until(() => gw.logs().some((l) => l["msg"] === "inference replica unhealthy" && l["replica"] === "0"), 3000);
+      await until(
+        () => gw.logs().some((l) => l["msg"] === "inference replica unhealthy" && l["replica"] === "0"),
+        3000,
+      );
       const text = await (await gw.metrics()).text();
       expect(text).toContain('gateway_replica_up{replica="0"} 0');
       expect(text).toContain('gateway_replica_up{replica="1"} 1');
@@ -270,11 +331,18 @@ describe("gateway process (Node) without configured keys", () => {
     const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
     expect((await client.models.list()).data.length).toBeGreaterThan(0);
     expect((await fetch(`${gw.url}/v1/models`)).status).toBe(401);
-    expect((await fetch(`${gw.url}/v1/models`, { headers: { authorization: "Bearer sk-slm-guess" } })).status).toBe(401);
+    expect((await fetch(`${gw.url}/v1/models`, { headers: { authorization: "Bearer sk-slm-guess" } })).status).toBe(
+      401,
+    );
   }, 30_000);
 
   it("needs no key at all when anonymous access is enabled, and limits each client address", async () => {
-    const gw = await startGateway({ INFERENCE_URL: stub.url, INFERENCE_API_KEY: INTERNAL, GATEWAY_ALLOW_ANONYMOUS: "true", GATEWAY_IP_REQUESTS_PER_MINUTE: "2" });
+    const gw = await startGateway({
+      INFERENCE_URL: stub.url,
+      INFERENCE_API_KEY: INTERNAL,
+      GATEWAY_ALLOW_ANONYMOUS: "true",
+      GATEWAY_IP_REQUESTS_PER_MINUTE: "2",
+    });
     expect(gw.lines.join("\n")).not.toContain("sk-slm-");
     expect((await fetch(`${gw.url}/v1/models`)).status).toBe(200);
     expect((await fetch(`${gw.url}/v1/models`)).status).toBe(200);
@@ -284,7 +352,9 @@ describe("gateway process (Node) without configured keys", () => {
   }, 30_000);
 
   it("exits 1 with one line naming the bad variables, without their values", async () => {
-    const error = await errorOf(startGateway({ GATEWAY_PORT: "not-a-port", GATEWAY_API_KEYS: "short", REDIS_URL: "http://secret-host" }));
+    const error = await errorOf(
+      startGateway({ GATEWAY_PORT: "not-a-port", GATEWAY_API_KEYS: "short", REDIS_URL: "http://secret-host" }),
+    );
     const lines = (error as { lines: string[] }).lines;
     const line = lines.find((l) => l.startsWith("gateway: "))!;
     expect(line).toMatch(/GATEWAY_PORT/);

@@ -64,15 +64,26 @@ describe("the README's quick start, in a fresh clone with no network", { timeout
     await writeFile(scriptPath, script);
     const [command, ...args] = await offlineWrapper();
     const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn(command!, [...args, scriptPath], { env: { ...process.env, npm_config_offline: "true" }, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(command!, [...args, scriptPath], {
+        env: { ...process.env, npm_config_offline: "true" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let out = "";
       child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
       child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
-      child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`quick start exited ${code}:\n${out.slice(-3000)}`))));
+      child.on("exit", (code) =>
+        code === 0 ? resolve(out) : reject(new Error(`quick start exited ${code}:\n${out.slice(-3000)}`)),
+      );
     });
     const events = output.split("\n").filter((line) => line.startsWith("data: "));
     expect(events.at(-1)).toBe("data: [DONE]");
-    const chunks = events.slice(0, -1).map((line) => JSON.parse(line.slice(6)) as { choices: Array<{ delta: { content?: string } }>; usage?: { completion_tokens: number } });
+    const chunks = events.slice(0, -1).map(
+      (line) =>
+        JSON.parse(line.slice(6)) as {
+          choices: Array<{ delta: { content?: string } }>;
+          usage?: { completion_tokens: number };
+        },
+    );
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? "").join("").length).toBeGreaterThan(0);
     expect(chunks.at(-1)?.usage?.completion_tokens).toBeGreaterThan(0);
   });
@@ -107,7 +118,12 @@ describe("pnpm demo --model serves the user's own GGUF through the gateway", { t
       const client = new OpenAI({ baseURL: `${gateway}/v1`, apiKey, maxRetries: 0 });
       expect((await client.models.list()).data.map((m) => m.id)).toEqual(["my-finetune.Q8_0"]);
       let text = "";
-      for await (const chunk of await client.chat.completions.create({ model: "my-finetune.Q8_0", messages: [{ role: "user", content: "Hi" }], max_tokens: 8, stream: true })) {
+      for await (const chunk of await client.chat.completions.create({
+        model: "my-finetune.Q8_0",
+        messages: [{ role: "user", content: "Hi" }],
+        max_tokens: 8,
+        stream: true,
+      })) {
         text += chunk.choices[0]?.delta?.content ?? "";
       }
       expect(text.length).toBeGreaterThan(0);
@@ -123,12 +139,17 @@ describe("pnpm demo --model serves the user's own GGUF through the gateway", { t
     const dir = await mkdtemp(join(tmpdir(), "demo-model-"));
     const notGguf = join(dir, "notes.gguf");
     await writeFile(notGguf, "hello");
-    const result = await run("pnpm", ["--silent", "demo", "--model", notGguf], { cwd: repoRoot, env: { ...process.env, GATEWAY_PORT: "0" } }).then(
+    const result = await run("pnpm", ["--silent", "demo", "--model", notGguf], {
+      cwd: repoRoot,
+      env: { ...process.env, GATEWAY_PORT: "0" },
+    }).then(
       () => ({ code: 0, stderr: "" }),
       (error: { code: number; stderr: string }) => error,
     );
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`demo: --model ${notGguf}: not a GGUF file (it does not start with the GGUF magic)`);
+    expect(result.stderr).toContain(
+      `demo: --model ${notGguf}: not a GGUF file (it does not start with the GGUF magic)`,
+    );
     await rm(dir, { recursive: true, force: true });
   });
 });

@@ -49,9 +49,18 @@ describe("quotas shared through Redis", () => {
 
   it("two gateway processes allow N requests in total, not N each", async () => {
     const N = 5;
-    const env = { INFERENCE_URL: stub.url, GATEWAY_API_KEYS: KEY, REDIS_URL, GATEWAY_REDIS_PREFIX: PREFIX, GATEWAY_REQUESTS_PER_MINUTE: String(N) };
+    const env = {
+      INFERENCE_URL: stub.url,
+      GATEWAY_API_KEYS: KEY,
+      REDIS_URL,
+      GATEWAY_REDIS_PREFIX: PREFIX,
+      GATEWAY_REQUESTS_PER_MINUTE: String(N),
+    };
     const [one, two] = await Promise.all([startGateway(env), startGateway(env)]);
-    expect(one.logs().find((l) => l["msg"] === "listening")).toMatchObject({ quotaStore: "redis", redisFailure: "open" });
+    expect(one.logs().find((l) => l["msg"] === "listening")).toMatchObject({
+      quotaStore: "redis",
+      redisFailure: "open",
+    });
 
     const statuses: number[] = [];
     for (let i = 0; i < 2 * N; i++) {
@@ -71,22 +80,44 @@ describe("Redis unreachable", () => {
   const unreachable = "redis://127.0.0.1:1"; // nothing listens on port 1
 
   it("fails closed when configured to: 503, said in the logs and metrics", async () => {
-    const gw = await startGateway({ INFERENCE_URL: stub.url, GATEWAY_API_KEYS: KEY, REDIS_URL: unreachable, GATEWAY_REDIS_FAILURE: "closed" });
+    const gw = await startGateway({
+      INFERENCE_URL: stub.url,
+      GATEWAY_API_KEYS: KEY,
+      REDIS_URL: unreachable,
+      GATEWAY_REDIS_FAILURE: "closed",
+    });
     const res = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } });
     expect(res.status).toBe(503);
     expect((await res.json()).error.code).toBe("rate_limiter_unavailable");
-    await until(() => gw.logs().some((l) => l["msg"] === "quota store unreachable: failing closed, requests are refused until it is back"));
+    await until(() =>
+      gw
+        .logs()
+        .some((l) => l["msg"] === "quota store unreachable: failing closed, requests are refused until it is back"),
+    );
     const metrics = await (await gw.metrics()).text();
     expect(metrics).toMatch(/gateway_quota_store_events_total\{event="fail_closed"\} [1-9]/);
     expect(metrics).toContain("gateway_quota_store_up 0");
   }, 30_000);
 
   it("fails open by default with a local limiter: requests go on, still limited, said in the logs and metrics", async () => {
-    const gw = await startGateway({ INFERENCE_URL: stub.url, GATEWAY_API_KEYS: KEY, REDIS_URL: unreachable, GATEWAY_REQUESTS_PER_MINUTE: "2" });
+    const gw = await startGateway({
+      INFERENCE_URL: stub.url,
+      GATEWAY_API_KEYS: KEY,
+      REDIS_URL: unreachable,
+      GATEWAY_REQUESTS_PER_MINUTE: "2",
+    });
     const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).status);
+    for (let i = 0; i < 3; i++)
+      statuses.push((await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).status);
     expect(statuses).toEqual([200, 200, 429]);
-    await until(() => gw.logs().some((l) => typeof l["msg"] === "string" && (l["msg"] as string).startsWith("quota store unreachable: failing open")));
+    await until(() =>
+      gw
+        .logs()
+        .some(
+          (l) =>
+            typeof l["msg"] === "string" && (l["msg"] as string).startsWith("quota store unreachable: failing open"),
+        ),
+    );
     const metrics = await (await gw.metrics()).text();
     expect(metrics).toMatch(/gateway_quota_store_events_total\{event="fail_open"\} [1-9]/);
     expect(gw.lines.join("\n")).not.toContain("127.0.0.1:1");

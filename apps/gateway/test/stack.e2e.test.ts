@@ -41,7 +41,11 @@ describe("fake Hub + inference + gateway", () => {
       max_tokens: 12,
       temperature: 0,
     };
-    const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      ...request,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const pieces: string[] = [];
     let usage: OpenAI.CompletionUsage | undefined | null;
     let finish: string | null | undefined;
@@ -66,7 +70,13 @@ describe("fake Hub + inference + gateway", () => {
   });
 
   it("answers the Responses API through the gateway, JSON and stream alike, with usage", async () => {
-    const request = { model: "tiny-chat", instructions: "Be brief.", input: "Tell me a story", max_output_tokens: 10, temperature: 0 };
+    const request = {
+      model: "tiny-chat",
+      instructions: "Be brief.",
+      input: "Tell me a story",
+      max_output_tokens: 10,
+      temperature: 0,
+    };
     const json = await client.responses.create(request);
     expect(json.output_text.length).toBeGreaterThan(0);
     expect(json.usage?.output_tokens).toBe(10);
@@ -76,7 +86,9 @@ describe("fake Hub + inference + gateway", () => {
       assertNoSecrets(JSON.stringify(event));
     }
     expect(events[0]?.type).toBe("response.created");
-    expect(events.flatMap((e) => (e.type === "response.output_text.delta" ? [e.delta] : [])).join("")).toBe(json.output_text);
+    expect(events.flatMap((e) => (e.type === "response.output_text.delta" ? [e.delta] : [])).join("")).toBe(
+      json.output_text,
+    );
     const last = events.at(-1) as OpenAI.Responses.ResponseIncompleteEvent;
     expect(last.type).toBe("response.incomplete");
     expect(last.response.usage).toEqual(json.usage);
@@ -102,11 +114,27 @@ describe("fake Hub + inference + gateway", () => {
     const tools = [
       {
         type: "function" as const,
-        function: { name: "lookup_order", parameters: { type: "object", properties: { order_id: { type: "integer" } }, required: ["order_id"], additionalProperties: false } },
+        function: {
+          name: "lookup_order",
+          parameters: {
+            type: "object",
+            properties: { order_id: { type: "integer" } },
+            required: ["order_id"],
+            additionalProperties: false,
+          },
+        },
       },
     ];
     const messages = [{ role: "user" as const, content: "Where is my order?" }];
-    const request = { model: "tiny-chat", messages, tools, tool_choice: "required" as const, parallel_tool_calls: false, temperature: 0, max_tokens: 200 };
+    const request = {
+      model: "tiny-chat",
+      messages,
+      tools,
+      tool_choice: "required" as const,
+      parallel_tool_calls: false,
+      temperature: 0,
+      max_tokens: 200,
+    };
     const json = await client.chat.completions.create(request);
     const call = json.choices[0]!.message.tool_calls?.[0];
     expect(json.choices[0]!.finish_reason).toBe("tool_calls");
@@ -117,12 +145,17 @@ describe("fake Hub + inference + gateway", () => {
 
     // Streamed through the gateway (which meters it and strips the usage chunk it added): the same call.
     const streamed = await client.chat.completions.stream(request).finalChatCompletion();
-    const summary = (m: OpenAI.ChatCompletionMessage) => m.tool_calls?.map((c) => (c.type === "function" ? [c.function.name, c.function.arguments] : []));
+    const summary = (m: OpenAI.ChatCompletionMessage) =>
+      m.tool_calls?.map((c) => (c.type === "function" ? [c.function.name, c.function.arguments] : []));
     expect(summary(streamed.choices[0]!.message)).toEqual(summary(json.choices[0]!.message));
 
     const next = await client.chat.completions.create({
       model: "tiny-chat",
-      messages: [...messages, json.choices[0]!.message, { role: "tool", tool_call_id: call!.id, content: "Shipped yesterday." }],
+      messages: [
+        ...messages,
+        json.choices[0]!.message,
+        { role: "tool", tool_call_id: call!.id, content: "Shipped yesterday." },
+      ],
       tools,
       max_tokens: 4,
       temperature: 0,
@@ -141,7 +174,11 @@ describe("fake Hub + inference + gateway", () => {
     expect(await response.json()).toEqual({
       error: { message: expect.any(String), type: "authentication_error", param: null, code: "invalid_api_key" },
     });
-    const anonymous = new OpenAI({ baseURL: `${stack.gatewayUrl}/v1`, apiKey: "sk-wrong-key-0000000000", maxRetries: 0 });
+    const anonymous = new OpenAI({
+      baseURL: `${stack.gatewayUrl}/v1`,
+      apiKey: "sk-wrong-key-0000000000",
+      maxRetries: 0,
+    });
     await expect(anonymous.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
   });
 
@@ -157,7 +194,9 @@ describe("fake Hub + inference + gateway", () => {
   it("keeps inference closed to callers without the internal key the gateway adds", async () => {
     const direct = await fetch(`${stack.inferenceUrl}/v1/models`);
     expect(direct.status).toBe(401);
-    const withKey = await fetch(`${stack.inferenceUrl}/v1/models`, { headers: { authorization: `Bearer ${stack.inferenceKey}` } });
+    const withKey = await fetch(`${stack.inferenceUrl}/v1/models`, {
+      headers: { authorization: `Bearer ${stack.inferenceKey}` },
+    });
     expect(withKey.status).toBe(200);
   });
 

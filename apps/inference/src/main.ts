@@ -49,7 +49,10 @@ async function main(): Promise<void> {
     shutdown: cancelInFlight.signal,
   });
   const server = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
-    log.info({ host: config.server.host, port: info.port, auth: config.serving.apiKey ? "bearer" : "none" }, "inference listening");
+    log.info(
+      { host: config.server.host, port: info.port, auth: config.serving.apiKey ? "bearer" : "none" },
+      "inference listening",
+    );
     if (!config.serving.apiKey && !isLoopbackHost(config.server.host)) {
       log.warn(
         { host: config.server.host },
@@ -71,7 +74,10 @@ async function main(): Promise<void> {
    * A transformers base (BASE_MODEL_FILE unset), verified file by file, converted to GGUF into the converted cache
    * beside the adapters' (reused at restart: `converted: false`); with LORA_MERGE=1 the adapter is folded in.
    */
-  const convertBase = async (resolved: ResolvedModel, onProgress: (p: { doneBytes: number; totalBytes: number }) => void) => {
+  const convertBase = async (
+    resolved: ResolvedModel,
+    onProgress: (p: { doneBytes: number; totalBytes: number }) => void,
+  ) => {
     const { transformersBase } = resolved;
     const lora = config.model.lora;
     if (!transformersBase || !lora) throw new Error("no base was resolved"); // resolveModel returns one or the other
@@ -113,7 +119,9 @@ async function main(): Promise<void> {
       size,
       sha256: prepared.sha256,
       license: transformersBase.license,
-      source: transformersBase.files.some((f) => f.source === "download") ? "download" : transformersBase.files[0]?.source,
+      source: transformersBase.files.some((f) => f.source === "download")
+        ? "download"
+        : transformersBase.files[0]?.source,
       metadata: undefined,
     };
   };
@@ -123,12 +131,14 @@ async function main(): Promise<void> {
     // llama.cpp loads (and node-llama-cpp self-tests its binary) while the model resolves and downloads.
     const llama = startLlama(engineConfig.threads);
     llama.catch(() => undefined); // awaited below; a failure surfaces there
-    for (const { variable, reason } of config.ignored) log.warn({ variable }, `${variable} is set but ignored: it ${reason}`);
+    for (const { variable, reason } of config.ignored)
+      log.warn({ variable }, `${variable} is set but ignored: it ${reason}`);
     readiness.set({ phase: "resolving" });
     log.info({ model: model.id, revision: model.revision, file: model.file, offline: hub.offline }, "resolving model");
     const resolved = await resolveModel(config, {
       onProgress: (p) => readiness.set({ phase: "downloading", ...p }),
-      onFallback: (reason) => log.warn({ code: reason.code }, `Hub not usable, serving the cached commit: ${reason.message}`),
+      onFallback: (reason) =>
+        log.warn({ code: reason.code }, `Hub not usable, serving the cached commit: ${reason.message}`),
       onEvent: (event) => log[event.level](event.fields, event.msg),
     });
     const { artifacts } = resolved;
@@ -156,25 +166,41 @@ async function main(): Promise<void> {
     const lora = model.lora;
     const adapters =
       lora && !lora.merge
-        ? await prepareAdapters(lora, artifacts, base, join(dirname(hub.cacheDir), LORA_CACHE_FOLDER), (adapter, prepared, format) => {
-            const source = artifacts.find((a) => a.repo === adapter.id && a.revision === adapter.revision && a.role.startsWith("adapter"));
-            if (lora.baseMatch && format === "peft" && prepared.declaredBase === undefined && source?.cardBaseModel === undefined) {
-              log.warn({ adapter: adapter.name }, "the adapter declares no base (base_model_name_or_path, card base_model): its base cannot be checked by name");
-            }
-            const commit = source?.commit;
-            log.info(
-              {
-                adapter: adapter.name,
-                revision: adapter.revision,
-                commit: commit ?? null,
-                scale: lora.scale,
-                format,
-                converted: prepared.converted ?? null,
-                declaredBase: prepared.declaredBase ?? null,
-              },
-              "LoRA adapter ready",
-            );
-          })
+        ? await prepareAdapters(
+            lora,
+            artifacts,
+            base,
+            join(dirname(hub.cacheDir), LORA_CACHE_FOLDER),
+            (adapter, prepared, format) => {
+              const source = artifacts.find(
+                (a) => a.repo === adapter.id && a.revision === adapter.revision && a.role.startsWith("adapter"),
+              );
+              if (
+                lora.baseMatch &&
+                format === "peft" &&
+                prepared.declaredBase === undefined &&
+                source?.cardBaseModel === undefined
+              ) {
+                log.warn(
+                  { adapter: adapter.name },
+                  "the adapter declares no base (base_model_name_or_path, card base_model): its base cannot be checked by name",
+                );
+              }
+              const commit = source?.commit;
+              log.info(
+                {
+                  adapter: adapter.name,
+                  revision: adapter.revision,
+                  commit: commit ?? null,
+                  scale: lora.scale,
+                  format,
+                  converted: prepared.converted ?? null,
+                  declaredBase: prepared.declaredBase ?? null,
+                },
+                "LoRA adapter ready",
+              );
+            },
+          )
         : [];
     // One adapter (LORA_ID) is applied to the one context; LORA_ADAPTERS serves the base and a context per adapter.
     const multi = model.lora?.multi === true;
@@ -189,7 +215,8 @@ async function main(): Promise<void> {
       contextSize: engineConfig.contextSize,
       parallel: engineConfig.parallel,
       maxQueue: engineConfig.maxQueue,
-      embeddings: engineConfig.embeddings === "on" || (engineConfig.embeddings === "auto" && declaresEmbeddings(metadata)),
+      embeddings:
+        engineConfig.embeddings === "on" || (engineConfig.embeddings === "auto" && declaresEmbeddings(metadata)),
       lora: multi ? undefined : adapters[0],
     });
     const template = chooseChatTemplate({
@@ -200,9 +227,15 @@ async function main(): Promise<void> {
 
     readiness.set({ phase: "warming_up" });
     const createdAt = Math.floor(Date.now() / 1000);
-    const variants = multi ? new Map<string, Serving>([[baseName, { engine, template, modelName: baseName, createdAt }]]) : undefined;
+    const variants = multi
+      ? new Map<string, Serving>([[baseName, { engine, template, modelName: baseName, createdAt }]])
+      : undefined;
     for (const adapter of multi ? adapters : []) {
-      const adapted = await engineWithAdapter(engine, { lora: adapter, parallel: engineConfig.parallel, maxQueue: engineConfig.maxQueue });
+      const adapted = await engineWithAdapter(engine, {
+        lora: adapter,
+        parallel: engineConfig.parallel,
+        maxQueue: engineConfig.maxQueue,
+      });
       variants?.set(adapter.name, { engine: adapted, template, modelName: adapter.name, createdAt });
     }
     for (const served of variants?.values() ?? [{ engine }]) await warmUp(served.engine, template);

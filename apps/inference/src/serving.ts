@@ -26,4 +26,3 @@ export function publicModelName(alias: string | undefined, file: string): string
   const base = file.split("/").pop() ?? file;
   return base.replace(/\.gguf$/i, "");
 }
-

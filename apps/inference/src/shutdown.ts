@@ -50,7 +50,15 @@ async function drain(options: ShutdownOptions, signal: NodeJS.Signals): Promise<
   if (options.readiness.current.phase === "ready") options.readiness.set({ phase: "draining" });
   const closed = new Promise<void>((resolve) => options.server.close(() => resolve()));
   const inFlight = () => engines.reduce((sum, e) => sum + e.pool.busy, 0);
-  log.info({ signal, inFlight: inFlight(), queued: engines.reduce((sum, e) => sum + e.pool.queued, 0), graceMs: options.graceMs }, "shutting down");
+  log.info(
+    {
+      signal,
+      inFlight: inFlight(),
+      queued: engines.reduce((sum, e) => sum + e.pool.queued, 0),
+      graceMs: options.graceMs,
+    },
+    "shutting down",
+  );
   for (const e of engines) e.pool.close();
   engine?.embedder?.pool.close();
   const idle = async () => {

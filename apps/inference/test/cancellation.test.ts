@@ -23,13 +23,20 @@ function streamRequest(served: ServedModel, signal?: AbortSignal, maxTokens = 40
   return fetch(`${served.url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ messages: [{ role: "user", content: "Tell me a long story" }], max_tokens: maxTokens, temperature: 0.9, stream: true }),
+    body: JSON.stringify({
+      messages: [{ role: "user", content: "Tell me a long story" }],
+      max_tokens: maxTokens,
+      temperature: 0.9,
+      stream: true,
+    }),
     ...(signal ? { signal } : {}),
   });
 }
 
 describe("cancellation", () => {
-  it("aborting 20 streams mid-generation frees every slot, with at most one token generated after each cancel", { timeout: 60_000 }, async () => {
+  it("aborting 20 streams mid-generation frees every slot, with at most one token generated after each cancel", {
+    timeout: 60_000,
+  }, async () => {
     const served = await serve({ PARALLEL: "20", MAX_QUEUE: "0" });
     const clients = Array.from({ length: 20 }, () => new AbortController());
     const readers = await Promise.all(
@@ -48,24 +55,36 @@ describe("cancellation", () => {
     );
     for (const client of clients) client.abort();
 
-    await expect.poll(async () => metricValue(await metrics(served), "inference_busy_slots"), { timeout: 10_000 }).toBe(0);
+    await expect
+      .poll(async () => metricValue(await metrics(served), "inference_busy_slots"), { timeout: 10_000 })
+      .toBe(0);
     const text = await metrics(served);
     expect(metricValue(text, "inference_cancellations_total", 'reason="client_closed"')).toBe(20);
     expect(metricValue(text, "inference_generated_after_cancel_tokens_total") ?? 0).toBeLessThanOrEqual(20);
     // They stopped early: far fewer tokens than the 20 x 4000 asked for.
-    expect(metricValue(text, "inference_completion_tokens_total", 'route="/v1/chat/completions"')).toBeLessThan(20 * 1000);
+    expect(metricValue(text, "inference_completion_tokens_total", 'route="/v1/chat/completions"')).toBeLessThan(
+      20 * 1000,
+    );
 
     // Every slot is usable again.
-    const again = await Promise.all(Array.from({ length: 20 }, async () => readSse(await streamRequest(served, undefined, 8))));
+    const again = await Promise.all(
+      Array.from({ length: 20 }, async () => readSse(await streamRequest(served, undefined, 8))),
+    );
     for (const events of again) expect(events.at(-1)?.data).toBe("[DONE]");
   });
 
-  it("ends a request past REQUEST_TIMEOUT_MS with 504 (JSON), event: error (stream) or 504 while queued", { timeout: 60_000 }, async () => {
+  it("ends a request past REQUEST_TIMEOUT_MS with 504 (JSON), event: error (stream) or 504 while queued", {
+    timeout: 60_000,
+  }, async () => {
     const served = await serve({ PARALLEL: "1", MAX_QUEUE: "4", REQUEST_TIMEOUT_MS: "1000" });
     const body = (stream: boolean) =>
       JSON.stringify({ messages: [{ role: "user", content: "Go on" }], max_tokens: 4000, temperature: 0.9, stream });
     const post = (stream: boolean) =>
-      fetch(`${served.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: body(stream) });
+      fetch(`${served.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: body(stream),
+      });
 
     const [json, queued] = await Promise.all([post(false), post(false)]);
     expect(json.status).toBe(504);

@@ -5,7 +5,15 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { generateTransformersModel, llamaSourcePath, readRealTokenizer, readTokenizerMetadata, writeSentencePieceModel, type TokenizerFiles, type TransformersArchitecture } from "@slm/testkit";
+import {
+  generateTransformersModel,
+  llamaSourcePath,
+  readRealTokenizer,
+  readTokenizerMetadata,
+  writeSentencePieceModel,
+  type TokenizerFiles,
+  type TransformersArchitecture,
+} from "@slm/testkit";
 import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { convertTransformersToGguf } from "../src/convert/index.ts";
@@ -24,7 +32,7 @@ const BASE = [
   "const x = await fetch(`https://example.com/${id}`);",
   "def main():\n    print('hi')\n\n\nif __name__ == '__main__':\n    main()",
   "for (let i = 0; i < 10; i++) { sum += i * 2; }",
-  "<div class=\"a\">x</div>",
+  '<div class="a">x</div>',
   "SELECT * FROM users WHERE id = 42;",
   "emoji 🚀🦙 and 😶‍🌫️ joined",
   "👍🏽 skin tone, 🇫🇷 flag, 👨‍👩‍👧 family",
@@ -59,10 +67,15 @@ const BASE = [
 /** A few hundred strings: the base list, pairs of it, and each wrapped in the tokenizer's special tokens. */
 function corpus(special: readonly string[]): string[] {
   const out = [...BASE];
-  for (let i = 0; i < BASE.length; i++) out.push(`${BASE[i]} ${BASE[(i * 7 + 3) % BASE.length]}`, `${BASE[i]}\n${BASE[(i * 5 + 1) % BASE.length]}`);
+  for (let i = 0; i < BASE.length; i++)
+    out.push(`${BASE[i]} ${BASE[(i * 7 + 3) % BASE.length]}`, `${BASE[i]}\n${BASE[(i * 5 + 1) % BASE.length]}`);
   for (let i = 0; i < BASE.length; i++) {
     const token = special[i % special.length]!;
-    out.push(`${token}${BASE[i]}`, `${BASE[i]}${token}\n`, `${token}user\n${BASE[i]}${special[(i + 1) % special.length]}`);
+    out.push(
+      `${token}${BASE[i]}`,
+      `${BASE[i]}${token}\n`,
+      `${token}user\n${BASE[i]}${special[(i + 1) % special.length]}`,
+    );
   }
   return out;
 }
@@ -79,9 +92,24 @@ describe("converted tokenizers tokenize like the reference encoder", { timeout: 
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function check(name: string, architecture: TransformersArchitecture, tokenizer: TokenizerFiles | "synthetic", special: readonly string[]) {
+  async function check(
+    name: string,
+    architecture: TransformersArchitecture,
+    tokenizer: TokenizerFiles | "synthetic",
+    special: readonly string[],
+  ) {
     const folder = join(dir, name);
-    const model = await generateTransformersModel({ architecture, dir: folder, tokenizer, dtype: "F32", hiddenSize: 32, numHeads: 2, numKvHeads: 1, numLayers: 1, intermediateSize: 32 });
+    const model = await generateTransformersModel({
+      architecture,
+      dir: folder,
+      tokenizer,
+      dtype: "F32",
+      hiddenSize: 32,
+      numHeads: 2,
+      numKvHeads: 1,
+      numLayers: 1,
+      intermediateSize: 32,
+    });
     const files = Object.fromEntries((await readdir(folder)).map((file) => [file, join(folder, file)]));
     const path = join(dir, `${name}.gguf`);
     await convertTransformersToGguf({ files, outType: "f16", outPath: path });
@@ -91,7 +119,11 @@ describe("converted tokenizers tokenize like the reference encoder", { timeout: 
       const texts = corpus(special);
       expect(texts.length).toBeGreaterThan(150);
       const mismatches = texts
-        .map((text) => ({ text, ours: Array.from(converted.tokenize(text, true)), theirs: reference.encode(text, { add_special_tokens: false }).ids }))
+        .map((text) => ({
+          text,
+          ours: Array.from(converted.tokenize(text, true)),
+          theirs: reference.encode(text, { add_special_tokens: false }).ids,
+        }))
         .filter(({ ours, theirs }) => ours.join() !== theirs.join());
       expect(mismatches.slice(0, 3)).toEqual([]);
       return texts.length;
@@ -102,7 +134,9 @@ describe("converted tokenizers tokenize like the reference encoder", { timeout: 
 
   it("Qwen3's tokenizer (pre qwen2)", async () => {
     const qwen = await readRealTokenizer("qwen3");
-    expect(await check("qwen3", "Qwen3ForCausalLM", qwen, ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>"])).toBeGreaterThan(150);
+    expect(
+      await check("qwen3", "Qwen3ForCausalLM", qwen, ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>"]),
+    ).toBeGreaterThan(150);
   });
 
   it("Llama 3's tokenizer (pre llama-bpe, with the BOS post-processor Meta's repositories have)", async () => {
@@ -115,12 +149,24 @@ describe("converted tokenizers tokenize like the reference encoder", { timeout: 
         post_processor: {
           type: "TemplateProcessing",
           single: [{ SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
-          pair: [{ SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "<|begin_of_text|>", type_id: 1 } }, { Sequence: { id: "B", type_id: 1 } }],
-          special_tokens: { "<|begin_of_text|>": { id: "<|begin_of_text|>", ids: [128000], tokens: ["<|begin_of_text|>"] } },
+          pair: [
+            { SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } },
+            { Sequence: { id: "A", type_id: 0 } },
+            { SpecialToken: { id: "<|begin_of_text|>", type_id: 1 } },
+            { Sequence: { id: "B", type_id: 1 } },
+          ],
+          special_tokens: {
+            "<|begin_of_text|>": { id: "<|begin_of_text|>", ids: [128000], tokens: ["<|begin_of_text|>"] },
+          },
         },
       },
     };
-    await check("llama3", "LlamaForCausalLM", withBos, ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]);
+    await check("llama3", "LlamaForCausalLM", withBos, [
+      "<|begin_of_text|>",
+      "<|start_header_id|>",
+      "<|end_header_id|>",
+      "<|eot_id|>",
+    ]);
   });
 
   it("the test kit's synthetic tokenizer (pre recognised by its regex)", async () => {
@@ -133,7 +179,15 @@ describe("converted tokenizers tokenize like the reference encoder", { timeout: 
     const tokens = vocab["tokenizer.ggml.tokens"]!.value as (string | Uint8Array)[];
     const scores = vocab["tokenizer.ggml.scores"]!.value as number[];
     const types = vocab["tokenizer.ggml.token_type"]!.value as number[];
-    const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    const special = (id: number, content: string) => ({
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    });
     const folder = join(dir, "spm");
     await generateTransformersModel({
       architecture: "LlamaForCausalLM",
@@ -145,19 +199,35 @@ describe("converted tokenizers tokenize like the reference encoder", { timeout: 
       numLayers: 1,
       intermediateSize: 32,
       vocabSize: tokens.length,
-      tokenizerModel: writeSentencePieceModel(tokens.map((piece, i) => ({ piece, score: scores[i]!, type: types[i]! }))),
+      tokenizerModel: writeSentencePieceModel(
+        tokens.map((piece, i) => ({ piece, score: scores[i]!, type: types[i]! })),
+      ),
       tokenizer: {
-        tokenizerJson: { added_tokens: [special(0, "<unk>"), special(1, "<s>"), special(2, "</s>")], model: { type: "BPE", vocab: {}, merges: [] } },
-        tokenizerConfig: { add_bos_token: true, add_eos_token: false, bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>" },
+        tokenizerJson: {
+          added_tokens: [special(0, "<unk>"), special(1, "<s>"), special(2, "</s>")],
+          model: { type: "BPE", vocab: {}, merges: [] },
+        },
+        tokenizerConfig: {
+          add_bos_token: true,
+          add_eos_token: false,
+          bos_token: "<s>",
+          eos_token: "</s>",
+          unk_token: "<unk>",
+        },
       },
     });
     const files = Object.fromEntries((await readdir(folder)).map((file) => [file, join(folder, file)]));
     const path = join(dir, "spm.gguf");
     await convertTransformersToGguf({ files, outType: "f16", outPath: path });
-    const [ours, theirs] = [await llama.loadModel({ modelPath: path, vocabOnly: true }), await llama.loadModel({ modelPath: referencePath, vocabOnly: true })];
+    const [ours, theirs] = [
+      await llama.loadModel({ modelPath: path, vocabOnly: true }),
+      await llama.loadModel({ modelPath: referencePath, vocabOnly: true }),
+    ];
     try {
       const texts = corpus(["<s>", "</s>"]);
-      const mismatches = texts.filter((text) => Array.from(ours.tokenize(text, true)).join() !== Array.from(theirs.tokenize(text, true)).join());
+      const mismatches = texts.filter(
+        (text) => Array.from(ours.tokenize(text, true)).join() !== Array.from(theirs.tokenize(text, true)).join(),
+      );
       expect(mismatches.slice(0, 3)).toEqual([]);
       expect(Array.from(ours.tokenize("Hello world")).length).toBeGreaterThan(1);
     } finally {

@@ -1,7 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { answerCase } from "./fidelity/answer.ts";
-import { casesFor, FIDELITY_MODELS, type FidelityCase, type FidelityGolden, type TokenLogprobs } from "./fidelity/cases.ts";
+import {
+  casesFor,
+  FIDELITY_MODELS,
+  type FidelityCase,
+  type FidelityGolden,
+  type TokenLogprobs,
+} from "./fidelity/cases.ts";
 import { fidelityModelPath } from "./fidelity/models.ts";
 import { readSse, serveTinyModel, type ServedModel } from "./serve-tiny-model.ts";
 
@@ -17,7 +23,9 @@ for (const model of FIDELITY_MODELS) {
     let golden: FidelityGolden;
 
     beforeAll(async () => {
-      golden = JSON.parse(await readFile(new URL(`./fidelity/goldens/${model.id}.json`, import.meta.url), "utf8")) as FidelityGolden;
+      golden = JSON.parse(
+        await readFile(new URL(`./fidelity/goldens/${model.id}.json`, import.meta.url), "utf8"),
+      ) as FidelityGolden;
       const gguf = await readFile(await fidelityModelPath(model));
       served = await serveTinyModel({ gguf, env: { CONTEXT_SIZE: "4096", PARALLEL: "1", LLAMA_THREADS: "1" } });
     }, 180_000);
@@ -34,16 +42,31 @@ for (const model of FIDELITY_MODELS) {
         expect(actual.promptText).toBe(expected!.promptText);
         expect(actual.promptTokens).toEqual(expected!.promptTokens);
         if (expected!.logprobs) expectLogprobs(actual.logprobs, expected!.logprobs);
-        if (actual.content !== expected!.content && !expected!.logprobs && !expected!.reasoningContent && !actual.reasoningContent && !expected!.toolCalls) {
+        if (
+          actual.content !== expected!.content &&
+          !expected!.logprobs &&
+          !expected!.reasoningContent &&
+          !actual.reasoningContent &&
+          !expected!.toolCalls
+        ) {
           // Random weights make near ties; which side of a tie wins depends on the CPU's SIMD path, in llama-server
           // as in us (the same binary family on another CPU records the other side). A difference is accepted only
           // where our own distribution shows such a tie at the first token that leaves llama-server's answer.
           const gap = await tieGapAtDivergence(served.url, fidelityCase, expected!.content);
           expect(gap, "greedy answer leaves llama-server's at a token that is not a near tie").toBeLessThan(NEAR_TIE);
-          expect({ finish: actual.finishReason, tokens: actual.completionTokens }).toEqual({ finish: expected!.finishReason, tokens: expected!.completionTokens });
+          expect({ finish: actual.finishReason, tokens: actual.completionTokens }).toEqual({
+            finish: expected!.finishReason,
+            tokens: expected!.completionTokens,
+          });
           return;
         }
-        expect({ content: actual.content, reasoning: actual.reasoningContent ?? "", calls: actual.toolCalls ?? [], finish: actual.finishReason, tokens: actual.completionTokens }).toEqual({
+        expect({
+          content: actual.content,
+          reasoning: actual.reasoningContent ?? "",
+          calls: actual.toolCalls ?? [],
+          finish: actual.finishReason,
+          tokens: actual.completionTokens,
+        }).toEqual({
           content: expected!.content,
           reasoning: expected!.reasoningContent ?? "",
           calls: expected!.toolCalls ?? [],
@@ -69,17 +92,28 @@ async function tieGapAtDivergence(url: string, fidelityCase: FidelityCase, expec
   const response = await fetch(`${url}${chat ? "/v1/chat/completions" : "/v1/completions"}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ ...fidelityCase.body, stream: false, ...(chat ? { logprobs: true, top_logprobs: 2 } : { logprobs: 2 }) }),
+    body: JSON.stringify({
+      ...fidelityCase.body,
+      stream: false,
+      ...(chat ? { logprobs: true, top_logprobs: 2 } : { logprobs: 2 }),
+    }),
   });
   const body = (await response.json()) as { choices: Array<Record<string, any>> };
   const choice = body.choices[0]!;
   const tokens: Array<{ text: string; top: number[] }> = chat
-    ? (choice["logprobs"].content as Array<{ token: string; top_logprobs: Array<{ logprob: number }> }>).map((t) => ({ text: t.token, top: t.top_logprobs.map((a) => a.logprob) }))
-    : (choice["logprobs"].tokens as string[]).map((text, i) => ({ text, top: Object.values(choice["logprobs"].top_logprobs[i] as Record<string, number>).sort((a, b) => b - a) }));
+    ? (choice["logprobs"].content as Array<{ token: string; top_logprobs: Array<{ logprob: number }> }>).map((t) => ({
+        text: t.token,
+        top: t.top_logprobs.map((a) => a.logprob),
+      }))
+    : (choice["logprobs"].tokens as string[]).map((text, i) => ({
+        text,
+        top: Object.values(choice["logprobs"].top_logprobs[i] as Record<string, number>).sort((a, b) => b - a),
+      }));
   let text = "";
   for (const token of tokens) {
     text += token.text;
-    if (!expected.startsWith(text) && !text.startsWith(expected)) return token.top.length < 2 ? Infinity : token.top[0]! - token.top[1]!;
+    if (!expected.startsWith(text) && !text.startsWith(expected))
+      return token.top.length < 2 ? Infinity : token.top[0]! - token.top[1]!;
   }
   return Infinity;
 }
@@ -116,12 +150,22 @@ const LOGPROB_TOLERANCE = 5e-3;
 
 /** Greedy logprobs as llama-server reports them (its default, before sampling): the same token ids, values within tolerance. */
 function expectLogprobs(actual: TokenLogprobs[] | undefined, expected: TokenLogprobs[]): void {
-  expect(actual?.map((t) => [t.id, t.top.map((a) => a.id)])).toEqual(expected.map((t) => [t.id, t.top.map((a) => a.id)]));
-  expect(actual?.map((t) => [t.bytes, t.top.map((a) => a.bytes)])).toEqual(expected.map((t) => [t.bytes, t.top.map((a) => a.bytes)]));
+  expect(actual?.map((t) => [t.id, t.top.map((a) => a.id)])).toEqual(
+    expected.map((t) => [t.id, t.top.map((a) => a.id)]),
+  );
+  expect(actual?.map((t) => [t.bytes, t.top.map((a) => a.bytes)])).toEqual(
+    expected.map((t) => [t.bytes, t.top.map((a) => a.bytes)]),
+  );
   actual!.forEach((token, i) => {
-    expect(Math.abs(token.logprob - expected[i]!.logprob), `token ${i}: ${token.logprob} vs ${expected[i]!.logprob}`).toBeLessThan(LOGPROB_TOLERANCE);
+    expect(
+      Math.abs(token.logprob - expected[i]!.logprob),
+      `token ${i}: ${token.logprob} vs ${expected[i]!.logprob}`,
+    ).toBeLessThan(LOGPROB_TOLERANCE);
     for (const [j, alternative] of token.top.entries()) {
-      expect(Math.abs(alternative.logprob - expected[i]!.top[j]!.logprob), `token ${i} top ${j}: ${alternative.logprob} vs ${expected[i]!.top[j]!.logprob}`).toBeLessThan(LOGPROB_TOLERANCE);
+      expect(
+        Math.abs(alternative.logprob - expected[i]!.top[j]!.logprob),
+        `token ${i} top ${j}: ${alternative.logprob} vs ${expected[i]!.top[j]!.logprob}`,
+      ).toBeLessThan(LOGPROB_TOLERANCE);
     }
   });
 }

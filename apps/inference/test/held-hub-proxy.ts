@@ -15,11 +15,19 @@ export interface HeldHubProxy {
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-encoding", "host"]);
 
-export async function startHeldHubProxy(options: { hubUrl: string; cdnUrl: string; holdAfterBytes: number }): Promise<HeldHubProxy> {
+export async function startHeldHubProxy(options: {
+  hubUrl: string;
+  cdnUrl: string;
+  holdAfterBytes: number;
+}): Promise<HeldHubProxy> {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
-  const cdn = await listen((req, res) => forward(req, res, options.cdnUrl, { rewrite: undefined, hold: { after: options.holdAfterBytes, until: released } }));
-  const hub = await listen((req, res) => forward(req, res, options.hubUrl, { rewrite: [options.cdnUrl, cdn.url], hold: undefined }));
+  const cdn = await listen((req, res) =>
+    forward(req, res, options.cdnUrl, { rewrite: undefined, hold: { after: options.holdAfterBytes, until: released } }),
+  );
+  const hub = await listen((req, res) =>
+    forward(req, res, options.hubUrl, { rewrite: [options.cdnUrl, cdn.url], hold: undefined }),
+  );
   return {
     url: hub.url,
     release,
@@ -30,7 +38,9 @@ export async function startHeldHubProxy(options: { hubUrl: string; cdnUrl: strin
   };
 }
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; close(): Promise<void> }> {
+async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -61,10 +71,16 @@ async function forward(
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const method = req.method ?? "GET";
     const body = method === "GET" || method === "HEAD" ? undefined : Buffer.concat(chunks);
-    const upstream = await fetch(`${origin}${req.url ?? "/"}`, { method, headers, redirect: "manual", ...(body ? { body } : {}) });
+    const upstream = await fetch(`${origin}${req.url ?? "/"}`, {
+      method,
+      headers,
+      redirect: "manual",
+      ...(body ? { body } : {}),
+    });
     const out: Record<string, string> = {};
     upstream.headers.forEach((value, name) => {
-      if (!HOP_BY_HOP.has(name)) out[name] = options.rewrite ? value.replaceAll(options.rewrite[0], options.rewrite[1]) : value;
+      if (!HOP_BY_HOP.has(name))
+        out[name] = options.rewrite ? value.replaceAll(options.rewrite[0], options.rewrite[1]) : value;
     });
     res.writeHead(upstream.status, out);
     if (!upstream.body || req.method === "HEAD") {

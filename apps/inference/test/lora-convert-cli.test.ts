@@ -15,10 +15,14 @@ const SMALL: TinyLoraOptions = { base: { nLayer: 1, nEmbd: 32, nHead: 4, nFf: 48
 /** Runs the command with `args`, from `cwd` as INIT_CWD (what pnpm sets); resolves with exit code and output. */
 async function loraConvert(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)("node", ["--import", "tsx", "src/cli/lora-convert.ts", ...args], {
-      cwd: appDir,
-      env: { ...process.env, INIT_CWD: cwd },
-    });
+    const { stdout, stderr } = await promisify(execFile)(
+      "node",
+      ["--import", "tsx", "src/cli/lora-convert.ts", ...args],
+      {
+        cwd: appDir,
+        env: { ...process.env, INIT_CWD: cwd },
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -60,7 +64,10 @@ describe("lora:convert", { timeout: 60_000 }, () => {
 
   it("writes F16 to --out", async () => {
     await adapterFolder("half");
-    const result = await loraConvert(["--", "half", "--base", "base.gguf", "--out", "half.gguf", "--out-type", "f16"], dir);
+    const result = await loraConvert(
+      ["--", "half", "--base", "base.gguf", "--out", "half.gguf", "--out-type", "f16"],
+      dir,
+    );
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/half\.gguf: llama LoRA adapter, F16/);
     expect((await readFile(join(dir, "half.gguf"))).subarray(0, 4).toString()).toBe("GGUF");
@@ -80,8 +87,14 @@ describe("lora:convert", { timeout: 60_000 }, () => {
       loraConvert(["ok", "--base", "base.gguf", "--bogus"], dir),
       loraConvert(["nowhere", "--base", "base.gguf"], dir),
     ]);
-    expect([usage.code, usage.stderr]).toEqual([1, expect.stringMatching(/\[usage\] usage: pnpm lora:convert <adapter-dir> --base <base\.gguf>/)]);
+    expect([usage.code, usage.stderr]).toEqual([
+      1,
+      expect.stringMatching(/\[usage\] usage: pnpm lora:convert <adapter-dir> --base <base\.gguf>/),
+    ]);
     expect(unknownOption.stderr).toMatch(/\[usage\]/);
-    expect([missing.code, missing.stderr]).toEqual([1, expect.stringMatching(/\[lora_missing_file\] cannot read adapter_config\.json/)]);
+    expect([missing.code, missing.stderr]).toEqual([
+      1,
+      expect.stringMatching(/\[lora_missing_file\] cannot read adapter_config\.json/),
+    ]);
   });
 });

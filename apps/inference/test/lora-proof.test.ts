@@ -6,12 +6,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  generateLoraBase,
-  generateMergedLlama,
-  generatePeftAdapter,
-  type TinyLoraOptions,
-} from "@slm/testkit";
+import { generateLoraBase, generateMergedLlama, generatePeftAdapter, type TinyLoraOptions } from "@slm/testkit";
 import { getLlama, LlamaCompletion, LlamaLogLevel, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { convertPeftToGguf, readBaseModelInfo, type ConvertPeftOptions } from "../src/lora/index.ts";
@@ -57,7 +52,12 @@ describe("LoRA conversion proof in llama.cpp", { timeout: 180_000 }, () => {
   }
 
   /** Converts the test kit's PEFT adapter against the base file, as the service will. */
-  async function convertAdapter(name: string, options: TinyLoraOptions, baseFile: string, extra: Partial<ConvertPeftOptions> = {}) {
+  async function convertAdapter(
+    name: string,
+    options: TinyLoraOptions,
+    baseFile: string,
+    extra: Partial<ConvertPeftOptions> = {},
+  ) {
     const { files } = generatePeftAdapter(options);
     const base = await readBaseModelInfo(join(dir, baseFile));
     const bytes = convertPeftToGguf({
@@ -74,7 +74,11 @@ describe("LoRA conversion proof in llama.cpp", { timeout: 180_000 }, () => {
    * Prompt logits and greedy text, single-threaded, in a fresh context with the given adapter; in float32
    * throughout unless `serviceSettings`.
    */
-  async function run(model: LlamaModel, lora?: { filePath: string; scale: number }, serviceSettings = false): Promise<Run> {
+  async function run(
+    model: LlamaModel,
+    lora?: { filePath: string; scale: number },
+    serviceSettings = false,
+  ): Promise<Run> {
     const context = await model.createContext({
       contextSize: 256,
       sequences: 2,
@@ -88,7 +92,12 @@ describe("LoRA conversion proof in llama.cpp", { timeout: 180_000 }, () => {
       const tokens = model.tokenize(PROMPT);
       const outputs = await context
         .getSequence()
-        .controlledEvaluate(tokens.map((token): [Token, { generateNext: { logits: true } }] => [token, { generateNext: { logits: true } }]));
+        .controlledEvaluate(
+          tokens.map((token): [Token, { generateNext: { logits: true } }] => [
+            token,
+            { generateNext: { logits: true } },
+          ]),
+        );
       const logits = outputs.map((output) => {
         const row = new Float32Array(vocabSize(model));
         for (const [token, value] of output!.next.logits!) row[token] = value;
@@ -177,7 +186,11 @@ describe("LoRA conversion proof in llama.cpp", { timeout: 180_000 }, () => {
   });
 
   it("fails without the rotary reorder: the proof is sensitive to it", async () => {
-    const options: TinyLoraOptions = { base: { seed: 3, nHead: 4, nHeadKv: 2 }, seed: 5, targetModules: ["q_proj", "k_proj"] };
+    const options: TinyLoraOptions = {
+      base: { seed: 3, nHead: 4, nHeadKv: 2 },
+      seed: 5,
+      targetModules: ["q_proj", "k_proj"],
+    };
     const base = await load("noreorder-base.gguf", generateLoraBase(options));
     const merged = await load("noreorder-merged.gguf", generateMergedLlama(options));
     const info = await readBaseModelInfo(join(dir, "noreorder-base.gguf"));

@@ -7,7 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
-import { generatePeftAdapter, generateTransformersModel, jsonLine, readDirFiles, startFakeHub, startService, type FakeHub } from "@slm/testkit";
+import {
+  generatePeftAdapter,
+  generateTransformersModel,
+  jsonLine,
+  readDirFiles,
+  startFakeHub,
+  startService,
+  type FakeHub,
+} from "@slm/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failInference, startInference } from "./start-inference.ts";
 
@@ -30,7 +38,12 @@ HF_TOKEN=${token}                      # only if private
 
 /** `docker run --env-file`: the rest of the line after `=` is the value, comments included. */
 const verbatim = (text: string) =>
-  Object.fromEntries(text.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  Object.fromEntries(
+    text
+      .split("\n")
+      .filter((l) => l.includes("="))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
 
 describe("the users' LoRA block on a transformers base", { timeout: 180_000 }, () => {
   let hub: FakeHub;
@@ -42,14 +55,27 @@ describe("the users' LoRA block on a transformers base", { timeout: 180_000 }, (
     dir = await mkdtemp(join(tmpdir(), "lora-seed-"));
     hub = await startFakeHub();
     await generateTransformersModel({ architecture: "LlamaForCausalLM", dir: join(dir, "base"), seed: 3 });
-    hub.addRepo({ id: BASE, private: true, license: "llama3", files: { ...(await readDirFiles(join(dir, "base"))), "README.md": "# base\n" } });
+    hub.addRepo({
+      id: BASE,
+      private: true,
+      license: "llama3",
+      files: { ...(await readDirFiles(join(dir, "base"))), "README.md": "# base\n" },
+    });
     adapter = (seed: number, baseModelName = BASE) => generatePeftAdapter({ ...TINY, seed, baseModelName }).files;
     tagCommit = hub.addRepo({ id: ADAPTER, private: true, license: "llama3", files: adapter(5) });
     hub.tag(ADAPTER, "v0.1.0", tagCommit);
     hub.addRepo({ id: "org/mit-lora", license: "mit", files: adapter(5) });
     hub.addRepo({ id: "org/foreign-lora", license: "llama3", files: adapter(5, "someone/other-model") });
-    hub.addRepo({ id: "org/a-dataset", license: "llama3", files: { "README.md": "# data\n", "train.csv": "a,b\n1,2\n" } });
-    await generateTransformersModel({ architecture: "LlamaForCausalLM", dir: join(dir, "gpt2"), configOverrides: { architectures: ["GPT2LMHeadModel"] } });
+    hub.addRepo({
+      id: "org/a-dataset",
+      license: "llama3",
+      files: { "README.md": "# data\n", "train.csv": "a,b\n1,2\n" },
+    });
+    await generateTransformersModel({
+      architecture: "LlamaForCausalLM",
+      dir: join(dir, "gpt2"),
+      configOverrides: { architectures: ["GPT2LMHeadModel"] },
+    });
     hub.addRepo({ id: "org/gpt2-like", license: "llama3", files: await readDirFiles(join(dir, "gpt2")) });
     hub.addToken(token, { canRead: "all" });
   });
@@ -73,10 +99,16 @@ describe("the users' LoRA block on a transformers base", { timeout: 180_000 }, (
     const response = await fetch(`${url}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "x", messages: [{ role: "user", content: "hello there" }], max_tokens: 12, temperature: 0 }),
+      body: JSON.stringify({
+        model: "x",
+        messages: [{ role: "user", content: "hello there" }],
+        max_tokens: 12,
+        temperature: 0,
+      }),
     });
     expect(response.status).toBe(200);
-    return ((await response.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content;
+    return ((await response.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message
+      .content;
   };
 
   it("serves the adapter through the gateway, pinned at the tag's commit, with one warning per ignored variable", async () => {
@@ -86,11 +118,20 @@ describe("the users' LoRA block on a transformers base", { timeout: 180_000 }, (
     const gateway = await startService<Record<string, unknown>>({
       command: ["node", "--import", "tsx", "src/node.ts"],
       cwd: gatewayDir,
-      env: { GATEWAY_PORT: "0", INFERENCE_URL: inference.url, GATEWAY_API_KEYS: apiKey, INFERENCE_API_KEY: inferenceKey },
+      env: {
+        GATEWAY_PORT: "0",
+        INFERENCE_URL: inference.url,
+        GATEWAY_API_KEYS: apiKey,
+        INFERENCE_API_KEY: inferenceKey,
+      },
       readyWhen: (l) => (jsonLine(l)?.msg === "listening" ? jsonLine(l) : undefined),
     });
     try {
-      const client = new OpenAI({ baseURL: `http://127.0.0.1:${String(gateway.ready.port)}/v1`, apiKey, maxRetries: 0 });
+      const client = new OpenAI({
+        baseURL: `http://127.0.0.1:${String(gateway.ready.port)}/v1`,
+        apiKey,
+        maxRetries: 0,
+      });
       expect((await client.models.list()).data.map((m) => m.id)).toEqual(["commerce-slm-lora"]);
       const chat = await client.chat.completions.create({
         model: "commerce-slm-lora",
@@ -105,8 +146,18 @@ describe("the users' LoRA block on a transformers base", { timeout: 180_000 }, (
       const warnings = lines.map(jsonLine).filter((j) => j?.msg?.toString().includes("is set but ignored"));
       expect(warnings.map((w) => w?.variable)).toEqual(["MODEL_ID", "MODEL_FILE"]);
       expect(JSON.stringify(warnings)).not.toMatch(/commerce-slm-eco|Q4_K_M/);
-      expect(line(lines, "LoRA adapter ready")).toMatchObject({ revision: "v0.1.0", commit: tagCommit, format: "peft", converted: true });
-      expect(line(lines, "base model converted to GGUF")).toMatchObject({ model: BASE, revision: "main", quant: "q8_0", converted: true });
+      expect(line(lines, "LoRA adapter ready")).toMatchObject({
+        revision: "v0.1.0",
+        commit: tagCommit,
+        format: "peft",
+        converted: true,
+      });
+      expect(line(lines, "base model converted to GGUF")).toMatchObject({
+        model: BASE,
+        revision: "main",
+        quant: "q8_0",
+        converted: true,
+      });
       expect(lines.join("\n")).not.toContain(token);
     } finally {
       await gateway.stop();
@@ -125,7 +176,11 @@ describe("the users' LoRA block on a transformers base", { timeout: 180_000 }, (
     try {
       expect(await ask(again.url)).toBe(pinned);
       expect(line(again.service.lines, "base model converted to GGUF")).toMatchObject({ converted: false });
-      expect(line(again.service.lines, "LoRA adapter ready")).toMatchObject({ revision: "v0.1.0", commit: tagCommit, converted: false });
+      expect(line(again.service.lines, "LoRA adapter ready")).toMatchObject({
+        revision: "v0.1.0",
+        commit: tagCommit,
+        converted: false,
+      });
     } finally {
       await again.service.stop();
     }
@@ -136,7 +191,11 @@ describe("the users' LoRA block on a transformers base", { timeout: 180_000 }, (
     try {
       const models = (await (await fetch(`${merged.url}/v1/models`)).json()) as { data: Array<{ id: string }> };
       expect(models.data.map((m) => m.id)).toEqual(["commerce-slm-lora"]);
-      expect(line(merged.service.lines, "base model converted to GGUF")).toMatchObject({ merged: true, quant: "f16", converted: true });
+      expect(line(merged.service.lines, "base model converted to GGUF")).toMatchObject({
+        merged: true,
+        quant: "f16",
+        converted: true,
+      });
       expect(line(merged.service.lines, "LoRA adapter ready")).toBeUndefined();
       expect((await ask(merged.url)).length).toBeGreaterThan(0);
     } finally {
@@ -151,10 +210,30 @@ describe("the users' LoRA block on a transformers base", { timeout: 180_000 }, (
   }
 
   it.each([
-    ["a licence mismatch", { LORA_ID: "org/mit-lora", MODEL_VERSION: "main" }, "lora_license_mismatch", /declares license mit but its base meta-llama\/Tiny-Llama-3-Instruct declares llama3/],
-    ["a foreign base", { LORA_ID: "org/foreign-lora", MODEL_VERSION: "main" }, "lora_base_mismatch", /trained on someone\/other-model but BASE_MODEL is meta-llama\/Tiny-Llama-3-Instruct/],
-    ["a repo that is not a model", { BASE_MODEL: "org/a-dataset", LORA_BASE_MATCH: "off" }, "not_a_model_repo", /BASE_MODEL is not a model repo: .*repo org\/a-dataset/],
-    ["an architecture the converter refuses", { BASE_MODEL: "org/gpt2-like", LORA_BASE_MATCH: "off" }, "convert_unsupported_architecture", /architecture "GPT2LMHeadModel" cannot be converted/],
+    [
+      "a licence mismatch",
+      { LORA_ID: "org/mit-lora", MODEL_VERSION: "main" },
+      "lora_license_mismatch",
+      /declares license mit but its base meta-llama\/Tiny-Llama-3-Instruct declares llama3/,
+    ],
+    [
+      "a foreign base",
+      { LORA_ID: "org/foreign-lora", MODEL_VERSION: "main" },
+      "lora_base_mismatch",
+      /trained on someone\/other-model but BASE_MODEL is meta-llama\/Tiny-Llama-3-Instruct/,
+    ],
+    [
+      "a repo that is not a model",
+      { BASE_MODEL: "org/a-dataset", LORA_BASE_MATCH: "off" },
+      "not_a_model_repo",
+      /BASE_MODEL is not a model repo: .*repo org\/a-dataset/,
+    ],
+    [
+      "an architecture the converter refuses",
+      { BASE_MODEL: "org/gpt2-like", LORA_BASE_MATCH: "off" },
+      "convert_unsupported_architecture",
+      /architecture "GPT2LMHeadModel" cannot be converted/,
+    ],
   ])("stops startup on %s with one line, leaving no partial file", async (_name, extra, code, message) => {
     const cache = `fail-${code}`;
     const { code: exit, lines } = await failInference(env(cache, extra));

@@ -42,7 +42,10 @@ describe("MODEL_TYPE=lora serving", { timeout: 240_000 }, () => {
     hub.addRepo({ id: "acme/tiny-merged", files: { "merged.gguf": generateMergedLlama(OPTIONS, 1) } });
     hub.addRepo({ id: "acme/tiny-poet", files: generatePeftAdapter(OPTIONS).files });
     hub.addRepo({ id: "acme/tiny-critic", files: generatePeftAdapter({ ...OPTIONS, seed: 9 }).files });
-    hub.addRepo({ id: "acme/foreign-adapter", files: generatePeftAdapter({ ...OPTIONS, baseModelName: "other/model" }).files });
+    hub.addRepo({
+      id: "acme/foreign-adapter",
+      files: generatePeftAdapter({ ...OPTIONS, baseModelName: "other/model" }).files,
+    });
   });
   afterAll(async () => {
     await hub?.close();
@@ -103,7 +106,9 @@ describe("MODEL_TYPE=lora serving", { timeout: 240_000 }, () => {
     const reused = scaledOff.lines.map(jsonLine).find((j) => j?.msg === "LoRA adapter ready");
     expect(reused).toMatchObject({ converted: false, scale: 0 });
     // One converted adapter, with its recorded sha256 beside it.
-    expect((await readdir(join(dir, "slm-converted-lora"))).map((f) => f.replace(/^[0-9a-f]{64}/, "<key>")).sort()).toEqual(["<key>.gguf", "<key>.gguf.sha256"]);
+    expect(
+      (await readdir(join(dir, "slm-converted-lora"))).map((f) => f.replace(/^[0-9a-f]{64}/, "<key>")).sort(),
+    ).toEqual(["<key>.gguf", "<key>.gguf.sha256"]);
     // Base and adapter were each resolved at their own revision into the Python-compatible cache.
     const cached = await readdir(join(dir, "cache"));
     expect(cached).toEqual(expect.arrayContaining(["models--acme--tiny-base-GGUF", "models--acme--tiny-poet"]));
@@ -121,12 +126,16 @@ describe("MODEL_TYPE=lora serving", { timeout: 240_000 }, () => {
     expect(code).toBe(1);
     const fatal = lines.map(jsonLine).find((j) => j?.level === 60 || j?.msg?.toString().startsWith("startup failed"));
     expect(fatal?.code).toBe("lora_base_mismatch");
-    expect(String(fatal?.msg)).toMatch(/trained on other\/model but BASE_MODEL is acme\/tiny-base-GGUF.*LORA_BASE_MATCH=off/);
+    expect(String(fatal?.msg)).toMatch(
+      /trained on other\/model but BASE_MODEL is acme\/tiny-base-GGUF.*LORA_BASE_MATCH=off/,
+    );
     expect(lines.join("\n")).not.toContain(dir);
   });
 
   it("serves the foreign adapter anyway with LORA_BASE_MATCH=off", async () => {
-    const served = await answers(lora({ LORA_ID: "acme/foreign-adapter", LORA_BASE_MATCH: "off", MODEL_ALIAS: "poet" }));
+    const served = await answers(
+      lora({ LORA_ID: "acme/foreign-adapter", LORA_BASE_MATCH: "off", MODEL_ALIAS: "poet" }),
+    );
     expect(served.models).toEqual(["poet"]);
   });
 
@@ -157,7 +166,9 @@ describe("MODEL_TYPE=lora serving", { timeout: 240_000 }, () => {
         body: JSON.stringify({ model: "acme/tiny-poet", prompt: PROMPT, max_tokens: 2 }),
       });
       expect(unknown.status).toBe(404);
-      expect(await unknown.json()).toMatchObject({ error: { code: "model_not_found", param: "model", type: "invalid_request_error" } });
+      expect(await unknown.json()).toMatchObject({
+        error: { code: "model_not_found", param: "model", type: "invalid_request_error" },
+      });
     } finally {
       await inference.service.stop();
     }

@@ -12,7 +12,11 @@ import { convertTransformersCached } from "../src/convert/index.ts";
 const appDir = fileURLToPath(new URL("..", import.meta.url));
 const TINY = { base: { nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128 }, seed: 5 };
 
-function modelsConvert(args: string[], vars: Record<string, string>, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function modelsConvert(
+  args: string[],
+  vars: Record<string, string>,
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn("node", ["--import", "tsx", "src/cli/models-convert.ts", ...args], {
       cwd: appDir,
@@ -69,7 +73,11 @@ describe("models:convert", { timeout: 90_000 }, () => {
   });
 
   it("merges an adapter with --merge, which changes the weights", async () => {
-    const run = await modelsConvert(["--from", "model", "--out", "merged.gguf", "--merge", "adapter", "--quant", "f16"], {}, dir);
+    const run = await modelsConvert(
+      ["--from", "model", "--out", "merged.gguf", "--merge", "adapter", "--quant", "f16"],
+      {},
+      dir,
+    );
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/merged\.gguf \(f16, adapter merged\)/);
     const merged = await readFile(join(dir, "merged.gguf"));
@@ -100,7 +108,9 @@ describe("models:convert", { timeout: 90_000 }, () => {
     const first = await modelsConvert([], env, dir);
     expect(first.stderr).not.toMatch(/failed/);
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/^converted meta\/tiny revision main -> commit [0-9a-f]{40} \(f16\): .*slm-converted-base\/[0-9a-f]{64}\.gguf\n$/);
+    expect(first.stdout).toMatch(
+      /^converted meta\/tiny revision main -> commit [0-9a-f]{40} \(f16\): .*slm-converted-base\/[0-9a-f]{64}\.gguf\n$/,
+    );
     const again = await modelsConvert(["--out", "copy.gguf"], env, dir);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/^reused meta\/tiny/);
@@ -111,6 +121,15 @@ describe("models:convert", { timeout: 90_000 }, () => {
     expect(offline.stdout).toMatch(/^reused meta\/tiny revision main -> commit/);
     expect(hub.requests).toEqual([]);
     expect((await readdir(join(dir, "hf", "slm-converted-base"))).filter((f) => f.endsWith(".gguf"))).toHaveLength(1);
-    expect(await readFile(join(dir, "copy.gguf"))).toEqual(await readFile(join(dir, "hf", "slm-converted-base", (await readdir(join(dir, "hf", "slm-converted-base"))).find((f) => f.endsWith(".gguf"))!)));
+    expect(await readFile(join(dir, "copy.gguf"))).toEqual(
+      await readFile(
+        join(
+          dir,
+          "hf",
+          "slm-converted-base",
+          (await readdir(join(dir, "hf", "slm-converted-base"))).find((f) => f.endsWith(".gguf"))!,
+        ),
+      ),
+    );
   });
 });

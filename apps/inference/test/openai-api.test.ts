@@ -15,7 +15,15 @@ let client: OpenAI;
 let reference: ReferenceModel;
 
 beforeAll(async () => {
-  served = await serveTinyModel({ env: { PARALLEL: "2", MAX_QUEUE: "2", EMBEDDINGS: "on", INFERENCE_API_KEY: KEY, INFERENCE_MAX_BODY_BYTES: "262144" } });
+  served = await serveTinyModel({
+    env: {
+      PARALLEL: "2",
+      MAX_QUEUE: "2",
+      EMBEDDINGS: "on",
+      INFERENCE_API_KEY: KEY,
+      INFERENCE_MAX_BODY_BYTES: "262144",
+    },
+  });
   client = new OpenAI({ baseURL: `${served.url}/v1`, apiKey: KEY, maxRetries: 0 });
   reference = await loadReference(served.modelPath);
 }, 120_000);
@@ -33,12 +41,23 @@ describe("text completions", () => {
     expect(answer.object).toBe("text_completion");
     expect(answer.choices[0]?.text).toBe(expected.text);
     expect(answer.choices[0]?.finish_reason).toBe("length");
-    expect(answer.usage).toEqual({ prompt_tokens: reference.promptTokens(PROMPT).length, completion_tokens: 24, total_tokens: reference.promptTokens(PROMPT).length + 24 });
+    expect(answer.usage).toEqual({
+      prompt_tokens: reference.promptTokens(PROMPT).length,
+      completion_tokens: 24,
+      total_tokens: reference.promptTokens(PROMPT).length + 24,
+    });
   });
 
   it("streams the same text chunk by chunk, ending with usage and [DONE]", async () => {
     const json = await client.completions.create({ prompt: PROMPT, max_tokens: 16, temperature: 0, model: "tiny" });
-    const stream = await client.completions.create({ prompt: PROMPT, max_tokens: 16, temperature: 0, model: "tiny", stream: true, stream_options: { include_usage: true } });
+    const stream = await client.completions.create({
+      prompt: PROMPT,
+      max_tokens: 16,
+      temperature: 0,
+      model: "tiny",
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const pieces: string[] = [];
     let finish: string | null | undefined;
     let usage: OpenAI.CompletionUsage | undefined | null;
@@ -60,28 +79,56 @@ describe("text completions", () => {
     expect(cut).toBeGreaterThan(0);
     const upToStop = await reference.greedy(reference.promptTokens(PROMPT), 40, stop);
 
-    const answer = await client.completions.create({ model: "tiny", prompt: PROMPT, max_tokens: 40, temperature: 0, stop: [stop] });
+    const answer = await client.completions.create({
+      model: "tiny",
+      prompt: PROMPT,
+      max_tokens: 40,
+      temperature: 0,
+      stop: [stop],
+    });
     expect(answer.choices[0]?.text).toBe(free.text.slice(0, cut));
     expect(answer.choices[0]?.finish_reason).toBe("stop");
     expect(answer.usage?.completion_tokens).toBe(upToStop.tokens.length);
 
-    const stream = await client.completions.create({ model: "tiny", prompt: PROMPT, max_tokens: 40, temperature: 0, stop, stream: true });
+    const stream = await client.completions.create({
+      model: "tiny",
+      prompt: PROMPT,
+      max_tokens: 40,
+      temperature: 0,
+      stop,
+      stream: true,
+    });
     const pieces: string[] = [];
     for await (const chunk of stream) pieces.push(chunk.choices[0]?.text ?? "");
     expect(pieces.join("")).toBe(free.text.slice(0, cut));
   });
 
   it("echoes the prompt when asked", async () => {
-    const answer = await client.completions.create({ model: "tiny", prompt: PROMPT, max_tokens: 4, temperature: 0, echo: true });
+    const answer = await client.completions.create({
+      model: "tiny",
+      prompt: PROMPT,
+      max_tokens: 4,
+      temperature: 0,
+      echo: true,
+    });
     expect(answer.choices[0]?.text.startsWith(PROMPT)).toBe(true);
   });
 });
 
 describe("chat completions", () => {
   it("answers JSON and SSE identically, with finish_reason length at max_tokens", async () => {
-    const request = { model: "tiny", messages: [{ role: "user" as const, content: "Tell me a story" }], max_tokens: 12, temperature: 0 };
+    const request = {
+      model: "tiny",
+      messages: [{ role: "user" as const, content: "Tell me a story" }],
+      max_tokens: 12,
+      temperature: 0,
+    };
     const json = await client.chat.completions.create(request);
-    const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      ...request,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const pieces: string[] = [];
     let usage: OpenAI.CompletionUsage | undefined | null;
     for await (const chunk of stream) {
@@ -136,7 +183,10 @@ describe("chat completions", () => {
       .create({
         model: "tiny",
         messages: [{ role: "user", content: "x" }],
-        response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "string", pattern: "^a+$" } } },
+        response_format: {
+          type: "json_schema",
+          json_schema: { name: "x", schema: { type: "string", pattern: "^a+$" } },
+        },
       })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
@@ -151,7 +201,8 @@ describe("chat completions", () => {
       temperature: 0,
       response_format: { type: "json_object" },
     });
-    if (answer.choices[0]?.finish_reason === "stop") expect(typeof JSON.parse(answer.choices[0].message.content ?? "")).toBe("object");
+    if (answer.choices[0]?.finish_reason === "stop")
+      expect(typeof JSON.parse(answer.choices[0].message.content ?? "")).toBe("object");
     else expect(answer.choices[0]?.message.content?.startsWith("{")).toBe(true);
   });
 });
@@ -159,7 +210,9 @@ describe("chat completions", () => {
 describe("sampling parameters", () => {
   const greedyText = () => reference.greedy(reference.promptTokens(PROMPT), 12).then((r) => r.text);
   const complete = (extra: Partial<OpenAI.CompletionCreateParamsNonStreaming>) =>
-    client.completions.create({ model: "tiny", prompt: PROMPT, max_tokens: 12, ...extra }).then((r) => r.choices[0]?.text);
+    client.completions
+      .create({ model: "tiny", prompt: PROMPT, max_tokens: 12, ...extra })
+      .then((r) => r.choices[0]?.text);
 
   it("top_k 1 and min_p 1 leave only the most likely token, even at a high temperature", async () => {
     const greedy = await greedyText();
@@ -171,7 +224,9 @@ describe("sampling parameters", () => {
   it("logit_bias forces a token at +100 and bans one at -100", async () => {
     const forced = reference.model.tokenize("the", false)[0]!;
     const text = await complete({ temperature: 0, logit_bias: { [String(forced)]: 100 } });
-    expect(text).toBe(reference.model.detokenize(Array(12).fill(forced), false, reference.promptTokens(PROMPT).slice(-8)));
+    expect(text).toBe(
+      reference.model.detokenize(Array(12).fill(forced), false, reference.promptTokens(PROMPT).slice(-8)),
+    );
 
     const greedy = await reference.greedy(reference.promptTokens(PROMPT), 1);
     const banned = await complete({ temperature: 0, max_tokens: 1, logit_bias: { [String(greedy.tokens[0])]: -100 } });
@@ -224,9 +279,22 @@ describe("errors", () => {
     expect((await badRequest(client.chat.completions.create({ model: "tiny", messages, n: 3 }))).param).toBe("n");
     const tools = [{ type: "function" as const, function: { name: "f", parameters: {} } }];
     // A named tool_choice must name one of the tools.
-    expect((await badRequest(client.chat.completions.create({ model: "tiny", messages, tools, tool_choice: { type: "function", function: { name: "g" } } }))).param).toBe("tool_choice");
+    expect(
+      (
+        await badRequest(
+          client.chat.completions.create({
+            model: "tiny",
+            messages,
+            tools,
+            tool_choice: { type: "function", function: { name: "g" } },
+          }),
+        )
+      ).param,
+    ).toBe("tool_choice");
     expect((await badRequest(client.completions.create({ model: "tiny", prompt: ["a", "b"] }))).param).toBe("prompt");
-    expect((await badRequest(client.completions.create({ model: "tiny", prompt: "a", logit_bias: { "999999": 1 } }))).param).toBe("logit_bias");
+    expect(
+      (await badRequest(client.completions.create({ model: "tiny", prompt: "a", logit_bias: { "999999": 1 } }))).param,
+    ).toBe("logit_bias");
   });
 
   it("refuses a body over INFERENCE_MAX_BODY_BYTES with a 413, before reading it all", async () => {
@@ -240,9 +308,13 @@ describe("errors", () => {
   });
 
   it("answers a prompt longer than the context with a 400 giving the token counts", async () => {
-    const error = await badRequest(client.completions.create({ model: "tiny", prompt: "hello ".repeat(600), max_tokens: 4 }));
+    const error = await badRequest(
+      client.completions.create({ model: "tiny", prompt: "hello ".repeat(600), max_tokens: 4 }),
+    );
     expect(error.code).toBe("context_length_exceeded");
-    expect(error.message).toMatch(/maximum context length is 512 tokens\. However, your prompt resulted in \d{3,} tokens/);
+    expect(error.message).toMatch(
+      /maximum context length is 512 tokens\. However, your prompt resulted in \d{3,} tokens/,
+    );
   });
 });
 
@@ -255,7 +327,11 @@ describe("internal auth, request ids and metrics", () => {
       expect(response.status).toBe(401);
       expect(await response.json()).toMatchObject({ error: { type: "authentication_error", code: "invalid_api_key" } });
       expect((await fetch(`${served.url}/metrics`, { headers })).status).toBe(401);
-      const debug = await fetch(`${served.url}/tokenize`, { method: "POST", headers, body: JSON.stringify({ content: "hi" }) });
+      const debug = await fetch(`${served.url}/tokenize`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ content: "hi" }),
+      });
       expect(debug.status).toBe(401);
     }
     const anonymous = new OpenAI({ baseURL: `${served.url}/v1`, apiKey: "wrong-key-0000000000000", maxRetries: 0 });
@@ -271,19 +347,31 @@ describe("internal auth, request ids and metrics", () => {
     });
     expect(response.headers.get("x-request-id")).toBe("req-abc.123");
     await response.text();
-    const logged = () => served.service.lines.map(jsonLine).filter((j) => j?.requestId === "req-abc.123").map((l) => l?.msg);
+    const logged = () =>
+      served.service.lines
+        .map(jsonLine)
+        .filter((j) => j?.requestId === "req-abc.123")
+        .map((l) => l?.msg);
     await expect.poll(() => logged().sort()).toEqual(["generation", "request"]);
     expect(served.service.lines.join("\n")).not.toContain(KEY);
-    const generated = (await fetch(`${served.url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).headers.get("x-request-id");
+    const generated = (
+      await fetch(`${served.url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })
+    ).headers.get("x-request-id");
     expect(generated).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("exposes Prometheus metrics for requests, tokens, latency and the pool", async () => {
     const text = await (await fetch(`${served.url}/metrics`, { headers: { authorization: `Bearer ${KEY}` } })).text();
-    expect(metricValue(text, "inference_http_requests_total", 'route="/v1/completions",method="POST",status="200"')).toBeGreaterThan(5);
-    expect(metricValue(text, "inference_http_requests_total", 'route="/v1/chat/completions",method="POST",status="400"')).toBeGreaterThan(0);
+    expect(
+      metricValue(text, "inference_http_requests_total", 'route="/v1/completions",method="POST",status="200"'),
+    ).toBeGreaterThan(5);
+    expect(
+      metricValue(text, "inference_http_requests_total", 'route="/v1/chat/completions",method="POST",status="400"'),
+    ).toBeGreaterThan(0);
     expect(metricValue(text, "inference_completion_tokens_total", 'route="/v1/completions"')).toBeGreaterThan(100);
-    expect(metricValue(text, "inference_time_to_first_token_seconds_count", 'route="/v1/completions"')).toBeGreaterThan(5);
+    expect(metricValue(text, "inference_time_to_first_token_seconds_count", 'route="/v1/completions"')).toBeGreaterThan(
+      5,
+    );
     expect(metricValue(text, "inference_time_per_output_token_seconds_count")).toBeGreaterThan(100);
     expect(metricValue(text, "inference_busy_slots")).toBe(0);
     expect(metricValue(text, "inference_queue_depth")).toBe(0);

@@ -56,7 +56,9 @@ describe("logprobs", () => {
     const streamed: OpenAI.ChatCompletionTokenLogprob[] = [];
     for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
     // The same tokens; values equal up to float noise (the second request evaluates a cached prompt in other batches).
-    expect(streamed.map((t) => [t.token, t.top_logprobs.map((a) => a.token)])).toEqual(content.map((t) => [t.token, t.top_logprobs.map((a) => a.token)]));
+    expect(streamed.map((t) => [t.token, t.top_logprobs.map((a) => a.token)])).toEqual(
+      content.map((t) => [t.token, t.top_logprobs.map((a) => a.token)]),
+    );
     for (const [i, t] of streamed.entries()) expect(Math.abs(t.logprob - content[i]!.logprob)).toBeLessThan(1e-3);
 
     const plain = await client.chat.completions.create({ model: "tiny", messages, max_tokens: 10, temperature: 0 });
@@ -66,7 +68,14 @@ describe("logprobs", () => {
 
   it("completions: the legacy shape, offsets into the text, the same values as chat's for the same tokens", async () => {
     const prompt = "Once upon a time there was a";
-    const answer = await client.completions.create({ model: "tiny", prompt, max_tokens: 8, temperature: 0, logprobs: 2, echo: true });
+    const answer = await client.completions.create({
+      model: "tiny",
+      prompt,
+      max_tokens: 8,
+      temperature: 0,
+      logprobs: 2,
+      echo: true,
+    });
     const choice = answer.choices[0]!;
     const logprobs = choice.logprobs!;
     expect(logprobs.tokens).toHaveLength(8);
@@ -77,7 +86,14 @@ describe("logprobs", () => {
       expect(Object.keys(logprobs.top_logprobs![i]!).length).toBeLessThanOrEqual(2);
       expect(logprobs.top_logprobs![i]![token]).toBe(logprobs.token_logprobs![i]);
     });
-    const stream = await client.completions.create({ model: "tiny", prompt, max_tokens: 8, temperature: 0, logprobs: 2, stream: true });
+    const stream = await client.completions.create({
+      model: "tiny",
+      prompt,
+      max_tokens: 8,
+      temperature: 0,
+      logprobs: 2,
+      stream: true,
+    });
     const tokens: string[] = [];
     const values: number[] = [];
     for await (const chunk of stream) {
@@ -85,24 +101,41 @@ describe("logprobs", () => {
       values.push(...(chunk.choices[0]?.logprobs?.token_logprobs ?? []));
     }
     expect(tokens).toEqual(logprobs.tokens);
-    for (const [i, value] of values.entries()) expect(Math.abs(value - logprobs.token_logprobs![i]!)).toBeLessThan(1e-3);
+    for (const [i, value] of values.entries())
+      expect(Math.abs(value - logprobs.token_logprobs![i]!)).toBeLessThan(1e-3);
   });
 
   it("reports the model's own distribution whatever the sampling, and samples as without logprobs", async () => {
     const prompt = "Once upon a time there was a";
-    const greedy = await client.completions.create({ model: "tiny", prompt, max_tokens: 1, temperature: 0, logprobs: 5 });
-    const sampling = { model: "tiny", prompt, max_tokens: 12, temperature: 1.7, top_k: 2, top_p: 0.5, seed: 3 } as OpenAI.CompletionCreateParamsNonStreaming;
+    const greedy = await client.completions.create({
+      model: "tiny",
+      prompt,
+      max_tokens: 1,
+      temperature: 0,
+      logprobs: 5,
+    });
+    const sampling = {
+      model: "tiny",
+      prompt,
+      max_tokens: 12,
+      temperature: 1.7,
+      top_k: 2,
+      top_p: 0.5,
+      seed: 3,
+    } as OpenAI.CompletionCreateParamsNonStreaming;
     const sampled = await client.completions.create({ ...sampling, logprobs: 5 });
     const first = (answer: OpenAI.Completion) => Object.entries(answer.choices[0]!.logprobs!.top_logprobs![0]!);
     // Five alternatives (top_k 2 left two candidates), with the values of the greedy request's first position.
     expect(first(sampled).map(([token]) => token)).toEqual(first(greedy).map(([token]) => token));
-    for (const [i, [, logprob]] of first(sampled).entries()) expect(Math.abs(logprob - first(greedy)[i]![1])).toBeLessThan(1e-3);
+    for (const [i, [, logprob]] of first(sampled).entries())
+      expect(Math.abs(logprob - first(greedy)[i]![1])).toBeLessThan(1e-3);
     const plain = await client.completions.create(sampling);
     expect(sampled.choices[0]!.text).toBe(plain.choices[0]!.text);
   });
 
   it("refuses top_logprobs without logprobs and beyond 20", async () => {
-    const refused = (body: Record<string, unknown>) => badRequest(client.chat.completions.create({ model: "tiny", messages, ...body } as never));
+    const refused = (body: Record<string, unknown>) =>
+      badRequest(client.chat.completions.create({ model: "tiny", messages, ...body } as never));
     expect((await refused({ top_logprobs: 2 })).status).toBe(400);
     expect((await refused({ logprobs: true, top_logprobs: 21 })).param).toBe("top_logprobs");
   });
@@ -120,7 +153,11 @@ describe("n > 1", () => {
     expect(second.choices[0]!.message.content).toBe(texts[1]);
     expect(json.usage!.prompt_tokens).toBe(second.usage!.prompt_tokens);
 
-    const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      ...request,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const pieces: string[] = ["", "", ""];
     const order: number[] = [];
     const finishes: Array<string | null> = [null, null, null];
@@ -144,10 +181,22 @@ describe("n > 1", () => {
 
   it("gives n equal choices when greedy, equal to the one-choice answer, and on completions too", async () => {
     const one = await client.chat.completions.create({ model: "tiny", messages, max_tokens: 10, temperature: 0 });
-    const three = await client.chat.completions.create({ model: "tiny", messages, max_tokens: 10, temperature: 0, n: 3 });
+    const three = await client.chat.completions.create({
+      model: "tiny",
+      messages,
+      max_tokens: 10,
+      temperature: 0,
+      n: 3,
+    });
     expect(three.choices.map((c) => c.message.content)).toEqual(Array(3).fill(one.choices[0]!.message.content));
     expect(three.usage!.completion_tokens).toBe(3 * one.usage!.completion_tokens);
-    const completions = await client.completions.create({ model: "tiny", prompt: "Once upon a time", max_tokens: 6, temperature: 0, n: 2 });
+    const completions = await client.completions.create({
+      model: "tiny",
+      prompt: "Once upon a time",
+      max_tokens: 6,
+      temperature: 0,
+      n: 2,
+    });
     expect(completions.choices).toHaveLength(2);
     expect(completions.choices[0]!.text).toBe(completions.choices[1]!.text);
   });
@@ -159,7 +208,13 @@ describe("n > 1", () => {
 
 describe("POST /v1/responses", () => {
   it("answers like chat completions on the same conversation, with instructions as the system message", async () => {
-    const response = await client.responses.create({ model: "tiny", instructions: "Be brief.", input: "Tell me a story", max_output_tokens: 10, temperature: 0 });
+    const response = await client.responses.create({
+      model: "tiny",
+      instructions: "Be brief.",
+      input: "Tell me a story",
+      max_output_tokens: 10,
+      temperature: 0,
+    });
     const chat = await client.chat.completions.create({
       model: "tiny",
       messages: [{ role: "system", content: "Be brief." }, ...messages],
@@ -169,7 +224,11 @@ describe("POST /v1/responses", () => {
     expect(response.object).toBe("response");
     expect(response.output_text).toBe(chat.choices[0]!.message.content);
     expect(response.output[0]).toMatchObject({ type: "message", role: "assistant", status: "completed" });
-    expect(response.usage).toMatchObject({ input_tokens: chat.usage!.prompt_tokens, output_tokens: chat.usage!.completion_tokens, total_tokens: chat.usage!.total_tokens });
+    expect(response.usage).toMatchObject({
+      input_tokens: chat.usage!.prompt_tokens,
+      output_tokens: chat.usage!.completion_tokens,
+      total_tokens: chat.usage!.total_tokens,
+    });
     expect(response.status).toBe(chat.choices[0]!.finish_reason === "length" ? "incomplete" : "completed");
     expect((response as unknown as { store: boolean }).store).toBe(false);
   });
@@ -209,7 +268,12 @@ describe("POST /v1/responses", () => {
   });
 
   it("enforces text.format json_schema with the response_format grammar", async () => {
-    const schema = { type: "object", properties: { answer: { enum: ["yes", "no"] }, confident: { type: "boolean" } }, required: ["answer", "confident"], additionalProperties: false };
+    const schema = {
+      type: "object",
+      properties: { answer: { enum: ["yes", "no"] }, confident: { type: "boolean" } },
+      required: ["answer", "confident"],
+      additionalProperties: false,
+    };
     const response = await client.responses.create({
       model: "tiny",
       input: "Answer in JSON",
@@ -229,13 +293,16 @@ describe("POST /v1/responses", () => {
       include: ["message.output_text.logprobs"],
       top_logprobs: 2,
     });
-    const part = (response.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText;
+    const part = (response.output[0] as OpenAI.Responses.ResponseOutputMessage)
+      .content[0] as OpenAI.Responses.ResponseOutputText;
     expect(part.logprobs).toHaveLength(6);
     expect(part.logprobs!.map((l) => l.token).join("")).toBe(response.output_text);
   });
 
   it("is stateless: previous_response_id is a clear 400 in the OpenAI envelope", async () => {
-    const error = await badRequest(client.responses.create({ model: "tiny", input: "hi", previous_response_id: "resp_123" }));
+    const error = await badRequest(
+      client.responses.create({ model: "tiny", input: "hi", previous_response_id: "resp_123" }),
+    );
     expect(error.param).toBe("previous_response_id");
     expect(error.message).toMatch(/stores no responses/);
     await badRequest(client.responses.create({ model: "tiny", input: "hi", tools: [{ type: "web_search" } as never] }));

@@ -3,7 +3,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateTinyLlama, jsonLine, startFakeHub, startService, type FakeHub, type RunningService } from "@slm/testkit";
+import {
+  generateTinyLlama,
+  jsonLine,
+  startFakeHub,
+  startService,
+  type FakeHub,
+  type RunningService,
+} from "@slm/testkit";
 import { startHeldHubProxy, type HeldHubProxy } from "./held-hub-proxy.ts";
 
 /** /ready answers 503 with the phase (and download progress) during startup, and 200 only once warm. */
@@ -24,7 +31,9 @@ afterAll(async () => {
 const ORDER = ["starting", "resolving", "downloading", "verifying", "loading", "warming_up", "ready"];
 
 describe("readiness", () => {
-  it("reports each startup phase with download progress, and turns 200 only when it can serve", { timeout: 60_000 }, async () => {
+  it("reports each startup phase with download progress, and turns 200 only when it can serve", {
+    timeout: 60_000,
+  }, async () => {
     hub = await startFakeHub();
     hub.addRepo({ id: "acme/tiny", files: { "tiny.gguf": model } });
     proxy = await startHeldHubProxy({ hubUrl: hub.url, cdnUrl: hub.cdnUrl, holdAfterBytes: HOLD_AFTER });
@@ -32,7 +41,14 @@ describe("readiness", () => {
     service = await startService({
       command: ["node", "--import", "tsx", "src/main.ts"],
       cwd: fileURLToPath(new URL("..", import.meta.url)),
-      env: { INFERENCE_PORT: "0", HF_ENDPOINT: proxy.url, MODEL_CACHE_DIR: cache, MODEL_ID: "acme/tiny", MODEL_FILE: "tiny.gguf", CONTEXT_SIZE: "256" },
+      env: {
+        INFERENCE_PORT: "0",
+        HF_ENDPOINT: proxy.url,
+        MODEL_CACHE_DIR: cache,
+        MODEL_ID: "acme/tiny",
+        MODEL_FILE: "tiny.gguf",
+        CONTEXT_SIZE: "256",
+      },
       readyWhen: (line) => jsonLine(line)?.msg === "inference listening",
     });
     const port = service.lines.map(jsonLine).find((j) => j?.msg === "inference listening")?.port;

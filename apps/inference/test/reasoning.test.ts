@@ -15,7 +15,10 @@ type ReasoningDelta = OpenAI.ChatCompletionChunk.Choice.Delta & { reasoning_cont
 
 async function serveFidelityModel(id: string): Promise<{ served: ServedModel; client: OpenAI }> {
   const model = FIDELITY_MODELS.find((m) => m.id === id)!;
-  const served = await serveTinyModel({ gguf: await readFile(await fidelityModelPath(model)), env: { CONTEXT_SIZE: "4096", PARALLEL: "1" } });
+  const served = await serveTinyModel({
+    gguf: await readFile(await fidelityModelPath(model)),
+    env: { CONTEXT_SIZE: "4096", PARALLEL: "1" },
+  });
   return { served, client: new OpenAI({ baseURL: `${served.url}/v1`, apiKey: "unused", maxRetries: 0 }) };
 }
 
@@ -28,13 +31,18 @@ describe("Qwen3: thinking on by default, off with chat_template_kwargs", () => {
   afterAll(async () => served?.stop());
 
   const prompt = async (body: object) => {
-    const response = await fetch(`${served.url}/apply-template`, { method: "POST", body: JSON.stringify({ messages: question, ...body }) });
+    const response = await fetch(`${served.url}/apply-template`, {
+      method: "POST",
+      body: JSON.stringify({ messages: question, ...body }),
+    });
     return ((await response.json()) as { prompt: string }).prompt;
   };
 
   it("nothing is appended to the generation prompt unless enable_thinking is false", async () => {
     expect(await prompt({})).toMatch(/<\|im_start\|>assistant\n$/);
-    expect(await prompt({ chat_template_kwargs: { enable_thinking: false } })).toMatch(/<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/);
+    expect(await prompt({ chat_template_kwargs: { enable_thinking: false } })).toMatch(
+      /<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/,
+    );
   });
 
   it("the prompt the client's request becomes is the one /apply-template shows (token counts agree)", async () => {
@@ -50,10 +58,18 @@ describe("Qwen3: thinking on by default, off with chat_template_kwargs", () => {
     // "<think>\n\n</think>\n\n" is 6 more tokens with this vocabulary (no single-token tags).
     expect(off.usage!.prompt_tokens - on.usage!.prompt_tokens).toBeGreaterThan(0);
     const tokenize = async (content: string) =>
-      ((await (await fetch(`${served.url}/tokenize`, { method: "POST", body: JSON.stringify({ content, add_special: true }) })).json()) as { tokens: number[] })
-        .tokens.length;
+      (
+        (await (
+          await fetch(`${served.url}/tokenize`, {
+            method: "POST",
+            body: JSON.stringify({ content, add_special: true }),
+          })
+        ).json()) as { tokens: number[] }
+      ).tokens.length;
     expect(on.usage!.prompt_tokens).toBe(await tokenize(await prompt({})));
-    expect(off.usage!.prompt_tokens).toBe(await tokenize(await prompt({ chat_template_kwargs: { enable_thinking: false } })));
+    expect(off.usage!.prompt_tokens).toBe(
+      await tokenize(await prompt({ chat_template_kwargs: { enable_thinking: false } })),
+    );
   });
 
   it("refuses malformed chat_template_kwargs with a 400 naming the field", async () => {
@@ -73,13 +89,24 @@ describe("a QwQ-style reasoning model (thinking opened by the prompt, single-tok
   afterAll(async () => served?.stop());
 
   it("returns the thinking as reasoning_content and the answer as content, in JSON and in the stream", async () => {
-    const json = await client.chat.completions.create({ model: "m", messages: question, max_tokens: 48, temperature: 0 });
+    const json = await client.chat.completions.create({
+      model: "m",
+      messages: question,
+      max_tokens: 48,
+      temperature: 0,
+    });
     const message = json.choices[0]!.message as ReasoningMessage;
     expect(message.reasoning_content?.length).toBeGreaterThan(0);
     expect(message.content?.length).toBeGreaterThan(0);
     expect(message.reasoning_content).not.toContain("</think>");
 
-    const stream = await client.chat.completions.create({ model: "m", messages: question, max_tokens: 48, temperature: 0, stream: true });
+    const stream = await client.chat.completions.create({
+      model: "m",
+      messages: question,
+      max_tokens: 48,
+      temperature: 0,
+      stream: true,
+    });
     let reasoning = "";
     let content = "";
     let reasoningChunks = 0;
@@ -108,7 +135,12 @@ describe("a QwQ-style reasoning model (thinking opened by the prompt, single-tok
   });
 
   it("its end-of-turn token ends the answer mid-way, counted in usage, never shown", async () => {
-    const json = await client.chat.completions.create({ model: "m", messages: question, max_tokens: 48, temperature: 0 });
+    const json = await client.chat.completions.create({
+      model: "m",
+      messages: question,
+      max_tokens: 48,
+      temperature: 0,
+    });
     expect(json.choices[0]!.finish_reason).toBe("stop");
     expect(json.usage!.completion_tokens).toBeLessThan(48);
     const message = json.choices[0]!.message as ReasoningMessage;

@@ -70,6 +70,8 @@ export async function readSse(response: Response): Promise<Array<{ event?: strin
 
 /** The value of a metric line in Prometheus text format (first match), or undefined. */
 export function metricValue(text: string, name: string, labels = ""): number | undefined {
-  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ""} `) || (labels === "" && l.startsWith(`${name} `)));
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ""} `) || (labels === "" && l.startsWith(`${name} `)));
   return line === undefined ? undefined : Number(line.split(" ").at(-1));
 }

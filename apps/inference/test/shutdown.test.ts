@@ -9,7 +9,10 @@ afterAll(async () => {
 });
 
 async function serve(env: Record<string, string>): Promise<ServedModel> {
-  const served = await serveTinyModel({ model: { contextLength: 4096 }, env: { CONTEXT_SIZE: "4096", PARALLEL: "1", MAX_QUEUE: "4", ...env } });
+  const served = await serveTinyModel({
+    model: { contextLength: 4096 },
+    env: { CONTEXT_SIZE: "4096", PARALLEL: "1", MAX_QUEUE: "4", ...env },
+  });
   started.push(served);
   return served;
 }
@@ -18,7 +21,12 @@ const chat = (served: ServedModel, maxTokens: number, stream: boolean) =>
   fetch(`${served.url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ messages: [{ role: "user", content: "Tell me a story" }], max_tokens: maxTokens, temperature: 0.9, stream }),
+    body: JSON.stringify({
+      messages: [{ role: "user", content: "Tell me a story" }],
+      max_tokens: maxTokens,
+      temperature: 0.9,
+      stream,
+    }),
   });
 
 describe("shutdown", () => {
@@ -29,7 +37,8 @@ describe("shutdown", () => {
     await reader.read(); // generating
     served.service.child.kill("SIGTERM");
     let text = "";
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+      text += new TextDecoder().decode(chunk.value);
     expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
     expect(text).toMatch(/"finish_reason":"(length|stop)"/);
     expect(await served.service.exited).toBe(0);
@@ -38,12 +47,16 @@ describe("shutdown", () => {
     expect(messages.at(-1)).toBe("stopped");
   });
 
-  it("refuses queued work, cancels what outlives the grace period with event: error, and exits 0", { timeout: 60_000 }, async () => {
+  it("refuses queued work, cancels what outlives the grace period with event: error, and exits 0", {
+    timeout: 60_000,
+  }, async () => {
     const served = await serve({ SHUTDOWN_GRACE_MS: "300" });
     const running = await chat(served, 4000, true);
     const queued = chat(served, 10, false);
     // The second request is waiting for the only sequence.
-    await expect.poll(async () => metricValue(await (await fetch(`${served.url}/metrics`)).text(), "inference_queue_depth")).toBe(1);
+    await expect
+      .poll(async () => metricValue(await (await fetch(`${served.url}/metrics`)).text(), "inference_queue_depth"))
+      .toBe(1);
     served.service.child.kill("SIGTERM");
 
     const refused = await queued;
@@ -52,6 +65,8 @@ describe("shutdown", () => {
     const events = await readSse(running);
     expect(events.at(-1)).toMatchObject({ event: "error", data: { error: { code: "shutting_down" } } });
     expect(await served.service.exited).toBe(0);
-    expect(served.service.lines.map(jsonLine).some((j) => j?.msg === "grace period over: cancelling in-flight generations")).toBe(true);
+    expect(
+      served.service.lines.map(jsonLine).some((j) => j?.msg === "grace period over: cancelling in-flight generations"),
+    ).toBe(true);
   });
 });

@@ -25,7 +25,9 @@ export async function startInference(env: Record<string, string>, timeoutMs = 60
 }
 
 /** Runs inference expecting it to fail at startup; returns the exit code and everything it printed. */
-export async function failInference(env: Record<string, string>): Promise<{ code: number | string; lines: readonly string[]; ms: number }> {
+export async function failInference(
+  env: Record<string, string>,
+): Promise<{ code: number | string; lines: readonly string[]; ms: number }> {
   const started = Date.now();
   const service = await startService({
     command: ["node", "--import", "tsx", "src/main.ts"],

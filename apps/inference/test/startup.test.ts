@@ -73,7 +73,10 @@ describe("inference startup", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ messages: [{ role: "user", content: "Hello" }], max_tokens: 4, temperature: 0 }),
     });
-    const body = (await chat.json()) as { choices: Array<{ message: { content: string }; finish_reason: string }>; usage: { completion_tokens: number } };
+    const body = (await chat.json()) as {
+      choices: Array<{ message: { content: string }; finish_reason: string }>;
+      usage: { completion_tokens: number };
+    };
     expect(chat.status).toBe(200);
     expect(body.choices[0]?.message.content.length).toBeGreaterThan(0);
     expect(body.choices[0]?.finish_reason).toBe("length");
@@ -81,10 +84,26 @@ describe("inference startup", () => {
   });
 
   it.each([
-    ["a wrong MODEL_FILE", { MODEL_FILE: "other.gguf" }, /file not found.*repo acme\/tiny, revision v1, file other\.gguf/],
-    ["an unknown revision", { MODEL_VERSION: "v404" }, /revision not found.*repo acme\/tiny, revision v404, file tiny\.gguf/],
-    ["a private repo without token", { MODEL_ID: "acme/secret", MODEL_VERSION: "main" }, /private and no HF_TOKEN.*repo acme\/secret/],
-    ["a bad environment", { INFERENCE_PORT: "http", HF_TOKEN: "not-a-token" }, /invalid inference environment.*INFERENCE_PORT.*HF_TOKEN/],
+    [
+      "a wrong MODEL_FILE",
+      { MODEL_FILE: "other.gguf" },
+      /file not found.*repo acme\/tiny, revision v1, file other\.gguf/,
+    ],
+    [
+      "an unknown revision",
+      { MODEL_VERSION: "v404" },
+      /revision not found.*repo acme\/tiny, revision v404, file tiny\.gguf/,
+    ],
+    [
+      "a private repo without token",
+      { MODEL_ID: "acme/secret", MODEL_VERSION: "main" },
+      /private and no HF_TOKEN.*repo acme\/secret/,
+    ],
+    [
+      "a bad environment",
+      { INFERENCE_PORT: "http", HF_TOKEN: "not-a-token" },
+      /invalid inference environment.*INFERENCE_PORT.*HF_TOKEN/,
+    ],
   ])("exits non-zero with one clear line on %s", async (_name, overrides, message) => {
     const e = await env(overrides);
     const { code, lines, ms } = await failInference(e);
@@ -107,7 +126,9 @@ describe("inference startup", () => {
       const { code, lines } = await failInference(e);
       expect(code).toBe(1);
       const fatal = lines.map(jsonLine).find((j) => j?.level === 60);
-      expect(String(fatal?.msg)).toMatch(/integrity check failed: sha256 .*repo acme\/tiny, revision v1, file tiny\.gguf/);
+      expect(String(fatal?.msg)).toMatch(
+        /integrity check failed: sha256 .*repo acme\/tiny, revision v1, file tiny\.gguf/,
+      );
       expect(fatal?.code).toBe("checksum_mismatch");
     } finally {
       hub.faults.clear();

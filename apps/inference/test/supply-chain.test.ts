@@ -86,9 +86,9 @@ function runCli(command: "models-pull" | "models-lock", vars: Record<string, str
 const repoDir = (repo = "acme/tiny") => join(testDir, "cache", `models--${repo.replace("/", "--")}`);
 const blobs = async (repo?: string) => readdir(join(repoDir(repo), "blobs")).catch(() => [] as string[]);
 const locks = async (repo = "acme/tiny") =>
-  (await readdir(join(testDir, "cache", ".locks", `models--${repo.replace("/", "--")}`)).catch(() => [] as string[])).filter((f) =>
-    f.endsWith(".lock"),
-  );
+  (
+    await readdir(join(testDir, "cache", ".locks", `models--${repo.replace("/", "--")}`)).catch(() => [] as string[])
+  ).filter((f) => f.endsWith(".lock"));
 const cdnGets = () => hub.requests.filter((r) => r.origin === "cdn" && r.method === "GET");
 
 describe("pnpm models:pull", { timeout: 60_000 }, () => {
@@ -110,7 +110,9 @@ describe("pnpm models:pull", { timeout: 60_000 }, () => {
     expect([a.code, b.code]).toEqual([0, 0]);
     const sources = [a, b].map((r) => /from (download|cache)$/m.exec(r.stdout)?.[1]).sort();
     expect(sources).toEqual(["cache", "download"]);
-    expect([a, b].filter((r) => r.stderr.includes("another process is downloading this file; waiting for it"))).toHaveLength(1);
+    expect(
+      [a, b].filter((r) => r.stderr.includes("another process is downloading this file; waiting for it")),
+    ).toHaveLength(1);
     expect(cdnGets()).toHaveLength(1);
     expect(hub.cdnBytesSent).toBe(model.length);
     expect(await blobs()).toEqual([sha256]);
@@ -159,7 +161,9 @@ describe("pnpm models:pull", { timeout: 60_000 }, () => {
       const run = await runCli("models-pull", env({ HUB_RETRIES: "0" }));
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/from cache$/m);
-      expect(run.stderr).toMatch(/Hub not usable, using the cached commit: the Hub is unreachable \(connection refused\)/);
+      expect(run.stderr).toMatch(
+        /Hub not usable, using the cached commit: the Hub is unreachable \(connection refused\)/,
+      );
       expect(await blobs()).toEqual([sha256]);
     } finally {
       await hub.up();
@@ -176,7 +180,16 @@ describe("pnpm models:lock and startup", { timeout: 90_000 }, () => {
     expect(JSON.parse(await readFile(join(testDir, "models.lock.json"), "utf8"))).toEqual({
       version: 1,
       artifacts: [
-        { role: "model", repo: "acme/tiny", revision: "release", commit, file: "tiny.gguf", size: model.length, sha256, license: "apache-2.0" },
+        {
+          role: "model",
+          repo: "acme/tiny",
+          revision: "release",
+          commit,
+          file: "tiny.gguf",
+          size: model.length,
+          sha256,
+          license: "apache-2.0",
+        },
       ],
     });
     const moved = hub.commit("acme/tiny", { "CHANGELOG.md": "moved" });
@@ -188,7 +201,9 @@ describe("pnpm models:lock and startup", { timeout: 90_000 }, () => {
       expect(fatal).toHaveLength(1);
       expect(fatal[0]?.code).toBe("locked_revision_moved");
       expect(String(fatal[0]?.msg)).toMatch(
-        new RegExp(`revision now points to commit ${moved} but .*models\\.lock\\.json pins ${commit}.*\\(repo acme/tiny, revision release, file tiny\\.gguf\\)`),
+        new RegExp(
+          `revision now points to commit ${moved} but .*models\\.lock\\.json pins ${commit}.*\\(repo acme/tiny, revision release, file tiny\\.gguf\\)`,
+        ),
       );
       expect(await blobs()).toEqual([]);
     } finally {

@@ -32,16 +32,46 @@ const TOOLS: FunctionTool[] = [
       },
     },
   },
-  { type: "function", function: { name: "get_time", parameters: { type: "object", properties: { tz: { type: "string", maxLength: 8 } }, required: ["tz"] } } },
+  {
+    type: "function",
+    function: {
+      name: "get_time",
+      parameters: { type: "object", properties: { tz: { type: "string", maxLength: 8 } }, required: ["tz"] },
+    },
+  },
 ];
 
 const FAMILIES: ReadonlyArray<{ template: string; format: ToolFormatName; syntax: RegExp }> = [
-  { template: "Qwen-Qwen2.5-7B-Instruct.jinja", format: "hermes", syntax: /^<tool_call>\n\{"name": "get_weather", "arguments": \{.*\}\}\n<\/tool_call>$/s },
-  { template: "Qwen-Qwen3-0.6B.jinja", format: "hermes", syntax: /^<tool_call>\n\{"name": "get_weather", "arguments": \{.*\}\}\n<\/tool_call>$/s },
-  { template: "meta-llama-Llama-3.2-3B-Instruct.jinja", format: "llama3", syntax: /^\{"name": "get_weather", "parameters": \{.*\}\}$/s },
-  { template: "mistralai-Mistral-Nemo-Instruct-2407.jinja", format: "mistral", syntax: /^\[TOOL_CALLS\]\[\{"name": "get_weather", "arguments": \{.*\}\}\]$/s },
-  { template: "Mistral-Small-3.2-24B-Instruct-2506.jinja", format: "mistral-args", syntax: /^\[TOOL_CALLS\]get_weather\[ARGS\]\{.*\}$/s },
-  { template: "microsoft-Phi-3.5-mini-instruct.jinja", format: "generic", syntax: /^\{"tool_call": \{"name": "get_weather", "arguments": \{.*\}\}\}$/s },
+  {
+    template: "Qwen-Qwen2.5-7B-Instruct.jinja",
+    format: "hermes",
+    syntax: /^<tool_call>\n\{"name": "get_weather", "arguments": \{.*\}\}\n<\/tool_call>$/s,
+  },
+  {
+    template: "Qwen-Qwen3-0.6B.jinja",
+    format: "hermes",
+    syntax: /^<tool_call>\n\{"name": "get_weather", "arguments": \{.*\}\}\n<\/tool_call>$/s,
+  },
+  {
+    template: "meta-llama-Llama-3.2-3B-Instruct.jinja",
+    format: "llama3",
+    syntax: /^\{"name": "get_weather", "parameters": \{.*\}\}$/s,
+  },
+  {
+    template: "mistralai-Mistral-Nemo-Instruct-2407.jinja",
+    format: "mistral",
+    syntax: /^\[TOOL_CALLS\]\[\{"name": "get_weather", "arguments": \{.*\}\}\]$/s,
+  },
+  {
+    template: "Mistral-Small-3.2-24B-Instruct-2506.jinja",
+    format: "mistral-args",
+    syntax: /^\[TOOL_CALLS\]get_weather\[ARGS\]\{.*\}$/s,
+  },
+  {
+    template: "microsoft-Phi-3.5-mini-instruct.jinja",
+    format: "generic",
+    syntax: /^\{"tool_call": \{"name": "get_weather", "arguments": \{.*\}\}\}$/s,
+  },
 ];
 
 let engine: Engine;
@@ -52,7 +82,15 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "tool-families-"));
   const modelPath = join(dir, "tiny.gguf");
   await writeFile(modelPath, generateTinyLlama({ seed: 5, contextLength: 2048 }));
-  engine = await loadEngine({ llama: await startLlama(1), modelPath, threads: 1, contextSize: 2048, parallel: 1, maxQueue: 1, embeddings: false });
+  engine = await loadEngine({
+    llama: await startLlama(1),
+    modelPath,
+    threads: 1,
+    contextSize: 2048,
+    parallel: 1,
+    maxQueue: 1,
+    embeddings: false,
+  });
 }, 60_000);
 afterAll(async () => {
   await engine?.dispose();
@@ -63,7 +101,13 @@ describe("each family's call syntax, forced by the grammar and parsed back", () 
   for (const family of FAMILIES) {
     it(`${family.template}: ${family.format}`, async () => {
       const text = await readLlamaSourceText(`models/templates/${family.template}`);
-      const template = chooseChatTemplate({ ggufTemplate: text, bosToken: "<s>", eosToken: "</s>", addBos: true, addEos: false });
+      const template = chooseChatTemplate({
+        ggufTemplate: text,
+        bosToken: "<s>",
+        eosToken: "</s>",
+        addBos: true,
+        addEos: false,
+      });
       for (const seed of [1, 2]) {
         const prepared = await prepareChat(engine, template, {
           messages: [{ role: "user", content: "Weather in Paris?" }],
@@ -88,8 +132,21 @@ describe("each family's call syntax, forced by the grammar and parsed back", () 
   }
 
   it("`required` with parallel calls allowed writes one or more calls to offered functions", async () => {
-    const template = chooseChatTemplate({ ggufTemplate: await readLlamaSourceText("models/templates/Qwen-Qwen2.5-7B-Instruct.jinja"), bosToken: "", eosToken: "", addBos: false, addEos: false });
-    const prepared = await prepareChat(engine, template, { messages: [{ role: "user", content: "Time?" }], tools: TOOLS, tool_choice: "required", temperature: 1, seed: 3, maxTokens: 600 });
+    const template = chooseChatTemplate({
+      ggufTemplate: await readLlamaSourceText("models/templates/Qwen-Qwen2.5-7B-Instruct.jinja"),
+      bosToken: "",
+      eosToken: "",
+      addBos: false,
+      addEos: false,
+    });
+    const prepared = await prepareChat(engine, template, {
+      messages: [{ role: "user", content: "Time?" }],
+      tools: TOOLS,
+      tool_choice: "required",
+      temperature: 1,
+      seed: 3,
+      maxTokens: 600,
+    });
     const result = await engine.pool.with(undefined, (sequence) => generate(sequence, prepared));
     const parsed = parseToolCalls(prepared.tools!.format, prepared.tools!.names, result.text);
     expect(parsed.calls.length).toBeGreaterThanOrEqual(1);

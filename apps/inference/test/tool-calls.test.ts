@@ -28,16 +28,27 @@ const WEATHER = {
 };
 const TIME = {
   type: "function" as const,
-  function: { name: "get_time", parameters: { type: "object", properties: { zone: { type: "string", maxLength: 8 } }, required: ["zone"] } },
+  function: {
+    name: "get_time",
+    parameters: { type: "object", properties: { zone: { type: "string", maxLength: 8 } }, required: ["zone"] },
+  },
 };
 const TOOLS = [WEATHER, TIME];
 const ajv = new Ajv();
-const validators = { get_weather: ajv.compile(WEATHER.function.parameters), get_time: ajv.compile(TIME.function.parameters) };
+const validators = {
+  get_weather: ajv.compile(WEATHER.function.parameters),
+  get_time: ajv.compile(TIME.function.parameters),
+};
 const messages = [{ role: "user" as const, content: "What is the weather in Paris?" }];
 
 beforeAll(async () => {
   const chatTemplate = await readLlamaSourceText("models/templates/Qwen-Qwen2.5-7B-Instruct.jinja");
-  const gguf = generateTinyLlama({ seed: 11, contextLength: 2048, chatTemplate, extraTokens: ["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"] });
+  const gguf = generateTinyLlama({
+    seed: 11,
+    contextLength: 2048,
+    chatTemplate,
+    extraTokens: ["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"],
+  });
   served = await serveTinyModel({ gguf, env: { CONTEXT_SIZE: "2048", PARALLEL: "1", INFERENCE_API_KEY: KEY } });
   client = new OpenAI({ baseURL: `${served.url}/v1`, apiKey: KEY, maxRetries: 0 });
 }, 120_000);
@@ -59,7 +70,14 @@ function expectValidCalls(calls: OpenAI.ChatCompletionMessageToolCall[] | undefi
 
 describe("tool calls with the openai client", () => {
   it("tool_choice required: a call in JSON, and the same call streamed (id and name first, then arguments)", async () => {
-    const request = { model: "tiny", messages, tools: TOOLS, tool_choice: "required" as const, temperature: 0, max_tokens: 300 };
+    const request = {
+      model: "tiny",
+      messages,
+      tools: TOOLS,
+      tool_choice: "required" as const,
+      temperature: 0,
+      max_tokens: 300,
+    };
     const json = await client.chat.completions.create(request);
     const choice = json.choices[0]!;
     expect(choice.finish_reason).toBe("tool_calls");
@@ -70,7 +88,12 @@ describe("tool calls with the openai client", () => {
     for await (const chunk of await client.chat.completions.create({ ...request, stream: true })) chunks.push(chunk);
     const deltas = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
     // OpenAI's order: the opening delta of a call carries index, id, type and name; the next ones only arguments.
-    expect(deltas[0]).toMatchObject({ index: 0, id: expect.stringMatching(/^call_/), type: "function", function: { name: expect.any(String), arguments: "" } });
+    expect(deltas[0]).toMatchObject({
+      index: 0,
+      id: expect.stringMatching(/^call_/),
+      type: "function",
+      function: { name: expect.any(String), arguments: "" },
+    });
     expect(deltas[1]).toEqual({ index: 0, function: { arguments: expect.any(String) } });
     // Forced by the grammar, the arguments stream as they are generated: in many fragments.
     expect(deltas.filter((d) => d.index === 0 && d.id === undefined).length).toBeGreaterThan(5);
@@ -121,7 +144,13 @@ describe("tool calls with the openai client", () => {
       first.choices[0]!.message,
       { role: "tool", tool_call_id: call.id, content: '{"temperature": 21}' },
     ];
-    const second = await client.chat.completions.create({ model: "tiny", messages: history, tools: TOOLS, temperature: 0, max_tokens: 8 });
+    const second = await client.chat.completions.create({
+      model: "tiny",
+      messages: history,
+      tools: TOOLS,
+      temperature: 0,
+      max_tokens: 8,
+    });
     expect(second.choices[0]!.finish_reason).toMatch(/^(stop|length|tool_calls)$/);
 
     // The prompt is the template's: the call as Qwen writes it (arguments as an object), the result as a tool response.
@@ -132,8 +161,12 @@ describe("tool calls with the openai client", () => {
     });
     const { prompt } = (await rendered.json()) as { prompt: string };
     const args = JSON.parse(call.function.arguments) as Record<string, string>;
-    expect(prompt).toContain(`<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": ${JSON.stringify(args["city"])}, "unit": "${args["unit"]}"}}\n</tool_call><|im_end|>`);
-    expect(prompt).toContain('<|im_start|>user\n<tool_response>\n{"temperature": 21}\n</tool_response><|im_end|>\n<|im_start|>assistant\n');
+    expect(prompt).toContain(
+      `<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": ${JSON.stringify(args["city"])}, "unit": "${args["unit"]}"}}\n</tool_call><|im_end|>`,
+    );
+    expect(prompt).toContain(
+      '<|im_start|>user\n<tool_response>\n{"temperature": 21}\n</tool_response><|im_end|>\n<|im_start|>assistant\n',
+    );
     expect(second.usage?.prompt_tokens).toBeGreaterThan(first.usage!.prompt_tokens);
   }, 60_000);
 
@@ -144,7 +177,8 @@ describe("tool calls with the openai client", () => {
       expect(json.choices[0]!.message.tool_calls).toBeUndefined();
       expect(json.choices[0]!.finish_reason).not.toBe("tool_calls");
       let content = "";
-      for await (const chunk of await client.chat.completions.create({ ...request, stream: true })) content += chunk.choices[0]?.delta.content ?? "";
+      for await (const chunk of await client.chat.completions.create({ ...request, stream: true }))
+        content += chunk.choices[0]?.delta.content ?? "";
       expect(content).toBe(json.choices[0]!.message.content);
     }
   }, 60_000);
@@ -158,7 +192,14 @@ describe("tool calls with the openai client", () => {
     const { tokens } = (await tokenize.json()) as { tokens: number[] };
     expect(tokens).toHaveLength(1); // a control token of this vocabulary
     // The bias makes the model open a call and then write whatever it writes: never valid JSON here.
-    const request = { model: "tiny", messages, tools: TOOLS, temperature: 0, max_tokens: 6, logit_bias: { [String(tokens[0])]: 100 } };
+    const request = {
+      model: "tiny",
+      messages,
+      tools: TOOLS,
+      temperature: 0,
+      max_tokens: 6,
+      logit_bias: { [String(tokens[0])]: 100 },
+    };
     const json = await client.chat.completions.create(request);
     expect(json.choices[0]!.message.tool_calls).toBeUndefined();
     expect(json.choices[0]!.message.content).toMatch(/^<tool_call>/);
@@ -173,15 +214,24 @@ describe("tool calls with the openai client", () => {
 
   it("refuses malformed tool requests with 400s naming the field", async () => {
     const param = async (body: Record<string, unknown>) => {
-      const error = await client.chat.completions.create({ model: "tiny", messages, ...body } as never).catch((e: unknown) => e);
+      const error = await client.chat.completions
+        .create({ model: "tiny", messages, ...body } as never)
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(OpenAI.BadRequestError);
       return (error as InstanceType<typeof OpenAI.BadRequestError>).param;
     };
     expect(await param({ tools: [{ type: "code_interpreter" }] })).toBe("tools.0.type");
-    expect(await param({ tools: TOOLS, tool_choice: { type: "function", function: { name: "launch" } } })).toBe("tool_choice");
+    expect(await param({ tools: TOOLS, tool_choice: { type: "function", function: { name: "launch" } } })).toBe(
+      "tool_choice",
+    );
     expect(await param({ tool_choice: "required" })).toBe("tool_choice");
-    const unenforceable = { type: "function", function: { name: "f", parameters: { type: "object", properties: { a: { type: "string", pattern: "^x" } } } } };
+    const unenforceable = {
+      type: "function",
+      function: { name: "f", parameters: { type: "object", properties: { a: { type: "string", pattern: "^x" } } } },
+    };
     expect(await param({ tools: [unenforceable], tool_choice: "required" })).toBe("tools.0.function.parameters");
-    expect(await param({ tools: TOOLS, tool_choice: "required", response_format: { type: "json_object" } })).toBe("response_format");
+    expect(await param({ tools: TOOLS, tool_choice: "required", response_format: { type: "json_object" } })).toBe(
+      "response_format",
+    );
   });
 });

@@ -5,7 +5,10 @@ describe("frameBatcher", () => {
   it("flushes once per frame with everything pushed since the last one, and on demand", () => {
     const frames: Array<() => void> = [];
     const flushed: string[] = [];
-    const batcher = frameBatcher((text) => flushed.push(text), (callback) => frames.push(callback));
+    const batcher = frameBatcher(
+      (text) => flushed.push(text),
+      (callback) => frames.push(callback),
+    );
 
     batcher.push("Once");
     batcher.push(" upon");

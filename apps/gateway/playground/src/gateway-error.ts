@@ -32,7 +32,12 @@ export async function readGatewayError(response: Response): Promise<GatewayError
   const retryAfter = retryAfterHeader !== null && /^\d+$/.test(retryAfterHeader) ? Number(retryAfterHeader) : null;
   const body: unknown = await response.json().catch(() => undefined);
   if (isEnvelope(body)) return GatewayError.fromEnvelope(response.status, body, retryAfter);
-  return new GatewayError(response.status, "unexpected_response", `The gateway answered ${response.status}.`, retryAfter);
+  return new GatewayError(
+    response.status,
+    "unexpected_response",
+    `The gateway answered ${response.status}.`,
+    retryAfter,
+  );
 }
 
 /** Parses the data of an SSE `event: error` into a GatewayError. */

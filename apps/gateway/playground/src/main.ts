@@ -76,7 +76,9 @@ async function connect(): Promise<void> {
     ui.model.replaceChildren(...models.map((id) => new Option(id, id)));
     if (models.includes(previous)) ui.model.value = previous;
     connected = models.length > 0;
-    setStatus(connected ? `Connected. ${models.length} model${models.length === 1 ? "" : "s"} served.` : "No model is served.");
+    setStatus(
+      connected ? `Connected. ${models.length} model${models.length === 1 ? "" : "s"} served.` : "No model is served.",
+    );
   } catch (error) {
     resetModels("No models: see the message above");
     setStatus(`Could not list the models: ${describe(error)}`, "error");
@@ -155,7 +157,8 @@ function showStats(timing: GenerationTiming, promptTokens: number | null, finish
 }
 
 function clearStats(): void {
-  for (const cell of [ui.statPrompt, ui.statCompletion, ui.statRate, ui.statFirstToken, ui.statFinish]) cell.textContent = "–";
+  for (const cell of [ui.statPrompt, ui.statCompletion, ui.statRate, ui.statFirstToken, ui.statFinish])
+    cell.textContent = "–";
 }
 
 async function send(): Promise<void> {
@@ -187,7 +190,9 @@ async function send(): Promise<void> {
   const toolCalls = toolCallView(output);
   /** The assistant turn as the history keeps it: its text, and its calls when it made any. */
   const assistantTurn = (): ChatMessage =>
-    toolCalls.calls.length > 0 ? { role: "assistant", content: text.data === "" ? null : text.data, tool_calls: toolCalls.calls } : { role: "assistant", content: text.data };
+    toolCalls.calls.length > 0
+      ? { role: "assistant", content: text.data === "" ? null : text.data, tool_calls: toolCalls.calls }
+      : { role: "assistant", content: text.data };
   output.dataset.state = "streaming";
   ui.stats.dataset.state = "streaming";
   clearStats();

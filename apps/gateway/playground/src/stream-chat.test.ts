@@ -34,7 +34,9 @@ describe("streamChat", () => {
   it("yields tool-call deltas as OpenAI sends them: index, id and name first, then argument fragments", async () => {
     const body =
       chunk({ role: "assistant", content: "" }) +
-      chunk({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } }] }) +
+      chunk({
+        tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } }],
+      }) +
       chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }) +
       chunk({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }) +
       chunk({}, "tool_calls") +
@@ -51,11 +53,20 @@ describe("streamChat", () => {
   it("posts a streamed request with the key and yields text, finish and usage however the bytes are split", async () => {
     const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
     const body =
-      chunk({ role: "assistant", content: "" }) + chunk({ content: "Hé" }) + chunk({ content: "llo" }) + chunk({}, "length") +
-      chunk({}, null, usage) + "data: [DONE]\n\n";
+      chunk({ role: "assistant", content: "" }) +
+      chunk({ content: "Hé" }) +
+      chunk({ content: "llo" }) +
+      chunk({}, "length") +
+      chunk({}, null, usage) +
+      "data: [DONE]\n\n";
     const bytes = new TextEncoder().encode(body);
     const cut = body.indexOf("é") + 1; // between the two bytes of "é" (all before it is ASCII)
-    const pieces = [bytes.subarray(0, 7), bytes.subarray(7, cut), bytes.subarray(cut, cut + 1), bytes.subarray(cut + 1)];
+    const pieces = [
+      bytes.subarray(0, 7),
+      bytes.subarray(7, cut),
+      bytes.subarray(cut, cut + 1),
+      bytes.subarray(cut + 1),
+    ];
     const { fetch, seen } = fakeFetch(200, pieces);
 
     const events = await collect(streamChat({ apiKey: "sk-test-key-123456", request, fetch, baseUrl: "http://gw" }));
@@ -76,16 +87,31 @@ describe("streamChat", () => {
   });
 
   it("turns an error answer into a GatewayError with the envelope's message, code and Retry-After", async () => {
-    const envelope = { error: { message: "Too many requests.", type: "rate_limit_error", param: null, code: "rate_limited" } };
-    const { fetch } = fakeFetch(429, [JSON.stringify(envelope)], { "content-type": "application/json", "retry-after": "7" });
+    const envelope = {
+      error: { message: "Too many requests.", type: "rate_limit_error", param: null, code: "rate_limited" },
+    };
+    const { fetch } = fakeFetch(429, [JSON.stringify(envelope)], {
+      "content-type": "application/json",
+      "retry-after": "7",
+    });
     const error = await collect(streamChat({ apiKey: "k", request, fetch })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GatewayError);
     expect(error).toMatchObject({ status: 429, code: "rate_limited", message: "Too many requests.", retryAfter: 7 });
   });
 
   it("throws the envelope of an `event: error` that breaks a started stream, after the text before it", async () => {
-    const envelope = { error: { message: "The inference service closed the stream unexpectedly.", type: "server_error", param: null, code: "upstream_error" } };
-    const { fetch } = fakeFetch(200, [chunk({ content: "Once" }), `event: error\ndata: ${JSON.stringify(envelope)}\n\n`]);
+    const envelope = {
+      error: {
+        message: "The inference service closed the stream unexpectedly.",
+        type: "server_error",
+        param: null,
+        code: "upstream_error",
+      },
+    };
+    const { fetch } = fakeFetch(200, [
+      chunk({ content: "Once" }),
+      `event: error\ndata: ${JSON.stringify(envelope)}\n\n`,
+    ]);
     const seen: ChatStreamEvent[] = [];
     const error = await (async () => {
       for await (const event of streamChat({ apiKey: "k", request, fetch })) seen.push(event);

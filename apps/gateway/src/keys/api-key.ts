@@ -39,7 +39,11 @@ export function timingSafeEqualHex(a: string, b: string): boolean {
  * The plain-env keys a runtime entry point should start with: the configured ones, or - with no key configured (env
  * or file) and anonymous access not explicitly enabled - one generated key, which the caller must show once.
  */
-export function resolveApiKeys(config: { apiKeys: readonly string[]; keysFile?: string | undefined; allowAnonymous: boolean }): {
+export function resolveApiKeys(config: {
+  apiKeys: readonly string[];
+  keysFile?: string | undefined;
+  allowAnonymous: boolean;
+}): {
   apiKeys: string[];
   generatedKey: string | undefined;
 } {

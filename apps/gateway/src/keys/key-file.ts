@@ -28,7 +28,12 @@ const KeyEntry = v.strictObject({
       "a key of 16+ characters without spaces, or sha256: and 64 hex digits",
     ),
   ),
-  models: v.optional(v.union([v.literal("*"), v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(256)))], '"*" or a list of model names')),
+  models: v.optional(
+    v.union(
+      [v.literal("*"), v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(256)))],
+      '"*" or a list of model names',
+    ),
+  ),
   requestsPerMinute: count("an integer >= 0"),
   tokensPerMinute: count("an integer >= 0"),
   concurrentStreams: count("an integer >= 0"),

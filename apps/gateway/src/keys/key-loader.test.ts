@@ -5,7 +5,14 @@ import { createKeyLoader } from "./key-loader.ts";
 import type { KeyPolicy } from "./key-policy.ts";
 import { createKeyring } from "./keyring.ts";
 
-const defaults: KeyPolicy = { models: "*", requestsPerMinute: 0, tokensPerMinute: 0, concurrentStreams: 0, maxTokens: 64, maxChoices: 0 };
+const defaults: KeyPolicy = {
+  models: "*",
+  requestsPerMinute: 0,
+  tokensPerMinute: 0,
+  concurrentStreams: 0,
+  maxTokens: 64,
+  maxChoices: 0,
+};
 const A = "sk-key-a-0123456789abcdef";
 const B = "sk-key-b-0123456789abcdef";
 const ENV = "sk-env-0123456789abcdefgh";

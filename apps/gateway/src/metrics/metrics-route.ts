@@ -21,7 +21,9 @@ const hex = (s: string) => Array.from(encoder.encode(s), (b) => b.toString(16).p
 export function metricsRoute(options: MetricsRouteOptions): Handler<GatewayEnv> {
   const expected = options.token === undefined ? undefined : hex(`Bearer ${options.token}`);
   return async function metrics(c) {
-    const allowed = options.open === true || (expected !== undefined && timingSafeEqualHex(hex(c.req.header("authorization") ?? ""), expected));
+    const allowed =
+      options.open === true ||
+      (expected !== undefined && timingSafeEqualHex(hex(c.req.header("authorization") ?? ""), expected));
     if (!allowed) throw new ApiError(404, "invalid_request_error", "unknown_url", "Unknown request URL.");
     return new Response(await options.endpoint.render(), {
       headers: { "content-type": options.endpoint.contentType, "cache-control": "no-store" },

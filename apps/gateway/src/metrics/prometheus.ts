@@ -8,7 +8,10 @@ export interface PrometheusMetricsOptions {
   defaultMetrics?: boolean;
 }
 
-export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}): { metrics: GatewayMetrics; endpoint: MetricsEndpoint } {
+export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}): {
+  metrics: GatewayMetrics;
+  endpoint: MetricsEndpoint;
+} {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "gateway_" });
   const registers = [registry];
@@ -39,7 +42,11 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     labelNames: ["event"] as const,
     registers,
   });
-  const storeUp = new Gauge({ name: "gateway_quota_store_up", help: "1 while the shared quota store answers, 0 otherwise.", registers });
+  const storeUp = new Gauge({
+    name: "gateway_quota_store_up",
+    help: "1 while the shared quota store answers, 0 otherwise.",
+    registers,
+  });
   const replicaUp = new Gauge({
     name: "gateway_replica_up",
     help: "Health of each inference replica (by its position in INFERENCE_URL, never its address).",

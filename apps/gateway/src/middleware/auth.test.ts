@@ -60,29 +60,42 @@ describe("apiKeyAuth", () => {
   it("fails closed with no keys and anonymous access disabled", async () => {
     const { app, upstream } = testApp({ apiKeys: [] }, routes);
     await expectUnauthorized(await app.request("/v1/models"));
-    await expectUnauthorized(await app.request("/v1/models", { headers: { authorization: "Bearer anything-at-all-123" } }));
+    await expectUnauthorized(
+      await app.request("/v1/models", { headers: { authorization: "Bearer anything-at-all-123" } }),
+    );
     expect(upstream.calls).toHaveLength(0);
   });
 
   it("lets everything through with no keys and anonymous access enabled", async () => {
     const { app } = testApp({ apiKeys: [], allowAnonymous: true }, routes);
     expect((await app.request("/v1/models")).status).toBe(200);
-    expect((await app.request("/v1/models", { headers: { authorization: "Bearer sk-no-key-required" } })).status).toBe(200);
+    expect((await app.request("/v1/models", { headers: { authorization: "Bearer sk-no-key-required" } })).status).toBe(
+      200,
+    );
   });
 
   it("with keys and anonymous access, allows no key but still refuses a wrong one", async () => {
     const { app } = testApp({ allowAnonymous: true }, routes);
     expect((await app.request("/v1/models")).status).toBe(200);
-    await expectUnauthorized(await app.request("/v1/models", { headers: { authorization: "Bearer sk-wrong-key-123456" } }));
+    await expectUnauthorized(
+      await app.request("/v1/models", { headers: { authorization: "Bearer sk-wrong-key-123456" } }),
+    );
   });
 
   it("with keys, anonymous requests get only the models GATEWAY_ANONYMOUS_MODELS names (none by default)", async () => {
-    const chat = (body: object) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const chat = (body: object) => ({
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
     const ask = { model: "m", messages: [{ role: "user", content: "hi" }] };
     const closed = testApp({ allowAnonymous: true }, { "POST /v1/chat/completions": () => Response.json({}) }).app;
     expect(((await (await closed.request("/v1/models")).json()) as { data: unknown[] }).data).toEqual([]);
     expect((await closed.request("/v1/chat/completions", chat(ask))).status).toBe(404);
-    const open = testApp({ allowAnonymous: true, anonymousModels: ["m"] }, { "POST /v1/chat/completions": () => Response.json({}) }).app;
+    const open = testApp(
+      { allowAnonymous: true, anonymousModels: ["m"] },
+      { "POST /v1/chat/completions": () => Response.json({}) },
+    ).app;
     const answer = await open.request("/v1/chat/completions", chat(ask));
     expect(answer.status, await answer.clone().text()).toBe(200);
   });

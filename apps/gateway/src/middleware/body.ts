@@ -5,7 +5,12 @@ import type { GatewayEnv } from "../types.ts";
 /** Request bodies: the size limit, reading with the web-standard API, and strict UTF-8 decoding. */
 
 export function bodyTooLarge(maxBytes: number): ApiError {
-  return new ApiError(413, "invalid_request_error", "request_too_large", `Request body too large: the limit is ${maxBytes} bytes.`);
+  return new ApiError(
+    413,
+    "invalid_request_error",
+    "request_too_large",
+    `Request body too large: the limit is ${maxBytes} bytes.`,
+  );
 }
 
 /** A Content-Length over the limit, checked before reading anything. */

@@ -24,7 +24,10 @@ export function clientIpResolver(options: ClientIpOptions = {}): (c: Context<Gat
     if (trustProxyHops > 0) {
       const forwarded = header(c, "x-forwarded-for");
       if (forwarded) {
-        const hops = forwarded.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+        const hops = forwarded
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0);
         const candidate = hops.length >= trustProxyHops ? hops[hops.length - trustProxyHops] : undefined;
         if (candidate && /^[0-9a-f.:]{2,45}$/i.test(candidate)) return candidate;
       }
@@ -44,7 +47,13 @@ export function addressBucket(address: string): string {
   const [head = "", tail] = address.toLowerCase().split("::") as [string, string | undefined];
   const left = head ? head.split(":") : [];
   const right = tail ? tail.split(":") : [];
-  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
   if (groups.length !== 8 || !groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return address;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }

@@ -23,7 +23,12 @@ describe("error handlers", () => {
     expect(res.status).toBe(500);
     const text = await res.text();
     expect(JSON.parse(text)).toEqual({
-      error: { message: "The gateway failed to handle the request.", type: "server_error", param: null, code: "internal_error" },
+      error: {
+        message: "The gateway failed to handle the request.",
+        type: "server_error",
+        param: null,
+        code: "internal_error",
+      },
     });
     expect(text).not.toMatch(/secret|stack|\.ts/);
     const logged = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "unhandled error");

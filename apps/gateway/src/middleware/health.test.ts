@@ -19,9 +19,13 @@ describe("health and readiness", () => {
   });
 
   it("GET /ready is 503 when inference is not ready, without its body", async () => {
-    const { app } = testApp({}, {
-      "GET /ready": () => Response.json({ status: "loading", detail: "downloading from https://hub.internal/x" }, { status: 503 }),
-    });
+    const { app } = testApp(
+      {},
+      {
+        "GET /ready": () =>
+          Response.json({ status: "loading", detail: "downloading from https://hub.internal/x" }, { status: 503 }),
+      },
+    );
     const res = await app.request("/ready");
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ status: "not_ready" });
@@ -29,12 +33,15 @@ describe("health and readiness", () => {
 
   it("GET /ready answers a flood of probes from the last check, not with a probe each", async () => {
     let probes = 0;
-    const { app } = testApp({ healthIntervalMs: 60_000 }, {
-      "GET /ready": () => {
-        probes++;
-        return Response.json({ status: "ready" });
+    const { app } = testApp(
+      { healthIntervalMs: 60_000 },
+      {
+        "GET /ready": () => {
+          probes++;
+          return Response.json({ status: "ready" });
+        },
       },
-    });
+    );
     const answers = await Promise.all(Array.from({ length: 50 }, () => app.request("/ready")));
     expect(answers.every((r) => r.status === 200)).toBe(true);
     for (let i = 0; i < 50; i++) expect((await app.request("/ready")).status).toBe(200);

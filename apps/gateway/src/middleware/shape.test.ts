@@ -38,7 +38,12 @@ describe("request shaping", () => {
     expect(res.status).toBe(400);
     const body = (await res.json()) as Envelope;
     expect(body).toEqual({
-      error: { message: "Request body is not valid JSON.", type: "invalid_request_error", param: null, code: "invalid_json" },
+      error: {
+        message: "Request body is not valid JSON.",
+        type: "invalid_request_error",
+        param: null,
+        code: "invalid_json",
+      },
     });
     expect(upstream.calls).toHaveLength(0);
   });
@@ -58,7 +63,11 @@ describe("request shaping", () => {
     );
     expect(res.status).toBe(400);
     const body = (await res.json()) as Envelope;
-    expect(body.error).toMatchObject({ type: "invalid_request_error", code: "invalid_request", param: "messages.0.role" });
+    expect(body.error).toMatchObject({
+      type: "invalid_request_error",
+      code: "invalid_request",
+      param: "messages.0.role",
+    });
     expect(body.error.message).toContain("temperature");
     expect(body.error.message).not.toContain("hf_secretrole");
     expect(body.error.message).not.toContain("very-secret-temp");
@@ -114,8 +123,20 @@ describe("request shaping", () => {
 
   it("relays the chat template's fields to inference as the client wrote them", async () => {
     const { app, upstream } = testApp({}, routes);
-    const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
-    const body = { ...CHAT, max_tokens: 5, tools, tool_choice: "auto", chat_template_kwargs: { enable_thinking: false }, reasoning_format: "none" };
+    const tools = [
+      {
+        type: "function",
+        function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } },
+      },
+    ];
+    const body = {
+      ...CHAT,
+      max_tokens: 5,
+      tools,
+      tool_choice: "auto",
+      chat_template_kwargs: { enable_thinking: false },
+      reasoning_format: "none",
+    };
     const res = await app.request("/v1/chat/completions", chatInit(body));
     expect(res.status).toBe(200);
     expect(JSON.parse(upstream.last()!.body!)).toEqual(body);
@@ -123,10 +144,21 @@ describe("request shaping", () => {
 
   it("relays tool calling as the client wrote it: tool_choice forms, parallel_tool_calls, calls and results in the history", async () => {
     const { app, upstream } = testApp({}, routes);
-    const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+    const tools = [
+      {
+        type: "function",
+        function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } },
+      },
+    ];
     const messages = [
       { role: "user", content: "Weather in Paris?" },
-      { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          { id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
+        ],
+      },
       { role: "tool", tool_call_id: "call_1", content: "21 C" },
     ];
     for (const tool_choice of ["required", { type: "function", function: { name: "get_weather" } }]) {
@@ -139,7 +171,13 @@ describe("request shaping", () => {
 
   it.each([
     [{ tools: [{ type: "code_interpreter" }] }, "tools.0.type"],
-    [{ tools: [{ type: "function", function: { name: "f" } }], tool_choice: { type: "function", function: { name: "g" } } }, "tool_choice"],
+    [
+      {
+        tools: [{ type: "function", function: { name: "f" } }],
+        tool_choice: { type: "function", function: { name: "g" } },
+      },
+      "tool_choice",
+    ],
     [{ tool_choice: "required" }, "tool_choice"],
     [{ messages: [{ role: "tool", content: "21 C" }] }, "messages.0"],
   ])("answers 400 in the envelope, before inference, for tool fields OpenAI refuses: %j", async (fields, param) => {
@@ -180,7 +218,13 @@ describe("request shaping", () => {
 
   it("forwards the caller's JSON, not the schema's output", async () => {
     const { app, upstream } = testApp({}, routes);
-    const body = { ...CHAT, max_tokens: 5, frequency_penalty: 0.5, stream: true, stream_options: { include_usage: true } };
+    const body = {
+      ...CHAT,
+      max_tokens: 5,
+      frequency_penalty: 0.5,
+      stream: true,
+      stream_options: { include_usage: true },
+    };
     await app.request("/v1/chat/completions", chatInit(body));
     const sent = JSON.parse(upstream.last()!.body!);
     expect(sent).toEqual(body);
@@ -212,7 +256,10 @@ describe("clampTokens", () => {
 describe("request shaping: fields, models, encodings, other routes", () => {
   it("drops fields the API does not define before forwarding", async () => {
     const { app, upstream } = testApp({}, routes);
-    await app.request("/v1/chat/completions", chatInit({ ...CHAT, max_tokens: 5, n_threads: 64, slot_id: 3, grammar: "root ::= x" }));
+    await app.request(
+      "/v1/chat/completions",
+      chatInit({ ...CHAT, max_tokens: 5, n_threads: 64, slot_id: 3, grammar: "root ::= x" }),
+    );
     expect(JSON.parse(upstream.last()!.body!)).toEqual({ ...CHAT, max_tokens: 5 });
   });
 
@@ -225,7 +272,12 @@ describe("request shaping: fields, models, encodings, other routes", () => {
 
   it("answers 400 invalid_encoding for a body that is not UTF-8", async () => {
     const { app, upstream } = testApp({}, routes);
-    const bytes = new Uint8Array([...new TextEncoder().encode('{"model":"m","messages":[{"role":"user","content":"'), 0xff, 0xfe, ...new TextEncoder().encode('"}]}')]);
+    const bytes = new Uint8Array([
+      ...new TextEncoder().encode('{"model":"m","messages":[{"role":"user","content":"'),
+      0xff,
+      0xfe,
+      ...new TextEncoder().encode('"}]}'),
+    ]);
     const res = await app.request("/v1/chat/completions", { ...chatInit(""), body: bytes });
     expect(res.status).toBe(400);
     expect(((await res.json()) as Envelope).error.code).toBe("invalid_encoding");
@@ -238,16 +290,29 @@ describe("request shaping: fields, models, encodings, other routes", () => {
     expect(JSON.parse(upstream.last()!.body!).model).toBe("m");
   });
 
-  it.each([["not-served"], ["m"]])("answers 404 model_not_found for a model not served or not allowed (%s)", async (model) => {
-    const { app, upstream } = testApp({ defaultPolicy: { models: ["other"] } }, routes);
-    const res = await app.request("/v1/chat/completions", chatInit({ ...CHAT, model }));
-    expect(res.status).toBe(404);
-    expect(((await res.json()) as Envelope).error).toMatchObject({ code: "model_not_found", param: "model", type: "invalid_request_error" });
-    expect(upstream.api()).toHaveLength(0);
-  });
+  it.each([["not-served"], ["m"]])(
+    "answers 404 model_not_found for a model not served or not allowed (%s)",
+    async (model) => {
+      const { app, upstream } = testApp({ defaultPolicy: { models: ["other"] } }, routes);
+      const res = await app.request("/v1/chat/completions", chatInit({ ...CHAT, model }));
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as Envelope).error).toMatchObject({
+        code: "model_not_found",
+        param: "model",
+        type: "invalid_request_error",
+      });
+      expect(upstream.api()).toHaveLength(0);
+    },
+  );
 
   it("lists only the models the key may use", async () => {
-    const two = { object: "list", data: [{ id: "m", object: "model", created: 1, owned_by: "x" }, { id: "n", object: "model", created: 1, owned_by: "x" }] };
+    const two = {
+      object: "list",
+      data: [
+        { id: "m", object: "model", created: 1, owned_by: "x" },
+        { id: "n", object: "model", created: 1, owned_by: "x" },
+      ],
+    };
     const { app } = testApp({ defaultPolicy: { models: ["n"] } }, { "GET /v1/models": () => Response.json(two) });
     const res = await app.request("/v1/models", { headers: { authorization: `Bearer ${KEY}` } });
     expect(((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual(["n"]);
@@ -265,7 +330,13 @@ describe("request shaping: fields, models, encodings, other routes", () => {
   });
 
   it("validates /v1/embeddings without adding token fields", async () => {
-    const { app, upstream } = testApp({}, { "POST /v1/embeddings": () => Response.json({ object: "list", data: [], model: "m", usage: { prompt_tokens: 1, total_tokens: 1 } }) });
+    const { app, upstream } = testApp(
+      {},
+      {
+        "POST /v1/embeddings": () =>
+          Response.json({ object: "list", data: [], model: "m", usage: { prompt_tokens: 1, total_tokens: 1 } }),
+      },
+    );
     expect((await app.request("/v1/embeddings", chatInit({ model: "m", input: "hello" }))).status).toBe(200);
     expect(JSON.parse(upstream.last()!.body!)).toEqual({ model: "m", input: "hello" });
     const bad = await app.request("/v1/embeddings", chatInit({ model: "m", input: [] }));

@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import { allowsModel, type KeyPolicy } from "../keys/key-policy.ts";
 import type { ModelCatalog } from "../models/model-catalog.ts";
-import type { GatewayEnv, JsonObject, } from "../types.ts";
+import type { GatewayEnv, JsonObject } from "../types.ts";
 import { decodeUtf8 } from "./body.ts";
 
 /**
@@ -70,7 +70,13 @@ export function clampTokens(body: JsonObject, fields: readonly string[], maxToke
 }
 
 const modelNotFound = () =>
-  new ApiError(404, "invalid_request_error", "model_not_found", "The model does not exist or you do not have access to it.", "model");
+  new ApiError(
+    404,
+    "invalid_request_error",
+    "model_not_found",
+    "The model does not exist or you do not have access to it.",
+    "model",
+  );
 
 /** The model a request gets: the requested one if served and allowed, else the first allowed one when none was asked. */
 export function resolveModel(requested: unknown, served: readonly Model[], policy: KeyPolicy): string {
@@ -80,12 +86,19 @@ export function resolveModel(requested: unknown, served: readonly Model[], polic
     return first.id;
   }
   if (typeof requested !== "string") {
-    throw new ApiError(400, "invalid_request_error", "invalid_request", "Invalid request: model: expected string", "model");
+    throw new ApiError(
+      400,
+      "invalid_request_error",
+      "invalid_request",
+      "Invalid request: model: expected string",
+      "model",
+    );
   }
-  for (const model of served) if (model.id === requested) {
-    if (allowsModel(policy, requested)) return requested;
-    break;
-  }
+  for (const model of served)
+    if (model.id === requested) {
+      if (allowsModel(policy, requested)) return requested;
+      break;
+    }
   throw modelNotFound();
 }
 
@@ -134,9 +147,15 @@ export function shapeRequest(options: ShapeOptions): MiddlewareHandler<GatewayEn
     let stripUsage = false;
     if (stream && c.get("meterTokens") !== undefined && options.usageInStream !== true) {
       const streamOptions = json["stream_options"];
-      const asked = typeof streamOptions === "object" && streamOptions !== null && (streamOptions as JsonObject)["include_usage"] === true;
+      const asked =
+        typeof streamOptions === "object" &&
+        streamOptions !== null &&
+        (streamOptions as JsonObject)["include_usage"] === true;
       if (!asked) {
-        json["stream_options"] = { ...(typeof streamOptions === "object" && streamOptions !== null ? streamOptions : {}), include_usage: true };
+        json["stream_options"] = {
+          ...(typeof streamOptions === "object" && streamOptions !== null ? streamOptions : {}),
+          include_usage: true,
+        };
         stripUsage = true;
         changed = true;
       }

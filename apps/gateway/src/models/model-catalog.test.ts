@@ -7,10 +7,14 @@ describe("model catalog", () => {
   it("caches the served list for its TTL, with one fetch for concurrent callers", async () => {
     let now = 0;
     let fetches = 0;
-    const catalog = createModelCatalog({ fetchModels: async () => {
+    const catalog = createModelCatalog({
+      fetchModels: async () => {
         fetches++;
         return [model("m")];
-      }, ttlMs: 1000, now: () => now });
+      },
+      ttlMs: 1000,
+      now: () => now,
+    });
     expect(catalog.fresh()).toBeUndefined();
     await Promise.all([catalog.list(), catalog.list(), catalog.list()]);
     expect(fetches).toBe(1);

@@ -30,7 +30,11 @@ describe("the playground bundle", () => {
     expect(scripts.map((m) => m[1]?.trim())).toEqual(['type="module" src="main.js"']);
     expect(scripts.every((m) => m[2] === "")).toBe(true);
     expect(html).not.toMatch(/<style\b|\sstyle=|\son[a-z]+=|javascript:/i);
-    expect([...html.matchAll(/\b(?:src|href)="([^"]*)"/g)].map((m) => m[1])).toEqual(["data:,", "style.css", "main.js"]);
+    expect([...html.matchAll(/\b(?:src|href)="([^"]*)"/g)].map((m) => m[1])).toEqual([
+      "data:,",
+      "style.css",
+      "main.js",
+    ]);
     // Nothing from another origin: no absolute URL anywhere in what the browser gets.
     for (const [name, asset] of assets) expect(asset.body, name).not.toMatch(/(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}/i);
   });

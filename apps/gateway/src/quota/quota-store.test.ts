@@ -11,7 +11,11 @@ const deadRedis = { status: "reconnecting", defineCommand() {} };
 
 function recorder() {
   const events: string[] = [];
-  const metrics: GatewayMetrics = { ...noMetrics, quotaStore: (e) => events.push(e), quotaStoreUp: (up) => events.push(up ? "up" : "down") };
+  const metrics: GatewayMetrics = {
+    ...noMetrics,
+    quotaStore: (e) => events.push(e),
+    quotaStoreUp: (up) => events.push(up ? "up" : "down"),
+  };
   const lines: string[] = [];
   const logger = createLogger({ write: (line) => lines.push(line) });
   return { events, metrics, lines, logger };

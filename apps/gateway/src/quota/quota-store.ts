@@ -42,7 +42,12 @@ export interface QuotaStore {
    * renewed or released. A gateway that dies with leases held loses them by expiry; nothing ever resets the count
    * while leases are held, and a release never frees more than it took.
    */
-  acquireLease(name: string, key: string, limit: number, ttlMs: number): Promise<{ allowed: boolean; held: number; lease: string }>;
+  acquireLease(
+    name: string,
+    key: string,
+    limit: number,
+    ttlMs: number,
+  ): Promise<{ allowed: boolean; held: number; lease: string }>;
   /** Extends a held lease by `ttlMs` from now (a long stream). */
   renewLease(name: string, key: string, lease: string, ttlMs: number): Promise<void>;
   releaseLease(name: string, key: string, lease: string): Promise<void>;
@@ -80,7 +85,12 @@ interface Limiters {
 }
 
 function toState(quota: Quota, res: RateLimiterRes, allowed: boolean): QuotaState {
-  return { allowed, limit: quota.limit, remaining: Math.max(0, quota.limit - res.consumedPoints), resetMs: Math.max(0, res.msBeforeNext) };
+  return {
+    allowed,
+    limit: quota.limit,
+    remaining: Math.max(0, quota.limit - res.consumedPoints),
+    resetMs: Math.max(0, res.msBeforeNext),
+  };
 }
 
 export function createQuotaStore(options: QuotaStoreOptions = {}): QuotaStore {
@@ -191,7 +201,10 @@ export function createQuotaStore(options: QuotaStoreOptions = {}): QuotaStore {
       const id = leaseKey(name, key);
       return leaseOp(
         async (client) => {
-          const [allowed, held] = (await client.eval(ACQUIRE_LEASE, 1, id, Date.now(), ttlMs, limit, lease)) as [number, number];
+          const [allowed, held] = (await client.eval(ACQUIRE_LEASE, 1, id, Date.now(), ttlMs, limit, lease)) as [
+            number,
+            number,
+          ];
           return { allowed: allowed === 1, held, lease };
         },
         () => localAcquire(id, limit, ttlMs, lease),
@@ -229,7 +242,8 @@ export function createQuotaStore(options: QuotaStoreOptions = {}): QuotaStore {
     },
     async peek(quota, key) {
       const res = await run(quota, (l) => l.get(key));
-      if (res === null) return { allowed: true, limit: quota.limit, remaining: quota.limit, resetMs: quota.windowSec * 1000 };
+      if (res === null)
+        return { allowed: true, limit: quota.limit, remaining: quota.limit, resetMs: quota.windowSec * 1000 };
       return toState(quota, res, res.consumedPoints < quota.limit);
     },
     async add(quota, key, points) {

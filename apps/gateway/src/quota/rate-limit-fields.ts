@@ -33,10 +33,20 @@ export function setQuotaFields(headers: Record<string, string>, quota: Quota, st
 }
 
 /** 429 in the envelope, with Retry-After and the fields of the quota that refused. */
-export function tooManyRequests(quota: Quota, state: QuotaState, message: string, extra?: { quota: Quota; state: QuotaState }): ApiError {
+export function tooManyRequests(
+  quota: Quota,
+  state: QuotaState,
+  message: string,
+  extra?: { quota: Quota; state: QuotaState },
+): ApiError {
   const headers: Record<string, string> = { "Retry-After": String(Math.max(1, seconds(state.resetMs))) };
   if (extra) setQuotaFields(headers, extra.quota, extra.state);
   setQuotaFields(headers, quota, state);
-  const code = quota.name === "tokens" ? "tokens_rate_limit_exceeded" : quota.name === "streams" ? "concurrent_streams_exceeded" : "rate_limit_exceeded";
+  const code =
+    quota.name === "tokens"
+      ? "tokens_rate_limit_exceeded"
+      : quota.name === "streams"
+        ? "concurrent_streams_exceeded"
+        : "rate_limit_exceeded";
   return new ApiError(429, "rate_limit_error", code, message, null, headers);
 }

@@ -17,8 +17,10 @@ const sse = (parts: string[]) =>
 function untilAborted(signal: AbortSignal | undefined): Promise<never> {
   return new Promise((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason), { once: true }));
 }
-const delta = (content: string) => `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
-const usage = (total: number) => `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [], usage: { prompt_tokens: 1, completion_tokens: total - 1, total_tokens: total } })}\n\n`;
+const delta = (content: string) =>
+  `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+const usage = (total: number) =>
+  `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [], usage: { prompt_tokens: 1, completion_tokens: total - 1, total_tokens: total } })}\n\n`;
 
 describe("requests per minute", () => {
   it("advertises the quota on every response and refuses past it with 429, Retry-After and the envelope", async () => {
@@ -33,21 +35,32 @@ describe("requests per minute", () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(59);
     expect(refused.headers.get("ratelimit")).toMatch(/^"requests";r=0;t=/);
-    expect(((await refused.json()) as Envelope).error).toMatchObject({ type: "rate_limit_error", code: "rate_limit_exceeded" });
+    expect(((await refused.json()) as Envelope).error).toMatchObject({
+      type: "rate_limit_error",
+      code: "rate_limit_exceeded",
+    });
     expect(upstream.api()).toHaveLength(2);
   });
 
   it("counts per key, not globally", async () => {
     const other = "sk-other-0123456789abcdef";
-    const { app } = testApp({ apiKeys: ["sk-test-0123456789abcdef", other], defaultPolicy: { requestsPerMinute: 1 } }, { "POST /v1/chat/completions": ok });
+    const { app } = testApp(
+      { apiKeys: ["sk-test-0123456789abcdef", other], defaultPolicy: { requestsPerMinute: 1 } },
+      { "POST /v1/chat/completions": ok },
+    );
     expect((await app.request("/v1/chat/completions", chatInit(CHAT))).status).toBe(200);
     expect((await app.request("/v1/chat/completions", chatInit(CHAT))).status).toBe(429);
-    expect((await app.request("/v1/chat/completions", chatInit(CHAT, { authorization: `Bearer ${other}` }))).status).toBe(200);
+    expect(
+      (await app.request("/v1/chat/completions", chatInit(CHAT, { authorization: `Bearer ${other}` }))).status,
+    ).toBe(200);
   });
 
   it("answers 503 when the shared store is down and the policy is to fail closed", async () => {
     const quotaStore = createQuotaStore({ redis: { status: "end", defineCommand() {} }, failure: "closed" });
-    const { app, upstream } = testApp({ quotaStore, defaultPolicy: { requestsPerMinute: 5 } }, { "POST /v1/chat/completions": ok });
+    const { app, upstream } = testApp(
+      { quotaStore, defaultPolicy: { requestsPerMinute: 5 } },
+      { "POST /v1/chat/completions": ok },
+    );
     const res = await app.request("/v1/chat/completions", chatInit(CHAT));
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("1");
@@ -104,14 +117,26 @@ describe("tokens per minute", () => {
 
 describe("n choices and the Responses API", () => {
   it("charges a request that ends without usage n times its token cap", async () => {
-    const { app } = testApp({ defaultPolicy: { tokensPerMinute: 10_000 } }, { "POST /v1/chat/completions": (call) => untilAborted(call.signal) });
+    const { app } = testApp(
+      { defaultPolicy: { tokensPerMinute: 10_000 } },
+      { "POST /v1/chat/completions": (call) => untilAborted(call.signal) },
+    );
     const client = new AbortController();
-    const pending = app.request(new Request("http://gw/v1/chat/completions", { ...chatInit({ ...CHAT, n: 3, max_tokens: 1000 }), signal: client.signal }));
+    const pending = app.request(
+      new Request("http://gw/v1/chat/completions", {
+        ...chatInit({ ...CHAT, n: 3, max_tokens: 1000 }),
+        signal: client.signal,
+      }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 20));
     client.abort();
     expect((await pending).status).toBe(499);
     await new Promise((resolve) => setTimeout(resolve, 10));
-    const remaining = Number((await app.request("/v1/chat/completions", chatInit({ ...CHAT, max_tokens: 1 }))).headers.get("x-ratelimit-remaining-tokens"));
+    const remaining = Number(
+      (await app.request("/v1/chat/completions", chatInit({ ...CHAT, max_tokens: 1 }))).headers.get(
+        "x-ratelimit-remaining-tokens",
+      ),
+    );
     // The cap is the key's 256 (the gateway clamps max_tokens), three times.
     expect(remaining).toBeLessThanOrEqual(10_000 - 3 * 256);
     expect(remaining).toBeGreaterThan(10_000 - 4 * 256);
@@ -119,14 +144,29 @@ describe("n choices and the Responses API", () => {
 
   it("counts a Responses stream's usage from response.completed, without adding stream_options", async () => {
     const event = (type: string, fields: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...fields })}\n\n`;
-    const completed = event("response.completed", { sequence_number: 2, response: { object: "response", usage: { input_tokens: 3, output_tokens: 7, total_tokens: 10 } } });
+    const completed = event("response.completed", {
+      sequence_number: 2,
+      response: { object: "response", usage: { input_tokens: 3, output_tokens: 7, total_tokens: 10 } },
+    });
     const { app, upstream } = testApp(
       { defaultPolicy: { tokensPerMinute: 10 } },
-      { "POST /v1/responses": () => sse([event("response.created", { sequence_number: 0 }), event("response.output_text.delta", { sequence_number: 1, delta: "a" }), completed]) },
+      {
+        "POST /v1/responses": () =>
+          sse([
+            event("response.created", { sequence_number: 0 }),
+            event("response.output_text.delta", { sequence_number: 1, delta: "a" }),
+            completed,
+          ]),
+      },
     );
     const res = await app.request("/v1/responses", chatInit({ model: "m", input: "hi", stream: true }));
     expect(await res.text()).toContain(completed);
-    expect(JSON.parse(upstream.last()!.body!)).toEqual({ model: "m", input: "hi", stream: true, max_output_tokens: 256 });
+    expect(JSON.parse(upstream.last()!.body!)).toEqual({
+      model: "m",
+      input: "hi",
+      stream: true,
+      max_output_tokens: 256,
+    });
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect((await app.request("/v1/responses", chatInit({ model: "m", input: "hi" }))).status).toBe(429);
   });
@@ -173,7 +213,10 @@ describe("client address quotas", () => {
   const runtime = { remoteAddress: () => "198.51.100.7" };
 
   it("limits anonymous requests per client address", async () => {
-    const { app } = testApp({ allowAnonymous: true, apiKeys: [], ipRequestsPerMinute: 2, runtime }, { "POST /v1/chat/completions": ok });
+    const { app } = testApp(
+      { allowAnonymous: true, apiKeys: [], ipRequestsPerMinute: 2, runtime },
+      { "POST /v1/chat/completions": ok },
+    );
     const init = { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(CHAT) };
     expect((await app.request("/v1/chat/completions", init)).status).toBe(200);
     const second = await app.request("/v1/chat/completions", init);
@@ -185,7 +228,15 @@ describe("client address quotas", () => {
   it("answers 429 instead of 401 once an address has failed authentication too often", async () => {
     const { app } = testApp({ ipRequestsPerMinute: 3, runtime }, { "POST /v1/chat/completions": ok });
     const statuses = [];
-    for (let i = 0; i < 4; i++) statuses.push((await app.request("/v1/chat/completions", chatInit(CHAT, { authorization: `Bearer sk-guess-${i}-0123456789` }))).status);
+    for (let i = 0; i < 4; i++)
+      statuses.push(
+        (
+          await app.request(
+            "/v1/chat/completions",
+            chatInit(CHAT, { authorization: `Bearer sk-guess-${i}-0123456789` }),
+          )
+        ).status,
+      );
     expect(statuses).toEqual([401, 401, 401, 429]);
     // A valid key still works from that address.
     expect((await app.request("/v1/chat/completions", chatInit(CHAT))).status).toBe(200);

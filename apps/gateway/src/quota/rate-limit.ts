@@ -21,12 +21,23 @@ export interface RateLimitOptions {
 }
 
 const storeUnavailable = () =>
-  new ApiError(503, "service_unavailable", "rate_limiter_unavailable", "Rate limiting is unavailable; retry shortly.", null, {
-    "Retry-After": "1",
-  });
+  new ApiError(
+    503,
+    "service_unavailable",
+    "rate_limiter_unavailable",
+    "Rate limiting is unavailable; retry shortly.",
+    null,
+    {
+      "Retry-After": "1",
+    },
+  );
 
 function requestQuota(principal: Principal): Quota {
-  return { name: principal.kind === "key" ? "requests" : "ip", limit: principal.policy.requestsPerMinute, windowSec: MINUTE };
+  return {
+    name: principal.kind === "key" ? "requests" : "ip",
+    limit: principal.policy.requestsPerMinute,
+    windowSec: MINUTE,
+  };
 }
 
 function tokenQuota(principal: Principal): Quota {
@@ -56,7 +67,9 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<GatewayE
     let requestState: QuotaState | undefined;
     let tokenState: QuotaState | undefined;
     if (requests && tokens) {
-      [requestState, tokenState] = await guarded(Promise.all([store.consume(requests, principal.id), store.peek(tokens, principal.id)]));
+      [requestState, tokenState] = await guarded(
+        Promise.all([store.consume(requests, principal.id), store.peek(tokens, principal.id)]),
+      );
     } else if (requests) {
       requestState = await guarded(store.consume(requests, principal.id));
     } else if (tokens) {
@@ -65,7 +78,11 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<GatewayE
 
     if (requests && requestState && !requestState.allowed) {
       metrics.rateLimited(requests.name);
-      throw tooManyRequests(requests, requestState, "Rate limit reached for requests; retry after the time in Retry-After.");
+      throw tooManyRequests(
+        requests,
+        requestState,
+        "Rate limit reached for requests; retry after the time in Retry-After.",
+      );
     }
     if (tokens && tokenState && !tokenState.allowed) {
       metrics.rateLimited("tokens");

@@ -48,7 +48,9 @@ export async function connectRedis(options: RedisConnectOptions): Promise<RedisC
   try {
     await Promise.race([
       client.connect(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error("redis connect timed out")), connectTimeoutMs).unref?.()),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error("redis connect timed out")), connectTimeoutMs).unref?.(),
+      ),
     ]);
     options.logger.info("redis connected: quotas are shared");
   } catch (err) {

@@ -25,18 +25,29 @@ export function streamSlots(options: RateLimitOptions & { leaseSec: number }): M
     if (!state.allowed) {
       metrics.rateLimited("streams");
       const quota: Quota = { name: "streams", limit, windowSec: options.leaseSec };
-      throw tooManyRequests(quota, { allowed: false, limit, remaining: 0, resetMs: 1000 }, "Too many concurrent streams for this key; retry when one ends.");
+      throw tooManyRequests(
+        quota,
+        { allowed: false, limit, remaining: 0, resetMs: 1000 },
+        "Too many concurrent streams for this key; retry when one ends.",
+      );
     }
     let held = true;
-    const renew = setInterval(() => {
-      store.renewLease("streams", principal.id, state.lease, ttlMs).catch((err: unknown) => options.logger?.warn("stream slot not renewed", { err }));
-    }, Math.max(1000, ttlMs / 3));
+    const renew = setInterval(
+      () => {
+        store
+          .renewLease("streams", principal.id, state.lease, ttlMs)
+          .catch((err: unknown) => options.logger?.warn("stream slot not renewed", { err }));
+      },
+      Math.max(1000, ttlMs / 3),
+    );
     (renew as { unref?: () => void }).unref?.();
     const release = () => {
       if (!held) return;
       held = false;
       clearInterval(renew);
-      store.releaseLease("streams", principal.id, state.lease).catch((err: unknown) => options.logger?.warn("stream slot not released", { err }));
+      store
+        .releaseLease("streams", principal.id, state.lease)
+        .catch((err: unknown) => options.logger?.warn("stream slot not released", { err }));
     };
     c.set("releaseStream", release);
     try {

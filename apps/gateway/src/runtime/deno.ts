@@ -72,7 +72,13 @@ const server = Deno.serve(
     port: config.server.port,
     signal: stop.signal,
     onListen: ({ hostname, port }) =>
-      logger.info("listening", { address: `http://${hostname}:${port}`, host: hostname, port, runtime: "deno", ...gateway.summary }),
+      logger.info("listening", {
+        address: `http://${hostname}:${port}`,
+        host: hostname,
+        port,
+        runtime: "deno",
+        ...gateway.summary,
+      }),
   },
   (request, info) => gateway.app.fetch(request, info),
 );

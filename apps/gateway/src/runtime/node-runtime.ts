@@ -37,7 +37,10 @@ export function nodeRuntime(): RuntimeAdapter {
         incoming.once("error", reject);
         // A client that goes away mid-upload: no "end" will come.
         incoming.once("close", () => {
-          if (!incoming.complete) reject(new ApiError(499, "invalid_request_error", "client_closed_request", "The client closed the request."));
+          if (!incoming.complete)
+            reject(
+              new ApiError(499, "invalid_request_error", "client_closed_request", "The client closed the request."),
+            );
         });
       });
     },

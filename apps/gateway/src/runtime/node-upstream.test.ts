@@ -16,7 +16,9 @@ afterEach(async () => {
   }
 });
 
-async function serve(handler: (req: import("node:http").IncomingMessage, res: ServerResponse, body: string) => void): Promise<{ url: string; sockets: Set<Socket> }> {
+async function serve(
+  handler: (req: import("node:http").IncomingMessage, res: ServerResponse, body: string) => void,
+): Promise<{ url: string; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();
   const server = createServer(async (req, res) => {
     let body = "";
@@ -166,9 +168,14 @@ describe("node upstream transport", () => {
   it("gives up on a blackholed replica after the connect deadline instead of the kernel's two minutes", async () => {
     // A listener that never accepts: once its accept queue is full, the kernel drops further SYNs, as a firewall
     // that silently drops packets would.
-    const listener = spawn("python3", ["-c", "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)"]);
+    const listener = spawn("python3", [
+      "-c",
+      "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)",
+    ]);
     try {
-      const port = await new Promise<number>((resolve) => listener.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))));
+      const port = await new Promise<number>((resolve) =>
+        listener.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))),
+      );
       const fillers = Array.from({ length: 4 }, () => connect({ host: "127.0.0.1", port }).on("error", () => {}));
       await sleep(100);
       const started = Date.now();
@@ -208,7 +215,9 @@ describe("node upstream transport", () => {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok");
     });
     const { fetch } = createNodeUpstream({ maxConnections: 1, maxWaiting: 1 });
-    const results = await Promise.allSettled(Array.from({ length: 3 }, () => fetch(`${url}/`, init()).then((r) => r.text())));
+    const results = await Promise.allSettled(
+      Array.from({ length: 3 }, () => fetch(`${url}/`, init()).then((r) => r.text())),
+    );
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
     expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(UpstreamSaturatedError);
     expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: "upstream_saturated" });

@@ -100,7 +100,8 @@ class ChunkedDecoder {
       this.#line = "";
       if (this.#state === "size") {
         const size = Number.parseInt(line.split(";")[0]!.trim(), 16);
-        if (!Number.isFinite(size) || size < 0 || !/^[0-9a-f]+$/i.test(line.split(";")[0]!.trim())) throw new UpstreamProtocolError("bad chunk size");
+        if (!Number.isFinite(size) || size < 0 || !/^[0-9a-f]+$/i.test(line.split(";")[0]!.trim()))
+          throw new UpstreamProtocolError("bad chunk size");
         if (size === 0) this.#state = "trailers";
         else {
           this.#remaining = size;
@@ -179,7 +180,8 @@ class Exchange implements UpstreamResponse {
 
   #onEnd = () => {
     if (this.#finished || this.#failed) return;
-    if (!this.#headResolved) return this.#fail(Object.assign(new Error("socket closed before a response"), { code: "ECONNRESET" }));
+    if (!this.#headResolved)
+      return this.#fail(Object.assign(new Error("socket closed before a response"), { code: "ECONNRESET" }));
     if (this.#framing.kind === "close") return this.#finish(false);
     this.#fail(new UpstreamProtocolError("connection closed mid-body"));
   };
@@ -308,7 +310,8 @@ class Exchange implements UpstreamResponse {
     this.#stream ??= new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
-          for (const part of this.#pending) controller.enqueue(new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+          for (const part of this.#pending)
+            controller.enqueue(new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
           this.#pending = [];
           if (this.#failed) controller.error(this.#failed);
           else if (this.#finished) controller.close();
@@ -339,8 +342,16 @@ export function createNodeUpstream(options: NodeUpstreamOptions = {}): { fetch: 
     let origin = origins.get(base);
     if (origin === undefined) {
       const url = new URL(base);
-      if (url.protocol !== "http:") throw new TypeError("only http:// inference URLs are supported by the Node transport");
-      origin = { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 80), hostHeader: url.host, idle: [], open: 0, waiting: [] };
+      if (url.protocol !== "http:")
+        throw new TypeError("only http:// inference URLs are supported by the Node transport");
+      origin = {
+        host: url.hostname.replace(/^\[|\]$/g, ""),
+        port: Number(url.port || 80),
+        hostHeader: url.host,
+        idle: [],
+        open: 0,
+        waiting: [],
+      };
       origins.set(base, origin);
     }
     return origin;
@@ -424,7 +435,9 @@ export function createNodeUpstream(options: NodeUpstreamOptions = {}): { fetch: 
     }
     if (origin.open < maxConnections) return { socket: await open(origin, signal), reused: false };
     if (origin.waiting.length >= maxWaiting) {
-      throw new UpstreamSaturatedError(`all ${maxConnections} connections to the replica are busy and ${maxWaiting} requests wait`);
+      throw new UpstreamSaturatedError(
+        `all ${maxConnections} connections to the replica are busy and ${maxWaiting} requests wait`,
+      );
     }
     // Wait for a connection, but never past the request's own end (client gone, deadline).
     const next = await new Promise<Socket | Error>((resolve) => {
@@ -450,17 +463,28 @@ export function createNodeUpstream(options: NodeUpstreamOptions = {}): { fetch: 
     return { socket: next, reused: true };
   }
 
-  function send(origin: Origin, path: string, init: UpstreamInit, socket: Socket): Promise<{ response: UpstreamResponse; exchange: Exchange }> {
+  function send(
+    origin: Origin,
+    path: string,
+    init: UpstreamInit,
+    socket: Socket,
+  ): Promise<{ response: UpstreamResponse; exchange: Exchange }> {
     let head = `${init.method} ${path} HTTP/1.1\r\nhost: ${origin.hostHeader}\r\n`;
     for (const name in init.headers) head += `${name}: ${init.headers[name]}\r\n`;
     const body = init.body;
     if (body !== undefined) head += `content-length: ${Buffer.byteLength(body)}\r\n`;
     head += "\r\n";
     return new Promise((resolve, reject) => {
-      const exchange: Exchange = new Exchange(socket, init.signal, maxHeadBytes, (s, reusable) => release(origin, s, reusable), {
-        resolve: (response) => resolve({ response, exchange }),
-        reject: (err) => reject(Object.assign(err, { exchange })),
-      });
+      const exchange: Exchange = new Exchange(
+        socket,
+        init.signal,
+        maxHeadBytes,
+        (s, reusable) => release(origin, s, reusable),
+        {
+          resolve: (response) => resolve({ response, exchange }),
+          reject: (err) => reject(Object.assign(err, { exchange })),
+        },
+      );
       socket.write(body === undefined ? head : head + body);
     });
   }

@@ -41,7 +41,13 @@ const upstream = config.inferenceUrls.every((u) => u.startsWith("http://"))
 
 let gateway: Awaited<ReturnType<typeof startGateway>>;
 try {
-  gateway = await startGateway({ config, logger, runtime: nodeRuntime(), fetch: upstream?.fetch, readTextFile: (path) => readFile(path, "utf8") });
+  gateway = await startGateway({
+    config,
+    logger,
+    runtime: nodeRuntime(),
+    fetch: upstream?.fetch,
+    readTextFile: (path) => readFile(path, "utf8"),
+  });
 } catch (err) {
   // KeyFileError names paths in the file, never values; a read error names the file.
   console.error(`gateway: cannot load keys: ${err instanceof Error ? err.message : String(err)}`);
@@ -67,7 +73,13 @@ if (config.keysFile !== undefined) {
 
 const server = serve({ fetch: gateway.app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
   const host = info.family === "IPv6" ? `[${info.address}]` : info.address;
-  logger.info("listening", { address: `http://${host}:${info.port}`, host: info.address, port: info.port, runtime: "node", ...gateway.summary });
+  logger.info("listening", {
+    address: `http://${host}:${info.port}`,
+    host: info.address,
+    port: info.port,
+    runtime: "node",
+    ...gateway.summary,
+  });
 }) as Server;
 server.keepAliveTimeout = 65_000;
 

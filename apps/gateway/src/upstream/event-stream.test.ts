@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { relayEventStream } from "./event-stream.ts";
 
 const encoder = new TextEncoder();
-const chunk = (content: string) => `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { content } }] })}\n\n`;
+const chunk = (content: string) =>
+  `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { content } }] })}\n\n`;
 const usageChunk = `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } })}\n\n`;
 
 function source(parts: string[], error?: Error): ReadableStream<Uint8Array> {
@@ -26,7 +27,11 @@ describe("relayEventStream", () => {
     let reported: unknown;
     let ends = 0;
     const text = await read(
-      relayEventStream(source(parts), { onUsage: (usage, events) => (reported = { usage, events }), onBreak: () => null, onEnd: () => ends++ }),
+      relayEventStream(source(parts), {
+        onUsage: (usage, events) => (reported = { usage, events }),
+        onBreak: () => null,
+        onEnd: () => ends++,
+      }),
     );
     expect(text).toBe(parts.join(""));
     expect(reported).toEqual({ usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }, events: 3 });
@@ -37,11 +42,14 @@ describe("relayEventStream", () => {
     const withNullUsage = `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: "x" } }], usage: null })}\n\n`;
     let tokens = 0;
     const text = await read(
-      relayEventStream(source([chunk("a"), withNullUsage, usageChunk.slice(0, 20), usageChunk.slice(20), "data: [DONE]\n\n"]), {
-        stripUsage: true,
-        onUsage: (usage) => (tokens = usage?.total_tokens ?? 0),
-        onBreak: () => null,
-      }),
+      relayEventStream(
+        source([chunk("a"), withNullUsage, usageChunk.slice(0, 20), usageChunk.slice(20), "data: [DONE]\n\n"]),
+        {
+          stripUsage: true,
+          onUsage: (usage) => (tokens = usage?.total_tokens ?? 0),
+          onBreak: () => null,
+        },
+      ),
     );
     expect(tokens).toBe(5);
     expect(text).not.toContain("usage");
@@ -59,14 +67,23 @@ describe("relayEventStream", () => {
       const deltas = text
         .split("\n\n")
         .filter((block) => block.startsWith("data: {"))
-        .flatMap((block) => (JSON.parse(block.slice(6)) as { choices: Array<{ delta: { tool_calls?: unknown[] } }> }).choices.flatMap((c) => c.delta.tool_calls ?? []));
+        .flatMap((block) =>
+          (JSON.parse(block.slice(6)) as { choices: Array<{ delta: { tool_calls?: unknown[] } }> }).choices.flatMap(
+            (c) => c.delta.tool_calls ?? [],
+          ),
+        );
       expect(deltas).toEqual([opening, fragment]);
     }
   });
 
   it("counts data events when no usage comes", async () => {
     let reported: unknown;
-    await read(relayEventStream(source([chunk("a"), chunk("b"), "data: [DONE]\n\n"]), { onUsage: (usage, events) => (reported = { usage, events }), onBreak: () => null }));
+    await read(
+      relayEventStream(source([chunk("a"), chunk("b"), "data: [DONE]\n\n"]), {
+        onUsage: (usage, events) => (reported = { usage, events }),
+        onBreak: () => null,
+      }),
+    );
     expect(reported).toEqual({ usage: undefined, events: 2 });
   });
 

@@ -34,7 +34,10 @@ function serialize(event: EventSourceMessage, data: string): string {
   return `${out}\n`;
 }
 
-export function relayEventStream(body: ReadableStream<Uint8Array>, options: RelayEventStreamOptions): ReadableStream<Uint8Array> {
+export function relayEventStream(
+  body: ReadableStream<Uint8Array>,
+  options: RelayEventStreamOptions,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   const watch = options.onUsage !== undefined || options.stripUsage === true;
   const strip = options.stripUsage === true;

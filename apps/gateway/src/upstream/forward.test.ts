@@ -60,7 +60,9 @@ describe("forwarding", () => {
     const res = await app.request("/v1/models", { headers: { "x-request-id": "req-401" } });
     expect(res.status).toBe(401);
     expect(res.headers.get("x-request-id")).toBe("req-401");
-    expect((await app.request("/nope", { headers: { "x-request-id": "req-404" } })).headers.get("x-request-id")).toBe("req-404");
+    expect((await app.request("/nope", { headers: { "x-request-id": "req-404" } })).headers.get("x-request-id")).toBe(
+      "req-404",
+    );
   });
 
   it("serves GET /v1/models from inference's list, cached", async () => {
@@ -75,23 +77,27 @@ describe("forwarding", () => {
   });
 
   it("copies only safe response headers, and adds secure headers", async () => {
-    const { app } = testApp({}, {
-      "POST /v1/chat/completions": () =>
-        new Response(JSON.stringify({ ok: 1 }), {
-          headers: {
-            "content-type": "application/json",
-            "cache-control": "no-store",
-            server: "inference/1.0",
-            "x-powered-by": "hono",
-            "x-internal-host": "10.0.0.5:8081",
-            "set-cookie": "a=b",
-          },
-        }),
-    });
+    const { app } = testApp(
+      {},
+      {
+        "POST /v1/chat/completions": () =>
+          new Response(JSON.stringify({ ok: 1 }), {
+            headers: {
+              "content-type": "application/json",
+              "cache-control": "no-store",
+              server: "inference/1.0",
+              "x-powered-by": "hono",
+              "x-internal-host": "10.0.0.5:8081",
+              "set-cookie": "a=b",
+            },
+          }),
+      },
+    );
     const res = await app.request("/v1/chat/completions", chatInit(CHAT));
     expect(res.headers.get("content-type")).toBe("application/json");
     expect(res.headers.get("cache-control")).toBe("no-store");
-    for (const name of ["server", "x-powered-by", "x-internal-host", "set-cookie"]) expect(res.headers.get(name)).toBeNull();
+    for (const name of ["server", "x-powered-by", "x-internal-host", "set-cookie"])
+      expect(res.headers.get(name)).toBeNull();
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
   });
 
@@ -131,13 +137,16 @@ describe("forwarding", () => {
     const message =
       "model load failed: GET https://huggingface.co/org/m/resolve/main/m.gguf?token=x with hf_abcdefghijklmnop " +
       "from 10.1.2.3:8081 (also [::1]:9000 and 192.168.0.7), cache /root/.cache/huggingface/hub/m.gguf, inference.internal:8081";
-    const { app } = testApp({}, {
-      "POST /v1/chat/completions": () =>
-        Response.json(
-          { error: { message, type: "service_unavailable", param: null, code: "model_loading" } },
-          { status: 503, headers: { "retry-after": "5", server: "secret" } },
-        ),
-    });
+    const { app } = testApp(
+      {},
+      {
+        "POST /v1/chat/completions": () =>
+          Response.json(
+            { error: { message, type: "service_unavailable", param: null, code: "model_loading" } },
+            { status: 503, headers: { "retry-after": "5", server: "secret" } },
+          ),
+      },
+    );
     const res = await app.request("/v1/chat/completions", chatInit(CHAT));
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("5");
@@ -146,20 +155,39 @@ describe("forwarding", () => {
     expect(body.error.type).toBe("service_unavailable");
     expect(body.error.code).toBe("model_loading");
     expect(body.error.message).toMatch(/^model load failed: GET \[url\] with \[token\] from \[address\]/);
-    for (const leak of ["huggingface.co", "hf_abc", "10.1.2.3", "::1", "9000", "192.168", "/root", "inference.internal", "8081"]) {
+    for (const leak of [
+      "huggingface.co",
+      "hf_abc",
+      "10.1.2.3",
+      "::1",
+      "9000",
+      "192.168",
+      "/root",
+      "inference.internal",
+      "8081",
+    ]) {
       expect(body.error.message).not.toContain(leak);
     }
   });
 
   it("turns a non-JSON upstream error into a generic 502", async () => {
-    const { app } = testApp({}, {
-      "POST /v1/chat/completions": () => new Response("<html>nginx at 10.0.0.1</html>", { status: 500, headers: { "content-type": "text/html" } }),
-    });
+    const { app } = testApp(
+      {},
+      {
+        "POST /v1/chat/completions": () =>
+          new Response("<html>nginx at 10.0.0.1</html>", { status: 500, headers: { "content-type": "text/html" } }),
+      },
+    );
     const res = await app.request("/v1/chat/completions", chatInit(CHAT));
     expect(res.status).toBe(502);
     const text = await res.text();
     expect(JSON.parse(text)).toEqual({
-      error: { message: "The inference service returned an invalid response.", type: "server_error", param: null, code: "upstream_error" },
+      error: {
+        message: "The inference service returned an invalid response.",
+        type: "server_error",
+        param: null,
+        code: "upstream_error",
+      },
     });
     expect(text).not.toContain("10.0.0.1");
   });
@@ -168,24 +196,27 @@ describe("forwarding", () => {
     let upstreamDone = false;
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
-    const { app } = testApp({}, {
-      "POST /v1/chat/completions": () =>
-        new Response(
-          new ReadableStream<Uint8Array>({
-            async start(controller) {
-              controller.enqueue(encoder.encode(chunk("Hel")));
-              await released; // the rest only once the client has seen the first chunk
-              await sleep(20);
-              controller.enqueue(encoder.encode(chunk("lo")));
-              await sleep(20);
-              controller.enqueue(encoder.encode("data: [DONE]\n\n"));
-              upstreamDone = true;
-              controller.close();
-            },
-          }),
-          { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } },
-        ),
-    });
+    const { app } = testApp(
+      {},
+      {
+        "POST /v1/chat/completions": () =>
+          new Response(
+            new ReadableStream<Uint8Array>({
+              async start(controller) {
+                controller.enqueue(encoder.encode(chunk("Hel")));
+                await released; // the rest only once the client has seen the first chunk
+                await sleep(20);
+                controller.enqueue(encoder.encode(chunk("lo")));
+                await sleep(20);
+                controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+                upstreamDone = true;
+                controller.close();
+              },
+            }),
+            { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } },
+          ),
+      },
+    );
     const res = await app.request("/v1/chat/completions", chatInit({ ...CHAT, stream: true }));
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
@@ -207,14 +238,19 @@ describe("forwarding", () => {
 
   it("propagates a client abort to the upstream request", async () => {
     let seen: UpstreamCall | undefined;
-    const { app } = testApp({}, {
-      "POST /v1/chat/completions": (call) => {
-        seen = call;
-        return untilAborted(call.signal);
+    const { app } = testApp(
+      {},
+      {
+        "POST /v1/chat/completions": (call) => {
+          seen = call;
+          return untilAborted(call.signal);
+        },
       },
-    });
+    );
     const client = new AbortController();
-    const pending = app.request(new Request("http://gw/v1/chat/completions", { ...chatInit(CHAT), signal: client.signal }));
+    const pending = app.request(
+      new Request("http://gw/v1/chat/completions", { ...chatInit(CHAT), signal: client.signal }),
+    );
     await sleep(20);
     expect(seen?.signal?.aborted).toBe(false);
     client.abort();
@@ -225,14 +261,19 @@ describe("forwarding", () => {
 
   it("propagates a client abort mid-stream to the upstream signal", async () => {
     let seen: UpstreamCall | undefined;
-    const { app } = testApp({}, {
-      "POST /v1/chat/completions": (call) => {
-        seen = call;
-        return oneChunkThenHang(call);
+    const { app } = testApp(
+      {},
+      {
+        "POST /v1/chat/completions": (call) => {
+          seen = call;
+          return oneChunkThenHang(call);
+        },
       },
-    });
+    );
     const client = new AbortController();
-    const res = await app.request(new Request("http://gw/v1/chat/completions", { ...chatInit({ ...CHAT, stream: true }), signal: client.signal }));
+    const res = await app.request(
+      new Request("http://gw/v1/chat/completions", { ...chatInit({ ...CHAT, stream: true }), signal: client.signal }),
+    );
     const reader = res.body!.getReader();
     await reader.read();
     expect(seen!.signal!.aborted).toBe(false);
@@ -242,11 +283,16 @@ describe("forwarding", () => {
   });
 
   it("charges a stream the client leaves after one chunk its prompt and its whole token cap", async () => {
-    const { app } = testApp({ defaultPolicy: { tokensPerMinute: 1000 } }, {
-      "POST /v1/chat/completions": (call) => oneChunkThenHang(call),
-    });
+    const { app } = testApp(
+      { defaultPolicy: { tokensPerMinute: 1000 } },
+      {
+        "POST /v1/chat/completions": (call) => oneChunkThenHang(call),
+      },
+    );
     const client = new AbortController();
-    const res = await app.request(new Request("http://gw/v1/chat/completions", { ...chatInit({ ...CHAT, stream: true }), signal: client.signal }));
+    const res = await app.request(
+      new Request("http://gw/v1/chat/completions", { ...chatInit({ ...CHAT, stream: true }), signal: client.signal }),
+    );
     const reader = res.body!.getReader();
     await reader.read();
     client.abort();
@@ -254,28 +300,50 @@ describe("forwarding", () => {
     await sleep(10);
     const next = await app.request("/v1/models", { headers: auth });
     expect(next.status).toBe(200);
-    const remaining = Number((await app.request("/v1/chat/completions", chatInit({ ...CHAT, max_tokens: 1 }))).headers.get("x-ratelimit-remaining-tokens"));
+    const remaining = Number(
+      (await app.request("/v1/chat/completions", chatInit({ ...CHAT, max_tokens: 1 }))).headers.get(
+        "x-ratelimit-remaining-tokens",
+      ),
+    );
     expect(remaining).toBeLessThanOrEqual(1000 - 256); // the cap (256) at least, plus the prompt's estimate
   });
 
   it("charges a JSON request the client aborts before the answer its prompt and its cap", async () => {
-    const { app } = testApp({ defaultPolicy: { tokensPerMinute: 1000 } }, { "POST /v1/chat/completions": (call) => untilAborted(call.signal) });
+    const { app } = testApp(
+      { defaultPolicy: { tokensPerMinute: 1000 } },
+      { "POST /v1/chat/completions": (call) => untilAborted(call.signal) },
+    );
     const client = new AbortController();
-    const pending = app.request(new Request("http://gw/v1/chat/completions", { ...chatInit(CHAT), signal: client.signal }));
+    const pending = app.request(
+      new Request("http://gw/v1/chat/completions", { ...chatInit(CHAT), signal: client.signal }),
+    );
     await sleep(20);
     client.abort();
     expect((await pending).status).toBe(499);
-    const remaining = Number((await app.request("/v1/chat/completions", chatInit({ ...CHAT, max_tokens: 1 }))).headers.get("x-ratelimit-remaining-tokens"));
+    const remaining = Number(
+      (await app.request("/v1/chat/completions", chatInit({ ...CHAT, max_tokens: 1 }))).headers.get(
+        "x-ratelimit-remaining-tokens",
+      ),
+    );
     expect(remaining).toBeLessThanOrEqual(1000 - 256);
   });
 
   it("charges nothing for a request inference refuses, and the usage for one it answers", async () => {
-    const { app } = testApp({ defaultPolicy: { tokensPerMinute: 1000 } }, {
-      "POST /v1/chat/completions": () => Response.json({ error: { message: "bad", type: "invalid_request_error", param: null, code: "x" } }, { status: 400 }),
-    });
+    const { app } = testApp(
+      { defaultPolicy: { tokensPerMinute: 1000 } },
+      {
+        "POST /v1/chat/completions": () =>
+          Response.json(
+            { error: { message: "bad", type: "invalid_request_error", param: null, code: "x" } },
+            { status: 400 },
+          ),
+      },
+    );
     expect((await app.request("/v1/chat/completions", chatInit(CHAT))).status).toBe(400);
     await sleep(10);
-    expect((await app.request("/v1/chat/completions", chatInit(CHAT))).headers.get("x-ratelimit-remaining-tokens")).toBe("1000");
+    expect(
+      (await app.request("/v1/chat/completions", chatInit(CHAT))).headers.get("x-ratelimit-remaining-tokens"),
+    ).toBe("1000");
   });
 
   it("ends a stream that times out mid-way with an SSE error event", async () => {
@@ -307,16 +375,28 @@ describe("forwarding: the internal key, replicas, backpressure", () => {
   const INTERNAL = "internal-inference-key-0123456789";
 
   it("sends the internal key to inference only, and scrubs it from anything relayed", async () => {
-    const { app, upstream } = testApp({ inferenceApiKey: INTERNAL }, {
-      "POST /v1/chat/completions": (call) =>
-        Response.json(
-          { error: { message: `bad request with header ${call.headers.get("authorization")} (key ${INTERNAL})`, type: "invalid_request_error", param: null, code: null } },
-          { status: 400 },
-        ),
-    });
+    const { app, upstream } = testApp(
+      { inferenceApiKey: INTERNAL },
+      {
+        "POST /v1/chat/completions": (call) =>
+          Response.json(
+            {
+              error: {
+                message: `bad request with header ${call.headers.get("authorization")} (key ${INTERNAL})`,
+                type: "invalid_request_error",
+                param: null,
+                code: null,
+              },
+            },
+            { status: 400 },
+          ),
+      },
+    );
     const res = await app.request("/v1/chat/completions", chatInit(CHAT));
     expect(upstream.last()!.headers.get("authorization")).toBe(`Bearer ${INTERNAL}`);
-    expect(upstream.calls.find((c) => c.path === "/v1/models")!.headers.get("authorization")).toBe(`Bearer ${INTERNAL}`);
+    expect(upstream.calls.find((c) => c.path === "/v1/models")!.headers.get("authorization")).toBe(
+      `Bearer ${INTERNAL}`,
+    );
     expect(res.status).toBe(400);
     const text = await res.text();
     expect(text).toContain("bad request with header");
@@ -325,10 +405,23 @@ describe("forwarding: the internal key, replicas, backpressure", () => {
   });
 
   it("turns inference refusing the internal key into a 502, not an authentication error for the client", async () => {
-    const { app } = testApp({ inferenceApiKey: "wrong-internal-key-0123456789" }, {
-      "POST /v1/chat/completions": () =>
-        Response.json({ error: { message: "Incorrect API key provided.", type: "authentication_error", param: null, code: "invalid_api_key" } }, { status: 401 }),
-    });
+    const { app } = testApp(
+      { inferenceApiKey: "wrong-internal-key-0123456789" },
+      {
+        "POST /v1/chat/completions": () =>
+          Response.json(
+            {
+              error: {
+                message: "Incorrect API key provided.",
+                type: "authentication_error",
+                param: null,
+                code: "invalid_api_key",
+              },
+            },
+            { status: 401 },
+          ),
+      },
+    );
     const res = await app.request("/v1/chat/completions", chatInit(CHAT));
     expect(res.status).toBe(502);
     expect(((await res.json()) as Envelope).error).toMatchObject({ type: "server_error", code: "upstream_error" });
@@ -336,18 +429,20 @@ describe("forwarding: the internal key, replicas, backpressure", () => {
 
   it("retries a refused connection once on another replica and marks the first one down", async () => {
     const seen: string[] = [];
-    const { app } = testApp(
-      {
-        inferenceUrls: ["http://replica-a:1", "http://replica-b:2"],
-        fetch: async (url, init) => {
-          seen.push(new URL(url).host);
-          if (url.includes("/v1/models")) return Response.json({ object: "list", data: [{ id: "m", object: "model", created: 1, owned_by: "x" }] });
-          if (url.includes("replica-a")) throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
-          void init;
-          return ok();
-        },
+    const { app } = testApp({
+      inferenceUrls: ["http://replica-a:1", "http://replica-b:2"],
+      fetch: async (url, init) => {
+        seen.push(new URL(url).host);
+        if (url.includes("/v1/models"))
+          return Response.json({ object: "list", data: [{ id: "m", object: "model", created: 1, owned_by: "x" }] });
+        if (url.includes("replica-a"))
+          throw new TypeError("fetch failed", {
+            cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+          });
+        void init;
+        return ok();
       },
-    );
+    });
     for (let i = 0; i < 3; i++) expect((await app.request("/v1/chat/completions", chatInit(CHAT))).status).toBe(200);
     const chats = seen.slice(1);
     // replica-a refused once, then is skipped as unhealthy.
@@ -358,12 +453,15 @@ describe("forwarding: the internal key, replicas, backpressure", () => {
   it("sheds load with 503 overloaded and Retry-After when every replica is at its in-flight cap", async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const { app } = testApp({ limits: { maxInflightPerReplica: 1 } }, {
-      "POST /v1/chat/completions": async () => {
-        await held;
-        return ok();
+    const { app } = testApp(
+      { limits: { maxInflightPerReplica: 1 } },
+      {
+        "POST /v1/chat/completions": async () => {
+          await held;
+          return ok();
+        },
       },
-    });
+    );
     await app.request("/v1/models", { headers: auth }); // the model list, fetched before the slot is taken
     const first = app.request("/v1/chat/completions", chatInit(CHAT));
     await sleep(10);

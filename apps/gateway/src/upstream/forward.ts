@@ -47,12 +47,19 @@ export const RELAYED_HEADERS = ["content-type", "cache-control", "retry-after"] 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 const unavailable = () =>
-  new ApiError(503, "service_unavailable", "upstream_unavailable", "The inference service is unavailable.", null, { "Retry-After": "1" });
+  new ApiError(503, "service_unavailable", "upstream_unavailable", "The inference service is unavailable.", null, {
+    "Retry-After": "1",
+  });
 const overloaded = () =>
-  new ApiError(503, "service_unavailable", "overloaded", "The inference service is at capacity; retry shortly.", null, { "Retry-After": "1" });
-const timedOut = () => new ApiError(504, "server_error", "upstream_timeout", "The inference service did not respond in time.");
-const badUpstream = () => new ApiError(502, "server_error", "upstream_error", "The inference service returned an invalid response.");
-const clientClosed = () => new ApiError(499, "invalid_request_error", "client_closed_request", "The client closed the request.");
+  new ApiError(503, "service_unavailable", "overloaded", "The inference service is at capacity; retry shortly.", null, {
+    "Retry-After": "1",
+  });
+const timedOut = () =>
+  new ApiError(504, "server_error", "upstream_timeout", "The inference service did not respond in time.");
+const badUpstream = () =>
+  new ApiError(502, "server_error", "upstream_error", "The inference service returned an invalid response.");
+const clientClosed = () =>
+  new ApiError(499, "invalid_request_error", "client_closed_request", "The client closed the request.");
 
 export function relayedHeaders(from: UpstreamResponse["headers"]): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -74,7 +81,12 @@ function isEventStream(headers: UpstreamResponse["headers"]): boolean {
 function connectionRefused(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (code === "ECONNREFUSED" || code === "UND_ERR_CONNECT_TIMEOUT" || /ECONNREFUSED|Connection refused/i.test(e.message)) return true;
+    if (
+      code === "ECONNREFUSED" ||
+      code === "UND_ERR_CONNECT_TIMEOUT" ||
+      /ECONNREFUSED|Connection refused/i.test(e.message)
+    )
+      return true;
     if (code === "ETIMEDOUT" && /^connect timed out/.test(e.message)) return true;
   }
   return false;
@@ -120,7 +132,9 @@ class Deadline {
   #abort(reason: "client" | "timeout"): void {
     if (this.reason !== null) return;
     this.reason = reason;
-    this.controller.abort(new DOMException(reason === "client" ? "client closed the request" : "upstream timeout", "AbortError"));
+    this.controller.abort(
+      new DOMException(reason === "client" ? "client closed the request" : "upstream timeout", "AbortError"),
+    );
   }
   dispose(): void {
     clearTimeout(this.#timer);
@@ -146,11 +160,20 @@ export function createForwarder(options: ForwardOptions): Forwarder {
     return headers;
   }
 
-  async function relayError(c: Context<GatewayEnv>, upstream: UpstreamResponse, requestId: string, path: string): Promise<Response> {
+  async function relayError(
+    c: Context<GatewayEnv>,
+    upstream: UpstreamResponse,
+    requestId: string,
+    path: string,
+  ): Promise<Response> {
     if (upstream.status === 401 || upstream.status === 403) {
       // Inference refusing the gateway is the deployment's problem (INFERENCE_API_KEY), not the client's key.
       await upstream.body?.cancel().catch(() => {});
-      logger.error("inference refused the gateway's request: check INFERENCE_API_KEY on both", { requestId, path, status: upstream.status });
+      logger.error("inference refused the gateway's request: check INFERENCE_API_KEY on both", {
+        requestId,
+        path,
+        status: upstream.status,
+      });
       throw badUpstream();
     }
     let text = "";
@@ -177,7 +200,12 @@ export function createForwarder(options: ForwardOptions): Forwarder {
   }
 
   /** Sends to a replica; on a refused connection, marks it down and tries one other replica. */
-  async function send(path: string, requestId: string, body: string, deadline: Deadline): Promise<{ response: UpstreamResponse; replica: Replica }> {
+  async function send(
+    path: string,
+    requestId: string,
+    body: string,
+    deadline: Deadline,
+  ): Promise<{ response: UpstreamResponse; replica: Replica }> {
     let replica = pool.acquire();
     if (replica === undefined) throw overloaded();
     for (let attempt = 0; ; attempt++) {
@@ -196,7 +224,11 @@ export function createForwarder(options: ForwardOptions): Forwarder {
           pool.setHealth(replica, false);
           const next = pool.acquire(replica);
           if (next !== undefined) {
-            logger.warn("inference replica refused the connection; retrying on another", { requestId, path, replica: replica.name });
+            logger.warn("inference replica refused the connection; retrying on another", {
+              requestId,
+              path,
+              replica: replica.name,
+            });
             replica = next;
             continue;
           }
@@ -269,10 +301,18 @@ export function createForwarder(options: ForwardOptions): Forwarder {
               }
               if (deadline.reason === "timeout") {
                 logger.warn("inference timed out mid-stream", { requestId, path, timeoutMs });
-                return sseError(errorEnvelope("server_error", "The inference service did not respond in time.", { code: "upstream_timeout" }));
+                return sseError(
+                  errorEnvelope("server_error", "The inference service did not respond in time.", {
+                    code: "upstream_timeout",
+                  }),
+                );
               }
               logger.warn("inference stream broke", { requestId, path, err });
-              return sseError(errorEnvelope("server_error", "The inference service closed the stream unexpectedly.", { code: "upstream_error" }));
+              return sseError(
+                errorEnvelope("server_error", "The inference service closed the stream unexpectedly.", {
+                  code: "upstream_error",
+                }),
+              );
             },
             onEnd: () => {
               metrics.streamClosed();

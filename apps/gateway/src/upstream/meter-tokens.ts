@@ -30,7 +30,10 @@ const UNMETERED: ExchangeTokens = {
 };
 
 /** Reserves the prompt's estimate on `meter` (set by `rateLimit()` when the principal's tokens are metered). */
-export function meterTokens(meter: TokenMeter | undefined, shaped: Pick<ShapedRequest, "body" | "json">): ExchangeTokens {
+export function meterTokens(
+  meter: TokenMeter | undefined,
+  shaped: Pick<ShapedRequest, "body" | "json">,
+): ExchangeTokens {
   if (meter === undefined) return UNMETERED;
   const estimate = promptEstimate(shaped.body);
   const worstCase = estimate + tokenCap(shaped.json);
@@ -39,7 +42,8 @@ export function meterTokens(meter: TokenMeter | undefined, shaped: Pick<ShapedRe
     settleNothing: () => meter.settle(0),
     settleWorstCase: () => meter.settle(worstCase),
     settleAnswer: (text) => meter.settle(totalTokensOf(text) ?? estimate),
-    onStreamUsage: (usage, events, complete) => meter.settle(usage?.total_tokens ?? (complete ? estimate + events : worstCase)),
+    onStreamUsage: (usage, events, complete) =>
+      meter.settle(usage?.total_tokens ?? (complete ? estimate + events : worstCase)),
   };
 }
 

@@ -49,7 +49,12 @@ export interface ReplicaPool {
 export function createReplicaPool(options: ReplicaPoolOptions): ReplicaPool {
   const maxInflight = options.maxInflight ?? 512;
   const metrics = options.metrics ?? noMetrics;
-  const replicas: Replica[] = options.urls.map((url, i) => ({ name: String(i), url: url.replace(/\/+$/, ""), outstanding: 0, healthy: true }));
+  const replicas: Replica[] = options.urls.map((url, i) => ({
+    name: String(i),
+    url: url.replace(/\/+$/, ""),
+    outstanding: 0,
+    healthy: true,
+  }));
   let rotation = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
   let last: { status: number | null; at: number } | undefined;

@@ -6,7 +6,12 @@ import type { StubInference } from "./stub-inference.ts";
  * Opens a slow stream through the gateway, reads one chunk, disconnects, and asserts the stub upstream saw its stream
  * closed before it finished: the gateway aborted the generation.
  */
-export async function expectDisconnectAbortsUpstream(options: { url: string; key: string; stub: StubInference; timeoutMs: number }) {
+export async function expectDisconnectAbortsUpstream(options: {
+  url: string;
+  key: string;
+  stub: StubInference;
+  timeoutMs: number;
+}) {
   const controller = new AbortController();
   const res = await fetch(`${options.url}/v1/chat/completions`, {
     method: "POST",

@@ -30,7 +30,15 @@ const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).
 function command(runtime: Runtime): [string, ...string[]] {
   if (runtime === "deno") {
     // As `pnpm start:deno` runs it.
-    return [denoExecutable(import.meta.url), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", join(GATEWAY_DIR, "src/runtime/deno.ts")];
+    return [
+      denoExecutable(import.meta.url),
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      join(GATEWAY_DIR, "src/runtime/deno.ts"),
+    ];
   }
   return [process.execPath, "--import", TSX_LOADER, join(GATEWAY_DIR, "src/runtime/node.ts")];
 }
@@ -46,7 +54,14 @@ export async function startGateway(env: Record<string, string>, runtime: Runtime
   const service = await startService<Record<string, unknown>>({
     command: command(runtime),
     cwd: runtime === "deno" ? GATEWAY_DIR : cwd, // Deno resolves npm packages from the gateway's node_modules
-    env: { GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: "0", LOG_LEVEL: "info", DENO_NO_UPDATE_CHECK: "1", GATEWAY_METRICS_TOKEN: METRICS_TOKEN, ...env },
+    env: {
+      GATEWAY_HOST: "127.0.0.1",
+      GATEWAY_PORT: "0",
+      LOG_LEVEL: "info",
+      DENO_NO_UPDATE_CHECK: "1",
+      GATEWAY_METRICS_TOKEN: METRICS_TOKEN,
+      ...env,
+    },
     readyWhen: (line) => {
       const json = jsonLine(line);
       return json?.["msg"] === "listening" ? json : undefined;
@@ -58,7 +73,10 @@ export async function startGateway(env: Record<string, string>, runtime: Runtime
     service,
     lines: service.lines,
     logs: () => service.lines.map(jsonLine).filter((l): l is Record<string, unknown> => l !== undefined),
-    metrics: () => fetch(`http://127.0.0.1:${String(service.ready["port"])}/metrics`, { headers: { authorization: `Bearer ${env["GATEWAY_METRICS_TOKEN"] ?? METRICS_TOKEN}` } }),
+    metrics: () =>
+      fetch(`http://127.0.0.1:${String(service.ready["port"])}/metrics`, {
+        headers: { authorization: `Bearer ${env["GATEWAY_METRICS_TOKEN"] ?? METRICS_TOKEN}` },
+      }),
     stop: (signal) => service.stop(signal),
   };
   started.push(gateway);

@@ -8,7 +8,13 @@ import type { StubInference } from "./stub-inference.ts";
  * fields, request ids, and nothing internal in what comes back. Expects the gateway started with `key` at
  * `requestsPerMinute` and `INFERENCE_API_KEY=internalKey`.
  */
-export async function smoke(options: { url: string; key: string; internalKey: string; requestsPerMinute: number; stub: StubInference }) {
+export async function smoke(options: {
+  url: string;
+  key: string;
+  internalKey: string;
+  requestsPerMinute: number;
+  stub: StubInference;
+}) {
   const { url, key, stub } = options;
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0 });
   let used = 0;
@@ -20,11 +26,19 @@ export async function smoke(options: { url: string; key: string; internalKey: st
   used++;
   expect(models.data.map((m) => m.id)).toContain("stub-model");
 
-  const completion = await client.chat.completions.create({ model: "stub-model", messages: [{ role: "user", content: "hi" }], max_tokens: 5 });
+  const completion = await client.chat.completions.create({
+    model: "stub-model",
+    messages: [{ role: "user", content: "hi" }],
+    max_tokens: 5,
+  });
   used++;
   expect(completion.choices[0]?.message.content).toBe("Hello there");
 
-  const stream = await client.chat.completions.create({ model: "stub-model", messages: [{ role: "user", content: "hi" }], stream: true });
+  const stream = await client.chat.completions.create({
+    model: "stub-model",
+    messages: [{ role: "user", content: "hi" }],
+    stream: true,
+  });
   used++;
   let text = "";
   for await (const part of stream) {
@@ -36,7 +50,9 @@ export async function smoke(options: { url: string; key: string; internalKey: st
   expect(upstream.headers["authorization"]).toBe(`Bearer ${options.internalKey}`);
   expect(upstream.body?.["stream_options"]).toEqual({ include_usage: true });
 
-  const traced = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${key}`, "x-request-id": "smoke.1" } });
+  const traced = await fetch(`${url}/v1/models`, {
+    headers: { authorization: `Bearer ${key}`, "x-request-id": "smoke.1" },
+  });
   used++;
   expect(traced.headers.get("x-request-id")).toBe("smoke.1");
   expect(traced.headers.get("x-content-type-options")).toBe("nosniff");

@@ -37,15 +37,31 @@ export interface StubOptions {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const ENVELOPE = (message: string, type: string) => JSON.stringify({ error: { message, type, param: null, code: null } });
+const ENVELOPE = (message: string, type: string) =>
+  JSON.stringify({ error: { message, type, param: null, code: null } });
 
 function chunk(model: string, delta: Record<string, unknown>, finish: string | null = null) {
-  const payload = { id: "chatcmpl-stub", object: "chat.completion.chunk", created: 1_700_000_000, model, system_fingerprint: null, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] };
+  const payload = {
+    id: "chatcmpl-stub",
+    object: "chat.completion.chunk",
+    created: 1_700_000_000,
+    model,
+    system_fingerprint: null,
+    choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+  };
   return `data: ${JSON.stringify(payload)}\n\n`;
 }
 
 function usageChunk(model: string, completion: number) {
-  const payload = { id: "chatcmpl-stub", object: "chat.completion.chunk", created: 1_700_000_000, model, system_fingerprint: null, choices: [], usage: { prompt_tokens: 3, completion_tokens: completion, total_tokens: 3 + completion } };
+  const payload = {
+    id: "chatcmpl-stub",
+    object: "chat.completion.chunk",
+    created: 1_700_000_000,
+    model,
+    system_fingerprint: null,
+    choices: [],
+    usage: { prompt_tokens: 3, completion_tokens: completion, total_tokens: 3 + completion },
+  };
   return `data: ${JSON.stringify(payload)}\n\n`;
 }
 
@@ -71,11 +87,21 @@ export async function startStubInference(options: StubOptions = {}): Promise<Stu
     if (req.method === "GET" && req.url === "/ready") return res.writeHead(200).end('{"status":"ready"}');
     if (options.requireKey && req.headers.authorization !== `Bearer ${options.requireKey}`) {
       res.writeHead(401, { "content-type": "application/json" });
-      return res.end(ENVELOPE(`missing internal key (got ${req.headers.authorization ?? "none"} at http://10.9.8.7:8081)`, "authentication_error"));
+      return res.end(
+        ENVELOPE(
+          `missing internal key (got ${req.headers.authorization ?? "none"} at http://10.9.8.7:8081)`,
+          "authentication_error",
+        ),
+      );
     }
     if (req.method === "GET" && req.url === "/v1/models") {
       res.writeHead(200, { "content-type": "application/json" });
-      return res.end(JSON.stringify({ object: "list", data: models.map((id) => ({ id, object: "model", created: 1, owned_by: "stub" })) }));
+      return res.end(
+        JSON.stringify({
+          object: "list",
+          data: models.map((id) => ({ id, object: "model", created: 1, owned_by: "stub" })),
+        }),
+      );
     }
     if (req.method === "POST" && req.url === "/v1/chat/completions" && body) {
       const model = String(body["model"]);
@@ -89,8 +115,19 @@ export async function startStubInference(options: StubOptions = {}): Promise<Stu
             created: 1_700_000_000,
             model,
             system_fingerprint: null,
-            choices: [{ index: 0, message: { role: "assistant", content: "Hello there", refusal: null }, finish_reason: "stop", logprobs: null }],
-            usage: { prompt_tokens: 3, completion_tokens: Math.min(2, maxTokens), total_tokens: 3 + Math.min(2, maxTokens) },
+            choices: [
+              {
+                index: 0,
+                message: { role: "assistant", content: "Hello there", refusal: null },
+                finish_reason: "stop",
+                logprobs: null,
+              },
+            ],
+            usage: {
+              prompt_tokens: 3,
+              completion_tokens: Math.min(2, maxTokens),
+              total_tokens: 3 + Math.min(2, maxTokens),
+            },
           }),
         );
       }

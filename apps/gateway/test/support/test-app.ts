@@ -23,7 +23,11 @@ export type UpstreamRoute = (call: UpstreamCall) => Response | Promise<Response>
 /** A fake inference: routes by "METHOD /path"; GET /v1/models serves model "m" unless a route says otherwise. */
 export function fakeUpstream(routes: Record<string, UpstreamRoute> = {}) {
   const calls: UpstreamCall[] = [];
-  const all: Record<string, UpstreamRoute> = { "GET /v1/models": () => Response.json(MODELS), "GET /ready": () => Response.json({ status: "ready" }), ...routes };
+  const all: Record<string, UpstreamRoute> = {
+    "GET /v1/models": () => Response.json(MODELS),
+    "GET /ready": () => Response.json({ status: "ready" }),
+    ...routes,
+  };
   const fetch: Fetch = async (url: string, init: UpstreamInit) => {
     const call: UpstreamCall = {
       url,
@@ -35,7 +39,11 @@ export function fakeUpstream(routes: Record<string, UpstreamRoute> = {}) {
     };
     calls.push(call);
     const route = all[`${call.method} ${call.path}`];
-    if (!route) return Response.json({ error: { message: "no route", type: "not_found_error", param: null, code: null } }, { status: 404 });
+    if (!route)
+      return Response.json(
+        { error: { message: "no route", type: "not_found_error", param: null, code: null } },
+        { status: 404 },
+      );
     return route(call);
   };
   /** Calls other than the model list (which the gateway caches). */
@@ -43,7 +51,9 @@ export function fakeUpstream(routes: Record<string, UpstreamRoute> = {}) {
   return { calls, api, fetch, last: () => api().at(-1) };
 }
 
-export type TestAppOverrides = Partial<Omit<GatewayAppOptions, "limits">> & { limits?: Partial<GatewayAppOptions["limits"]> };
+export type TestAppOverrides = Partial<Omit<GatewayAppOptions, "limits">> & {
+  limits?: Partial<GatewayAppOptions["limits"]>;
+};
 
 export function testApp(overrides: TestAppOverrides = {}, routes: Record<string, UpstreamRoute> = {}) {
   const upstream = fakeUpstream(routes);
@@ -76,7 +86,14 @@ export const COMPLETION = {
   created: 1,
   model: "m",
   system_fingerprint: null,
-  choices: [{ index: 0, message: { role: "assistant", content: "hello", refusal: null }, finish_reason: "stop", logprobs: null }],
+  choices: [
+    {
+      index: 0,
+      message: { role: "assistant", content: "hello", refusal: null },
+      finish_reason: "stop",
+      logprobs: null,
+    },
+  ],
   usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
 };
 

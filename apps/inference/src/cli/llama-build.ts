@@ -18,9 +18,14 @@ const cli = fileURLToPath(new URL("../../node_modules/node-llama-cpp/dist/cli/cl
 
 async function main(): Promise<void> {
   const env = { ...process.env };
-  for (const [name, value] of Object.entries(LLAMA_SOURCE_BUILD_CMAKE_OPTIONS)) env[`NODE_LLAMA_CPP_CMAKE_OPTION_${name}`] = value;
+  for (const [name, value] of Object.entries(LLAMA_SOURCE_BUILD_CMAKE_OPTIONS))
+    env[`NODE_LLAMA_CPP_CMAKE_OPTION_${name}`] = value;
   const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, "source", "download", "--gpu", "false", "--noUsageExample"], { cwd: inferenceDir, env, stdio: "inherit" });
+    const child = spawn(process.execPath, [cli, "source", "download", "--gpu", "false", "--noUsageExample"], {
+      cwd: inferenceDir,
+      env,
+      stdio: "inherit",
+    });
     child.on("error", reject);
     child.on("exit", resolve);
   });
@@ -28,7 +33,9 @@ async function main(): Promise<void> {
 
   const llama = await startLlama(2);
   const built = llama.buildType === "localBuild";
-  process.stdout.write(`llama:build: the service now loads ${built ? "this source build" : `the ${llama.buildType} binary (the build's options do not match)`}\n`);
+  process.stdout.write(
+    `llama:build: the service now loads ${built ? "this source build" : `the ${llama.buildType} binary (the build's options do not match)`}\n`,
+  );
   await llama.dispose();
   if (!built) process.exitCode = 1;
 }

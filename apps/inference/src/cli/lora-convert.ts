@@ -12,7 +12,8 @@ import { UsageError } from "./run-command.ts";
 import { writeFileAtomic } from "../formats/index.ts";
 import { convertPeftFiles } from "../lora/index.ts";
 
-const USAGE = "usage: pnpm lora:convert <adapter-dir> --base <base.gguf> [--out <file.gguf>] [--out-type f32|f16] [--name <name>]";
+const USAGE =
+  "usage: pnpm lora:convert <adapter-dir> --base <base.gguf> [--out <file.gguf>] [--out-type f32|f16] [--name <name>]";
 
 async function main(): Promise<void> {
   const { values, positionals } = parseCommandLine();

@@ -13,7 +13,13 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { InferenceConfig } from "@slm/config";
-import { BASE_CACHE_FOLDER, convertTransformersCached, detectRepoFormat, prepareBase, transformersFilesToFetch } from "../convert/index.ts";
+import {
+  BASE_CACHE_FOLDER,
+  convertTransformersCached,
+  detectRepoFormat,
+  prepareBase,
+  transformersFilesToFetch,
+} from "../convert/index.ts";
 import { resolveModel, SAFETENSORS_INDEX, transformersBaseOf } from "../hub/index.ts";
 import { createProgressReporter } from "./progress-reporter.ts";
 import { runCommand, UsageError } from "./run-command.ts";
@@ -31,23 +37,32 @@ runCommand("models:convert", async (config) => {
     if (!out) throw new UsageError(USAGE);
     const quant = values.quant ?? "q8_0";
     if (quant !== "q8_0" && quant !== "f16") throw new UsageError(USAGE);
-    await convertFolder(resolve(cwd, values.from), out, quant, values.merge === undefined ? undefined : resolve(cwd, values.merge));
+    await convertFolder(
+      resolve(cwd, values.from),
+      out,
+      quant,
+      values.merge === undefined ? undefined : resolve(cwd, values.merge),
+    );
     return;
   }
-  if (values.quant !== undefined || values.merge !== undefined) throw new UsageError(`${USAGE}\n(from the Hub, set BASE_MODEL_QUANT and LORA_MERGE instead)`);
+  if (values.quant !== undefined || values.merge !== undefined)
+    throw new UsageError(`${USAGE}\n(from the Hub, set BASE_MODEL_QUANT and LORA_MERGE instead)`);
   await convertFromHub(config, out);
 });
 
 async function convertFromHub(config: InferenceConfig, out: string | undefined): Promise<void> {
   const lora = config.model.lora;
   if (!lora || !transformersBaseOf(config.model)) {
-    throw new UsageError("nothing to convert: set MODEL_TYPE=lora, LORA_ID and BASE_MODEL (a transformers repo, BASE_MODEL_FILE unset), or use --from DIR");
+    throw new UsageError(
+      "nothing to convert: set MODEL_TYPE=lora, LORA_ID and BASE_MODEL (a transformers repo, BASE_MODEL_FILE unset), or use --from DIR",
+    );
   }
   const download = createProgressReporter(`downloading ${lora.baseModel}`);
   const resolved = await resolveModel(config, {
     onProgress: (p) => download.progress(p),
     onEvent: (e) => download.event(e),
-    onFallback: (reason) => download.event({ level: "warn", msg: `Hub not usable, using the cached commit: ${reason.message}`, fields: {} }),
+    onFallback: (reason) =>
+      download.event({ level: "warn", msg: `Hub not usable, using the cached commit: ${reason.message}`, fields: {} }),
   }).finally(() => download.done());
   const base = resolved.transformersBase!;
   const find = (role: string) => resolved.artifacts.find((a) => a.role === role);
@@ -72,17 +87,37 @@ async function convertFromHub(config: InferenceConfig, out: string | undefined):
 }
 
 /** A local transformers folder (as `save_pretrained` writes it) converted to `out`, written atomically. */
-async function convertFolder(dir: string, out: string, quant: "q8_0" | "f16", mergeDir: string | undefined): Promise<void> {
-  const names = (await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => {
-    throw new UsageError(`cannot read the folder ${dir}`);
-  }))
+async function convertFolder(
+  dir: string,
+  out: string,
+  quant: "q8_0" | "f16",
+  mergeDir: string | undefined,
+): Promise<void> {
+  const names = (
+    await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => {
+      throw new UsageError(`cannot read the folder ${dir}`);
+    })
+  )
     .filter((entry) => entry.isFile())
-    .map((entry) => relative(dir, join(entry.parentPath ?? entry.path, entry.name)).split("\\").join("/"));
+    .map((entry) =>
+      relative(dir, join(entry.parentPath ?? entry.path, entry.name))
+        .split("\\")
+        .join("/"),
+    );
   if (detectRepoFormat(names) !== "transformers") {
-    throw new UsageError(`${dir} is not a transformers model folder (config.json with model.safetensors, or its index and shards)`);
+    throw new UsageError(
+      `${dir} is not a transformers model folder (config.json with model.safetensors, or its index and shards)`,
+    );
   }
-  const index = names.includes(SAFETENSORS_INDEX) ? (JSON.parse(await readFile(join(dir, SAFETENSORS_INDEX), "utf8")) as unknown) : undefined;
-  const files = Object.fromEntries([...new Set([...(index ? [SAFETENSORS_INDEX] : []), ...transformersFilesToFetch(names, index)])].map((name) => [name, join(dir, name)]));
+  const index = names.includes(SAFETENSORS_INDEX)
+    ? (JSON.parse(await readFile(join(dir, SAFETENSORS_INDEX), "utf8")) as unknown)
+    : undefined;
+  const files = Object.fromEntries(
+    [...new Set([...(index ? [SAFETENSORS_INDEX] : []), ...transformersFilesToFetch(names, index)])].map((name) => [
+      name,
+      join(dir, name),
+    ]),
+  );
   // The converter writes `<cache>/<key>.gguf` atomically; a private folder beside `out` keeps the final rename on one file system.
   await mkdir(dirname(out), { recursive: true });
   const scratch = await mkdtemp(join(dirname(out), ".models-convert-"));
@@ -93,7 +128,14 @@ async function convertFolder(dir: string, out: string, quant: "q8_0" | "f16", me
       files,
       outType: quant,
       name: basename(dir),
-      ...(mergeDir ? { merge: { adapterConfigPath: join(mergeDir, "adapter_config.json"), safetensorsPath: join(mergeDir, "adapter_model.safetensors") } } : {}),
+      ...(mergeDir
+        ? {
+            merge: {
+              adapterConfigPath: join(mergeDir, "adapter_config.json"),
+              safetensorsPath: join(mergeDir, "adapter_model.safetensors"),
+            },
+          }
+        : {}),
       onProgress: (done, total) => progress.progress({ downloadedBytes: done, totalBytes: total }),
     });
     progress.done();

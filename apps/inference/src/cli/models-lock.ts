@@ -17,7 +17,9 @@ runCommand("models:lock", async (config) => {
   }).finally(() => reporter.done());
   await writeLockfile(path, lockfile);
   for (const a of lockfile.artifacts) {
-    process.stdout.write(`locked ${a.repo} ${a.file}${a.role === "base_file" ? " (base_file)" : ""} revision ${a.revision} -> commit ${a.commit}: sha256 ${a.sha256}, license ${a.license ?? "unknown"}\n`);
+    process.stdout.write(
+      `locked ${a.repo} ${a.file}${a.role === "base_file" ? " (base_file)" : ""} revision ${a.revision} -> commit ${a.commit}: sha256 ${a.sha256}, license ${a.license ?? "unknown"}\n`,
+    );
   }
   process.stdout.write(`wrote ${path}\n`);
 });

@@ -9,11 +9,14 @@ import { runCommand } from "./run-command.ts";
  * `base_file`; `pnpm models:convert` converts it ahead of time too.
  */
 runCommand("models:pull", async (config) => {
-  const reporter = createProgressReporter(`downloading ${config.model.file ?? config.model.lora?.baseModel ?? config.model.id}`);
+  const reporter = createProgressReporter(
+    `downloading ${config.model.file ?? config.model.lora?.baseModel ?? config.model.id}`,
+  );
   const result = await resolveModel(config, {
     onProgress: (p) => reporter.progress(p),
     onEvent: (e) => reporter.event(e),
-    onFallback: (reason) => reporter.event({ level: "warn", msg: `Hub not usable, using the cached commit: ${reason.message}`, fields: {} }),
+    onFallback: (reason) =>
+      reporter.event({ level: "warn", msg: `Hub not usable, using the cached commit: ${reason.message}`, fields: {} }),
   }).finally(() => reporter.done());
   if (result.lockfile) process.stdout.write(`lockfile enforced: ${result.lockfile}\n`);
   for (const a of result.artifacts) {

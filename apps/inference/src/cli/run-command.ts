@@ -19,7 +19,8 @@ export function runCommand(name: string, action: (config: InferenceConfig) => Pr
   Promise.resolve()
     .then(() => {
       const config = readInferenceEnv(process.env);
-      for (const { variable, reason } of config.ignored) process.stderr.write(`warn: ${variable} is set but ignored: it ${reason}\n`);
+      for (const { variable, reason } of config.ignored)
+        process.stderr.write(`warn: ${variable} is set but ignored: it ${reason}\n`);
       return action(config);
     })
     .then(

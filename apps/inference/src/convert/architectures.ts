@@ -31,7 +31,13 @@ export interface ArchitecturePlan {
   trimEmbeddings: boolean;
 }
 
-export const SUPPORTED_ARCHITECTURES = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Gemma3ForCausalLM"] as const;
+export const SUPPORTED_ARCHITECTURES = [
+  "LlamaForCausalLM",
+  "MistralForCausalLM",
+  "Qwen2ForCausalLM",
+  "Qwen3ForCausalLM",
+  "Gemma3ForCausalLM",
+] as const;
 
 const GGUF_ARCH: Record<(typeof SUPPORTED_ARCHITECTURES)[number], ArchitecturePlan["ggufArchitecture"]> = {
   LlamaForCausalLM: "llama",
@@ -46,18 +52,25 @@ type Config = Record<string, unknown>;
 /** Reads config.json's hyperparameters into the plan; refuses other architectures by name. */
 export function planArchitecture(rawConfig: Config): ArchitecturePlan {
   const architectures = rawConfig["architectures"];
-  const hfArchitecture = Array.isArray(architectures) && typeof architectures[0] === "string" ? architectures[0] : undefined;
-  if (hfArchitecture === undefined) throw new InvalidModelConfigError("config.json", "it names no architecture (`architectures`)");
-  if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(hfArchitecture)) throw new UnsupportedArchitectureError(hfArchitecture, SUPPORTED_ARCHITECTURES);
+  const hfArchitecture =
+    Array.isArray(architectures) && typeof architectures[0] === "string" ? architectures[0] : undefined;
+  if (hfArchitecture === undefined)
+    throw new InvalidModelConfigError("config.json", "it names no architecture (`architectures`)");
+  if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(hfArchitecture))
+    throw new UnsupportedArchitectureError(hfArchitecture, SUPPORTED_ARCHITECTURES);
   const hf = hfArchitecture as (typeof SUPPORTED_ARCHITECTURES)[number];
   const arch = GGUF_ARCH[hf];
   // llama.cpp moves a text_config to the root.
-  const config: Config = typeof rawConfig["text_config"] === "object" && rawConfig["text_config"] !== null ? { ...rawConfig, ...(rawConfig["text_config"] as Config) } : rawConfig;
+  const config: Config =
+    typeof rawConfig["text_config"] === "object" && rawConfig["text_config"] !== null
+      ? { ...rawConfig, ...(rawConfig["text_config"] as Config) }
+      : rawConfig;
   const find = (keys: readonly string[]): number | undefined => {
     for (const key of keys) {
       const value = config[key];
       if (value !== undefined && value !== null) {
-        if (typeof value !== "number" || !Number.isFinite(value)) throw new InvalidModelConfigError("config.json", `${key} is not a number`);
+        if (typeof value !== "number" || !Number.isFinite(value))
+          throw new InvalidModelConfigError("config.json", `${key} is not a number`);
         return value;
       }
     }
@@ -65,7 +78,8 @@ export function planArchitecture(rawConfig: Config): ArchitecturePlan {
   };
   const required = (keys: readonly string[]): number => {
     const value = find(keys);
-    if (value === undefined || !Number.isInteger(value) || value < 1) throw new InvalidModelConfigError("config.json", `${keys[0]} is missing or not a positive integer`);
+    if (value === undefined || !Number.isInteger(value) || value < 1)
+      throw new InvalidModelConfigError("config.json", `${keys[0]} is missing or not a positive integer`);
     return value;
   };
   const gemma = arch === "gemma3";
@@ -75,7 +89,8 @@ export function planArchitecture(rawConfig: Config): ArchitecturePlan {
   const kvHeads = gemma ? (find(["num_key_value_heads"]) ?? 4) : (find(["num_key_value_heads", "n_kv_heads"]) ?? heads);
   const explicitHeadDim = find(["head_dim"]);
   const headDim = explicitHeadDim ?? (gemma ? 256 : hidden / heads);
-  if (!Number.isInteger(headDim)) throw new InvalidModelConfigError("config.json", "hidden_size is not a multiple of num_attention_heads");
+  if (!Number.isInteger(headDim))
+    throw new InvalidModelConfigError("config.json", "hidden_size is not a multiple of num_attention_heads");
 
   const u32 = (value: number) => ({ type: "uint32", value }) as const;
   const f32 = (value: number) => ({ type: "float32", value }) as const;
@@ -84,16 +99,36 @@ export function planArchitecture(rawConfig: Config): ArchitecturePlan {
 
   // TextModel.set_gguf_parameters
   key("block_count", u32(layers));
-  const context = gemma ? (find(["max_position_embeddings"]) ?? 131072) : find(["max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length", "model_max_length"]);
+  const context = gemma
+    ? (find(["max_position_embeddings"]) ?? 131072)
+    : find([
+        "max_position_embeddings",
+        "n_ctx",
+        "n_positions",
+        "max_length",
+        "max_sequence_length",
+        "model_max_length",
+      ]);
   if (context !== undefined) key("context_length", u32(context));
   key("embedding_length", u32(hidden));
-  const ff = find(["prefix_dense_intermediate_size", "dense_intermediate_size", "intermediate_size", "n_inner", "hidden_dim"]);
+  const ff = find([
+    "prefix_dense_intermediate_size",
+    "dense_intermediate_size",
+    "intermediate_size",
+    "n_inner",
+    "hidden_dim",
+  ]);
   if (ff !== undefined) key("feed_forward_length", u32(ff));
   key("attention.head_count", u32(heads));
   if (gemma || find(["num_key_value_heads", "n_kv_heads"]) !== undefined) key("attention.head_count_kv", u32(kvHeads));
 
   const rope = ropeParameters(config);
-  const ropeType = typeof rope["rope_type"] === "string" ? rope["rope_type"] : typeof rope["type"] === "string" ? rope["type"] : undefined;
+  const ropeType =
+    typeof rope["rope_type"] === "string"
+      ? rope["rope_type"]
+      : typeof rope["type"] === "string"
+        ? rope["type"]
+        : undefined;
   const factor = typeof rope["factor"] === "number" ? rope["factor"] : undefined;
   let ropeFreqs: Float32Array | undefined;
   if (ropeType !== undefined && ropeType !== "default") {
@@ -104,7 +139,8 @@ export function planArchitecture(rawConfig: Config): ArchitecturePlan {
       key("rope.scaling.type", { type: "string", value: "yarn" });
       key("rope.scaling.factor", f32(factor));
       const original = rope["original_max_position_embeddings"];
-      if (typeof original !== "number") throw new InvalidModelConfigError("config.json", "yarn rope_scaling has no original_max_position_embeddings");
+      if (typeof original !== "number")
+        throw new InvalidModelConfigError("config.json", "yarn rope_scaling has no original_max_position_embeddings");
       key("rope.scaling.original_context_length", u32(original));
       const number = (name: string) => (typeof rope[name] === "number" ? (rope[name] as number) : undefined);
       const ext = number("extrapolation_factor");
@@ -119,12 +155,21 @@ export function planArchitecture(rawConfig: Config): ArchitecturePlan {
       if (arch !== "llama") throw new InvalidModelConfigError("config.json", `rope_scaling of type llama3 on ${hf}`);
       ropeFreqs = llama3RopeFactors(rope, headDim);
     } else {
-      throw new InvalidModelConfigError("config.json", `rope_scaling of type ${JSON.stringify(ropeType)} is not supported (linear, yarn, llama3)`);
+      throw new InvalidModelConfigError(
+        "config.json",
+        `rope_scaling of type ${JSON.stringify(ropeType)} is not supported (linear, yarn, llama3)`,
+      );
     }
   }
   const theta = typeof rope["rope_theta"] === "number" ? rope["rope_theta"] : gemma ? 1_000_000 : undefined;
   if (theta !== undefined) key("rope.freq_base", f32(theta));
-  const localTheta = find(["local_rope_theta", "rope_local_theta", "rope_theta_local", "swa_rope_theta", "rope_local_base_freq"]);
+  const localTheta = find([
+    "local_rope_theta",
+    "rope_local_theta",
+    "rope_theta_local",
+    "swa_rope_theta",
+    "rope_local_base_freq",
+  ]);
   if (localTheta !== undefined) key("rope.freq_base_swa", f32(localTheta));
   const eps = gemma ? (find(["rms_norm_eps"]) ?? 1e-6) : find(["rms_norm_eps", "norm_eps"]);
   if (eps !== undefined) key("attention.layer_norm_rms_epsilon", f32(eps));
@@ -154,10 +199,19 @@ export function planArchitecture(rawConfig: Config): ArchitecturePlan {
   const quantization = config["quantization_config"];
   if (typeof quantization === "object" && quantization !== null) {
     const method = (quantization as { quant_method?: unknown }).quant_method;
-    throw new InvalidModelConfigError("config.json", `pre-quantized checkpoints (quantization_config${typeof method === "string" ? `: ${method}` : ""}) cannot be converted; use the unquantized weights`);
+    throw new InvalidModelConfigError(
+      "config.json",
+      `pre-quantized checkpoints (quantization_config${typeof method === "string" ? `: ${method}` : ""}) cannot be converted; use the unquantized weights`,
+    );
   }
-  const refused = ["num_local_experts", "num_experts"].filter((name) => typeof config[name] === "number" && (config[name] as number) > 0);
-  if (refused.length > 0) throw new InvalidModelConfigError("config.json", `mixture-of-experts models (${refused.join(", ")}) are not supported`);
+  const refused = ["num_local_experts", "num_experts"].filter(
+    (name) => typeof config[name] === "number" && (config[name] as number) > 0,
+  );
+  if (refused.length > 0)
+    throw new InvalidModelConfigError(
+      "config.json",
+      `mixture-of-experts models (${refused.join(", ")}) are not supported`,
+    );
 
   return {
     hfArchitecture: hf,
@@ -179,13 +233,17 @@ export function planArchitecture(rawConfig: Config): ArchitecturePlan {
 /** TextModel's rope_parameters: rope_parameters or rope_scaling, with rope_theta mirrored in. */
 function ropeParameters(config: Config): Record<string, unknown> {
   const raw = config["rope_parameters"] ?? config["rope_scaling"];
-  const rope: Record<string, unknown> = typeof raw === "object" && raw !== null ? { ...(raw as Record<string, unknown>) } : {};
+  const rope: Record<string, unknown> =
+    typeof raw === "object" && raw !== null ? { ...(raw as Record<string, unknown>) } : {};
   const full = rope["full_attention"];
   if (typeof full === "object" && full !== null) return full as Record<string, unknown>;
   for (const name of ["global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta", "rotary_emb_base"]) {
     if (rope["rope_theta"] === undefined && typeof config[name] === "number") rope["rope_theta"] = config[name];
   }
-  if (rope["original_max_position_embeddings"] === undefined && typeof config["original_max_position_embeddings"] === "number") {
+  if (
+    rope["original_max_position_embeddings"] === undefined &&
+    typeof config["original_max_position_embeddings"] === "number"
+  ) {
     rope["original_max_position_embeddings"] = config["original_max_position_embeddings"];
   }
   return rope;
@@ -193,7 +251,8 @@ function ropeParameters(config: Config): Record<string, unknown> {
 
 /** LlamaModel.generate_extra_tensors: per-frequency rope factors, computed in float32 as torch does. */
 export function llama3RopeFactors(rope: Record<string, unknown>, dim: number): Float32Array {
-  const number = (name: string, fallback: number) => (typeof rope[name] === "number" ? (rope[name] as number) : fallback);
+  const number = (name: string, fallback: number) =>
+    typeof rope[name] === "number" ? (rope[name] as number) : fallback;
   const base = number("rope_theta", 10000);
   const factor = number("factor", 8);
   const low = number("low_freq_factor", 1);
@@ -221,7 +280,12 @@ export function llama3RopeFactors(rope: Record<string, unknown>, dim: number): F
  * architecture has no place for it.
  */
 export function ggufTensorName(plan: ArchitecturePlan, name: string): string | undefined | null {
-  if (name.endsWith(".rotary_emb.inv_freq") || name.endsWith(".attention.masked_bias") || name.endsWith(".attention.bias")) return undefined;
+  if (
+    name.endsWith(".rotary_emb.inv_freq") ||
+    name.endsWith(".attention.masked_bias") ||
+    name.endsWith(".attention.bias")
+  )
+    return undefined;
   if (name === "model.embed_tokens.weight") return "token_embd.weight";
   if (name === "model.norm.weight") return "output_norm.weight";
   if (name === "lm_head.weight") return "output.weight";
@@ -256,9 +320,20 @@ export function ggufTensorName(plan: ArchitecturePlan, name: string): string | u
 /** The GGUF tensors llama.cpp's loader requires for this plan (output.weight is optional: tied embeddings). */
 export function requiredTensors(plan: ArchitecturePlan): string[] {
   const names = ["token_embd.weight", "output_norm.weight"];
-  const perLayer = ["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"];
+  const perLayer = [
+    "attn_norm",
+    "attn_q",
+    "attn_k",
+    "attn_v",
+    "attn_output",
+    "ffn_norm",
+    "ffn_gate",
+    "ffn_up",
+    "ffn_down",
+  ];
   if (plan.ggufArchitecture === "qwen2") perLayer.push("attn_q.bias", "attn_k.bias", "attn_v.bias");
-  if (plan.ggufArchitecture === "qwen3" || plan.ggufArchitecture === "gemma3") perLayer.push("attn_q_norm", "attn_k_norm");
+  if (plan.ggufArchitecture === "qwen3" || plan.ggufArchitecture === "gemma3")
+    perLayer.push("attn_q_norm", "attn_k_norm");
   if (plan.ggufArchitecture === "gemma3") perLayer.push("post_attention_norm", "post_ffw_norm");
   for (let layer = 0; layer < plan.layers; layer++) {
     for (const name of perLayer) names.push(`blk.${layer}.${name.endsWith(".bias") ? name : `${name}.weight`}`);

@@ -40,8 +40,14 @@ const TokenType = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5
  * exactly as the original. llama.cpp itself refuses such tokenizers; the regex is the part `pre` stands for.
  */
 const PRE_TOKENIZER_BY_REGEX: ReadonlyMap<string, string> = new Map([
-  ["(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", "llama-bpe"],
-  ["(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", "qwen2"],
+  [
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    "llama-bpe",
+  ],
+  [
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    "qwen2",
+  ],
 ]);
 
 export function convertTokenizer(inputs: TokenizerInputs, options: { architecture: string }): ConvertedTokenizer {
@@ -74,7 +80,8 @@ export function convertTokenizer(inputs: TokenizerInputs, options: { architectur
     throw new MissingModelFileError("tokenizer.json or tokenizer.model");
   }
   Object.assign(metadata, specialVocab(inputs, nVocab));
-  if (options.architecture === "gemma3" && inputs.tokenizerModel) metadata["tokenizer.ggml.add_space_prefix"] = { type: "bool", value: false };
+  if (options.architecture === "gemma3" && inputs.tokenizerModel)
+    metadata["tokenizer.ggml.add_space_prefix"] = { type: "bool", value: false };
   return { metadata, tokenCount };
 }
 
@@ -88,7 +95,10 @@ interface AddedToken {
 function addedTokens(json: Record<string, unknown> | undefined): AddedToken[] {
   const list = json?.["added_tokens"];
   if (list === undefined) return [];
-  if (!Array.isArray(list) || !list.every((token) => typeof token?.id === "number" && typeof token?.content === "string")) {
+  if (
+    !Array.isArray(list) ||
+    !list.every((token) => typeof token?.id === "number" && typeof token?.content === "string")
+  ) {
     throw new InvalidTokenizerError("tokenizer.json", "added_tokens is not a list of {id, content}");
   }
   return list as AddedToken[];
@@ -107,11 +117,17 @@ function looksSpecial(token: string): boolean {
 function bpeVocab(inputs: TokenizerInputs): { tokens: string[]; types: number[]; pre: string } {
   const json = inputs.tokenizerJson!;
   const model = json["model"] as { type?: string; vocab?: Record<string, number>; byte_fallback?: boolean } | undefined;
-  if (model?.type !== "BPE") throw new UnsupportedTokenizerError(`tokenizer.json holds a ${model?.type ?? "missing"} model; only byte-level BPE (or a tokenizer.model) is supported`);
+  if (model?.type !== "BPE")
+    throw new UnsupportedTokenizerError(
+      `tokenizer.json holds a ${model?.type ?? "missing"} model; only byte-level BPE (or a tokenizer.model) is supported`,
+    );
   if (model.byte_fallback) {
-    throw new UnsupportedTokenizerError("tokenizer.json is a SentencePiece-style BPE (byte_fallback); the repository's tokenizer.model is needed");
+    throw new UnsupportedTokenizerError(
+      "tokenizer.json is a SentencePiece-style BPE (byte_fallback); the repository's tokenizer.model is needed",
+    );
   }
-  if (typeof model.vocab !== "object" || model.vocab === null) throw new InvalidTokenizerError("tokenizer.json", "model.vocab is missing");
+  if (typeof model.vocab !== "object" || model.vocab === null)
+    throw new InvalidTokenizerError("tokenizer.json", "model.vocab is missing");
   const added = addedTokens(json);
   const byId = new Map<number, string>();
   for (const [token, id] of Object.entries(model.vocab)) byId.set(id, token);
@@ -120,7 +136,11 @@ function bpeVocab(inputs: TokenizerInputs): { tokens: string[]; types: number[];
   for (const id of byId.keys()) maxId = Math.max(maxId, id);
   const configured = inputs.config["vocab_size"];
   const vocabSize = typeof configured === "number" ? configured : byId.size;
-  if (maxId >= vocabSize) throw new InvalidTokenizerError("tokenizer.json", `token id ${maxId} is beyond config.json's vocab_size ${vocabSize}`);
+  if (maxId >= vocabSize)
+    throw new InvalidTokenizerError(
+      "tokenizer.json",
+      `token id ${maxId} is beyond config.json's vocab_size ${vocabSize}`,
+    );
 
   const addedById = new Map(added.map((token) => [token.id, token]));
   const tokens: string[] = new Array(vocabSize);
@@ -152,14 +172,19 @@ function bpeVocab(inputs: TokenizerInputs): { tokens: string[]; types: number[];
 }
 
 /** get_vocab_base_pre: sha256 of Python's str() of the check text's token ids, then llama.cpp's table. */
-export function preTokenizerHash(tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown> = {}): string {
+export function preTokenizerHash(
+  tokenizerJson: Record<string, unknown>,
+  tokenizerConfig: Record<string, unknown> = {},
+): string {
   let ids: number[];
   try {
     ids = new Tokenizer(tokenizerJson, tokenizerConfig).encode(PRE_TOKENIZER_CHECK_TEXT).ids;
   } catch {
     throw new InvalidTokenizerError("tokenizer.json", "the reference encoder cannot load it");
   }
-  return createHash("sha256").update(`[${ids.join(", ")}]`).digest("hex");
+  return createHash("sha256")
+    .update(`[${ids.join(", ")}]`)
+    .digest("hex");
 }
 
 function preTokenizer(inputs: TokenizerInputs): string {
@@ -169,7 +194,9 @@ function preTokenizer(inputs: TokenizerInputs): string {
   const regex = splitRegex(inputs.tokenizerJson!["pre_tokenizer"]);
   const byRegex = regex === undefined ? undefined : PRE_TOKENIZER_BY_REGEX.get(regex);
   if (byRegex) return byRegex;
-  throw new UnsupportedTokenizerError(`its BPE pre-tokenizer is not one llama.cpp recognises (check-text hash ${hash.slice(0, 16)}…)`);
+  throw new UnsupportedTokenizerError(
+    `its BPE pre-tokenizer is not one llama.cpp recognises (check-text hash ${hash.slice(0, 16)}…)`,
+  );
 }
 
 /** The regex of a `Sequence[Split(Regex, Isolated), ByteLevel(no prefix space, no regex)]` pre-tokenizer. */
@@ -178,8 +205,15 @@ function splitRegex(pre: unknown): string | undefined {
   if (sequence?.type !== "Sequence" || sequence.pretokenizers?.length !== 2) return undefined;
   const [split, byteLevel] = sequence.pretokenizers as [Record<string, unknown>, Record<string, unknown>];
   const pattern = split["pattern"] as { Regex?: unknown } | undefined;
-  if (split["type"] !== "Split" || split["behavior"] !== "Isolated" || split["invert"] !== false || typeof pattern?.Regex !== "string") return undefined;
-  if (byteLevel["type"] !== "ByteLevel" || byteLevel["add_prefix_space"] !== false || byteLevel["use_regex"] !== false) return undefined;
+  if (
+    split["type"] !== "Split" ||
+    split["behavior"] !== "Isolated" ||
+    split["invert"] !== false ||
+    typeof pattern?.Regex !== "string"
+  )
+    return undefined;
+  if (byteLevel["type"] !== "ByteLevel" || byteLevel["add_prefix_space"] !== false || byteLevel["use_regex"] !== false)
+    return undefined;
   return pattern.Regex;
 }
 
@@ -207,11 +241,15 @@ function sentencePieceVocab(inputs: TokenizerInputs): { tokens: string[]; scores
     scores[id] = score;
     // SentencePieceProcessor's IsUnknown / IsControl / IsUnused / IsByte; anything else (USER_DEFINED too) is NORMAL.
     types[id] =
-      type === SentencePieceType.unknown ? TokenType.unknown
-      : type === SentencePieceType.control ? TokenType.control
-      : type === SentencePieceType.unused ? TokenType.unused
-      : type === SentencePieceType.byte ? TokenType.byte
-      : TokenType.normal;
+      type === SentencePieceType.unknown
+        ? TokenType.unknown
+        : type === SentencePieceType.control
+          ? TokenType.control
+          : type === SentencePieceType.unused
+            ? TokenType.unused
+            : type === SentencePieceType.byte
+              ? TokenType.byte
+              : TokenType.normal;
   }
   const decoder = inputs.tokenizerConfig?.["added_tokens_decoder"];
   if (decoder && typeof decoder === "object") {
@@ -242,7 +280,11 @@ const ID_KEYS: Record<string, string> = {
   eot: "tokenizer.ggml.eot_token_id",
   eom: "tokenizer.ggml.eom_token_id",
 };
-const ADD_KEYS: Record<string, string> = { bos: "tokenizer.ggml.add_bos_token", eos: "tokenizer.ggml.add_eos_token", sep: "tokenizer.ggml.add_sep_token" };
+const ADD_KEYS: Record<string, string> = {
+  bos: "tokenizer.ggml.add_bos_token",
+  eos: "tokenizer.ggml.add_eos_token",
+  sep: "tokenizer.ggml.add_sep_token",
+};
 
 /** gguf-py's SpecialVocab (tokenizer.json + tokenizer_config.json, then config.json), without merges. */
 function specialVocab(inputs: TokenizerInputs, nVocab: number | undefined): Record<string, GgufValue> {
@@ -259,7 +301,12 @@ function specialVocab(inputs: TokenizerInputs, nVocab: number | undefined): Reco
   let chatTemplate: string | undefined;
   if (json) {
     const added = addedTokens(json);
-    const content = (entry: unknown) => (typeof entry === "string" ? entry : typeof (entry as { content?: unknown } | null)?.content === "string" ? ((entry as { content: string }).content) : undefined);
+    const content = (entry: unknown) =>
+      typeof entry === "string"
+        ? entry
+        : typeof (entry as { content?: unknown } | null)?.content === "string"
+          ? (entry as { content: string }).content
+          : undefined;
     let bos = config?.["bos_token"];
     const cls = config?.["cls_token"];
     let eos = config?.["eos_token"];
@@ -267,7 +314,10 @@ function specialVocab(inputs: TokenizerInputs, nVocab: number | undefined): Reco
     if (!bos && cls && config) config["bos_token"] = bos = cls;
     if (!eos && sep && config) config["eos_token"] = eos = sep;
     const post = json["post_processor"] as { type?: string; processors?: unknown[] } | null | undefined;
-    for (const processor of (post ? (post.processors ?? [post]) : []) as { type?: string; single?: Record<string, { id?: string }>[] }[]) {
+    for (const processor of (post ? (post.processors ?? [post]) : []) as {
+      type?: string;
+      single?: Record<string, { id?: string }>[];
+    }[]) {
       if (processor.type === "RobertaProcessing") {
         add.set("bos", true).set("eos", true).set("sep", true);
         continue;
@@ -302,7 +352,8 @@ function specialVocab(inputs: TokenizerInputs, nVocab: number | undefined): Reco
     }
     if (config) {
       const template = config["chat_template"];
-      chatTemplate = typeof template === "string" ? template : template === undefined ? inputs.chatTemplateJinja : undefined;
+      chatTemplate =
+        typeof template === "string" ? template : template === undefined ? inputs.chatTemplateJinja : undefined;
       for (const type of types) {
         const addEntry = config[`add_${type}_token`];
         if (typeof addEntry === "boolean") add.set(type, addEntry);
@@ -314,7 +365,8 @@ function specialVocab(inputs: TokenizerInputs, nVocab: number | undefined): Reco
   } else if (config) {
     // SpecialVocab reads tokenizer_config only alongside a tokenizer.json; the chat template and the add_* flags too.
     const template = config["chat_template"];
-    chatTemplate = typeof template === "string" ? template : template === undefined ? inputs.chatTemplateJinja : undefined;
+    chatTemplate =
+      typeof template === "string" ? template : template === undefined ? inputs.chatTemplateJinja : undefined;
     for (const type of types) {
       const addEntry = config[`add_${type}_token`];
       if (typeof addEntry === "boolean") add.set(type, addEntry);

@@ -1,6 +1,10 @@
 import { createHash } from "node:crypto";
 import { cachedConversion, sha256File, type CachedConversionResult } from "../formats/index.ts";
-import { prepareTransformersConversion, TRANSFORMERS_CONVERTER_VERSION, type TransformersOutType } from "./convert-transformers.ts";
+import {
+  prepareTransformersConversion,
+  TRANSFORMERS_CONVERTER_VERSION,
+  type TransformersOutType,
+} from "./convert-transformers.ts";
 import { MissingModelFileError } from "./errors.ts";
 
 export interface ConvertTransformersCachedOptions {
@@ -12,7 +16,11 @@ export interface ConvertTransformersCachedOptions {
   sha256?: Readonly<Record<string, string>>;
   outType: TransformersOutType;
   /** LORA_MERGE: the adapter folded into the weights. */
-  merge?: { adapterConfigPath: string; safetensorsPath: string; sha256?: { adapterConfig?: string; safetensors?: string } };
+  merge?: {
+    adapterConfigPath: string;
+    safetensorsPath: string;
+    sha256?: { adapterConfig?: string; safetensors?: string };
+  };
   /** `general.name` of the converted file (e.g. the repository id); part of the cache key. */
   name?: string;
   onProgress?: (done: number, total: number) => void;
@@ -23,13 +31,18 @@ export interface ConvertTransformersCachedOptions {
  * the converter version and the output type, written atomically with its sha256 beside it and reused at restart
  * (`converted: false`) — the same cache discipline as the converted LoRA adapters (formats/cached-conversion.ts).
  */
-export async function convertTransformersCached(options: ConvertTransformersCachedOptions): Promise<CachedConversionResult> {
+export async function convertTransformersCached(
+  options: ConvertTransformersCachedOptions,
+): Promise<CachedConversionResult> {
   const digest = (name: string, path: string, known?: string) =>
-    known ?? sha256File(path).catch(() => {
+    known ??
+    sha256File(path).catch(() => {
       throw new MissingModelFileError(name);
     });
   const names = Object.keys(options.files).sort();
-  const sources = await Promise.all(names.map(async (name) => [name, await digest(name, options.files[name]!, options.sha256?.[name])] as const));
+  const sources = await Promise.all(
+    names.map(async (name) => [name, await digest(name, options.files[name]!, options.sha256?.[name])] as const),
+  );
   const merge = options.merge;
   const adapter = merge
     ? {
@@ -38,7 +51,15 @@ export async function convertTransformersCached(options: ConvertTransformersCach
       }
     : null;
   const key = createHash("sha256")
-    .update(JSON.stringify({ converter: `transformers/${TRANSFORMERS_CONVERTER_VERSION}`, outType: options.outType, sources, adapter, ...(options.name === undefined ? {} : { name: options.name }) }))
+    .update(
+      JSON.stringify({
+        converter: `transformers/${TRANSFORMERS_CONVERTER_VERSION}`,
+        outType: options.outType,
+        sources,
+        adapter,
+        ...(options.name === undefined ? {} : { name: options.name }),
+      }),
+    )
     .digest("hex");
   return cachedConversion({
     cacheDir: options.cacheDir,

@@ -5,7 +5,15 @@ import { generateTransformersModel, parseGguf, writeSafetensors } from "@slm/tes
 import { afterAll, describe, expect, it } from "vitest";
 import { convertTransformersCached } from "./convert-transformers-cached.ts";
 import { convertTransformersToGguf } from "./convert-transformers.ts";
-import { InvalidModelConfigError, InvalidWeightsFileError, TensorShapeError, UnexpectedTensorError, UnsupportedArchitectureError, UnsupportedDtypeError, UnsupportedTokenizerError } from "./errors.ts";
+import {
+  InvalidModelConfigError,
+  InvalidWeightsFileError,
+  TensorShapeError,
+  UnexpectedTensorError,
+  UnsupportedArchitectureError,
+  UnsupportedDtypeError,
+  UnsupportedTokenizerError,
+} from "./errors.ts";
 
 const root = await mkdtemp(join(tmpdir(), "convert-unit-"));
 afterAll(() => rm(root, { recursive: true, force: true }));
@@ -13,7 +21,16 @@ let count = 0;
 
 async function model(options: Partial<Parameters<typeof generateTransformersModel>[0]> = {}) {
   const dir = join(root, `m${count++}`);
-  const generated = await generateTransformersModel({ architecture: "LlamaForCausalLM", dir, hiddenSize: 32, numHeads: 2, numKvHeads: 1, numLayers: 1, intermediateSize: 64, ...options });
+  const generated = await generateTransformersModel({
+    architecture: "LlamaForCausalLM",
+    dir,
+    hiddenSize: 32,
+    numHeads: 2,
+    numKvHeads: 1,
+    numLayers: 1,
+    intermediateSize: 64,
+    ...options,
+  });
   const files = Object.fromEntries((await readdir(dir)).map((name) => [name, join(dir, name)]));
   return { ...generated, files };
 }
@@ -21,8 +38,18 @@ async function model(options: Partial<Parameters<typeof generateTransformersMode
 async function metadataOf(path: string) {
   const bytes = await readFile(path);
   const { metadata, tensorInfos, tensorDataOffset } = await parseGguf(bytes);
-  const values = Object.fromEntries(Object.entries(metadata).map(([key, entry]) => [key, typeof entry === "object" && entry !== null && "value" in entry ? entry.value : entry]));
-  return { metadata: values, tensors: new Map(tensorInfos.map((t) => [t.name, t])), bytes, dataOffset: Number(tensorDataOffset) };
+  const values = Object.fromEntries(
+    Object.entries(metadata).map(([key, entry]) => [
+      key,
+      typeof entry === "object" && entry !== null && "value" in entry ? entry.value : entry,
+    ]),
+  );
+  return {
+    metadata: values,
+    tensors: new Map(tensorInfos.map((t) => [t.name, t])),
+    bytes,
+    dataOffset: Number(tensorDataOffset),
+  };
 }
 
 describe("convertTransformersToGguf", () => {
@@ -50,7 +77,16 @@ describe("convertTransformersToGguf", () => {
   });
 
   it("turns llama3 rope_scaling into rope_freqs and linear/yarn scaling into keys", async () => {
-    const llama3 = await model({ ropeScaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 }, ropeTheta: 10000 });
+    const llama3 = await model({
+      ropeScaling: {
+        rope_type: "llama3",
+        factor: 8,
+        low_freq_factor: 1,
+        high_freq_factor: 4,
+        original_max_position_embeddings: 64,
+      },
+      ropeTheta: 10000,
+    });
     const out = join(root, "llama3.gguf");
     await convertTransformersToGguf({ files: llama3.files, outType: "f16", outPath: out });
     const { tensors, bytes, dataOffset } = await metadataOf(out);
@@ -69,47 +105,85 @@ describe("convertTransformersToGguf", () => {
     expect(Math.max(...Array.from(factors, (v, i) => Math.abs(v - expected[i]!)))).toBeLessThan(1e-5);
     expect(new Set(expected).size).toBeGreaterThan(2);
 
-    const yarn = await model({ architecture: "Qwen3ForCausalLM", ropeScaling: { rope_type: "yarn", factor: 4, original_max_position_embeddings: 32768 } });
+    const yarn = await model({
+      architecture: "Qwen3ForCausalLM",
+      ropeScaling: { rope_type: "yarn", factor: 4, original_max_position_embeddings: 32768 },
+    });
     const yarnOut = join(root, "yarn.gguf");
     await convertTransformersToGguf({ files: yarn.files, outType: "f16", outPath: yarnOut });
-    expect((await metadataOf(yarnOut)).metadata).toMatchObject({ "qwen3.rope.scaling.type": "yarn", "qwen3.rope.scaling.factor": 4, "qwen3.rope.scaling.original_context_length": 32768 });
+    expect((await metadataOf(yarnOut)).metadata).toMatchObject({
+      "qwen3.rope.scaling.type": "yarn",
+      "qwen3.rope.scaling.factor": 4,
+      "qwen3.rope.scaling.original_context_length": 32768,
+    });
   });
 
   it("refuses other architectures by name, stray tensors, missing tensors and unknown rope scaling", async () => {
     const phi = await model({ configOverrides: { architectures: ["PhiForCausalLM"] } });
     const refusal = convertTransformersToGguf({ files: phi.files, outType: "f16", outPath: join(root, "phi.gguf") });
     await expect(refusal).rejects.toThrow(UnsupportedArchitectureError);
-    await expect(refusal).rejects.toMatchObject({ code: "convert_unsupported_architecture", message: expect.stringContaining("PhiForCausalLM") });
+    await expect(refusal).rejects.toMatchObject({
+      code: "convert_unsupported_architecture",
+      message: expect.stringContaining("PhiForCausalLM"),
+    });
 
     const stray = await model();
-    await writeFile(stray.files["model.safetensors"]!, writeSafetensors([...stray.tensors, { name: "model.layers.0.mlp.experts.0.weight", dtype: "F32", shape: [2], data: [1, 2] }]));
-    await expect(convertTransformersToGguf({ files: stray.files, outType: "f16", outPath: join(root, "x.gguf") })).rejects.toThrow(UnexpectedTensorError);
+    await writeFile(
+      stray.files["model.safetensors"]!,
+      writeSafetensors([
+        ...stray.tensors,
+        { name: "model.layers.0.mlp.experts.0.weight", dtype: "F32", shape: [2], data: [1, 2] },
+      ]),
+    );
+    await expect(
+      convertTransformersToGguf({ files: stray.files, outType: "f16", outPath: join(root, "x.gguf") }),
+    ).rejects.toThrow(UnexpectedTensorError);
 
     const missing = await model();
-    await writeFile(missing.files["model.safetensors"]!, writeSafetensors(missing.tensors.filter((t) => !t.name.endsWith("up_proj.weight"))));
-    await expect(convertTransformersToGguf({ files: missing.files, outType: "f16", outPath: join(root, "y.gguf") })).rejects.toThrow(TensorShapeError);
+    await writeFile(
+      missing.files["model.safetensors"]!,
+      writeSafetensors(missing.tensors.filter((t) => !t.name.endsWith("up_proj.weight"))),
+    );
+    await expect(
+      convertTransformersToGguf({ files: missing.files, outType: "f16", outPath: join(root, "y.gguf") }),
+    ).rejects.toThrow(TensorShapeError);
 
     const int8 = await model();
     const header = JSON.stringify({ "model.embed_tokens.weight": { dtype: "I8", shape: [1], data_offsets: [0, 1] } });
     const length = Buffer.alloc(8);
     length.writeBigUInt64LE(BigInt(header.length));
     await writeFile(int8.files["model.safetensors"]!, Buffer.concat([length, Buffer.from(header), Buffer.from([1])]));
-    await expect(convertTransformersToGguf({ files: int8.files, outType: "f16", outPath: join(root, "i.gguf") })).rejects.toThrow(new UnsupportedDtypeError("model.embed_tokens.weight", "I8"));
-    const truncated = JSON.stringify({ "model.embed_tokens.weight": { dtype: "F32", shape: [4], data_offsets: [0, 16] } });
+    await expect(
+      convertTransformersToGguf({ files: int8.files, outType: "f16", outPath: join(root, "i.gguf") }),
+    ).rejects.toThrow(new UnsupportedDtypeError("model.embed_tokens.weight", "I8"));
+    const truncated = JSON.stringify({
+      "model.embed_tokens.weight": { dtype: "F32", shape: [4], data_offsets: [0, 16] },
+    });
     length.writeBigUInt64LE(BigInt(truncated.length));
     await writeFile(int8.files["model.safetensors"]!, Buffer.concat([length, Buffer.from(truncated), Buffer.alloc(8)]));
-    await expect(convertTransformersToGguf({ files: int8.files, outType: "f16", outPath: join(root, "i.gguf") })).rejects.toThrow(InvalidWeightsFileError);
+    await expect(
+      convertTransformersToGguf({ files: int8.files, outType: "f16", outPath: join(root, "i.gguf") }),
+    ).rejects.toThrow(InvalidWeightsFileError);
 
     const gptq = await model({ configOverrides: { quantization_config: { quant_method: "gptq", bits: 4 } } });
-    await expect(convertTransformersToGguf({ files: gptq.files, outType: "f16", outPath: join(root, "q.gguf") })).rejects.toThrow(/quantization_config: gptq/);
+    await expect(
+      convertTransformersToGguf({ files: gptq.files, outType: "f16", outPath: join(root, "q.gguf") }),
+    ).rejects.toThrow(/quantization_config: gptq/);
 
     const dynamic = await model({ ropeScaling: { rope_type: "dynamic", factor: 2 } });
-    await expect(convertTransformersToGguf({ files: dynamic.files, outType: "f16", outPath: join(root, "z.gguf") })).rejects.toThrow(InvalidModelConfigError);
+    await expect(
+      convertTransformersToGguf({ files: dynamic.files, outType: "f16", outPath: join(root, "z.gguf") }),
+    ).rejects.toThrow(InvalidModelConfigError);
 
     const wordPiece = await model();
     const json = JSON.parse(await readFile(wordPiece.files["tokenizer.json"]!, "utf8"));
-    await writeFile(wordPiece.files["tokenizer.json"]!, JSON.stringify({ ...json, model: { ...json.model, type: "WordPiece" } }));
-    await expect(convertTransformersToGguf({ files: wordPiece.files, outType: "f16", outPath: join(root, "w.gguf") })).rejects.toThrow(UnsupportedTokenizerError);
+    await writeFile(
+      wordPiece.files["tokenizer.json"]!,
+      JSON.stringify({ ...json, model: { ...json.model, type: "WordPiece" } }),
+    );
+    await expect(
+      convertTransformersToGguf({ files: wordPiece.files, outType: "f16", outPath: join(root, "w.gguf") }),
+    ).rejects.toThrow(UnsupportedTokenizerError);
   });
 });
 
@@ -118,14 +192,21 @@ describe("convertTransformersCached", () => {
     const { files } = await model();
     const cacheDir = join(root, "cache");
     const progress: number[] = [];
-    const first = await convertTransformersCached({ cacheDir, files, outType: "q8_0", onProgress: (done, total) => progress.push(done / total) });
+    const first = await convertTransformersCached({
+      cacheDir,
+      files,
+      outType: "q8_0",
+      onProgress: (done, total) => progress.push(done / total),
+    });
     expect(first.converted).toBe(true);
     expect(progress.at(-1)).toBe(1);
     const again = await convertTransformersCached({ cacheDir, files, outType: "q8_0" });
     expect(again).toEqual({ ...first, converted: false });
     const f16 = await convertTransformersCached({ cacheDir, files, outType: "f16" });
     expect(f16.key).not.toBe(first.key);
-    expect((await readdir(cacheDir)).sort()).toEqual([`${first.key}.gguf`, `${first.key}.gguf.sha256`, `${f16.key}.gguf`, `${f16.key}.gguf.sha256`].sort());
+    expect((await readdir(cacheDir)).sort()).toEqual(
+      [`${first.key}.gguf`, `${first.key}.gguf.sha256`, `${f16.key}.gguf`, `${f16.key}.gguf.sha256`].sort(),
+    );
 
     await writeFile(first.path, "damaged");
     const redone = await convertTransformersCached({ cacheDir, files, outType: "q8_0" });
@@ -136,7 +217,9 @@ describe("convertTransformersCached", () => {
   it("leaves nothing behind when the conversion is refused", async () => {
     const { files } = await model({ configOverrides: { architectures: ["BertModel"] } });
     const cacheDir = join(root, "refused-cache");
-    await expect(convertTransformersCached({ cacheDir, files, outType: "q8_0" })).rejects.toThrow(UnsupportedArchitectureError);
+    await expect(convertTransformersCached({ cacheDir, files, outType: "q8_0" })).rejects.toThrow(
+      UnsupportedArchitectureError,
+    );
     await expect(readdir(cacheDir)).rejects.toThrow();
   });
 });

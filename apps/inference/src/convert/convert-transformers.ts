@@ -12,7 +12,13 @@ import {
 } from "../formats/index.ts";
 import { ggufTensorName, planArchitecture, requiredTensors, type ArchitecturePlan } from "./architectures.ts";
 import { convertTokenizer } from "./convert-tokenizer.ts";
-import { InvalidModelConfigError, MergeAdapterError, MissingModelFileError, TensorShapeError, UnexpectedTensorError } from "./errors.ts";
+import {
+  InvalidModelConfigError,
+  MergeAdapterError,
+  MissingModelFileError,
+  TensorShapeError,
+  UnexpectedTensorError,
+} from "./errors.ts";
 import { addDelta, readAdapterForMerge, type MergeDelta } from "./merge-adapter.ts";
 import { openWeightShards, type WeightShards, type WeightTensor } from "./read-weight-shards.ts";
 
@@ -67,7 +73,9 @@ interface OutputTensor {
 const CHUNK_ELEMENTS = 1 << 22; // 16 MiB of float32 per slice
 
 /** Converts in one go (see prepareTransformersConversion). */
-export async function convertTransformersToGguf(options: ConvertTransformersOptions & { outPath: string; onProgress?: (done: number, total: number) => void }): Promise<void> {
+export async function convertTransformersToGguf(
+  options: ConvertTransformersOptions & { outPath: string; onProgress?: (done: number, total: number) => void },
+): Promise<void> {
   const prepared = await prepareTransformersConversion(options);
   await prepared.write(options.outPath, options.onProgress);
 }
@@ -96,7 +104,13 @@ export async function prepareTransformersConversion(options: ConvertTransformers
   };
   const bytes = async (name: string) => {
     const path = options.files[name];
-    return path === undefined ? undefined : new Uint8Array(await readFile(path).catch(() => { throw new MissingModelFileError(name); }));
+    return path === undefined
+      ? undefined
+      : new Uint8Array(
+          await readFile(path).catch(() => {
+            throw new MissingModelFileError(name);
+          }),
+        );
   };
   const config = (await json("config.json", true))!;
   const plan = planArchitecture(config);
@@ -113,18 +127,26 @@ export async function prepareTransformersConversion(options: ConvertTransformers
     { architecture: plan.ggufArchitecture },
   );
 
-  const index = options.files["model.safetensors.index.json"] === undefined ? undefined : await json("model.safetensors.index.json", true);
+  const index =
+    options.files["model.safetensors.index.json"] === undefined
+      ? undefined
+      : await json("model.safetensors.index.json", true);
   const shards = await openWeightShards(options.files, index);
   try {
     const shapes = new Map([...shards.tensors].map(([name, tensor]) => [name, tensor.shape]));
     let deltas = new Map<string, MergeDelta>();
     if (options.merge) {
-      const [adapterConfig, adapterWeights] = await Promise.all([readFile(options.merge.adapterConfigPath), readFile(options.merge.safetensorsPath)]).catch(() => {
+      const [adapterConfig, adapterWeights] = await Promise.all([
+        readFile(options.merge.adapterConfigPath),
+        readFile(options.merge.safetensorsPath),
+      ]).catch(() => {
         throw new MissingModelFileError("adapter_config.json or adapter_model.safetensors");
       });
       deltas = readAdapterForMerge(adapterConfig, adapterWeights, shapes);
       if (deltas.has("model.embed_tokens.weight") && !shards.tensors.has("lm_head.weight")) {
-        throw new MergeAdapterError("the base ties its output to the embeddings, so an embed_tokens LoRA cannot be merged into it");
+        throw new MergeAdapterError(
+          "the base ties its output to the embeddings, so an embed_tokens LoRA cannot be merged into it",
+        );
       }
     }
     const tensors = planTensors(plan, shards, tokenizer.tokenCount, options.outType, deltas);
@@ -157,10 +179,24 @@ export async function prepareTransformersConversion(options: ConvertTransformers
   }
 }
 
-function planTensors(plan: ArchitecturePlan, shards: WeightShards, tokenCount: number, outType: TransformersOutType, deltas: ReadonlyMap<string, MergeDelta>): OutputTensor[] {
+function planTensors(
+  plan: ArchitecturePlan,
+  shards: WeightShards,
+  tokenCount: number,
+  outType: TransformersOutType,
+  deltas: ReadonlyMap<string, MergeDelta>,
+): OutputTensor[] {
   const out: OutputTensor[] = [];
   if (plan.ropeFreqs) {
-    out.push({ name: "rope_freqs.weight", type: "f32", rows: 1, columns: plan.ropeFreqs.length, dims: [plan.ropeFreqs.length], values: plan.ropeFreqs, shift: 0 });
+    out.push({
+      name: "rope_freqs.weight",
+      type: "f32",
+      rows: 1,
+      columns: plan.ropeFreqs.length,
+      dims: [plan.ropeFreqs.length],
+      values: plan.ropeFreqs,
+      shift: 0,
+    });
   }
   const unexpected: string[] = [];
   for (const [name, source] of shards.tensors) {
@@ -175,7 +211,8 @@ function planTensors(plan: ArchitecturePlan, shards: WeightShards, tokenCount: n
     let rows = shape.length === 2 ? shape[0]! : 1;
     const columns = shape[shape.length - 1]!;
     if (target === "token_embd.weight" || target === "output.weight") {
-      if (columns !== plan.hidden) throw new TensorShapeError(`${name} is [${shape.join(", ")}], not [vocab, ${plan.hidden}]`);
+      if (columns !== plan.hidden)
+        throw new TensorShapeError(`${name} is [${shape.join(", ")}], not [vocab, ${plan.hidden}]`);
       if (target === "token_embd.weight" && plan.trimEmbeddings) rows = Math.min(rows, tokenCount);
       if (rows !== tokenCount) throw new TensorShapeError(`${name} has ${rows} rows for ${tokenCount} tokens`);
     }
@@ -183,7 +220,8 @@ function planTensors(plan: ArchitecturePlan, shards: WeightShards, tokenCount: n
     if (plan.permuteQK && /\.self_attn\.[qk]_proj\.(weight|bias)$/.test(name)) {
       permuteHeads = name.includes(".q_proj.") ? plan.heads : plan.kvHeads;
       const length = shape.length === 2 ? rows : columns;
-      if (length !== permuteHeads * plan.headDim) throw new TensorShapeError(`${name} has ${length} rows for ${permuteHeads} heads of ${plan.headDim}`);
+      if (length !== permuteHeads * plan.headDim)
+        throw new TensorShapeError(`${name} has ${length} rows for ${permuteHeads} heads of ${plan.headDim}`);
     }
     const oneDimensional = shape.length === 1;
     const keepF32 = oneDimensional || target.endsWith("_norm.weight") || !target.endsWith(".weight");
@@ -204,7 +242,10 @@ function planTensors(plan: ArchitecturePlan, shards: WeightShards, tokenCount: n
   if (unexpected.length > 0) throw new UnexpectedTensorError(unexpected);
   const written = new Set(out.map((tensor) => tensor.name));
   const missing = requiredTensors(plan).filter((name) => !written.has(name));
-  if (missing.length > 0) throw new TensorShapeError(`missing ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""}`);
+  if (missing.length > 0)
+    throw new TensorShapeError(
+      `missing ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""}`,
+    );
   return out;
 }
 
@@ -224,14 +265,16 @@ async function writeTensors(
     for (const [index, tensor] of tensors.entries()) {
       let written = 0;
       for await (const values of tensorSlices(tensor, shards)) {
-        const encoded = tensor.type === "f32" ? encodeF32(values) : tensor.type === "f16" ? encodeF16(values) : encodeQ8_0(values);
+        const encoded =
+          tensor.type === "f32" ? encodeF32(values) : tensor.type === "f16" ? encodeF16(values) : encodeQ8_0(values);
         await handle.write(encoded);
         written += encoded.length;
         done += values.length;
         onProgress?.(done, total);
       }
       const padding = sizes[index]!.padded - written;
-      if (written !== sizes[index]!.bytes || padding < 0) throw new Error(`internal: ${tensor.name} wrote ${written} of ${sizes[index]!.bytes} bytes`);
+      if (written !== sizes[index]!.bytes || padding < 0)
+        throw new Error(`internal: ${tensor.name} wrote ${written} of ${sizes[index]!.bytes} bytes`);
       if (padding > 0) await handle.write(new Uint8Array(padding));
     }
     await handle.sync();
@@ -251,7 +294,8 @@ async function* tensorSlices(tensor: OutputTensor, shards: WeightShards): AsyncG
   // A 1-D tensor (q/k biases) is one row per element for the permutation.
   const permuteRows = tensor.rows === 1 ? columns : rows;
   const headRows = tensor.permuteHeads === undefined ? 1 : permuteRows / tensor.permuteHeads;
-  const rowsPerSlice = tensor.rows === 1 ? 1 : Math.max(headRows, Math.floor(CHUNK_ELEMENTS / columns / headRows) * headRows);
+  const rowsPerSlice =
+    tensor.rows === 1 ? 1 : Math.max(headRows, Math.floor(CHUNK_ELEMENTS / columns / headRows) * headRows);
   for (let first = 0; first < rows; first += rowsPerSlice) {
     const count = Math.min(rowsPerSlice, rows - first);
     const values = await shards.read(source, first * columns, count * columns);

@@ -2,7 +2,12 @@ import { MissingModelFileError } from "./errors.ts";
 import { shardsOfIndex } from "./read-weight-shards.ts";
 
 const TOKENIZER_FILES = ["tokenizer.json", "tokenizer.model"];
-const OPTIONAL_FILES = ["tokenizer_config.json", "generation_config.json", "special_tokens_map.json", "chat_template.jinja"];
+const OPTIONAL_FILES = [
+  "tokenizer_config.json",
+  "generation_config.json",
+  "special_tokens_map.json",
+  "chat_template.jinja",
+];
 
 /**
  * What a model repository holds, from its file list: "transformers" when it has config.json and safetensors weights
@@ -11,7 +16,8 @@ const OPTIONAL_FILES = ["tokenizer_config.json", "generation_config.json", "spec
  */
 export function detectRepoFormat(fileNames: readonly string[]): "gguf" | "transformers" | undefined {
   const names = new Set(fileNames);
-  if (names.has("config.json") && (names.has("model.safetensors") || names.has("model.safetensors.index.json"))) return "transformers";
+  if (names.has("config.json") && (names.has("model.safetensors") || names.has("model.safetensors.index.json")))
+    return "transformers";
   if (fileNames.some((name) => name.toLowerCase().endsWith(".gguf"))) return "gguf";
   return undefined;
 }

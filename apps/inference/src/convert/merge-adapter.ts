@@ -1,4 +1,10 @@
-import { moduleScaling, pairLoraTensors, parseAdapterConfig, readSafetensors, refuseUnrepresentable } from "../formats/index.ts";
+import {
+  moduleScaling,
+  pairLoraTensors,
+  parseAdapterConfig,
+  readSafetensors,
+  refuseUnrepresentable,
+} from "../formats/index.ts";
 import { MergeAdapterError } from "./errors.ts";
 
 /** One adapted weight: W[out][in] += scale · (B·A)[out][in] (for an embedding, the transpose of B·A). */
@@ -19,7 +25,11 @@ export interface MergeDelta {
  * (formats/peft/). The same refusals as the GGUF adapter conversion (DoRA, biases, modules_to_save, fan_in_fan_out,
  * ...).
  */
-export function readAdapterForMerge(adapterConfig: Uint8Array | string, safetensors: Uint8Array, baseShapes: ReadonlyMap<string, readonly number[]>): Map<string, MergeDelta> {
+export function readAdapterForMerge(
+  adapterConfig: Uint8Array | string,
+  safetensors: Uint8Array,
+  baseShapes: ReadonlyMap<string, readonly number[]>,
+): Map<string, MergeDelta> {
   const config = parseAdapterConfig(adapterConfig);
   refuseUnrepresentable(config);
   const file = readSafetensors(safetensors);
@@ -33,12 +43,16 @@ export function readAdapterForMerge(adapterConfig: Uint8Array | string, safetens
     // Linear W (out, in); an embedding (vocab, hidden) is changed by (B·A)ᵀ with A (r, vocab), B (hidden, r).
     const [rows, columns] = embedding ? [inputs, outputs] : [outputs, inputs];
     if (rankB !== rank || base.length !== 2 || base[0] !== rows || base[1] !== columns) {
-      throw new MergeAdapterError(`${module}: A ${rank}x${inputs} and B ${outputs}x${rankB} do not fit the weight's shape [${base.join(", ")}]`);
+      throw new MergeAdapterError(
+        `${module}: A ${rank}x${inputs} and B ${outputs}x${rankB} do not fit the weight's shape [${base.join(", ")}]`,
+      );
     }
     const scaling = moduleScaling(config, module);
-    if (scaling.rank !== rank) throw new MergeAdapterError(`${module} has rank ${rank} in the weights but ${scaling.rank} in the config`);
+    if (scaling.rank !== rank)
+      throw new MergeAdapterError(`${module} has rank ${rank} in the weights but ${scaling.rank} in the config`);
     const values = [file.read(a), file.read(b)];
-    if (!values.every((array) => array.every(Number.isFinite))) throw new MergeAdapterError(`${module} holds NaN or infinite values`);
+    if (!values.every((array) => array.every(Number.isFinite)))
+      throw new MergeAdapterError(`${module} holds NaN or infinite values`);
     deltas.set(`${module}.weight`, { module, scale: scaling.scale, rank, a: values[0]!, b: values[1]!, embedding });
   }
   return deltas;

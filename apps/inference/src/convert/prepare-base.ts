@@ -70,8 +70,15 @@ export async function prepareBase(options: PrepareBaseOptions): Promise<Prepared
           },
         }
       : {}),
-    ...(options.onProgress ? { onProgress: (doneBytes: number, totalBytes: number) => options.onProgress?.({ doneBytes, totalBytes }) } : {}),
+    ...(options.onProgress
+      ? { onProgress: (doneBytes: number, totalBytes: number) => options.onProgress?.({ doneBytes, totalBytes }) }
+      : {}),
   });
   const recorded = (await readFile(`${result.path}.sha256`, "utf8").catch(() => "")).trim();
-  return { path: result.path, key: result.key, converted: result.converted, sha256: /^[0-9a-f]{64}$/.test(recorded) ? recorded : result.key };
+  return {
+    path: result.path,
+    key: result.key,
+    converted: result.converted,
+    sha256: /^[0-9a-f]{64}$/.test(recorded) ? recorded : result.key,
+  };
 }

@@ -20,7 +20,15 @@ describe.skipIf(!existsSync(LLAMA_QUANTIZE))("Q8_0 against llama-quantize", () =
   it("writes the same Q8_0 blocks as llama.cpp for every quantized tensor", async () => {
     const dir = await root;
     const model = join(dir, "model");
-    await generateTransformersModel({ architecture: "LlamaForCausalLM", dir: model, seed: 4, hiddenSize: 128, intermediateSize: 256, numHeads: 4, numKvHeads: 2 });
+    await generateTransformersModel({
+      architecture: "LlamaForCausalLM",
+      dir: model,
+      seed: 4,
+      hiddenSize: 128,
+      intermediateSize: 256,
+      numHeads: 4,
+      numKvHeads: 2,
+    });
     const files = Object.fromEntries((await readdir(model)).map((name) => [name, join(model, name)]));
     await convertTransformersToGguf({ files, outType: "f16", outPath: join(dir, "f16.gguf") });
     await convertTransformersToGguf({ files, outType: "q8_0", outPath: join(dir, "ours.gguf") });

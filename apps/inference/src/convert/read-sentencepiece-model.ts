@@ -22,7 +22,8 @@ export function readSentencePieceModel(bytes: Uint8Array): SentencePiece[] {
   forEachField(bytes, (field, wire, value) => {
     if (field === 1 && wire === 2) pieces.push(readPiece(value as Uint8Array));
   });
-  if (pieces.length === 0) throw new InvalidTokenizerError("tokenizer.model", "it holds no pieces (not a SentencePiece model?)");
+  if (pieces.length === 0)
+    throw new InvalidTokenizerError("tokenizer.model", "it holds no pieces (not a SentencePiece model?)");
   return pieces;
 }
 
@@ -42,14 +43,18 @@ function readPiece(bytes: Uint8Array): SentencePiece {
 }
 
 /** Walks the fields of one message: varint (0) as bigint, fixed64 (1) skipped, bytes (2), fixed32 (5) as float. */
-function forEachField(bytes: Uint8Array, visit: (field: number, wire: number, value: bigint | number | Uint8Array) => void): void {
+function forEachField(
+  bytes: Uint8Array,
+  visit: (field: number, wire: number, value: bigint | number | Uint8Array) => void,
+): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   const varint = (): bigint => {
     let result = 0n;
     let shift = 0n;
     for (;;) {
-      if (at >= bytes.length || shift > 63n) throw new InvalidTokenizerError("tokenizer.model", "it is truncated or not a protobuf message");
+      if (at >= bytes.length || shift > 63n)
+        throw new InvalidTokenizerError("tokenizer.model", "it is truncated or not a protobuf message");
       const byte = bytes[at++]!;
       result |= BigInt(byte & 0x7f) << shift;
       if ((byte & 0x80) === 0) return result;
@@ -57,7 +62,8 @@ function forEachField(bytes: Uint8Array, visit: (field: number, wire: number, va
     }
   };
   const need = (size: number) => {
-    if (at + size > bytes.length) throw new InvalidTokenizerError("tokenizer.model", "it is truncated or not a protobuf message");
+    if (at + size > bytes.length)
+      throw new InvalidTokenizerError("tokenizer.model", "it is truncated or not a protobuf message");
   };
   while (at < bytes.length) {
     const tag = varint();

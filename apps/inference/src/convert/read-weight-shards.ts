@@ -7,7 +7,12 @@ import {
   SafetensorsFormatError,
   type SafetensorsDtype,
 } from "../formats/index.ts";
-import { InvalidModelConfigError, InvalidWeightsFileError, MissingModelFileError, UnsupportedDtypeError } from "./errors.ts";
+import {
+  InvalidModelConfigError,
+  InvalidWeightsFileError,
+  MissingModelFileError,
+  UnsupportedDtypeError,
+} from "./errors.ts";
 
 /** One tensor of a transformers checkpoint: where its bytes are, never the bytes themselves. */
 export interface WeightTensor {
@@ -33,7 +38,10 @@ export interface WeightShards {
  * `model.safetensors.index.json` lists — reading only their headers; tensor data is read on demand at its offset, so
  * memory stays bounded whatever the model size.
  */
-export async function openWeightShards(files: Readonly<Record<string, string>>, indexJson?: unknown): Promise<WeightShards> {
+export async function openWeightShards(
+  files: Readonly<Record<string, string>>,
+  indexJson?: unknown,
+): Promise<WeightShards> {
   const shardNames = indexJson === undefined ? ["model.safetensors"] : shardsOfIndex(indexJson);
   const handles = new Map<string, FileHandle>();
   const tensors = new Map<string, WeightTensor>();
@@ -50,7 +58,10 @@ export async function openWeightShards(files: Readonly<Record<string, string>>, 
         const first8 = new Uint8Array(8);
         await handle.read(first8, 0, 8, 0);
         const length = headerLength(first8, size);
-        if (8 + length > size) throw new SafetensorsFormatError(`the header claims ${length} bytes but the file is ${size} bytes (truncated?)`);
+        if (8 + length > size)
+          throw new SafetensorsFormatError(
+            `the header claims ${length} bytes but the file is ${size} bytes (truncated?)`,
+          );
         const header = new Uint8Array(length);
         await handle.read(header, 0, length, 8);
         for (const [name, entry] of parseSafetensorsHeader(header, size - 8 - length).tensors) {
@@ -77,7 +88,8 @@ export async function openWeightShards(files: Readonly<Record<string, string>>, 
       const size = BYTES_PER_ELEMENT[tensor.dtype];
       const bytes = new Uint8Array(count * size);
       const { bytesRead } = await handles.get(tensor.file)!.read(bytes, 0, bytes.length, tensor.offset + first * size);
-      if (bytesRead !== bytes.length) throw new InvalidWeightsFileError(tensor.file, `tensor ${tensor.name} is truncated`);
+      if (bytesRead !== bytes.length)
+        throw new InvalidWeightsFileError(tensor.file, `tensor ${tensor.name} is truncated`);
       return decodeSafetensorsData(bytes, tensor.dtype);
     },
     async close() {
@@ -89,10 +101,14 @@ export async function openWeightShards(files: Readonly<Record<string, string>>, 
 /** The shard file names of a `model.safetensors.index.json`, in first-use order. */
 export function shardsOfIndex(indexJson: unknown): string[] {
   const map = (indexJson as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof map !== "object" || map === null || Array.isArray(map)) throw new InvalidModelConfigError("model.safetensors.index.json", "weight_map is missing");
+  if (typeof map !== "object" || map === null || Array.isArray(map))
+    throw new InvalidModelConfigError("model.safetensors.index.json", "weight_map is missing");
   const names = [...new Set(Object.values(map as Record<string, unknown>))];
   if (names.length === 0 || !names.every((name) => typeof name === "string" && /^[^/\\]+\.safetensors$/.test(name))) {
-    throw new InvalidModelConfigError("model.safetensors.index.json", "weight_map must name .safetensors files at the top of the repository");
+    throw new InvalidModelConfigError(
+      "model.safetensors.index.json",
+      "weight_map must name .safetensors files at the top of the repository",
+    );
   }
   return names as string[];
 }
@@ -101,6 +117,7 @@ function checkWeightMap(indexJson: unknown, tensors: Map<string, WeightTensor>):
   const map = (indexJson as { weight_map: Record<string, string> }).weight_map;
   for (const [name, file] of Object.entries(map)) {
     const tensor = tensors.get(name);
-    if (!tensor || tensor.file !== file) throw new InvalidModelConfigError("model.safetensors.index.json", `tensor ${name} is not in ${file}`);
+    if (!tensor || tensor.file !== file)
+      throw new InvalidModelConfigError("model.safetensors.index.json", `tensor ${name} is not in ${file}`);
   }
 }

@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { pickThreads, threadCandidates } from "./choose-threads.ts";
 
 describe("pickThreads", () => {
-  const m = (threads: number, tokensPerSecond: number, batchTokensPerSecond?: number) => ({ threads, tokensPerSecond, batchTokensPerSecond });
+  const m = (threads: number, tokensPerSecond: number, batchTokensPerSecond?: number) => ({
+    threads,
+    tokensPerSecond,
+    batchTokensPerSecond,
+  });
 
   it("takes the fewest threads within 10% of the fastest single sequence", () => {
     expect(pickThreads([m(1, 150), m(2, 60)])).toBe(1);
@@ -28,7 +32,9 @@ describe("threadCandidates", () => {
 });
 
 describe("measureThreads", () => {
-  it("times single-sequence decoding and a batch for each candidate on the loaded model", { timeout: 60_000 }, async () => {
+  it("times single-sequence decoding and a batch for each candidate on the loaded model", {
+    timeout: 60_000,
+  }, async () => {
     const { mkdtemp, rm, writeFile } = await import("node:fs/promises");
     const { tmpdir } = await import("node:os");
     const { join } = await import("node:path");

@@ -87,16 +87,14 @@ export async function generate(
 
   const lookup = sequence.tokenPredictor instanceof PromptLookup ? sequence.tokenPredictor : undefined;
   lookup?.begin(request);
-  const iterator = sequence.evaluateWithMetadata(
-    input,
-    capture ? { probabilities: true } : {},
-    {
-      ...samplerOptions(request.sampling, generated, request.maxTokens),
-      ...(request.grammar ? { grammarEvaluationState: new LlamaGrammarEvaluationState({ model, grammar: request.grammar }) } : {}),
-      // Context shift never happens: maxTokens fits the room left after the prompt.
-      yieldEogToken: true,
-    },
-  );
+  const iterator = sequence.evaluateWithMetadata(input, capture ? { probabilities: true } : {}, {
+    ...samplerOptions(request.sampling, generated, request.maxTokens),
+    ...(request.grammar
+      ? { grammarEvaluationState: new LlamaGrammarEvaluationState({ model, grammar: request.grammar }) }
+      : {}),
+    // Context shift never happens: maxTokens fits the room left after the prompt.
+    yieldEogToken: true,
+  });
   try {
     for await (const step of iterator) {
       const token = step.token;
@@ -141,7 +139,8 @@ export async function generate(
     lookup?.end();
   }
   if (!stoppedByStop && !cancelled) {
-    if (pending.length > 0) emit(stops.push(dropIncomplete(decode(model, pending, prompt, generated, request.preservedTokens))).emit);
+    if (pending.length > 0)
+      emit(stops.push(dropIncomplete(decode(model, pending, prompt, generated, request.preservedTokens))).emit);
     emit(stops.flush());
   }
   return result();
@@ -166,12 +165,27 @@ function dropIncomplete(text: string): string {
 }
 
 /** Text of the pending tokens, given the tokens before them (the detokenizer needs them to place leading spaces). */
-function decode(model: LlamaModel, pending: readonly Token[], prompt: readonly Token[], generated: readonly Token[], preserved?: ReadonlySet<Token>): string {
+function decode(
+  model: LlamaModel,
+  pending: readonly Token[],
+  prompt: readonly Token[],
+  generated: readonly Token[],
+  preserved?: ReadonlySet<Token>,
+): string {
   // Control tokens decode to nothing, except the preserved ones (a template's thinking tags), shown as their text.
   if (preserved && pending.some((t) => preserved.has(t))) {
-    return pending.map((t, i) => (preserved.has(t) ? model.detokenize([t], true) : decode(model, [t], prompt, generated.slice(0, generated.length - pending.length + i + 1)))).join("");
+    return pending
+      .map((t, i) =>
+        preserved.has(t)
+          ? model.detokenize([t], true)
+          : decode(model, [t], prompt, generated.slice(0, generated.length - pending.length + i + 1)),
+      )
+      .join("");
   }
   const end = generated.length - pending.length;
-  const before = end >= CONTEXT_TOKENS ? generated.slice(end - CONTEXT_TOKENS, end) : [...prompt.slice(-CONTEXT_TOKENS), ...generated.slice(0, end)];
+  const before =
+    end >= CONTEXT_TOKENS
+      ? generated.slice(end - CONTEXT_TOKENS, end)
+      : [...prompt.slice(-CONTEXT_TOKENS), ...generated.slice(0, end)];
   return model.detokenize(pending, false, before.slice(-CONTEXT_TOKENS));
 }

@@ -58,7 +58,11 @@ describe("toGbnfSchema", () => {
 });
 
 describe("bounded JSON numbers", () => {
-  const schema = { type: "object", properties: { n: { type: "integer" }, x: { type: "number" } }, required: ["n", "x"] };
+  const schema = {
+    type: "object",
+    properties: { n: { type: "integer" }, x: { type: "number" } },
+    required: ["n", "x"],
+  };
 
   it("gives integers no exponent (1e999 is Infinity, 1e-5 no integer) and other numbers at most two exponent digits", () => {
     const generated = [
@@ -76,7 +80,7 @@ describe("bounded JSON numbers", () => {
     const cache = new GrammarCache({ llama });
     const grammar = await cache.grammarFor({ type: "json_schema", json_schema: { name: "n", schema } });
     expect(grammar!.grammar).toMatch(/^integer-number-rule ::= "-"\? \("0" \| \[1-9\] \[0-9\]\{0,15\}\)$/m);
-    expect(grammar!.grammar).not.toContain('[0-9]{0,15}))?');
+    expect(grammar!.grammar).not.toContain("[0-9]{0,15}))?");
     expect(grammar!.stopGenerationTriggers.map(String)).toEqual(["\n\n\n\n"]);
     expect(await cache.schemaGbnf(schema, "tools.0.function.parameters")).toBe(grammar!.grammar);
   });

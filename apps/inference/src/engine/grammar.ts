@@ -11,10 +11,39 @@ import { ApiError, type ResponseFormat } from "@slm/config";
 
 const PARAM = "response_format.json_schema.schema";
 /** Annotations: they constrain nothing, so they are dropped. */
-const ANNOTATIONS = new Set(["title", "description", "$schema", "$id", "$comment", "default", "examples", "deprecated", "readOnly", "writeOnly"]);
+const ANNOTATIONS = new Set([
+  "title",
+  "description",
+  "$schema",
+  "$id",
+  "$comment",
+  "default",
+  "examples",
+  "deprecated",
+  "readOnly",
+  "writeOnly",
+]);
 const ENFORCED = new Set([
-  "type", "properties", "required", "additionalProperties", "items", "prefixItems", "minItems", "maxItems", "minLength",
-  "maxLength", "minProperties", "maxProperties", "enum", "const", "oneOf", "anyOf", "$ref", "$defs", "definitions", "format",
+  "type",
+  "properties",
+  "required",
+  "additionalProperties",
+  "items",
+  "prefixItems",
+  "minItems",
+  "maxItems",
+  "minLength",
+  "maxLength",
+  "minProperties",
+  "maxProperties",
+  "enum",
+  "const",
+  "oneOf",
+  "anyOf",
+  "$ref",
+  "$defs",
+  "definitions",
+  "format",
 ]);
 const FORMATS = new Set(["date-time", "date", "time"]);
 /** Keywords that constrain only values of one type (JSON Schema ignores them for the others). */
@@ -113,7 +142,8 @@ export function boundedNumbers(gbnf: string): string {
     return line;
   });
   const bounded = lines.join("\n");
-  if ((integers > 0 || fractions > 0) && bounded.includes(EXPONENT)) throw new Error("node-llama-cpp's JSON number rules changed shape");
+  if ((integers > 0 || fractions > 0) && bounded.includes(EXPONENT))
+    throw new Error("node-llama-cpp's JSON number rules changed shape");
   return bounded;
 }
 
@@ -128,7 +158,14 @@ export function toGbnfSchema(schema: Record<string, unknown>, param = PARAM): Re
       root.$defs = Object.fromEntries(Object.entries(defs).map(([name, def]) => [name, convert(def, `$defs.${name}`)]));
     }
   } catch (error) {
-    if (error instanceof ApiError && param !== PARAM) throw new ApiError(400, "invalid_request_error", "unsupported_schema", error.message.replace(PARAM, param), param);
+    if (error instanceof ApiError && param !== PARAM)
+      throw new ApiError(
+        400,
+        "invalid_request_error",
+        "unsupported_schema",
+        error.message.replace(PARAM, param),
+        param,
+      );
     throw error;
   }
   delete root.definitions;
@@ -138,12 +175,15 @@ export function toGbnfSchema(schema: Record<string, unknown>, param = PARAM): Re
 function convert(node: unknown, path: string): Record<string, unknown> {
   if (node === true || (isObject(node) && Object.keys(node).every((k) => ANNOTATIONS.has(k)))) {
     // Any value. The generator has no "any" schema, so offer every type; nested values are any JSON.
-    return { oneOf: [{ type: ["string", "number", "boolean", "null"] }, { type: "object", additionalProperties: true }] };
+    return {
+      oneOf: [{ type: ["string", "number", "boolean", "null"] }, { type: "object", additionalProperties: true }],
+    };
   }
   if (!isObject(node)) throw unenforceable(path, "must be a schema object");
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
-    if (ANNOTATIONS.has(key) || (key === "$defs" && path === "schema") || (key === "definitions" && path === "schema")) continue;
+    if (ANNOTATIONS.has(key) || (key === "$defs" && path === "schema") || (key === "definitions" && path === "schema"))
+      continue;
     if (key === "uniqueItems" && value === false) continue;
     if (!ENFORCED.has(key)) throw unenforceable(path, `the keyword "${key}" cannot be enforced by the grammar`);
     out[key] = value;
@@ -169,7 +209,9 @@ function convert(node: unknown, path: string): Record<string, unknown> {
     const alternative = (type: unknown) =>
       Object.fromEntries([
         ["type", type],
-        ...Object.entries(out).filter(([k]) => k !== "type" && (!TYPED.has(k) || (TYPE_KEYWORDS[String(type)] ?? []).includes(k))),
+        ...Object.entries(out).filter(
+          ([k]) => k !== "type" && (!TYPED.has(k) || (TYPE_KEYWORDS[String(type)] ?? []).includes(k)),
+        ),
       ]);
     return { oneOf: types.map((t, i) => convert(alternative(t), `${path}.type.${i}`)) };
   }
@@ -178,7 +220,13 @@ function convert(node: unknown, path: string): Record<string, unknown> {
       throw unenforceable(path, "type must be string, number, integer, boolean, null, object or array");
     }
   }
-  if (types === undefined && out.enum === undefined && out.const === undefined && out.oneOf === undefined && out.$ref === undefined) {
+  if (
+    types === undefined &&
+    out.enum === undefined &&
+    out.const === undefined &&
+    out.oneOf === undefined &&
+    out.$ref === undefined
+  ) {
     throw unenforceable(path, "needs a type, enum, const, anyOf/oneOf or $ref");
   }
 
@@ -190,11 +238,14 @@ function convert(node: unknown, path: string): Record<string, unknown> {
   if (out.required !== undefined) {
     const declared = isObject(out.properties) ? Object.keys(out.properties) : [];
     const missing = Array.isArray(out.required) ? out.required.filter((r) => !declared.includes(String(r))) : [];
-    if (missing.length > 0) throw unenforceable(path, `required property "${String(missing[0])}" is not declared in properties`);
+    if (missing.length > 0)
+      throw unenforceable(path, `required property "${String(missing[0])}" is not declared in properties`);
   }
-  if (isObject(out.additionalProperties)) out.additionalProperties = convert(out.additionalProperties, `${path}.additionalProperties`);
+  if (isObject(out.additionalProperties))
+    out.additionalProperties = convert(out.additionalProperties, `${path}.additionalProperties`);
   if (out.items !== undefined) out.items = convert(out.items, `${path}.items`);
-  if (Array.isArray(out.prefixItems)) out.prefixItems = out.prefixItems.map((item, i) => convert(item, `${path}.prefixItems.${i}`));
+  if (Array.isArray(out.prefixItems))
+    out.prefixItems = out.prefixItems.map((item, i) => convert(item, `${path}.prefixItems.${i}`));
   return out;
 }
 

@@ -28,9 +28,32 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "greedy-identity-"));
   modelPath = join(dir, "qwen2-vocab.gguf");
   const tokenizer = await readTokenizerMetadata(await llamaSourcePath("models/ggml-vocab-qwen2.gguf"));
-  await writeFile(modelPath, generateVocabModel({ tokenizer, architecture: "qwen2", seed: 3, nEmbd: 64, nLayer: 2, attentionOff: true, tiedEmbeddings: true }));
+  await writeFile(
+    modelPath,
+    generateVocabModel({
+      tokenizer,
+      architecture: "qwen2",
+      seed: 3,
+      nEmbd: 64,
+      nLayer: 2,
+      attentionOff: true,
+      tiedEmbeddings: true,
+    }),
+  );
   for (const [name, variant] of Object.entries(VARIANTS)) {
-    engines.set(name, await loadEngine({ llama: await startLlama(1), modelPath, threads: 1, contextSize: 512, parallel: 3, maxQueue: 8, embeddings: false, ...variant }));
+    engines.set(
+      name,
+      await loadEngine({
+        llama: await startLlama(1),
+        modelPath,
+        threads: 1,
+        contextSize: 512,
+        parallel: 3,
+        maxQueue: 8,
+        embeddings: false,
+        ...variant,
+      }),
+    );
   }
 }, 60_000);
 
@@ -55,7 +78,11 @@ async function answer(engine: Engine, prompt: string, maxTokens = 40): Promise<A
     before.validated = sequence.tokenPredictions.validated;
     return generate(sequence, prepared, { steps: engine.steps });
   });
-  return { text: result.text, completionTokens: result.completionTokens, validated: held!.tokenPredictions.validated - before.validated };
+  return {
+    text: result.text,
+    completionTokens: result.completionTokens,
+    validated: held!.tokenPredictions.validated - before.validated,
+  };
 }
 
 describe("greedy answers with and without each speed option", () => {
@@ -70,7 +97,11 @@ describe("greedy answers with and without each speed option", () => {
       const expected = await answer(base, prompt);
       for (const name of Object.keys(VARIANTS).filter((n) => n !== "baseline")) {
         const got = await answer(engines.get(name)!, prompt);
-        expect({ name, text: got.text, tokens: got.completionTokens }).toEqual({ name, text: expected.text, tokens: expected.completionTokens });
+        expect({ name, text: got.text, tokens: got.completionTokens }).toEqual({
+          name,
+          text: expected.text,
+          tokens: expected.completionTokens,
+        });
       }
     }
     expect((await answer(engines.get("prompt lookup")!, copying)).validated).toBeGreaterThan(0);
@@ -79,8 +110,13 @@ describe("greedy answers with and without each speed option", () => {
   it("are identical with concurrent streams", { timeout: 60_000 }, async () => {
     const prompts = ["Once upon a time", "def fibonacci(n):", "今天天气很好，"];
     const results = new Map<string, Answer[]>();
-    for (const [name, engine] of engines) results.set(name, await Promise.all(prompts.map((p) => answer(engine, p, 32))));
+    for (const [name, engine] of engines)
+      results.set(name, await Promise.all(prompts.map((p) => answer(engine, p, 32))));
     const expected = results.get("baseline")!.map(({ text, completionTokens }) => ({ text, completionTokens }));
-    for (const [name, got] of results) expect({ name, answers: got.map(({ text, completionTokens }) => ({ text, completionTokens })) }).toEqual({ name, answers: expected });
+    for (const [name, got] of results)
+      expect({ name, answers: got.map(({ text, completionTokens }) => ({ text, completionTokens })) }).toEqual({
+        name,
+        answers: expected,
+      });
   });
 });

@@ -27,7 +27,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "thread-pool-"));
   const modelPath = join(dir, "qwen2-vocab.gguf");
   const tokenizer = await readTokenizerMetadata(await llamaSourcePath("models/ggml-vocab-qwen2.gguf"));
-  await writeFile(modelPath, generateVocabModel({ tokenizer, architecture: "qwen2", seed: 5, nEmbd: 64, nLayer: 2, tiedEmbeddings: true }));
+  await writeFile(
+    modelPath,
+    generateVocabModel({ tokenizer, architecture: "qwen2", seed: 5, nEmbd: 64, nLayer: 2, tiedEmbeddings: true }),
+  );
   model = await llama.loadModel({ modelPath, gpuLayers: 0 });
 }, 60_000);
 
@@ -69,7 +72,9 @@ describe.skipIf(!runs)("persistent thread pool (source build)", () => {
     expect(llama.buildType).toBe("localBuild");
   });
 
-  it("keeps one worker thread per 2-thread context across decodes, and frees it with the context", { timeout: 60_000 }, async () => {
+  it("keeps one worker thread per 2-thread context across decodes, and frees it with the context", {
+    timeout: 60_000,
+  }, async () => {
     const perDecode = await context("0");
     const expected = await greedy(perDecode, "Once upon a time");
     const base = threadCount();

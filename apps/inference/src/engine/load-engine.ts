@@ -58,7 +58,12 @@ export async function loadEngine(options: LoadEngineOptions): Promise<Engine> {
     options.threads === "auto" && candidates.length > 1
       ? await measureThreads(model, { candidates, batch: Math.min(options.parallel, 8) })
       : undefined;
-  const threads = options.threads !== "auto" ? options.threads : threadMeasurements ? pickThreads(threadMeasurements) : candidates[0]!;
+  const threads =
+    options.threads !== "auto"
+      ? options.threads
+      : threadMeasurements
+        ? pickThreads(threadMeasurements)
+        : candidates[0]!;
   const contextSize = Math.min(options.contextSize, model.trainContextSize);
   const generation = await openGenerationContext(model, {
     contextSize,

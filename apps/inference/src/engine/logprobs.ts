@@ -27,7 +27,9 @@ const REPLACEMENT_CHAR = "\uFFFD";
  * one of these forms.
  */
 function vocabularyBytes(model: LlamaModel, token: Token): number[] | undefined {
-  const text = (model as unknown as { _model?: { getTokenString?: (token: number) => string | undefined } })._model?.getTokenString?.(token);
+  const text = (
+    model as unknown as { _model?: { getTokenString?: (token: number) => string | undefined } }
+  )._model?.getTokenString?.(token);
   if (text === undefined) return undefined;
   if (model.vocabularyType === "spm") {
     const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(text);
@@ -48,7 +50,8 @@ const BYTE_OF_CHAR: ReadonlyMap<string, number> = (() => {
   const map = new Map<string, number>();
   let next = 256;
   for (let byte = 0; byte < 256; byte++) {
-    const printable = (byte >= 0x21 && byte <= 0x7e) || (byte >= 0xa1 && byte <= 0xac) || (byte >= 0xae && byte <= 0xff);
+    const printable =
+      (byte >= 0x21 && byte <= 0x7e) || (byte >= 0xa1 && byte <= 0xac) || (byte >= 0xae && byte <= 0xff);
     map.set(String.fromCodePoint(printable ? byte : next++), byte);
   }
   return map;
@@ -105,7 +108,9 @@ export class LogprobCapture {
       this.anchor ??= this.model.tokenize("a", false).slice(0, 1);
       const token = this.model.detokenize([id], true, this.anchor);
       // Part of a multi-byte character decodes to U+FFFD: its bytes come from the vocabulary instead.
-      const bytes = (token.includes(REPLACEMENT_CHAR) ? vocabularyBytes(this.model, id) : undefined) ?? [...encoder.encode(token)];
+      const bytes = (token.includes(REPLACEMENT_CHAR) ? vocabularyBytes(this.model, id) : undefined) ?? [
+        ...encoder.encode(token),
+      ];
       text = { token, bytes };
       this.texts.set(id, text);
     }
@@ -173,7 +178,8 @@ export function reportModelProbabilities(context: LlamaContext): boolean {
   const original = addon.sampleToken;
   const sampleToken: AddonContext["sampleToken"] = async (batchLogitIndex, sampler, ...options) => {
     const [probabilities, confidence, ...rest] = options;
-    if (probabilities !== true || confidence === true || rest.length > 0) return original.call(addon, batchLogitIndex, sampler, ...options);
+    if (probabilities !== true || confidence === true || rest.length > 0)
+      return original.call(addon, batchLogitIndex, sampler, ...options);
     // The request's token first, as without logprobs; then, from the same logits, the raw logits of the top tokens
     // and of that token, and the softmax's normaliser: a few numbers instead of the whole vocabulary.
     const token = await original.call(addon, batchLogitIndex, sampler);

@@ -26,7 +26,10 @@ export interface GenerationContext {
 }
 
 /** One context with a sequence per slot, its slot pool and its step gate. */
-export async function openGenerationContext(model: LlamaModel, options: GenerationContextOptions): Promise<GenerationContext> {
+export async function openGenerationContext(
+  model: LlamaModel,
+  options: GenerationContextOptions,
+): Promise<GenerationContext> {
   const { lora, threads } = options;
   const context = await model
     .createContext({

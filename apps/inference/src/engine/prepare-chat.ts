@@ -6,7 +6,12 @@ import { prepareGeneration, type PrepareGenerationOptions, type PreparedGenerati
 import { forcedCallGrammar, planTools, type ToolPlan } from "./tools/index.ts";
 
 export type ChatInput = Pick<ChatCompletionRequest, "messages"> &
-  Partial<Pick<ChatCompletionRequest, "tools" | "tool_choice" | "parallel_tool_calls" | "chat_template_kwargs" | "logprobs" | "top_logprobs">> &
+  Partial<
+    Pick<
+      ChatCompletionRequest,
+      "tools" | "tool_choice" | "parallel_tool_calls" | "chat_template_kwargs" | "logprobs" | "top_logprobs"
+    >
+  > &
   PrepareGenerationOptions["params"];
 
 export interface PreparedChat extends PreparedGeneration {
@@ -24,7 +29,14 @@ export async function prepareChat(engine: Engine, template: ChatTemplate, reques
   const tags = template.reasoningTags;
   const tools = planTools(template.text, request);
   const generation = tags ? generationPrompt(template, request, promptText) : "";
-  const grammar = tools && (await forcedCallGrammar(engine.grammars, tools, request, tags ? { tags, generationPrompt: generation } : undefined));
+  const grammar =
+    tools &&
+    (await forcedCallGrammar(
+      engine.grammars,
+      tools,
+      request,
+      tags ? { tags, generationPrompt: generation } : undefined,
+    ));
   const prepared = await prepareGeneration(engine, {
     prompt: tokenizePrompt(engine.model, promptText),
     params: request,
@@ -62,7 +74,13 @@ type TemplateInput = Pick<ChatInput, "messages" | "tools" | "chat_template_kwarg
  */
 export function renderChat(template: ChatTemplate, request: TemplateInput, addGenerationPrompt = true): string {
   return template.render({
-    messages: request.messages.map((m) => ({ role: m.role, content: m.content, name: m.name, tool_calls: m.tool_calls, tool_call_id: m.tool_call_id })),
+    messages: request.messages.map((m) => ({
+      role: m.role,
+      content: m.content,
+      name: m.name,
+      tool_calls: m.tool_calls,
+      tool_call_id: m.tool_call_id,
+    })),
     tools: request.tools ?? undefined,
     kwargs: request.chat_template_kwargs ?? undefined,
     addGenerationPrompt,

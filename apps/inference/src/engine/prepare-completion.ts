@@ -4,7 +4,9 @@ import type { Engine } from "./load-engine.ts";
 import { tokenizePrompt } from "./prompt/index.ts";
 import { prepareGeneration, type PrepareGenerationOptions, type PreparedGeneration } from "./prepare-generation.ts";
 
-export type CompletionInput = Pick<CompletionRequest, "prompt"> & Partial<Pick<CompletionRequest, "logprobs">> & PrepareGenerationOptions["params"];
+export type CompletionInput = Pick<CompletionRequest, "prompt"> &
+  Partial<Pick<CompletionRequest, "logprobs">> &
+  PrepareGenerationOptions["params"];
 
 /**
  * A raw prompt, continued as is (no chat template). Text is tokenized like llama-server does (BOS added when the

@@ -39,7 +39,10 @@ export interface PrepareGenerationOptions {
  * not fit the context is a 400 with the token counts, an unknown logit_bias token or an unenforceable schema too.
  * A max_tokens beyond the room left is lowered to it (the answer then ends with finish_reason "length").
  */
-export async function prepareGeneration(engine: Engine, options: PrepareGenerationOptions): Promise<PreparedGeneration> {
+export async function prepareGeneration(
+  engine: Engine,
+  options: PrepareGenerationOptions,
+): Promise<PreparedGeneration> {
   const { params } = options;
   const prompt = options.prompt;
   const room = engine.contextSize - prompt.length;
@@ -71,7 +74,11 @@ export async function prepareGeneration(engine: Engine, options: PrepareGenerati
     maxTokens: Math.min(params.maxTokens ?? room, room),
     sampling: samplingFor(engine.model, params, engine.vocabularySize),
     grammar,
-    stops: resolveStops(engine.model, [...(options.formatStops ?? []), ...(grammar?.stopGenerationTriggers ?? []), ...requestStops]),
+    stops: resolveStops(engine.model, [
+      ...(options.formatStops ?? []),
+      ...(grammar?.stopGenerationTriggers ?? []),
+      ...requestStops,
+    ]),
     ...(options.logprobs !== undefined ? { logprobs: options.logprobs } : {}),
     choices,
   };

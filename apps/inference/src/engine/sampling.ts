@@ -3,7 +3,10 @@ import { TokenBias, type LlamaModel, type SequenceEvaluateOptions, type Token } 
 import { ApiError, type SamplingParams } from "@slm/config";
 
 /** The options of `LlamaContextSequence.evaluate` that set up its sampler; `samplingFor` fills them. */
-type SamplerOptions = Omit<SequenceEvaluateOptions, "grammarEvaluationState" | "repeatPenalty" | "evaluationPriority" | "contextShift" | "yieldEogToken">;
+type SamplerOptions = Omit<
+  SequenceEvaluateOptions,
+  "grammarEvaluationState" | "repeatPenalty" | "evaluationPriority" | "contextShift" | "yieldEogToken"
+>;
 
 /**
  * What `LlamaContextSequence.evaluate` needs to sample, minus the grammar (built separately, it is async) and with the
@@ -28,7 +31,7 @@ export function samplingFor(model: LlamaModel, params: SamplingParams, vocabular
   return {
     temperature: params.temperature ?? 1,
     topP: params.top_p ?? 1,
-    topK: Math.max(topK , 0),
+    topK: Math.max(topK, 0),
     minP: params.min_p ?? 0,
     seed: params.seed == null ? randomInt(2 ** 32) : toUint32(params.seed),
     ...(tokenBias ? { tokenBias } : {}),

@@ -8,7 +8,8 @@ interface CopyingSequence {
 }
 
 /** node-llama-cpp's copy "doesn't work with token predictors" while predicted tokens sit in a sequence. */
-const holdsPredictions = (sequence: LlamaContextSequence) => ((sequence as unknown as CopyingSequence)._loadedTokenPredictions?.length ?? 0) > 0;
+const holdsPredictions = (sequence: LlamaContextSequence) =>
+  ((sequence as unknown as CopyingSequence)._loadedTokenPredictions?.length ?? 0) > 0;
 
 /**
  * For a request with several choices (`n`): evaluates the prompt, all but its last token, once on the first sequence
@@ -18,12 +19,16 @@ const holdsPredictions = (sequence: LlamaContextSequence) => ((sequence as unkno
  * node-llama-cpp version) or a copy fails, the choices evaluate the prompt each on their own sequence (prefix reuse
  * still applies): correct, only slower. Returns how many sequences received the copied prompt.
  */
-export async function sharePrompt(sequences: readonly LlamaContextSequence[], prompt: readonly Token[]): Promise<number> {
+export async function sharePrompt(
+  sequences: readonly LlamaContextSequence[],
+  prompt: readonly Token[],
+): Promise<number> {
   const [first, ...rest] = sequences;
   const head = prompt.slice(0, -1);
   if (!first || rest.length === 0 || head.length === 0) return 0;
   await first.adaptStateToTokens(head, false);
-  if (first.nextTokenIndex < head.length) await first.evaluateWithoutGeneratingNewTokens(head.slice(first.nextTokenIndex));
+  if (first.nextTokenIndex < head.length)
+    await first.evaluateWithoutGeneratingNewTokens(head.slice(first.nextTokenIndex));
   let copied = 0;
   if (holdsPredictions(first)) return copied;
   for (const other of rest) {

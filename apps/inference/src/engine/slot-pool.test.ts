@@ -25,7 +25,10 @@ describe("SlotPool", () => {
     const refused = pool.acquire();
     await expect(refused).rejects.toBeInstanceOf(QueueFullError);
     // Safe to show, under the code of the 429 it becomes.
-    await expect(refused).rejects.toMatchObject({ code: "server_overloaded", message: "all slots are busy and the wait queue is full" });
+    await expect(refused).rejects.toMatchObject({
+      code: "server_overloaded",
+      message: "all slots are busy and the wait queue is full",
+    });
   });
 
   it("drops an aborted waiter from the queue without losing the slot", async () => {

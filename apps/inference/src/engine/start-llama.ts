@@ -24,7 +24,14 @@ export async function startLlama(threads: number | "auto"): Promise<Llama> {
   const execArgv = process.execArgv;
   process.execArgv = withoutTypeScriptLoader(execArgv);
   try {
-    return await getLlama({ gpu: false, build: "never", cmakeOptions: { ...LLAMA_SOURCE_BUILD_CMAKE_OPTIONS }, maxThreads, logLevel: LlamaLogLevel.error, progressLogs: false });
+    return await getLlama({
+      gpu: false,
+      build: "never",
+      cmakeOptions: { ...LLAMA_SOURCE_BUILD_CMAKE_OPTIONS },
+      maxThreads,
+      logLevel: LlamaLogLevel.error,
+      progressLogs: false,
+    });
   } finally {
     process.execArgv = execArgv;
   }

@@ -13,7 +13,10 @@ export interface StopSet {
 }
 
 /** Splits stop triggers (request strings and a chat template's LlamaTexts) into text and token stops. */
-export function resolveStops(model: LlamaModel, triggers: ReadonlyArray<LlamaText | string | readonly (string | Token)[]>): StopSet {
+export function resolveStops(
+  model: LlamaModel,
+  triggers: ReadonlyArray<LlamaText | string | readonly (string | Token)[]>,
+): StopSet {
   const texts = new Set<string>();
   const tokenSequences: Token[][] = [];
   for (const trigger of triggers) {
@@ -30,7 +33,8 @@ export function resolveStops(model: LlamaModel, triggers: ReadonlyArray<LlamaTex
       continue;
     }
     const tokens = trigger.tokenize(model.tokenizer, "trimLeadingSpace");
-    const special = trigger.values.some((v) => v instanceof SpecialToken) || tokens.some((t) => model.isSpecialToken(t));
+    const special =
+      trigger.values.some((v) => v instanceof SpecialToken) || tokens.some((t) => model.isSpecialToken(t));
     if (special) {
       if (tokens.length > 0) tokenSequences.push(tokens);
     } else {

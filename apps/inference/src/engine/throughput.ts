@@ -11,7 +11,8 @@ export class ThroughputMeter {
   /** Records one request's time on a slot. */
   record(seconds: number): void {
     const weight = this.options.weight ?? 0.2;
-    this.averageSeconds = this.averageSeconds === undefined ? seconds : this.averageSeconds + weight * (seconds - this.averageSeconds);
+    this.averageSeconds =
+      this.averageSeconds === undefined ? seconds : this.averageSeconds + weight * (seconds - this.averageSeconds);
   }
 
   get secondsPerRequest(): number {

@@ -29,7 +29,11 @@ export interface CachedConversionResult {
  * temporary name and renamed, so a crash never leaves a partial file, with its own sha256 recorded beside it
  * (`<key>.gguf.sha256`). A converted file is reused only while it still hashes to that, otherwise it is redone.
  */
-export async function cachedConversion({ cacheDir, key, produce }: CachedConversionOptions): Promise<CachedConversionResult> {
+export async function cachedConversion({
+  cacheDir,
+  key,
+  produce,
+}: CachedConversionOptions): Promise<CachedConversionResult> {
   const path = join(cacheDir, `${key}.gguf`);
   const digestPath = `${path}.sha256`;
   if (await isFile(path)) {

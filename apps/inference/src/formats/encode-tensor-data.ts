@@ -7,7 +7,8 @@ import { float32ArrayToFloat16Bits, toFloat16Bits } from "./float16-bits.ts";
  */
 // F32 and F16 data are handed over as the bytes of typed arrays, which use the platform's byte order; GGUF is
 // little-endian.
-if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error("the GGUF writer supports little-endian platforms only");
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1)
+  throw new Error("the GGUF writer supports little-endian platforms only");
 
 export function encodeF32(values: Float32Array): Uint8Array {
   return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);

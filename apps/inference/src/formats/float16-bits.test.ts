@@ -46,7 +46,22 @@ describe("float32ArrayToFloat16Bits", () => {
       state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
       values[i] = ((state / 2 ** 32) * 2 - 1) * 2 ** ((i % 48) - 30);
     }
-    values.set([0, -0, 65504, 65519, 65520, 1e9, -Infinity, Number.NaN, 2 ** -25, 3 * 2 ** -25, 2 ** -14 - 2 ** -25, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2047.9]);
+    values.set([
+      0,
+      -0,
+      65504,
+      65519,
+      65520,
+      1e9,
+      -Infinity,
+      Number.NaN,
+      2 ** -25,
+      3 * 2 ** -25,
+      2 ** -14 - 2 ** -25,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      2047.9,
+    ]);
     const fast = float32ArrayToFloat16Bits(values);
     const slow = Array.from(values, (value) => toFloat16Bits(value));
     expect(Array.from(fast).findIndex((bits, i) => bits !== slow[i])).toBe(-1);

@@ -76,9 +76,13 @@ export function float16BitsToNumber(bits: number): number {
       const exponent = (b >> 10) & 0x1f;
       const fraction = b & 0x3ff;
       halfTable[b] =
-        exponent === 0 ? sign * fraction * 2 ** -24
-        : exponent === 0x1f ? (fraction === 0 ? sign * Infinity : Number.NaN)
-        : sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+        exponent === 0
+          ? sign * fraction * 2 ** -24
+          : exponent === 0x1f
+            ? fraction === 0
+              ? sign * Infinity
+              : Number.NaN
+            : sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
     }
   }
   return halfTable[bits & 0xffff]!;

@@ -48,12 +48,17 @@ const encoder = new TextEncoder();
 export function tensorByteSize(info: GgufTensorInfo): number {
   const { blockElements, blockBytes } = GGML_TYPES[info.type];
   const elements = info.dims.reduce((product, dim) => product * dim, 1);
-  if (info.dims[0]! % blockElements !== 0) throw new RangeError(`${info.name}: ${info.type} needs rows of a multiple of ${blockElements}`);
+  if (info.dims[0]! % blockElements !== 0)
+    throw new RangeError(`${info.name}: ${info.type} needs rows of a multiple of ${blockElements}`);
   return (elements / blockElements) * blockBytes;
 }
 
 /** Encodes metadata and tensor infos with offsets for tensors laid back to back, each padded to `alignment`. */
-export function encodeGgufHeader(metadata: Readonly<Record<string, GgufValue>>, tensors: readonly GgufTensorInfo[], alignment = 32): GgufHeader {
+export function encodeGgufHeader(
+  metadata: Readonly<Record<string, GgufValue>>,
+  tensors: readonly GgufTensorInfo[],
+  alignment = 32,
+): GgufHeader {
   const out = new ByteSink();
   out.u32(0x46554747); // "GGUF"
   out.u32(3);
@@ -150,7 +155,8 @@ class ByteSink {
     this.length += 4;
   }
   i32(value: number): void {
-    if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) throw new RangeError(`${value} is not an int32`);
+    if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff)
+      throw new RangeError(`${value} is not an int32`);
     this.reserve(4).setInt32(this.length, value, true);
     this.length += 4;
   }

@@ -39,7 +39,9 @@ describe("readSafetensors", () => {
   });
 
   it("decodes BF16 as the upper half of a float32", () => {
-    const file = readSafetensors(rawFile({ b: { dtype: "BF16", shape: [3], data_offsets: [0, 6] } }, halves(0x3f80, 0xc000, 0x3dcd)));
+    const file = readSafetensors(
+      rawFile({ b: { dtype: "BF16", shape: [3], data_offsets: [0, 6] } }, halves(0x3f80, 0xc000, 0x3dcd)),
+    );
     expect(Array.from(file.read("b"))).toEqual([1, -2, Math.fround(0.10009765625)]);
   });
 
@@ -67,15 +69,43 @@ describe("readSafetensors", () => {
   it.each([
     ["a file shorter than the length field", new Uint8Array(4), /shorter than its 8-byte header length/],
     ["a header longer than the file", rawFile({}).subarray(0, 9), /truncated/],
-    ["a header length over 100 MB", (() => { const f = new Uint8Array(8); new DataView(f.buffer).setBigUint64(0, 2n ** 40n, true); return f; })(), /exceeds 100000000 bytes/],
+    [
+      "a header length over 100 MB",
+      (() => {
+        const f = new Uint8Array(8);
+        new DataView(f.buffer).setBigUint64(0, 2n ** 40n, true);
+        return f;
+      })(),
+      /exceeds 100000000 bytes/,
+    ],
     ["a header that is not JSON", rawFile(null, [], "{oops"), /not UTF-8 JSON/],
     ["a header that is a JSON array", rawFile([]), /not a JSON object/],
-    ["an entry without data_offsets", rawFile({ w: { dtype: "F32", shape: [1] } }), /tensor w: expected \{dtype, shape, data_offsets\}/],
+    [
+      "an entry without data_offsets",
+      rawFile({ w: { dtype: "F32", shape: [1] } }),
+      /tensor w: expected \{dtype, shape, data_offsets\}/,
+    ],
     ["a negative dimension", rawFile({ w: { dtype: "F32", shape: [-1], data_offsets: [0, 0] } }), /tensor w: expected/],
-    ["an integer dtype", rawFile({ w: { dtype: "I64", shape: [1], data_offsets: [0, 8] } }, new Array(8).fill(0)), /dtype I64; only F32, F16 and BF16 weights are supported/],
-    ["offsets past the data", rawFile({ w: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, [0, 0]), /fall outside the 2 data bytes/],
-    ["reversed offsets", rawFile({ w: { dtype: "F32", shape: [0], data_offsets: [4, 0] } }, [0, 0, 0, 0]), /fall outside/],
-    ["a size that does not fit the shape", rawFile({ w: { dtype: "F16", shape: [3], data_offsets: [0, 4] } }, [0, 0, 0, 0]), /4 bytes do not hold shape \[3\] of F16/],
+    [
+      "an integer dtype",
+      rawFile({ w: { dtype: "I64", shape: [1], data_offsets: [0, 8] } }, new Array(8).fill(0)),
+      /dtype I64; only F32, F16 and BF16 weights are supported/,
+    ],
+    [
+      "offsets past the data",
+      rawFile({ w: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, [0, 0]),
+      /fall outside the 2 data bytes/,
+    ],
+    [
+      "reversed offsets",
+      rawFile({ w: { dtype: "F32", shape: [0], data_offsets: [4, 0] } }, [0, 0, 0, 0]),
+      /fall outside/,
+    ],
+    [
+      "a size that does not fit the shape",
+      rawFile({ w: { dtype: "F16", shape: [3], data_offsets: [0, 4] } }, [0, 0, 0, 0]),
+      /4 bytes do not hold shape \[3\] of F16/,
+    ],
     ["non-string metadata", rawFile({ __metadata__: { n: 1 } }), /__metadata__ is not a map of strings/],
   ])("refuses %s", (_case, bytes, message) => {
     expect(() => readSafetensors(bytes)).toThrow(SafetensorsFormatError);

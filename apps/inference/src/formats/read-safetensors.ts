@@ -56,7 +56,9 @@ const Metadata = v.record(v.string(), v.string());
 export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   const dataStart = 8 + headerLength(bytes, bytes.length);
   if (dataStart > bytes.length) {
-    throw new SafetensorsFormatError(`the header claims ${dataStart - 8} bytes but the file has ${bytes.length - 8} after the length (truncated?)`);
+    throw new SafetensorsFormatError(
+      `the header claims ${dataStart - 8} bytes but the file has ${bytes.length - 8} after the length (truncated?)`,
+    );
   }
   const { metadata, tensors } = parseSafetensorsHeader(bytes.subarray(8, dataStart), bytes.length - dataStart);
   return {
@@ -72,9 +74,11 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
 
 /** The header length the first 8 bytes announce, checked against the limit (`fileSize` for the message only). */
 export function headerLength(first8: Uint8Array, fileSize: number): number {
-  if (first8.length < 8 || fileSize < 8) throw new SafetensorsFormatError(`the file is ${fileSize} bytes, shorter than its 8-byte header length`);
+  if (first8.length < 8 || fileSize < 8)
+    throw new SafetensorsFormatError(`the file is ${fileSize} bytes, shorter than its 8-byte header length`);
   const length = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
-  if (length > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsFormatError(`the header length ${length} exceeds ${MAX_HEADER_BYTES} bytes`);
+  if (length > BigInt(MAX_HEADER_BYTES))
+    throw new SafetensorsFormatError(`the header length ${length} exceeds ${MAX_HEADER_BYTES} bytes`);
   return Number(length);
 }
 
@@ -103,16 +107,26 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, dataLength: numb
     }
     const parsed = v.safeParse(TensorEntry, raw);
     if (!parsed.success) throw new SafetensorsFormatError(`tensor ${name}: expected {dtype, shape, data_offsets}`);
-    const { dtype, shape, data_offsets: [begin, end] } = parsed.output;
+    const {
+      dtype,
+      shape,
+      data_offsets: [begin, end],
+    } = parsed.output;
     if (!isSupportedDtype(dtype)) {
-      throw new SafetensorsFormatError(`tensor ${name} has dtype ${dtype}; only F32, F16 and BF16 weights are supported`);
+      throw new SafetensorsFormatError(
+        `tensor ${name} has dtype ${dtype}; only F32, F16 and BF16 weights are supported`,
+      );
     }
     if (begin > end || end > dataLength) {
-      throw new SafetensorsFormatError(`tensor ${name}: data_offsets [${begin}, ${end}] fall outside the ${dataLength} data bytes`);
+      throw new SafetensorsFormatError(
+        `tensor ${name}: data_offsets [${begin}, ${end}] fall outside the ${dataLength} data bytes`,
+      );
     }
     const elements = shape.reduce((product, dim) => product * dim, 1);
     if (end - begin !== elements * BYTES_PER_ELEMENT[dtype]) {
-      throw new SafetensorsFormatError(`tensor ${name}: ${end - begin} bytes do not hold shape [${shape.join(", ")}] of ${dtype}`);
+      throw new SafetensorsFormatError(
+        `tensor ${name}: ${end - begin} bytes do not hold shape [${shape.join(", ")}] of ${dtype}`,
+      );
     }
     tensors.set(name, { dtype, shape, begin, end });
   }

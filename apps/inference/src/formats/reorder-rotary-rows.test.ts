@@ -4,7 +4,13 @@ import { reorderRotaryRows } from "./reorder-rotary-rows.ts";
 
 /** Source row of each output row, read off a one-column matrix of row indices. */
 function sourceRows(rows: number, heads: number): number[] {
-  return Array.from(reorderRotaryRows(Float32Array.from({ length: rows }, (_, i) => i), 1, heads));
+  return Array.from(
+    reorderRotaryRows(
+      Float32Array.from({ length: rows }, (_, i) => i),
+      1,
+      heads,
+    ),
+  );
 }
 
 describe("reorderRotaryRows", () => {

@@ -25,6 +25,10 @@ export async function replaceAtomically(path: string, make: (temp: string) => Pr
 }
 
 /** Writes `content` to `path` under a temporary name beside it, then renames: readers never see a partial file. */
-export async function writeFileAtomic(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  content: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   await replaceAtomically(path, (temp) => writeFile(temp, content, { flush: options.flush ?? false }));
 }

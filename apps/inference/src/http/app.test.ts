@@ -28,7 +28,9 @@ function start(options: Partial<InferenceAppOptions> = {}) {
   });
   const requestLines = () => lines.filter((l) => l.msg === "request");
   const requestsTotal = async () =>
-    (await metrics.registry.getSingleMetricAsString("inference_http_requests_total")).split("\n").filter((l) => !l.startsWith("#"));
+    (await metrics.registry.getSingleMetricAsString("inference_http_requests_total"))
+      .split("\n")
+      .filter((l) => !l.startsWith("#"));
   return { app, requestLines, requestsTotal };
 }
 
@@ -68,6 +70,8 @@ describe("route labels of metrics and request logs", () => {
   it("labels a request a middleware refused with the route it was meant for", async () => {
     const { app, requestsTotal } = start({ apiKey: "secret-key" });
     expect((await app.request("/v1/responses", post)).status).toBe(401);
-    expect(await requestsTotal()).toEqual(['inference_http_requests_total{route="/v1/responses",method="POST",status="401"} 1']);
+    expect(await requestsTotal()).toEqual([
+      'inference_http_requests_total{route="/v1/responses",method="POST",status="401"} 1',
+    ]);
   });
 });

@@ -58,7 +58,13 @@ export function createInferenceApp(options: InferenceAppOptions): Hono<Inference
     c.res.headers.set("x-request-id", c.get("requestId"));
     const route = routeLabel(c);
     metrics.requests.inc({ route, method: c.req.method, status: String(c.res.status) });
-    const line = { requestId: c.get("requestId"), method: c.req.method, route, status: c.res.status, ms: Math.round(performance.now() - started) };
+    const line = {
+      requestId: c.get("requestId"),
+      method: c.req.method,
+      route,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    };
     if (QUIET.has(route)) log.debug(line, "request");
     else log.info(line, "request");
   });
@@ -66,11 +72,15 @@ export function createInferenceApp(options: InferenceAppOptions): Hono<Inference
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.get("/ready", (c) => {
     const state = readiness.current;
-    return c.json({ status: state.phase === "ready" ? "ready" : "not_ready", ...state }, state.phase === "ready" ? 200 : 503);
+    return c.json(
+      { status: state.phase === "ready" ? "ready" : "not_ready", ...state },
+      state.phase === "ready" ? 200 : 503,
+    );
   });
 
   if (options.apiKey) {
-    const unauthorized = (message: string) => () => errorEnvelope("authentication_error", message, { code: "invalid_api_key" });
+    const unauthorized = (message: string) => () =>
+      errorEnvelope("authentication_error", message, { code: "invalid_api_key" });
     app.use(
       bearerAuth({
         token: options.apiKey,
@@ -89,14 +99,23 @@ export function createInferenceApp(options: InferenceAppOptions): Hono<Inference
       onError: (c) =>
         errorResponse(
           c,
-          new ApiError(413, "invalid_request_error", "request_too_large", `The request body is larger than ${options.maxBodyBytes} bytes.`, null, {
-            connection: "close",
-          }),
+          new ApiError(
+            413,
+            "invalid_request_error",
+            "request_too_large",
+            `The request body is larger than ${options.maxBodyBytes} bytes.`,
+            null,
+            {
+              connection: "close",
+            },
+          ),
         ),
     }),
   );
 
-  app.get("/metrics", async (c) => c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }));
+  app.get("/metrics", async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),
+  );
 
   app.use("/v1/*", async (_c, next) => {
     if (options.draining()) throw shuttingDown();
@@ -105,9 +124,16 @@ export function createInferenceApp(options: InferenceAppOptions): Hono<Inference
   const serving = (): Serving => {
     const s = options.serving();
     if (!s) {
-      throw new ApiError(503, "service_unavailable", "model_not_ready", `The model is not ready (${readiness.current.phase}).`, null, {
-        "retry-after": "1",
-      });
+      throw new ApiError(
+        503,
+        "service_unavailable",
+        "model_not_ready",
+        `The model is not ready (${readiness.current.phase}).`,
+        null,
+        {
+          "retry-after": "1",
+        },
+      );
     }
     return s;
   };
@@ -116,7 +142,10 @@ export function createInferenceApp(options: InferenceAppOptions): Hono<Inference
   app.get("/v1/models", (c) => {
     const s = serving();
     const names = s.variants ? [...s.variants.keys()] : [s.modelName];
-    const list: ModelList = { object: "list", data: names.map((id) => ({ id, object: "model", created: s.createdAt, owned_by: "slm-serve" })) };
+    const list: ModelList = {
+      object: "list",
+      data: names.map((id) => ({ id, object: "model", created: s.createdAt, owned_by: "slm-serve" })),
+    };
     return c.json(list);
   });
   app.post("/v1/chat/completions", (c) => chatCompletions(c, serving(), deps));

@@ -26,15 +26,23 @@ type ChunkChoice = ChatCompletionChunk["choices"][0];
  * a delta with its index, id and name, then deltas with fragments of its arguments. With `n`, every choice is
  * parsed on its own.
  */
-export async function chatCompletions(c: InferenceContext, served: Serving, deps: Omit<ServeGenerationDeps, "engine">): Promise<Response> {
+export async function chatCompletions(
+  c: InferenceContext,
+  served: Serving,
+  deps: Omit<ServeGenerationDeps, "engine">,
+): Promise<Response> {
   const request = await readRequest(c, ChatCompletionRequest);
   const answer = await prepareChatAnswer(served, request);
-  return serveGeneration(c, { ...deps, engine: answer.serving.engine }, {
-    route: "/v1/chat/completions",
-    prepared: answer.prepared,
-    stream: request.stream === true,
-    format: answer.format,
-  });
+  return serveGeneration(
+    c,
+    { ...deps, engine: answer.serving.engine },
+    {
+      route: "/v1/chat/completions",
+      prepared: answer.prepared,
+      stream: request.stream === true,
+      format: answer.format,
+    },
+  );
 }
 
 /** A chat request ready to run: the model serving it, the prepared generation, and its answer as chat objects. */
@@ -62,7 +70,8 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
   };
   const tools = prepared.tools;
   // A finished answer that made calls ends with "tool_calls" (one cut off by max_tokens stays "length").
-  const finishWith = (reason: FinishReason, calls: number): FinishReason => (calls > 0 && reason === "stop" ? "tool_calls" : reason);
+  const finishWith = (reason: FinishReason, calls: number): FinishReason =>
+    calls > 0 && reason === "stop" ? "tool_calls" : reason;
 
   const chunk = (choice: ChunkChoice | undefined, usage?: ChatCompletionChunk["usage"]): ChatCompletionChunk => ({
     id,
@@ -82,10 +91,17 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
       system_fingerprint: null,
       choices: choices.map((choice) => {
         const split = splitOutput(syntax, choice.text);
-        const message = tools ? toolMessage(tools.format, parseToolCalls(tools.format, tools.names, split.content)) : { content: split.content };
+        const message = tools
+          ? toolMessage(tools.format, parseToolCalls(tools.format, tools.names, split.content))
+          : { content: split.content };
         return {
           index: choice.index,
-          message: { role: "assistant", ...message, ...(split.reasoning ? { reasoning_content: split.reasoning } : {}), refusal: null },
+          message: {
+            role: "assistant",
+            ...message,
+            ...(split.reasoning ? { reasoning_content: split.reasoning } : {}),
+            refusal: null,
+          },
           finish_reason: finishWith(choice.finishReason, message.tool_calls?.length ?? 0),
           logprobs: withLogprobs ? chatLogprobs(choice.logprobs ?? []) : null,
         };
@@ -108,7 +124,9 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
         const delta: Delta = {};
         if (split.reasoning) delta.reasoning_content = split.reasoning;
         if (split.content) delta.content = split.content;
-        return split.reasoning || split.content ? chunk({ index, delta, finish_reason: null, logprobs: logprobs() }) : undefined;
+        return split.reasoning || split.content
+          ? chunk({ index, delta, finish_reason: null, logprobs: logprobs() })
+          : undefined;
       };
       /** The chunks for newly split text: text first, then each tool-call delta in its own chunk, as OpenAI sends them. */
       const deltaChunks = (split: SplitText, final: boolean) => {
@@ -119,7 +137,15 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
           found = { content: found.content + rest.content, calls: [...found.calls, ...rest.calls] };
         }
         const chunks = [deltaChunk({ reasoning: split.reasoning, content: found.content })];
-        for (const call of found.calls) chunks.push(chunk({ index, delta: { tool_calls: [call] }, finish_reason: null, logprobs: held.length > 0 ? logprobs() : null }));
+        for (const call of found.calls)
+          chunks.push(
+            chunk({
+              index,
+              delta: { tool_calls: [call] },
+              finish_reason: null,
+              logprobs: held.length > 0 ? logprobs() : null,
+            }),
+          );
         return chunks.filter((c) => c !== undefined);
       };
       return {
@@ -130,7 +156,12 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
         },
         end: () => deltaChunks(splitter.end(), true),
         finish: (finishReason) =>
-          chunk({ index, delta: {}, finish_reason: finishWith(finishReason, toolStream?.ids.length ?? 0), logprobs: held.length > 0 ? logprobs() : null }),
+          chunk({
+            index,
+            delta: {},
+            finish_reason: finishWith(finishReason, toolStream?.ids.length ?? 0),
+            logprobs: held.length > 0 ? logprobs() : null,
+          }),
       };
     },
     ...(includeUsage ? { usage: (usage) => chunk(undefined, usage) } : {}),

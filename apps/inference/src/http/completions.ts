@@ -9,7 +9,11 @@ import { selectModel } from "./select-model.ts";
 import { serveGeneration, type AnswerFormat, type ServeGenerationDeps } from "./serve-generation.ts";
 
 /** POST /v1/completions: a raw prompt continued as is, JSON or SSE (`text_completion` chunks, then `[DONE]`). */
-export async function completions(c: InferenceContext, served: Serving, deps: Omit<ServeGenerationDeps, "engine">): Promise<Response> {
+export async function completions(
+  c: InferenceContext,
+  served: Serving,
+  deps: Omit<ServeGenerationDeps, "engine">,
+): Promise<Response> {
   const request = await readRequest(c, CompletionRequest);
   const serving = selectModel(served, request.model);
   const prepared = await prepareCompletion(serving.engine, request);
@@ -25,7 +29,13 @@ export async function completions(c: InferenceContext, served: Serving, deps: Om
       : serving.engine.model.detokenize(request.prompt as Token[], true)
     : "";
 
-  const answer = (index: number, text: string, finishReason: FinishReason | null, logprobs: CompletionLogprobs | null, usage?: Completion["usage"]): Completion => ({
+  const answer = (
+    index: number,
+    text: string,
+    finishReason: FinishReason | null,
+    logprobs: CompletionLogprobs | null,
+    usage?: Completion["usage"],
+  ): Completion => ({
     id,
     object: "text_completion",
     created,
@@ -59,12 +69,16 @@ export async function completions(c: InferenceContext, served: Serving, deps: Om
     },
     ...(includeUsage ? { usage: (usage) => ({ ...answer(0, "", null, null, usage), choices: [] }) } : {}),
   };
-  return serveGeneration(c, { ...deps, engine: serving.engine }, {
-    route: "/v1/completions",
-    prepared,
-    stream: request.stream === true,
-    format,
-  });
+  return serveGeneration(
+    c,
+    { ...deps, engine: serving.engine },
+    {
+      route: "/v1/completions",
+      prepared,
+      stream: request.stream === true,
+      format,
+    },
+  );
 }
 
 /**

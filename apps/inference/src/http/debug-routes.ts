@@ -21,7 +21,9 @@ export function mountDebugRoutes(app: Hono<InferenceEnv>, serving: () => Serving
   app.post("/tokenize", async (c) => {
     const request = await readRequest(c, TokenizeRequest);
     const { model } = selectModel(serving(), request.model).engine;
-    const tokens = request.add_special ? tokenizePrompt(model, request.content, request.parse_special) : model.tokenize(request.content, request.parse_special);
+    const tokens = request.add_special
+      ? tokenizePrompt(model, request.content, request.parse_special)
+      : model.tokenize(request.content, request.parse_special);
     if (!request.with_pieces) return c.json({ tokens });
     return c.json({ tokens: tokens.map((id) => ({ id, piece: model.detokenize([id], true) })) });
   });

@@ -20,7 +20,13 @@ export async function embeddings(
   const serving = selectModel(served, request.model);
   const embedder = serving.engine.embedder;
   if (!embedder) {
-    throw new ApiError(400, "invalid_request_error", "embeddings_not_supported", "This model does not serve embeddings.", "model");
+    throw new ApiError(
+      400,
+      "invalid_request_error",
+      "embeddings_not_supported",
+      "This model does not serve embeddings.",
+      "model",
+    );
   }
   if (request.dimensions != null && request.dimensions !== embedder.dimensions) {
     throw new ApiError(
@@ -31,8 +37,14 @@ export async function embeddings(
       "dimensions",
     );
   }
-  const inputs = request.inputs.map((input) => (typeof input === "string" ? input : (promptTokens(serving.engine, input) as Token[])));
-  const options: RequestSignalOptions = { client: c.req.raw.signal, timeoutMs: deps.requestTimeoutMs, shutdown: deps.shutdown };
+  const inputs = request.inputs.map((input) =>
+    typeof input === "string" ? input : (promptTokens(serving.engine, input) as Token[]),
+  );
+  const options: RequestSignalOptions = {
+    client: c.req.raw.signal,
+    timeoutMs: deps.requestTimeoutMs,
+    shutdown: deps.shutdown,
+  };
   const ended = requestSignal(options);
   let result: Awaited<ReturnType<typeof embed>>;
   try {

@@ -3,7 +3,10 @@ import { ApiError, expectationMessage, invalidRequest } from "@slm/config";
 import type { InferenceContext } from "./context.ts";
 
 /** Parses the JSON body and validates it with a shared schema: one 400 naming the fields, never echoing values. */
-export async function readRequest<S extends v.GenericSchema>(c: InferenceContext, schema: S): Promise<v.InferOutput<S>> {
+export async function readRequest<S extends v.GenericSchema>(
+  c: InferenceContext,
+  schema: S,
+): Promise<v.InferOutput<S>> {
   let body: unknown;
   try {
     body = await c.req.json();

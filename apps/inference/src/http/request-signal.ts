@@ -49,7 +49,11 @@ export function requestSignal(options: RequestSignalOptions): RequestSignal {
 }
 
 /** The code a request that ended early is known by: its answer's, when it gets one (see `endedRequestError`). */
-const ENDED_CODES = { deadline: "request_timeout", shutdown: "shutting_down", client_closed: "client_closed" } as const satisfies Record<CancelReason, string>;
+const ENDED_CODES = {
+  deadline: "request_timeout",
+  shutdown: "shutting_down",
+  client_closed: "client_closed",
+} as const satisfies Record<CancelReason, string>;
 
 /** The abort reason of a request signal. */
 export class RequestEndedError extends SafeError {
@@ -64,14 +68,26 @@ export class RequestEndedError extends SafeError {
 /** The answer for a request that ended early, or undefined when nobody is left to answer (client gone). */
 export function endedRequestError(reason: CancelReason, timeoutMs: number): ApiError | undefined {
   if (reason === "deadline") {
-    return new ApiError(504, "server_error", ENDED_CODES.deadline, `The request did not finish within ${Math.round(timeoutMs / 1000)} s.`);
+    return new ApiError(
+      504,
+      "server_error",
+      ENDED_CODES.deadline,
+      `The request did not finish within ${Math.round(timeoutMs / 1000)} s.`,
+    );
   }
   if (reason === "shutdown") return shuttingDown();
   return undefined;
 }
 
 export function shuttingDown(): ApiError {
-  return new ApiError(503, "service_unavailable", "shutting_down", "The server is shutting down; retry shortly.", null, {
-    "retry-after": "1",
-  });
+  return new ApiError(
+    503,
+    "service_unavailable",
+    "shutting_down",
+    "The server is shutting down; retry shortly.",
+    null,
+    {
+      "retry-after": "1",
+    },
+  );
 }

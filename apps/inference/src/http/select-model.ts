@@ -10,7 +10,13 @@ export function selectModel(serving: Serving, model: string | undefined): Servin
   if (!serving.variants || model === undefined) return serving;
   const chosen = serving.variants.get(model);
   if (!chosen) {
-    throw new ApiError(404, "invalid_request_error", "model_not_found", `The model '${model}' does not exist. GET /v1/models lists the served models.`, "model");
+    throw new ApiError(
+      404,
+      "invalid_request_error",
+      "model_not_found",
+      `The model '${model}' does not exist. GET /v1/models lists the served models.`,
+      "model",
+    );
   }
   return chosen;
 }

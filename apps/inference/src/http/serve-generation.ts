@@ -1,6 +1,22 @@
-import { errorEnvelope, sseData, sseError, SSE_DONE, SSE_HEADERS, type ErrorEnvelope, type FinishReason, type Usage } from "@slm/config";
+import {
+  errorEnvelope,
+  sseData,
+  sseError,
+  SSE_DONE,
+  SSE_HEADERS,
+  type ErrorEnvelope,
+  type FinishReason,
+  type Usage,
+} from "@slm/config";
 import type { LlamaContextSequence } from "node-llama-cpp";
-import { type Engine, type PreparedGeneration, generate, type GenerationResult, type TokenLogprob, sharePrompt } from "../engine/index.ts";
+import {
+  type Engine,
+  type PreparedGeneration,
+  generate,
+  type GenerationResult,
+  type TokenLogprob,
+  sharePrompt,
+} from "../engine/index.ts";
 import type { Logger } from "../logger.ts";
 import type { GenerationObserver, InferenceMetrics } from "../metrics.ts";
 import type { InferenceContext } from "./context.ts";
@@ -66,7 +82,11 @@ export interface ServeGenerationOptions {
  * grace stop the generation at the next token and free the slots; a stream that breaks after it started ends with
  * `event: error`. With n > 1 choices, the chunks of all choices are interleaved as their tokens come.
  */
-export async function serveGeneration(c: InferenceContext, deps: ServeGenerationDeps, options: ServeGenerationOptions): Promise<Response> {
+export async function serveGeneration(
+  c: InferenceContext,
+  deps: ServeGenerationDeps,
+  options: ServeGenerationOptions,
+): Promise<Response> {
   const { engine } = deps;
   const ended = requestSignal({ client: c.req.raw.signal, timeoutMs: deps.requestTimeoutMs, shutdown: deps.shutdown });
   const observer = deps.metrics.observeGeneration(options.route, c.get("arrivedAt"));
@@ -80,11 +100,19 @@ export async function serveGeneration(c: InferenceContext, deps: ServeGeneration
   }
   observer.slotAcquired();
   const run = (onText?: OnChoiceText, onChoiceEnd?: RunOnSlotsOptions["onChoiceEnd"]) =>
-    runOnSlots(c, deps, { sequences, ended, observer, route: options.route, prepared: options.prepared, ...(onText ? { onText } : {}) }, onChoiceEnd);
+    runOnSlots(
+      c,
+      deps,
+      { sequences, ended, observer, route: options.route, prepared: options.prepared, ...(onText ? { onText } : {}) },
+      onChoiceEnd,
+    );
 
   if (!options.stream) {
     const { results, usage } = await run();
-    const error = results.some((r) => r.cancelled) && ended.reason ? endedRequestError(ended.reason, deps.requestTimeoutMs) : undefined;
+    const error =
+      results.some((r) => r.cancelled) && ended.reason
+        ? endedRequestError(ended.reason, deps.requestTimeoutMs)
+        : undefined;
     if (error) throw error;
     return c.json(options.format.complete(results.map(choiceOf), usage));
   }
@@ -110,13 +138,16 @@ export async function serveGeneration(c: InferenceContext, deps: ServeGeneration
       };
       const sendError = (envelope: ErrorEnvelope) => send(sseError(envelope));
       for (const choice of choices) if (choice.start) sendChunks(choice.start());
-      run((index, text, logprobs) => sendChunks(choices[index]!.text(text, logprobs)), (index, result) => {
-        // Each choice closes as soon as it ends; a cancelled one is reported once, below.
-        if (result.cancelled) return;
-        const choice = choices[index]!;
-        if (choice.end) sendChunks(choice.end());
-        sendChunks(choice.finish(result.finishReason));
-      })
+      run(
+        (index, text, logprobs) => sendChunks(choices[index]!.text(text, logprobs)),
+        (index, result) => {
+          // Each choice closes as soon as it ends; a cancelled one is reported once, below.
+          if (result.cancelled) return;
+          const choice = choices[index]!;
+          if (choice.end) sendChunks(choice.end());
+          sendChunks(choice.finish(result.finishReason));
+        },
+      )
         .then(({ results, usage }) => {
           if (results.some((r) => r.cancelled)) {
             const error = ended.reason && endedRequestError(ended.reason, deps.requestTimeoutMs);
@@ -175,7 +206,10 @@ async function runOnSlots(
   let firstTokenAt: number | undefined;
   try {
     // With several choices, the prompt tokens found cached are counted before sharing evaluates the rest.
-    const cachedBefore = sequences.length > 1 ? Math.min(sequences[0]!.compareContextTokens(prepared.prompt).firstDifferentIndex, prepared.prompt.length - 1) : 0;
+    const cachedBefore =
+      sequences.length > 1
+        ? Math.min(sequences[0]!.compareContextTokens(prepared.prompt).firstDifferentIndex, prepared.prompt.length - 1)
+        : 0;
     const shared = sequences.length > 1 ? await sharePrompt(sequences, prepared.prompt) : 0;
     const results = await Promise.all(
       sequences.map(async (sequence, index) => {
@@ -187,7 +221,9 @@ async function runOnSlots(
             firstTokenAt ??= performance.now();
             tokens.onToken();
           },
-          ...(options.onText ? { onText: (text: string, logprobs?: TokenLogprob[]) => options.onText!(index, text, logprobs) } : {}),
+          ...(options.onText
+            ? { onText: (text: string, logprobs?: TokenLogprob[]) => options.onText!(index, text, logprobs) }
+            : {}),
         });
         onChoiceEnd?.(index, result);
         return result;
@@ -226,7 +262,9 @@ async function runOnSlots(
 /** Choice `index` of n: its own seed, so sampled choices differ (greedy ones are equal, as they should be). */
 function reseeded(prepared: PreparedGeneration, index: number): PreparedGeneration {
   const seed = prepared.sampling.seed;
-  return seed === undefined ? prepared : { ...prepared, sampling: { ...prepared.sampling, seed: (seed + index) % 2 ** 32 } };
+  return seed === undefined
+    ? prepared
+    : { ...prepared, sampling: { ...prepared.sampling, seed: (seed + index) % 2 ** 32 } };
 }
 
 /** The choices as one generation: the prompt counted once, completion tokens summed. */

@@ -46,7 +46,9 @@ export function configuredArtifacts(model: ModelSpec): ArtifactSpec[] {
   if (model.type === "lora" && model.lora) {
     const { lora } = model;
     const base: ArtifactSpec[] =
-      lora.baseFile === undefined ? [] : [{ role: "base", repo: lora.baseModel, revision: lora.baseRevision, file: lora.baseFile, sha256: undefined }];
+      lora.baseFile === undefined
+        ? []
+        : [{ role: "base", repo: lora.baseModel, revision: lora.baseRevision, file: lora.baseFile, sha256: undefined }];
     const adapters = lora.adapters.flatMap((spec) => {
       const adapter = (role: ArtifactRole, file: string): ArtifactSpec => ({
         role,
@@ -56,7 +58,9 @@ export function configuredArtifacts(model: ModelSpec): ArtifactSpec[] {
         sha256: undefined,
         ...(lora.multi ? { adapter: spec.name } : {}),
       });
-      return spec.file ? [adapter("adapter", spec.file)] : [adapter("adapter_config", PEFT_CONFIG_FILE), adapter("adapter_weights", PEFT_WEIGHTS_FILE)];
+      return spec.file
+        ? [adapter("adapter", spec.file)]
+        : [adapter("adapter_config", PEFT_CONFIG_FILE), adapter("adapter_weights", PEFT_WEIGHTS_FILE)];
     });
     return [...base, ...adapters];
   }

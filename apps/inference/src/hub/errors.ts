@@ -197,7 +197,10 @@ export class CacheNotWritableError extends HubError {
   readonly retryable = false;
   readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, cacheDir: string, reason: string) {
-    super(artifact, `cannot write to the Hub cache ${cacheDir} (${reason}); set MODEL_CACHE_DIR or HF_HUB_CACHE to a writable folder`);
+    super(
+      artifact,
+      `cannot write to the Hub cache ${cacheDir} (${reason}); set MODEL_CACHE_DIR or HF_HUB_CACHE to a writable folder`,
+    );
   }
 }
 
@@ -288,7 +291,10 @@ export class NotAModelRepoError extends HubError {
   readonly code = "not_a_model_repo";
   readonly retryable = false;
   readonly cacheMayStandIn = false;
-  constructor(artifact: ArtifactRef, what = "no config.json with model.safetensors (or its index and shards), and no .gguf file") {
+  constructor(
+    artifact: ArtifactRef,
+    what = "no config.json with model.safetensors (or its index and shards), and no .gguf file",
+  ) {
     super(artifact, `BASE_MODEL is not a model repo: ${what}`);
   }
 }
@@ -300,7 +306,10 @@ export class BaseFileRequiredError extends HubError {
   readonly retryable = false;
   readonly cacheMayStandIn = false;
   constructor(artifact: ArtifactRef, ggufFiles: readonly string[]) {
-    super(artifact, `BASE_MODEL is a GGUF repo: set BASE_MODEL_FILE to one of its files (${ggufFiles.slice(0, 10).join(", ")})`);
+    super(
+      artifact,
+      `BASE_MODEL is a GGUF repo: set BASE_MODEL_FILE to one of its files (${ggufFiles.slice(0, 10).join(", ")})`,
+    );
   }
 }
 

@@ -1,6 +1,14 @@
 import { readdir } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { cacheLayout, mapCacheWriteError, readCommitInfo, readRef, writeCommitInfo, writeRef, type CacheLayout } from "./cache/index.ts";
+import {
+  cacheLayout,
+  mapCacheWriteError,
+  readCommitInfo,
+  readRef,
+  writeCommitInfo,
+  writeRef,
+  type CacheLayout,
+} from "./cache/index.ts";
 import type { ArtifactRef } from "./errors.ts";
 import { checkRevisionPolicy, enforceLock, type LockCheck } from "./policy/index.ts";
 import { resolveOrUseCache } from "./resolve-or-use-cache.ts";
@@ -38,14 +46,30 @@ export async function listRepoFiles(params: ListRepoFilesParams): Promise<RepoLi
   const { session } = params;
   const layout = cacheLayout(session.cacheDir, params.repo);
   const artifact: ArtifactRef = { repo: params.repo, revision: params.revision };
-  const lockCheck = params.lock?.files[0] ? { lockfile: params.lock.lockfile, locked: params.lock.files[0] } : undefined;
+  const lockCheck = params.lock?.files[0]
+    ? { lockfile: params.lock.lockfile, locked: params.lock.files[0] }
+    : undefined;
   const fromCache = (source: "cache" | "offline-cache") => listFromCache(layout, params, source);
-  const resolved = await resolveOrUseCache({ session, repo: params.repo, revision: params.revision, artifact, fromCache });
+  const resolved = await resolveOrUseCache({
+    session,
+    repo: params.repo,
+    revision: params.revision,
+    artifact,
+    fromCache,
+  });
   if (resolved.cached) return resolved.cached;
   const { remote } = resolved;
   if (lockCheck) enforceLock(lockCheck, { commit: remote.commit }, artifact);
-  checkRevisionPolicy(remote.kind, remote.commit, { session, locked: lockCheck !== undefined, variable: params.revisionVariable }, artifact);
-  await Promise.all([writeRef(layout, params.revision, remote.commit), writeCommitInfo(layout, remote.commit, remote)]).catch((error: unknown) => {
+  checkRevisionPolicy(
+    remote.kind,
+    remote.commit,
+    { session, locked: lockCheck !== undefined, variable: params.revisionVariable },
+    artifact,
+  );
+  await Promise.all([
+    writeRef(layout, params.revision, remote.commit),
+    writeCommitInfo(layout, remote.commit, remote),
+  ]).catch((error: unknown) => {
     throw mapCacheWriteError(error, artifact, session.cacheDir, 0);
   });
   return {
@@ -59,7 +83,11 @@ export async function listRepoFiles(params: ListRepoFilesParams): Promise<RepoLi
   };
 }
 
-async function listFromCache(layout: CacheLayout, params: ListRepoFilesParams, source: "cache" | "offline-cache"): Promise<RepoListing | undefined> {
+async function listFromCache(
+  layout: CacheLayout,
+  params: ListRepoFilesParams,
+  source: "cache" | "offline-cache",
+): Promise<RepoListing | undefined> {
   const locked = params.lock?.files ?? [];
   const commit = locked[0]?.commit ?? (await readRef(layout, params.revision));
   if (!commit) return undefined;
@@ -83,6 +111,10 @@ async function snapshotFiles(layout: CacheLayout, commit: string): Promise<strin
   const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
   return entries
     .filter((entry) => !entry.isDirectory())
-    .map((entry) => relative(root, join(entry.parentPath ?? entry.path, entry.name)).split("\\").join("/"))
+    .map((entry) =>
+      relative(root, join(entry.parentPath ?? entry.path, entry.name))
+        .split("\\")
+        .join("/"),
+    )
     .sort();
 }

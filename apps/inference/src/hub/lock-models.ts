@@ -29,7 +29,11 @@ export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks
     const connection = connectHub(session, artifact);
     const remote = await resolveRevision(connection, repo, revision, artifact);
     if (remote.kind === "branch") {
-      session.onEvent?.({ level: "warn", msg: "locking a branch: the lockfile pins its current commit", fields: { revision, commit: remote.commit } });
+      session.onEvent?.({
+        level: "warn",
+        msg: "locking a branch: the lockfile pins its current commit",
+        fields: { revision, commit: remote.commit },
+      });
     }
     const license = checkLicense({ hub: remote.license, gguf: undefined }, session.licensesAllowed, artifact);
     return { connection, remote, license };
@@ -43,7 +47,13 @@ export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks
     const { connection, remote } = resolved;
     const file = await lookupFile(
       connection,
-      { repo: spec.repo, commit: remote.commit, file: spec.file, pinnedSha256: spec.sha256, ggufFiles: remote.ggufFiles },
+      {
+        repo: spec.repo,
+        commit: remote.commit,
+        file: spec.file,
+        pinnedSha256: spec.sha256,
+        ggufFiles: remote.ggufFiles,
+      },
       artifact,
     );
     const downloaded =
@@ -79,7 +89,13 @@ export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks
     const format = detectRepoFormat(resolved.remote.files);
     if (format === "gguf") throw new BaseFileRequiredError(artifact, resolved.remote.ggufFiles);
     if (format !== "transformers") throw new NotAModelRepoError(artifact);
-    const spec = (file: string): ArtifactSpec => ({ role: "base_file", repo: base.repo, revision: base.revision, file, sha256: undefined });
+    const spec = (file: string): ArtifactSpec => ({
+      role: "base_file",
+      repo: base.repo,
+      revision: base.revision,
+      file,
+      sha256: undefined,
+    });
     let indexJson: unknown;
     if (resolved.remote.files.includes(SAFETENSORS_INDEX)) {
       const path = await lockFile(spec(SAFETENSORS_INDEX), resolved, true);
@@ -93,6 +109,7 @@ export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks
       if (file !== SAFETENSORS_INDEX) await lockFile(spec(file), resolved);
     }
   }
-  for (const spec of configuredArtifacts(config.model)) await lockFile(spec, await resolveRepo(spec.repo, spec.revision));
+  for (const spec of configuredArtifacts(config.model))
+    await lockFile(spec, await resolveRepo(spec.repo, spec.revision));
   return { version: 1, artifacts };
 }

@@ -46,7 +46,11 @@ let cacheDir: string;
 
 beforeAll(async () => {
   hub = await startFakeHub();
-  commit = hub.addRepo({ id: "acme/tiny", license: "apache-2.0", files: { "tiny.gguf": model, "big.gguf": big, "README.md": "# tiny" } });
+  commit = hub.addRepo({
+    id: "acme/tiny",
+    license: "apache-2.0",
+    files: { "tiny.gguf": model, "big.gguf": big, "README.md": "# tiny" },
+  });
   hub.tag("acme/tiny", "v1", commit);
   hub.addRepo({ id: "acme/private", private: true, files: { "tiny.gguf": model } });
   hub.addRepo({ id: "acme/gated", gated: "manual", files: { "tiny.gguf": model } });
@@ -69,7 +73,14 @@ const params = (
   overrides: Partial<Omit<ResolveModelFileParams, "session">> & Partial<HubSessionOptions> = {},
 ): ResolveModelFileParams => {
   const { repo = "acme/tiny", revision = "v1", file = "tiny.gguf", sha256, lock, ...session } = overrides;
-  return { session: createHubSession({ hubUrl: hub.url, cacheDir, retry: FAST, ...session }), repo, revision, file, sha256, lock };
+  return {
+    session: createHubSession({ hubUrl: hub.url, cacheDir, retry: FAST, ...session }),
+    repo,
+    revision,
+    file,
+    sha256,
+    lock,
+  };
 };
 const repoDir = (repo = "acme/tiny") => join(cacheDir, `models--${repo.replace("/", "--")}`);
 /** Files under blobs/: a test that fails must leave none, and never a partial one. */
@@ -84,7 +95,14 @@ describe("resolveModelFile", () => {
   it("resolves a tag to its commit, downloads into the Python layout and verifies sha256", async () => {
     const progress: number[] = [];
     const file = await resolveModelFile(params({ onProgress: (p) => progress.push(p.downloadedBytes) }));
-    expect(file).toMatchObject({ commit, sha256, size: model.length, license: "apache-2.0", source: "download", revisionKind: "tag" });
+    expect(file).toMatchObject({
+      commit,
+      sha256,
+      size: model.length,
+      license: "apache-2.0",
+      source: "download",
+      revisionKind: "tag",
+    });
     expect(file.path).toBe(join(repoDir(), "snapshots", commit, "tiny.gguf"));
     expect(readlinkSync(file.path)).toBe(`../../blobs/${sha256}`);
     expect(await readFile(join(repoDir(), "refs", "v1"), "utf8")).toBe(commit);
@@ -104,7 +122,9 @@ describe("resolveModelFile", () => {
   });
 
   it("sends the token to the Hub origin and never to the CDN", async () => {
-    const file = await resolveModelFile(params({ repo: "acme/private", revision: "main", accessToken: TOKEN, allowFloatingRevision: true }));
+    const file = await resolveModelFile(
+      params({ repo: "acme/private", revision: "main", accessToken: TOKEN, allowFloatingRevision: true }),
+    );
     expect(file.sha256).toBe(sha256);
     const hubSaw = hub.requests.filter((r) => r.origin === "hub").map((r) => r.headers.authorization);
     const cdn = hub.requests.filter((r) => r.origin === "cdn");
@@ -115,12 +135,27 @@ describe("resolveModelFile", () => {
   });
 
   it.each([
-    ["a missing file", { file: "nope.gguf" }, EntryNotFoundError, /file not found.*tiny\.gguf.*repo acme\/tiny, revision v1, file nope\.gguf/],
+    [
+      "a missing file",
+      { file: "nope.gguf" },
+      EntryNotFoundError,
+      /file not found.*tiny\.gguf.*repo acme\/tiny, revision v1, file nope\.gguf/,
+    ],
     ["an unknown revision", { revision: "v9" }, RevisionNotFoundError, /revision not found.*revision v9/],
-    ["a private repo without token", { repo: "acme/private" }, RepoNotFoundError, /private and no HF_TOKEN.*repo acme\/private/],
+    [
+      "a private repo without token",
+      { repo: "acme/private" },
+      RepoNotFoundError,
+      /private and no HF_TOKEN.*repo acme\/private/,
+    ],
     ["a refused token", { accessToken: "hf_not_a_known_token" }, InvalidTokenError, /refused the token/],
     ["a gated repo without token", { repo: "acme/gated", revision: "main" }, GatedRepoError, /gated repository/],
-    ["a gated repo, token not approved", { repo: "acme/gated", revision: "main", accessToken: TOKEN }, GatedRepoError, /not been granted/],
+    [
+      "a gated repo, token not approved",
+      { repo: "acme/gated", revision: "main", accessToken: TOKEN },
+      GatedRepoError,
+      /not been granted/,
+    ],
   ])("fails clearly on %s and caches nothing", async (_name, overrides, type, message) => {
     const error = await resolveModelFile(params(overrides)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(type);
@@ -152,7 +187,9 @@ describe("resolveModelFile", () => {
     hub.faults.set({ kind: "truncateBody", where: "cdn", sendBytes: 0, times: Number.POSITIVE_INFINITY });
     const error = await resolveModelFile(params()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DownloadInterruptedError);
-    expect((error as Error).message).toMatch(/download stopped before the end of the file.*repo acme\/tiny, revision v1, file tiny\.gguf/);
+    expect((error as Error).message).toMatch(
+      /download stopped before the end of the file.*repo acme\/tiny, revision v1, file tiny\.gguf/,
+    );
     expect(cdnGets()).toHaveLength(FAST.retries + 1);
     expect(await blobs()).toEqual([]);
   });
@@ -210,7 +247,9 @@ describe("resolveModelFile", () => {
     const outside = await mkdtemp(join(tmpdir(), "hostile-target-"));
     const hostileOid = `../../../../../../../../${outside.slice(1)}/x`;
     const proxy = await startRewritingProxy(hub.url, (path, body) =>
-      path.includes("/paths-info/") ? body.replace(/"oid":"[0-9a-f]{64}"/g, `"oid":${JSON.stringify(hostileOid)}`) : body,
+      path.includes("/paths-info/")
+        ? body.replace(/"oid":"[0-9a-f]{64}"/g, `"oid":${JSON.stringify(hostileOid)}`)
+        : body,
     );
     try {
       const error = await resolveModelFile(params({ hubUrl: proxy.url })).catch((e: unknown) => e);
@@ -253,7 +292,9 @@ describe("resolveModelFile", () => {
     const error = await resolveModelFile(params()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RateLimitedError);
     expect((error as RateLimitedError).retryAfterSeconds).toBe(120);
-    expect((error as Error).message).toMatch(/rate limiting requests; retry after 120s \(repo acme\/tiny, revision v1, file tiny\.gguf\)/);
+    expect((error as Error).message).toMatch(
+      /rate limiting requests; retry after 120s \(repo acme\/tiny, revision v1, file tiny\.gguf\)/,
+    );
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(await blobs()).toEqual([]);
   });
@@ -273,7 +314,9 @@ describe("resolveModelFile", () => {
     await symlink("/dev/full", join(repoDir(), "blobs", `${sha256}.incomplete`));
     const error = await resolveModelFile(params()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DiskFullError);
-    expect((error as Error).message).toMatch(/no space left .*needs \d+ bytes.*repo acme\/tiny, revision v1, file tiny\.gguf/);
+    expect((error as Error).message).toMatch(
+      /no space left .*needs \d+ bytes.*repo acme\/tiny, revision v1, file tiny\.gguf/,
+    );
     expect(await blobs()).toEqual([]);
   });
 
@@ -288,7 +331,9 @@ describe("resolveModelFile", () => {
     try {
       const error = await resolveModelFile(params()).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(HubUnavailableError);
-      expect((error as Error).message).toMatch(/unreachable \(connection refused\) and nothing is cached.*repo acme\/tiny, revision v1/);
+      expect((error as Error).message).toMatch(
+        /unreachable \(connection refused\) and nothing is cached.*repo acme\/tiny, revision v1/,
+      );
       // ... and what to do about it.
       expect((error as Error).message).toMatch(/HF_ENDPOINT.*`pnpm models:pull`.*HF_HUB_OFFLINE=1.*`pnpm demo`/);
       expect(await blobs()).toEqual([]);
@@ -340,7 +385,9 @@ describe("offline starts verify against something", () => {
     await laySnapshotAsFile(tampered);
     const error = await resolveModelFile(params({ revision: "main", offline: true })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnverifiableCacheError);
-    expect((error as Error).message).toMatch(/cannot be verified.*Start once with the Hub reachable, or set MODEL_SHA256/);
+    expect((error as Error).message).toMatch(
+      /cannot be verified.*Start once with the Hub reachable, or set MODEL_SHA256/,
+    );
     // With the checksum pinned it is checked, and a wrong file is refused.
     const pinned = await resolveModelFile(params({ revision: "main", offline: true, sha256 })).catch((e: unknown) => e);
     expect(pinned).toBeInstanceOf(IntegrityError);
@@ -355,7 +402,11 @@ describe("offline starts verify against something", () => {
     const error = await resolveModelFile(params({ revision: "main", offline: true })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IntegrityError);
     await laySnapshotAsFile(model);
-    await expect(resolveModelFile(params({ revision: "main", offline: true }))).resolves.toMatchObject({ commit, sha256, source: "offline-cache" });
+    await expect(resolveModelFile(params({ revision: "main", offline: true }))).resolves.toMatchObject({
+      commit,
+      sha256,
+      source: "offline-cache",
+    });
   });
 });
 
@@ -367,7 +418,9 @@ describe("verified marker", () => {
     const corrupt = Buffer.from(model);
     corrupt[100] = corrupt[100]! ^ 0xff;
     await writeFile(blob, corrupt);
-    await writeVerifiedMarker(join(cacheDir, ".locks", "models--acme--tiny", `${sha256}.slm-verified.json`), blob, { sha256 });
+    await writeVerifiedMarker(join(cacheDir, ".locks", "models--acme--tiny", `${sha256}.slm-verified.json`), blob, {
+      sha256,
+    });
     await expect(resolveModelFile(params())).resolves.toMatchObject({ sha256, path: file.path });
     const error = await resolveModelFile(params({ reverify: true })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IntegrityError);
@@ -390,24 +443,32 @@ describe("floating revisions", () => {
   it("refuses a branch in production before downloading anything", async () => {
     const error = await resolveModelFile(params({ revision: "main", production: true })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FloatingRevisionError);
-    expect((error as Error).message).toMatch(/names a branch.*MODEL_ALLOW_FLOATING_REVISION=1 \(repo acme\/tiny, revision main, file tiny\.gguf\)/);
+    expect((error as Error).message).toMatch(
+      /names a branch.*MODEL_ALLOW_FLOATING_REVISION=1 \(repo acme\/tiny, revision main, file tiny\.gguf\)/,
+    );
     expect(cdnGets()).toEqual([]);
     expect(await blobs()).toEqual([]);
   });
 
   it("serves a branch in production when allowed, and warns about it outside production", async () => {
-    await expect(resolveModelFile(params({ revision: "main", production: true, allowFloatingRevision: true }))).resolves.toMatchObject({
+    await expect(
+      resolveModelFile(params({ revision: "main", production: true, allowFloatingRevision: true })),
+    ).resolves.toMatchObject({
       revisionKind: "branch",
     });
     const { events, onEvent } = collect();
     await resolveModelFile(params({ revision: "main", onEvent }));
-    expect(events.filter((e) => e.level === "warn").map((e) => e.msg)).toEqual([expect.stringMatching(/is a branch \(floating\)/)]);
+    expect(events.filter((e) => e.level === "warn").map((e) => e.msg)).toEqual([
+      expect.stringMatching(/is a branch \(floating\)/),
+    ]);
   });
 
   it("accepts a tag or a commit in production", async () => {
     await expect(resolveModelFile(params({ production: true }))).resolves.toMatchObject({ revisionKind: "tag" });
     hub.resetLog();
-    await expect(resolveModelFile(params({ revision: commit, production: true }))).resolves.toMatchObject({ revisionKind: "commit" });
+    await expect(resolveModelFile(params({ revision: commit, production: true }))).resolves.toMatchObject({
+      revisionKind: "commit",
+    });
     expect(hub.requests.some((r) => r.path.endsWith("/refs"))).toBe(false);
   });
 });
@@ -415,15 +476,29 @@ describe("floating revisions", () => {
 describe("lockfile enforcement", () => {
   const lock = (overrides: Partial<LockCheck["locked"]> = {}): LockCheck => ({
     lockfile: "models.lock.json",
-    locked: { role: "model", repo: "acme/tiny", revision: "v1", commit, file: "tiny.gguf", size: model.length, sha256, license: "apache-2.0", ...overrides },
+    locked: {
+      role: "model",
+      repo: "acme/tiny",
+      revision: "v1",
+      commit,
+      file: "tiny.gguf",
+      size: model.length,
+      sha256,
+      license: "apache-2.0",
+      ...overrides,
+    },
   });
 
   it("refuses a tag that moved after locking, before downloading", async () => {
     const moved = hub.commit("acme/tiny", { "notes.txt": "moved" });
     hub.tag("acme/tiny", "v1-moving", moved);
-    const error = await resolveModelFile(params({ revision: "v1-moving", lock: lock({ revision: "v1-moving" }) })).catch((e: unknown) => e);
+    const error = await resolveModelFile(
+      params({ revision: "v1-moving", lock: lock({ revision: "v1-moving" }) }),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LockedRevisionMovedError);
-    expect((error as Error).message).toMatch(new RegExp(`now points to commit ${moved} but models.lock.json pins ${commit}`));
+    expect((error as Error).message).toMatch(
+      new RegExp(`now points to commit ${moved} but models.lock.json pins ${commit}`),
+    );
     expect(cdnGets()).toEqual([]);
     expect(await blobs()).toEqual([]);
   });
@@ -437,20 +512,36 @@ describe("lockfile enforcement", () => {
 
   it("serves the locked commit offline and refuses a cached file the lock does not name", async () => {
     await resolveModelFile(params({ lock: lock() }));
-    await expect(resolveModelFile(params({ offline: true, lock: lock() }))).resolves.toMatchObject({ commit, locked: true, license: "apache-2.0" });
-    await expect(resolveModelFile(params({ offline: true, lock: lock({ size: 1 }) }))).rejects.toBeInstanceOf(LockedFileChangedError);
+    await expect(resolveModelFile(params({ offline: true, lock: lock() }))).resolves.toMatchObject({
+      commit,
+      locked: true,
+      license: "apache-2.0",
+    });
+    await expect(resolveModelFile(params({ offline: true, lock: lock({ size: 1 }) }))).rejects.toBeInstanceOf(
+      LockedFileChangedError,
+    );
     expect(await blobs()).toEqual([sha256]);
   });
 });
 
 /** A loopback proxy in front of the fake Hub's API origin that rewrites response bodies: a hostile or intercepted Hub. */
-async function startRewritingProxy(target: string, rewrite: (path: string, body: string) => string): Promise<{ url: string; close(): Promise<void> }> {
+async function startRewritingProxy(
+  target: string,
+  rewrite: (path: string, body: string) => string,
+): Promise<{ url: string; close(): Promise<void> }> {
   const { createServer } = await import("node:http");
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !["host", "connection", "content-length"].includes(k))) as Record<string, string>;
-    const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, redirect: "manual", ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).filter(([k]) => !["host", "connection", "content-length"].includes(k)),
+    ) as Record<string, string>;
+    const upstream = await fetch(`${target}${req.url}`, {
+      method: req.method,
+      headers,
+      redirect: "manual",
+      ...(chunks.length ? { body: Buffer.concat(chunks) } : {}),
+    });
     const body = rewrite(req.url ?? "", await upstream.text());
     const out: Record<string, string> = {};
     upstream.headers.forEach((value, key) => {

@@ -63,27 +63,38 @@ export async function resolveModelFile(params: ResolveModelFileParams): Promise<
   const layout = cacheLayout(session.cacheDir, params.repo);
   const artifact: ArtifactRef = { repo: params.repo, revision: params.revision, file: params.file };
   const fromCache = (source: "cache" | "offline-cache") => resolveFromCache(params, layout, source, artifact);
-  const resolved = await resolveOrUseCache({ session, repo: params.repo, revision: params.revision, artifact, fromCache });
+  const resolved = await resolveOrUseCache({
+    session,
+    repo: params.repo,
+    revision: params.revision,
+    artifact,
+    fromCache,
+  });
   if (resolved.cached) return resolved.cached;
   const { hub, remote } = resolved;
   const { commit } = remote;
   if (params.lock) enforceLock(params.lock, { commit }, artifact);
   checkRevisionPolicy(remote.kind, commit, { session, locked: params.lock !== undefined }, artifact);
-  await Promise.all([writeRef(layout, params.revision, commit), writeCommitInfo(layout, commit, remote)]).catch((error: unknown) => {
-    throw mapCacheWriteError(error, artifact, session.cacheDir, 0);
-  });
+  await Promise.all([writeRef(layout, params.revision, commit), writeCommitInfo(layout, commit, remote)]).catch(
+    (error: unknown) => {
+      throw mapCacheWriteError(error, artifact, session.cacheDir, 0);
+    },
+  );
 
   const remoteFile = await lookupFile(
     hub,
     { repo: params.repo, commit, file: params.file, pinnedSha256: params.sha256, ggufFiles: remote.ggufFiles },
     artifact,
   );
-  if (params.lock) enforceLock(params.lock, { size: remoteFile.expected.size, sha256: remoteFile.declaredSha256 }, artifact);
+  if (params.lock)
+    enforceLock(params.lock, { size: remoteFile.expected.size, sha256: remoteFile.declaredSha256 }, artifact);
   const cached = await cacheFile({ session, hub, layout, commit, file: params.file, remote: remoteFile, artifact });
   if (params.lock) enforceLock(params.lock, { sha256: cached.sha256 }, artifact);
-  await recordVerifiedFile(layout, commit, params.file, { size: cached.size, sha256: cached.sha256 }).catch((error: unknown) => {
-    throw mapCacheWriteError(error, artifact, session.cacheDir, 0);
-  });
+  await recordVerifiedFile(layout, commit, params.file, { size: cached.size, sha256: cached.sha256 }).catch(
+    (error: unknown) => {
+      throw mapCacheWriteError(error, artifact, session.cacheDir, 0);
+    },
+  );
   return {
     repo: params.repo,
     revision: params.revision,
@@ -122,12 +133,19 @@ async function resolveFromCache(
   // or the blob's own name (the Hub cache names blobs by their sha256). A plain file with none of these is refused.
   const info = await readCommitInfo(layout, commit);
   const recorded = info.files[params.file];
-  const pins = [params.sha256, params.lock?.locked.sha256, recorded?.sha256].filter((s): s is string => s !== undefined);
+  const pins = [params.sha256, params.lock?.locked.sha256, recorded?.sha256].filter(
+    (s): s is string => s !== undefined,
+  );
   if (pins.length === 0 && !BLOB_NAME.test(basename(blob))) throw new UnverifiableCacheError(artifact);
-  const verified = await verifyCachedFile(snapshot, { sha256: [...new Set(pins)], ...(recorded ? { size: recorded.size } : {}) }, artifact, {
-    markerFor: layout.markerPath,
-    rehash: params.session.reverify,
-  });
+  const verified = await verifyCachedFile(
+    snapshot,
+    { sha256: [...new Set(pins)], ...(recorded ? { size: recorded.size } : {}) },
+    artifact,
+    {
+      markerFor: layout.markerPath,
+      rehash: params.session.reverify,
+    },
+  );
   if (params.lock) enforceLock(params.lock, { size: verified.size, sha256: verified.sha256 }, artifact);
   return {
     repo: params.repo,

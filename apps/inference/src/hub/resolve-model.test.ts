@@ -29,7 +29,10 @@ beforeAll(async () => {
   hub.tag("acme/tiny", "v1", commit);
   hub.addRepo({ id: "acme/unlicensed", files: { "tiny.gguf": model } });
   hub.addRepo({ id: "acme/lora-base", files: { "base.gguf": generateLoraBase({ base: { seed: 3 } }) } });
-  hub.addRepo({ id: "acme/poet", files: generatePeftAdapter({ base: { seed: 3 }, seed: 5, baseModelName: "acme/lora-base" }).files });
+  hub.addRepo({
+    id: "acme/poet",
+    files: generatePeftAdapter({ base: { seed: 3 }, seed: 5, baseModelName: "acme/lora-base" }).files,
+  });
 });
 afterAll(async () => {
   await hub.close();
@@ -59,7 +62,14 @@ const blobs = async (repo = "acme/tiny") =>
 
 describe("models lockfile", () => {
   it("locks a LoRA base and each adapter file by role (and adapter name), and enforces each revision", async () => {
-    const lora = { MODEL_ID: "", MODEL_FILE: "", MODEL_VERSION: "", MODEL_TYPE: "lora", BASE_MODEL: "acme/lora-base", BASE_MODEL_FILE: "base.gguf" };
+    const lora = {
+      MODEL_ID: "",
+      MODEL_FILE: "",
+      MODEL_VERSION: "",
+      MODEL_TYPE: "lora",
+      BASE_MODEL: "acme/lora-base",
+      BASE_MODEL_FILE: "base.gguf",
+    };
     const multi = config({ ...lora, LORA_ADAPTERS: "poet=acme/poet@main" });
     const lock = await lockModels(multi);
     expect(lock.artifacts.map((a) => [a.role, a.adapter, a.repo, a.file])).toEqual([
@@ -78,7 +88,9 @@ describe("models lockfile", () => {
     hub.commit("acme/poet", { "README.md": "v2" });
     await expect(resolveModel(multi)).rejects.toBeInstanceOf(LockedRevisionMovedError);
     // The same adapter under another name is another artifact.
-    await expect(resolveModel(config({ ...lora, LORA_ADAPTERS: "verse=acme/poet@main" }))).rejects.toBeInstanceOf(LockfileMismatchError);
+    await expect(resolveModel(config({ ...lora, LORA_ADAPTERS: "verse=acme/poet@main" }))).rejects.toBeInstanceOf(
+      LockfileMismatchError,
+    );
   });
 
   it("locks the configured artifact from Hub metadata alone, then startup enforces it", async () => {
@@ -86,7 +98,16 @@ describe("models lockfile", () => {
     expect(lock).toEqual({
       version: 1,
       artifacts: [
-        { role: "model", repo: "acme/tiny", revision: "v1", commit, file: "tiny.gguf", size: model.length, sha256: sha(model), license: "apache-2.0" },
+        {
+          role: "model",
+          repo: "acme/tiny",
+          revision: "v1",
+          commit,
+          file: "tiny.gguf",
+          size: model.length,
+          sha256: sha(model),
+          license: "apache-2.0",
+        },
       ],
     });
     expect(hub.requests.filter((r) => r.origin === "cdn")).toEqual([]);
@@ -105,7 +126,9 @@ describe("models lockfile", () => {
     hub.tag("acme/tiny", "moving", moved);
     const error = await resolveModel(config({ MODEL_VERSION: "moving" })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LockedRevisionMovedError);
-    expect((error as Error).message).toMatch(new RegExp(`now points to commit ${moved} but .*models\\.lock\\.json pins ${commit}.*revision moving`));
+    expect((error as Error).message).toMatch(
+      new RegExp(`now points to commit ${moved} but .*models\\.lock\\.json pins ${commit}.*revision moving`),
+    );
     expect(await blobs()).toEqual([]);
   });
 
@@ -123,7 +146,10 @@ describe("models lockfile", () => {
   });
 
   it("refuses a lockfile it cannot read as one, and ignores lockfiles with MODEL_LOCKFILE=none", async () => {
-    await writeFile(join(dir, "models.lock.json"), JSON.stringify({ version: 1, artifacts: [{ role: "model", commit: "nope" }] }));
+    await writeFile(
+      join(dir, "models.lock.json"),
+      JSON.stringify({ version: 1, artifacts: [{ role: "model", commit: "nope" }] }),
+    );
     await expect(resolveModel(config())).rejects.toBeInstanceOf(InvalidLockfileError);
     await expect(resolveModel(config({ MODEL_LOCKFILE: "none" }))).resolves.toMatchObject({ lockfile: undefined });
   });
@@ -137,12 +163,18 @@ describe("models lockfile", () => {
 
 describe("licence policy", () => {
   it("serves a licence on the list and logs it otherwise", async () => {
-    await expect(resolveModel(config({ MODEL_LICENSES_ALLOWED: "MIT, Apache-2.0" }))).resolves.toMatchObject({ model: { license: "apache-2.0" } });
+    await expect(resolveModel(config({ MODEL_LICENSES_ALLOWED: "MIT, Apache-2.0" }))).resolves.toMatchObject({
+      model: { license: "apache-2.0" },
+    });
   });
 
   it.each([
     ["the Hub's licence", {}, /the Hub declares license apache-2\.0, which is not in MODEL_LICENSES_ALLOWED \(mit\)/],
-    ["the GGUF's general.license", { MODEL_FILE: "gpl.gguf", MODEL_LICENSES_ALLOWED: "apache-2.0" }, /general\.license declares license gpl-3\.0/],
+    [
+      "the GGUF's general.license",
+      { MODEL_FILE: "gpl.gguf", MODEL_LICENSES_ALLOWED: "apache-2.0" },
+      /general\.license declares license gpl-3\.0/,
+    ],
     ["no licence at all", { MODEL_ID: "acme/unlicensed", MODEL_VERSION: "main" }, /declares no license/],
   ])("refuses %s when it is not allowed", async (_name, env, message) => {
     const error = await resolveModel(config({ MODEL_LICENSES_ALLOWED: "mit", ...env })).catch((e: unknown) => e);

@@ -1,7 +1,13 @@
 import type { InferenceConfig } from "@slm/config";
 import { inspectGguf, type ModelMetadata } from "../engine/index.ts";
 import { checkAdapterCompatibility, type AdapterFacts } from "../lora/index.ts";
-import { configuredArtifacts, isModelArtifact, transformersBaseOf, type ArtifactRole, type ArtifactSpec } from "./configured-artifacts.ts";
+import {
+  configuredArtifacts,
+  isModelArtifact,
+  transformersBaseOf,
+  type ArtifactRole,
+  type ArtifactSpec,
+} from "./configured-artifacts.ts";
 import type { ArtifactRef } from "./errors.ts";
 import { checkLicense, lockedArtifactFor, lockfilePathOf, readLockfile } from "./policy/index.ts";
 import { resolveModelFile, type ResolvedModelFile } from "./resolve-model-file.ts";
@@ -60,7 +66,13 @@ export async function resolveModel(config: InferenceConfig, hooks: HubHooks = {}
   }
   const lora = config.model.lora;
   const checkAdapters = async (base: { repo: string; license: string | undefined }) => {
-    if (lora) await checkAdapterCompatibility({ lora, adapters: adapterFacts(lora, artifacts), base, licensesAllowed: session.licensesAllowed });
+    if (lora)
+      await checkAdapterCompatibility({
+        lora,
+        adapters: adapterFacts(lora, artifacts),
+        base,
+        licensesAllowed: session.licensesAllowed,
+      });
   };
   if (!transformers) {
     await checkAdapters({ repo: artifacts[0]!.repo, license: artifacts[0]!.license });
@@ -74,12 +86,22 @@ export async function resolveModel(config: InferenceConfig, hooks: HubHooks = {}
     lock: lock && lockfile ? { lockfile, lock, specs } : undefined,
     beforeDownload: (listing) => checkAdapters({ repo: listing.repo, license: listing.license }),
   });
-  const baseFiles = base.files.map((file): ResolvedArtifact => ({ ...file, license: base.license ?? file.license, role: "base_file" }));
-  return { model: undefined, artifacts: [...baseFiles, ...artifacts], transformersBase: base, lockfile: lock ? lockfile : undefined };
+  const baseFiles = base.files.map(
+    (file): ResolvedArtifact => ({ ...file, license: base.license ?? file.license, role: "base_file" }),
+  );
+  return {
+    model: undefined,
+    artifacts: [...baseFiles, ...artifacts],
+    transformersBase: base,
+    lockfile: lock ? lockfile : undefined,
+  };
 }
 
 /** Each configured adapter's facts, from its resolved artifacts (adapter_config for PEFT, the GGUF otherwise). */
-function adapterFacts(lora: NonNullable<InferenceConfig["model"]["lora"]>, artifacts: readonly ResolvedArtifact[]): AdapterFacts[] {
+function adapterFacts(
+  lora: NonNullable<InferenceConfig["model"]["lora"]>,
+  artifacts: readonly ResolvedArtifact[],
+): AdapterFacts[] {
   return lora.adapters.flatMap((spec) => {
     const key = lora.multi ? spec.name : undefined;
     const config = artifacts.find((a) => a.role === "adapter_config" && a.adapter === key);

@@ -5,10 +5,23 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readInferenceEnv } from "@slm/config";
-import { generatePeftAdapter, generateTinyLlama, generateTransformersModel, readDirFiles, startFakeHub, type FakeHub } from "@slm/testkit";
+import {
+  generatePeftAdapter,
+  generateTinyLlama,
+  generateTransformersModel,
+  readDirFiles,
+  startFakeHub,
+  type FakeHub,
+} from "@slm/testkit";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BaseModelMismatchError, LicenseMismatchError } from "../lora/index.ts";
-import { BaseFileRequiredError, FloatingRevisionError, LockedRevisionMovedError, NotAModelRepoError, NotCachedError } from "./errors.ts";
+import {
+  BaseFileRequiredError,
+  FloatingRevisionError,
+  LockedRevisionMovedError,
+  NotAModelRepoError,
+  NotCachedError,
+} from "./errors.ts";
 import { lockModels } from "./lock-models.ts";
 import { writeLockfile } from "./policy/index.ts";
 import { resolveModel } from "./resolve-model.ts";
@@ -25,12 +38,20 @@ beforeAll(async () => {
   modelDir = await mkdtemp(join(tmpdir(), "tf-base-model-"));
   await generateTransformersModel({ architecture: "LlamaForCausalLM", dir: join(modelDir, "one") });
   await generateTransformersModel({ architecture: "LlamaForCausalLM", dir: join(modelDir, "sharded"), shards: 2 });
-  baseCommit = hub.addRepo({ id: "meta/tiny-llama", license: "llama3", files: { ...(await readDirFiles(join(modelDir, "one"))), "README.md": "# tiny\n" } });
+  baseCommit = hub.addRepo({
+    id: "meta/tiny-llama",
+    license: "llama3",
+    files: { ...(await readDirFiles(join(modelDir, "one"))), "README.md": "# tiny\n" },
+  });
   hub.addRepo({ id: "meta/tiny-sharded", license: "llama3", files: await readDirFiles(join(modelDir, "sharded")) });
   hub.addRepo({ id: "acme/dataset-like", files: { "README.md": "# data\n", "train.csv": "a,b\n1,2\n" } });
   hub.addRepo({ id: "acme/gguf-base", files: { "base.gguf": generateTinyLlama({ seed: 1 }) } });
   const adapter = (base: string) => generatePeftAdapter({ ...TINY, baseModelName: base }).files;
-  hub.tag("acme/poet", "v0.1.0", hub.addRepo({ id: "acme/poet", license: "llama3", files: adapter("meta/tiny-llama") }));
+  hub.tag(
+    "acme/poet",
+    "v0.1.0",
+    hub.addRepo({ id: "acme/poet", license: "llama3", files: adapter("meta/tiny-llama") }),
+  );
   hub.addRepo({ id: "acme/poet-sharded", license: "llama3", files: adapter("meta/tiny-sharded") });
   hub.addRepo({ id: "acme/poet-mit", license: "mit", files: adapter("meta/tiny-llama") });
   hub.addRepo({ id: "acme/poet-foreign", license: "llama3", files: adapter("other/model") });
@@ -57,21 +78,39 @@ const config = (env: Record<string, string> = {}) =>
     HUB_RETRY_BASE_MS: "1",
     ...env,
   });
-const blobs = (repo: string) => readdir(join(dir, "cache", `models--${repo.replace("/", "--")}`, "blobs")).catch(() => [] as string[]);
-const downloads = (repo: string) => hub.requests.filter((r) => r.path.includes(`/${repo}/resolve/`) || (r.origin === "cdn" && r.path.includes(repo)));
+const blobs = (repo: string) =>
+  readdir(join(dir, "cache", `models--${repo.replace("/", "--")}`, "blobs")).catch(() => [] as string[]);
+const downloads = (repo: string) =>
+  hub.requests.filter((r) => r.path.includes(`/${repo}/resolve/`) || (r.origin === "cdn" && r.path.includes(repo)));
 
 describe("a transformers base through the supply chain", () => {
   it("lists the repo at its commit and fetches the converter's files there, each verified, as base_file artifacts", async () => {
     const resolved = await resolveModel(config());
     expect(resolved.model).toBeUndefined();
     const base = resolved.artifacts.filter((a) => a.role === "base_file");
-    expect(base.map((a) => a.file).sort()).toEqual(["config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]);
+    expect(base.map((a) => a.file).sort()).toEqual([
+      "config.json",
+      "generation_config.json",
+      "model.safetensors",
+      "tokenizer.json",
+      "tokenizer_config.json",
+    ]);
     expect(new Set(base.map((a) => a.commit))).toEqual(new Set([baseCommit]));
-    expect(base.every((a) => a.revision === "main" && a.license === "llama3" && /^[0-9a-f]{64}$/.test(a.sha256))).toBe(true);
-    expect(resolved.transformersBase?.listing).toMatchObject({ repo: "meta/tiny-llama", commit: baseCommit, source: "hub" });
+    expect(base.every((a) => a.revision === "main" && a.license === "llama3" && /^[0-9a-f]{64}$/.test(a.sha256))).toBe(
+      true,
+    );
+    expect(resolved.transformersBase?.listing).toMatchObject({
+      repo: "meta/tiny-llama",
+      commit: baseCommit,
+      source: "hub",
+    });
     // The README was listed, not downloaded; files were fetched by commit, never by the branch name.
     expect(hub.requests.some((r) => r.path.endsWith("/README.md"))).toBe(false);
-    expect(hub.requests.filter((r) => r.path.includes("/meta/tiny-llama/resolve/")).every((r) => r.path.includes(`/resolve/${baseCommit}/`))).toBe(true);
+    expect(
+      hub.requests
+        .filter((r) => r.path.includes("/meta/tiny-llama/resolve/"))
+        .every((r) => r.path.includes(`/resolve/${baseCommit}/`)),
+    ).toBe(true);
   });
 
   it("fetches the safetensors index first, then the shards it names", async () => {
@@ -83,14 +122,21 @@ describe("a transformers base through the supply chain", () => {
 
   it("locks each base file with role base_file; the lock holds the commit when main moves", async () => {
     const lockfile = await lockModels(config());
-    expect(lockfile.artifacts.filter((a) => a.role === "base_file").map((a) => a.file).sort()).toEqual([
+    expect(
+      lockfile.artifacts
+        .filter((a) => a.role === "base_file")
+        .map((a) => a.file)
+        .sort(),
+    ).toEqual([
       "config.json",
       "generation_config.json",
       "model.safetensors",
       "tokenizer.json",
       "tokenizer_config.json",
     ]);
-    expect(lockfile.artifacts.map((a) => a.role)).toEqual(expect.arrayContaining(["adapter_config", "adapter_weights"]));
+    expect(lockfile.artifacts.map((a) => a.role)).toEqual(
+      expect.arrayContaining(["adapter_config", "adapter_weights"]),
+    );
     await writeLockfile(join(dir, "models.lock.json"), lockfile);
     const locked = await resolveModel(config({ NODE_ENV: "production" })); // a branch, but locked: allowed in production
     expect(locked.transformersBase?.listing.commit).toBe(baseCommit);
@@ -114,17 +160,27 @@ describe("a transformers base through the supply chain", () => {
   });
 
   it("refuses a base branch in production without a lock, naming BASE_MODEL_VERSION, before downloading it", async () => {
-    const error = await resolveModel(config({ NODE_ENV: "production", MODEL_VERSION: "v0.1.0" })).catch((e: unknown) => e);
+    const error = await resolveModel(config({ NODE_ENV: "production", MODEL_VERSION: "v0.1.0" })).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(FloatingRevisionError);
-    expect((error as Error).message).toMatch(/^BASE_MODEL_VERSION names a branch.*\(repo meta\/tiny-llama, revision main\)/);
+    expect((error as Error).message).toMatch(
+      /^BASE_MODEL_VERSION names a branch.*\(repo meta\/tiny-llama, revision main\)/,
+    );
     expect(await blobs("meta/tiny-llama")).toEqual([]);
   });
 
   it("stops with one line naming the repo when it is not a model, or a GGUF repo without BASE_MODEL_FILE", async () => {
-    const notModel = await resolveModel(config({ BASE_MODEL: "acme/dataset-like", LORA_BASE_MATCH: "off", LORA_LICENSE_MATCH: "off" })).catch((e: unknown) => e);
+    const notModel = await resolveModel(
+      config({ BASE_MODEL: "acme/dataset-like", LORA_BASE_MATCH: "off", LORA_LICENSE_MATCH: "off" }),
+    ).catch((e: unknown) => e);
     expect(notModel).toBeInstanceOf(NotAModelRepoError);
-    expect((notModel as Error).message).toMatch(/^BASE_MODEL is not a model repo: .*\(repo acme\/dataset-like, revision main\)$/);
-    const gguf = await resolveModel(config({ BASE_MODEL: "acme/gguf-base", LORA_BASE_MATCH: "off", LORA_LICENSE_MATCH: "off" })).catch((e: unknown) => e);
+    expect((notModel as Error).message).toMatch(
+      /^BASE_MODEL is not a model repo: .*\(repo acme\/dataset-like, revision main\)$/,
+    );
+    const gguf = await resolveModel(
+      config({ BASE_MODEL: "acme/gguf-base", LORA_BASE_MATCH: "off", LORA_LICENSE_MATCH: "off" }),
+    ).catch((e: unknown) => e);
     expect(gguf).toBeInstanceOf(BaseFileRequiredError);
     expect((gguf as Error).message).toMatch(/set BASE_MODEL_FILE to one of its files \(base\.gguf\)/);
     expect(await blobs("acme/dataset-like")).toEqual([]);
@@ -137,7 +193,9 @@ describe("a transformers base through the supply chain", () => {
     expect(downloads("meta/tiny-llama")).toEqual([]);
     expect(await blobs("meta/tiny-llama")).toEqual([]);
     // Both licences allowed, or the check off: served.
-    await expect(resolveModel(config({ LORA_ID: "acme/poet-mit", MODEL_LICENSES_ALLOWED: "mit,llama3" }))).resolves.toBeDefined();
+    await expect(
+      resolveModel(config({ LORA_ID: "acme/poet-mit", MODEL_LICENSES_ALLOWED: "mit,llama3" })),
+    ).resolves.toBeDefined();
     await expect(resolveModel(config({ LORA_ID: "acme/poet-mit", LORA_LICENSE_MATCH: "off" }))).resolves.toBeDefined();
   });
 });

@@ -1,7 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { ConvertError, detectRepoFormat, transformersFilesToFetch } from "../convert/index.ts";
 import type { ArtifactSpec, TransformersBaseSpec } from "./configured-artifacts.ts";
-import { BaseFileRequiredError, LockfileMismatchError, NotAModelRepoError, NotCachedError, type ArtifactRef } from "./errors.ts";
+import {
+  BaseFileRequiredError,
+  LockfileMismatchError,
+  NotAModelRepoError,
+  NotCachedError,
+  type ArtifactRef,
+} from "./errors.ts";
 import { listRepoFiles, type RepoListing } from "./list-repo-files.ts";
 import { checkLicense, checkLockedBaseFiles, lockedArtifactFor, type Lockfile } from "./policy/index.ts";
 import { resolveModelFile, type ResolvedModelFile } from "./resolve-model-file.ts";
@@ -37,7 +43,9 @@ export interface ResolvedTransformersBase {
  * safetensors index first when the weights are sharded, then config, weights, tokenizer and generation files. Every
  * file is fetched by the listed commit, so a branch that moves meanwhile cannot mix two commits.
  */
-export async function resolveTransformersBase(params: ResolveTransformersBaseParams): Promise<ResolvedTransformersBase> {
+export async function resolveTransformersBase(
+  params: ResolveTransformersBaseParams,
+): Promise<ResolvedTransformersBase> {
   const { base, session } = params;
   const artifact: ArtifactRef = { repo: base.repo, revision: base.revision };
   const lockedFiles = params.lock?.lock.artifacts.filter((a) => a.role === "base_file") ?? [];
@@ -55,14 +63,22 @@ export async function resolveTransformersBase(params: ResolveTransformersBasePar
   const format = detectRepoFormat(listing.files);
   // From the cache, the listing is what an earlier start fetched: an incomplete set is "not cached", not "not a model".
   if (listing.source !== "hub" && format !== "transformers") throw new NotCachedError(artifact);
-  if (format === "gguf") throw new BaseFileRequiredError(artifact, listing.files.filter((f) => f.endsWith(".gguf")));
+  if (format === "gguf")
+    throw new BaseFileRequiredError(
+      artifact,
+      listing.files.filter((f) => f.endsWith(".gguf")),
+    );
   if (format !== "transformers") throw new NotAModelRepoError(artifact);
   const license = checkLicense({ hub: listing.license, gguf: undefined }, session.licensesAllowed, artifact);
   await params.beforeDownload?.(listing);
 
   // Listed from the cache (offline, or the Hub unusable): its files come from the cache too. A file's own fallback
   // to the cache is not reported through onFallback; the listing's is.
-  const fileSession: HubSession = { ...session, offline: session.offline || listing.source !== "hub", onFallback: undefined };
+  const fileSession: HubSession = {
+    ...session,
+    offline: session.offline || listing.source !== "hub",
+    onFallback: undefined,
+  };
 
   const fetchFile = async (file: string): Promise<ResolvedModelFile> => {
     const fileSpec = spec(base, file);
@@ -72,7 +88,9 @@ export async function resolveTransformersBase(params: ResolveTransformersBasePar
       repo: base.repo,
       revision: listing.commit,
       file,
-      lock: params.lock ? lockedArtifactFor(params.lock.lock, params.lock.lockfile, params.lock.specs, fileSpec, fileRef) : undefined,
+      lock: params.lock
+        ? lockedArtifactFor(params.lock.lock, params.lock.lockfile, params.lock.specs, fileSpec, fileRef)
+        : undefined,
     });
     return { ...resolved, revision: base.revision, license: resolved.license ?? listing.license };
   };
@@ -87,7 +105,13 @@ export async function resolveTransformersBase(params: ResolveTransformersBasePar
     }
   }
   const wanted = filesToFetch(listing.files, indexJson, artifact).filter((file) => file !== SAFETENSORS_INDEX);
-  if (params.lock) checkLockedBaseFiles(params.lock.lock, params.lock.lockfile, [...(index ? [SAFETENSORS_INDEX] : []), ...wanted], artifact);
+  if (params.lock)
+    checkLockedBaseFiles(
+      params.lock.lock,
+      params.lock.lockfile,
+      [...(index ? [SAFETENSORS_INDEX] : []), ...wanted],
+      artifact,
+    );
   const files = index ? [index] : [];
   for (const file of wanted) files.push(await fetchFile(file));
   return { listing, files, license };

@@ -19,9 +19,25 @@ describe("checkAdapterCompatibility", () => {
   });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-  const adapter = (facts: Partial<AdapterFacts> = {}): AdapterFacts => ({ repo: "acme/poet", license: "llama3", cardBaseModel: undefined, configPath, ...facts });
-  const check = (facts: Partial<AdapterFacts>, base: string | undefined, env: Record<string, string> = {}, allowed: string[] = []) =>
-    checkAdapterCompatibility({ lora: lora(env), adapters: [adapter(facts)], base: { repo: "meta/llama-hf", license: base }, licensesAllowed: allowed });
+  const adapter = (facts: Partial<AdapterFacts> = {}): AdapterFacts => ({
+    repo: "acme/poet",
+    license: "llama3",
+    cardBaseModel: undefined,
+    configPath,
+    ...facts,
+  });
+  const check = (
+    facts: Partial<AdapterFacts>,
+    base: string | undefined,
+    env: Record<string, string> = {},
+    allowed: string[] = [],
+  ) =>
+    checkAdapterCompatibility({
+      lora: lora(env),
+      adapters: [adapter(facts)],
+      base: { repo: "meta/llama-hf", license: base },
+      licensesAllowed: allowed,
+    });
 
   it("accepts equal licences (any case), two undeclared ones, and two different ones both allowed", async () => {
     await expect(check({ license: "Llama3" }, "llama3")).resolves.toBeUndefined();
@@ -32,7 +48,9 @@ describe("checkAdapterCompatibility", () => {
   it("refuses different licences with one line naming both, unless LORA_LICENSE_MATCH=off", async () => {
     const error = await check({ license: "mit" }, "llama3").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LicenseMismatchError);
-    expect((error as Error).message).toMatch(/^the adapter acme\/poet declares license mit but its base meta\/llama-hf declares llama3: .*LORA_LICENSE_MATCH=off/);
+    expect((error as Error).message).toMatch(
+      /^the adapter acme\/poet declares license mit but its base meta\/llama-hf declares llama3: .*LORA_LICENSE_MATCH=off/,
+    );
     expect((error as Error).message).not.toContain("\n");
     await expect(check({ license: "mit" }, "llama3", {}, ["mit"])).rejects.toBeInstanceOf(LicenseMismatchError);
     await expect(check({ license: undefined }, "llama3")).rejects.toThrow(/declares license \(none\) but/);
@@ -40,10 +58,16 @@ describe("checkAdapterCompatibility", () => {
   });
 
   it("checks the declared base: base_model_name_or_path first, else the card's base_model", async () => {
-    await expect(check({ license: "llama3" }, "llama3", { BASE_MODEL: "other/model" })).rejects.toBeInstanceOf(BaseModelMismatchError);
-    await expect(check({ configPath: undefined, cardBaseModel: "other/model" }, "llama3")).rejects.toThrow(/trained on other\/model but BASE_MODEL is meta\/llama-hf/);
+    await expect(check({ license: "llama3" }, "llama3", { BASE_MODEL: "other/model" })).rejects.toBeInstanceOf(
+      BaseModelMismatchError,
+    );
+    await expect(check({ configPath: undefined, cardBaseModel: "other/model" }, "llama3")).rejects.toThrow(
+      /trained on other\/model but BASE_MODEL is meta\/llama-hf/,
+    );
     await expect(check({ configPath: undefined, cardBaseModel: "meta/llama-hf" }, "llama3")).resolves.toBeUndefined();
-    await expect(check({ configPath: undefined, cardBaseModel: "other/model" }, "llama3", { LORA_BASE_MATCH: "off" })).resolves.toBeUndefined();
+    await expect(
+      check({ configPath: undefined, cardBaseModel: "other/model" }, "llama3", { LORA_BASE_MATCH: "off" }),
+    ).resolves.toBeUndefined();
   });
 });
 

@@ -33,11 +33,16 @@ export async function checkAdapterCompatibility(options: {
     if (lora.baseMatch) {
       const config = adapter.configPath ? parseAdapterConfig(await readFile(adapter.configPath)) : undefined;
       const declared = config?.baseModelNameOrPath ?? adapter.cardBaseModel;
-      if (declared !== undefined && !matchesBase(declared, lora.baseModel)) throw new BaseModelMismatchError(declared, lora.baseModel);
+      if (declared !== undefined && !matchesBase(declared, lora.baseModel))
+        throw new BaseModelMismatchError(declared, lora.baseModel);
     }
     if (lora.licenseMatch) {
       const [a, b] = [norm(adapter.license), norm(base.license)];
-      const bothAllowed = a !== undefined && b !== undefined && options.licensesAllowed.includes(a) && options.licensesAllowed.includes(b);
+      const bothAllowed =
+        a !== undefined &&
+        b !== undefined &&
+        options.licensesAllowed.includes(a) &&
+        options.licensesAllowed.includes(b);
       if (a !== b && !bothAllowed) throw new LicenseMismatchError(adapter, base);
     }
   }

@@ -35,10 +35,12 @@ export function checkAgainstBase(pairs: readonly AdapterPair[], base: BaseModelI
       tensor === "token_embd.weight"
         ? dims[0] === b[1] && dims[1] === a[1] && a[0] === b[0]
         : dims[0] === a[0] && dims[1] === b[1] && a[1] === b[0];
-    if (!ok) mismatches.push(`${tensor}: base [${dims.join(", ")}], lora_a [${a.join(", ")}], lora_b [${b.join(", ")}]`);
+    if (!ok)
+      mismatches.push(`${tensor}: base [${dims.join(", ")}], lora_a [${a.join(", ")}], lora_b [${b.join(", ")}]`);
   }
   if (mismatches.length > 0) {
-    const shown = mismatches.slice(0, 3).join("; ") + (mismatches.length > 3 ? `; and ${mismatches.length - 3} more` : "");
+    const shown =
+      mismatches.slice(0, 3).join("; ") + (mismatches.length > 3 ? `; and ${mismatches.length - 3} more` : "");
     throw new ShapeMismatchError(`the adapter does not fit the base model (trained on a different model?): ${shown}`);
   }
 }

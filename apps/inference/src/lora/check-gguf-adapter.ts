@@ -28,14 +28,18 @@ export async function checkGgufAdapter(path: string, base: BaseModelInfo): Promi
     adapter?: { type?: unknown; lora?: { alpha?: unknown } };
   };
   if (metadata.general?.type !== "adapter") {
-    throw new InvalidGgufAdapterError(`general.type is ${JSON.stringify(metadata.general?.type)}, not "adapter": is this a full model?`);
+    throw new InvalidGgufAdapterError(
+      `general.type is ${JSON.stringify(metadata.general?.type)}, not "adapter": is this a full model?`,
+    );
   }
   if (metadata.adapter?.type !== "lora") {
     throw new InvalidGgufAdapterError(`adapter.type is ${JSON.stringify(metadata.adapter?.type)}, not "lora"`);
   }
   const architecture = String(metadata.general.architecture);
   if (architecture !== base.architecture) {
-    throw new ArchitectureMismatchError(`the adapter is for architecture "${architecture}" but the base model is "${base.architecture}"`);
+    throw new ArchitectureMismatchError(
+      `the adapter is for architecture "${architecture}" but the base model is "${base.architecture}"`,
+    );
   }
 
   const halves = new Map<string, { a?: readonly number[]; b?: readonly number[] }>();

@@ -96,8 +96,8 @@ describe("convertCached", () => {
     await writeFile(config, JSON.stringify({ ...adapter.config, lora_alpha: 0 }));
     await expect(convertCached({ cacheDir, ...sources, adapterConfigPath: config })).rejects.toThrow(ZeroAlphaError);
     await expect(readdir(cacheDir)).rejects.toThrow(); // not even created
-    await expect(convertCached({ cacheDir, ...sources, safetensorsPath: join(dir, "gone.safetensors") })).rejects.toThrow(
-      new MissingSourceError("gone.safetensors"),
-    );
+    await expect(
+      convertCached({ cacheDir, ...sources, safetensorsPath: join(dir, "gone.safetensors") }),
+    ).rejects.toThrow(new MissingSourceError("gone.safetensors"));
   });
 });

@@ -40,7 +40,16 @@ export async function convertCached(options: ConvertCachedOptions): Promise<Conv
     options.sha256?.base ?? sourceSha256(options.basePath),
   ]);
   const key = createHash("sha256")
-    .update(JSON.stringify({ converter: CONVERTER_VERSION, configSha, safetensorsSha, baseSha, outType, name: options.name ?? null }))
+    .update(
+      JSON.stringify({
+        converter: CONVERTER_VERSION,
+        configSha,
+        safetensorsSha,
+        baseSha,
+        outType,
+        name: options.name ?? null,
+      }),
+    )
     .digest("hex");
   return cachedConversion({
     cacheDir: options.cacheDir,

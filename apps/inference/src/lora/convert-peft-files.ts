@@ -13,7 +13,9 @@ export interface ConvertPeftFilesOptions {
 }
 
 /** Reads an adapter's files and the base GGUF's header, and converts (convertPeftToGguf). */
-export async function convertPeftFiles(options: ConvertPeftFilesOptions): Promise<{ bytes: Uint8Array; architecture: string }> {
+export async function convertPeftFiles(
+  options: ConvertPeftFilesOptions,
+): Promise<{ bytes: Uint8Array; architecture: string }> {
   const [adapterConfig, safetensors, base] = await Promise.all([
     readSource(options.adapterConfigPath),
     readSource(options.safetensorsPath),

@@ -13,7 +13,13 @@ import {
   UnsupportedPeftTypeError,
   ZeroAlphaError,
 } from "../formats/index.ts";
-import { ArchitectureMismatchError, FusedQkvBaseError, InvalidBaseModelError, NonFiniteWeightsError, TiedEmbeddingLoraError } from "./errors.ts";
+import {
+  ArchitectureMismatchError,
+  FusedQkvBaseError,
+  InvalidBaseModelError,
+  NonFiniteWeightsError,
+  TiedEmbeddingLoraError,
+} from "./errors.ts";
 import type { BaseModelInfo } from "./read-base-model-info.ts";
 
 type Tensors = Record<string, { shape: number[]; data: number[]; dtype?: SafetensorsDtype }>;
@@ -32,15 +38,30 @@ const WORKED: Tensors = {
 };
 const WORKED_BASE = base("qwen2", { "blk.0.attn_v.weight": [3, 2] });
 
-function base(architecture: string, tensors: Record<string, number[]>, headCount?: number, headCountKv = headCount): BaseModelInfo {
+function base(
+  architecture: string,
+  tensors: Record<string, number[]>,
+  headCount?: number,
+  headCountKv = headCount,
+): BaseModelInfo {
   return { architecture, headCount, headCountKv, tensors: new Map(Object.entries(tensors)) };
 }
 
-function convert(tensors: Tensors, config: Record<string, unknown>, info: BaseModelInfo, options: Partial<ConvertPeftOptions> = {}) {
+function convert(
+  tensors: Tensors,
+  config: Record<string, unknown>,
+  info: BaseModelInfo,
+  options: Partial<ConvertPeftOptions> = {},
+) {
   const safetensors = writeSafetensors(
     Object.entries(tensors).map(([name, { shape, data, dtype = "F32" }]) => ({ name, shape, data, dtype })),
   );
-  return convertPeftToGguf({ adapterConfig: JSON.stringify({ r: 2, lora_alpha: 4, ...config }), safetensors, base: info, ...options });
+  return convertPeftToGguf({
+    adapterConfig: JSON.stringify({ r: 2, lora_alpha: 4, ...config }),
+    safetensors,
+    base: info,
+    ...options,
+  });
 }
 
 /** Parses a converted adapter with an independent GGUF reader; tensor data widened to numbers. */
@@ -70,7 +91,9 @@ function applyLikeLlamaCpp(
 ): number[] {
   const [inputs, rank] = lora.a.dims as [number, number];
   const outputs = lora.b.dims[1]!;
-  const ax = Array.from({ length: rank }, (_, k) => x.reduce((sum, xi, i) => sum + lora.a.data[k * inputs + i]! * xi, 0));
+  const ax = Array.from({ length: rank }, (_, k) =>
+    x.reduce((sum, xi, i) => sum + lora.a.data[k * inputs + i]! * xi, 0),
+  );
   const scale = (userScale * alpha) / lora.b.dims[0]!;
   return Array.from({ length: outputs }, (_, o) => {
     const wx = W[o]!.reduce((sum, wi, i) => sum + wi * x[i]!, 0);
@@ -122,7 +145,11 @@ describe("convertPeftToGguf", () => {
   it("reorders lora_B rows of q (head_count) and k (head_count_kv) on llama bases, nothing else", async () => {
     const rows = (n: number) => Array.from({ length: n }, (_, i) => i);
     const tensors: Tensors = {};
-    for (const [name, out] of [["q_proj", 8], ["k_proj", 4], ["v_proj", 4]] as const) {
+    for (const [name, out] of [
+      ["q_proj", 8],
+      ["k_proj", 4],
+      ["v_proj", 4],
+    ] as const) {
       tensors[`${P}.self_attn.${name}.lora_A.weight`] = { shape: [1, 8], data: rows(8) };
       tensors[`${P}.self_attn.${name}.lora_B.weight`] = { shape: [out, 1], data: rows(out) };
     }
@@ -159,7 +186,11 @@ describe("convertPeftToGguf", () => {
   it("writes the adapter keys llama.cpp checks, in the base's tensor order", async () => {
     const info = base("qwen2", { "blk.0.attn_q.weight": [3, 2], "blk.0.attn_v.weight": [3, 2] });
     const Q = `${P}.self_attn.q_proj`;
-    const tensors: Tensors = { ...WORKED, [`${Q}.lora_A.weight`]: WORKED[`${V}.lora_A.weight`]!, [`${Q}.lora_B.weight`]: WORKED[`${V}.lora_B.weight`]! };
+    const tensors: Tensors = {
+      ...WORKED,
+      [`${Q}.lora_A.weight`]: WORKED[`${V}.lora_A.weight`]!,
+      [`${Q}.lora_B.weight`]: WORKED[`${V}.lora_B.weight`]!,
+    };
     const { metadata, tensors: out } = await readAdapter(convert(tensors, {}, info, { name: "my-adapter" }));
     expect(metadata).toMatchObject({
       "general.architecture": "qwen2",
@@ -190,8 +221,18 @@ describe("convertPeftToGguf", () => {
   describe("refuses what llama.cpp cannot represent, with a clear message", () => {
     const A = `${V}.lora_A.weight`;
     const cases: [string, () => unknown, new (...args: never[]) => Error, RegExp][] = [
-      ["another PEFT method", () => convert(WORKED, { peft_type: "LOHA" }, WORKED_BASE), UnsupportedPeftTypeError, /peft_type "LOHA" is not supported/],
-      ["DoRA in the config", () => convert(WORKED, { use_dora: true }, WORKED_BASE), DoraNotSupportedError, /DoRA adapters .* cannot be represented/],
+      [
+        "another PEFT method",
+        () => convert(WORKED, { peft_type: "LOHA" }, WORKED_BASE),
+        UnsupportedPeftTypeError,
+        /peft_type "LOHA" is not supported/,
+      ],
+      [
+        "DoRA in the config",
+        () => convert(WORKED, { use_dora: true }, WORKED_BASE),
+        DoraNotSupportedError,
+        /DoRA adapters .* cannot be represented/,
+      ],
       [
         "DoRA magnitude tensors",
         () => convert({ ...WORKED, [`${V}.lora_magnitude_vector`]: { shape: [2], data: [1, 1] } }, {}, WORKED_BASE),
@@ -201,26 +242,50 @@ describe("convertPeftToGguf", () => {
       [
         "modules_to_save weights",
         () =>
-          convert({ ...WORKED, "base_model.model.lm_head.weight": { shape: [2, 2], data: [1, 2, 3, 4] } }, { modules_to_save: ["lm_head"] }, WORKED_BASE),
+          convert(
+            { ...WORKED, "base_model.model.lm_head.weight": { shape: [2, 2], data: [1, 2, 3, 4] } },
+            { modules_to_save: ["lm_head"] },
+            WORKED_BASE,
+          ),
         ModulesToSaveError,
         /full weights saved through modules_to_save \(base_model\.model\.lm_head\.weight\)/,
       ],
-      ["bias training", () => convert(WORKED, { bias: "all" }, WORKED_BASE), LoraBiasError, /bias training \(bias="all"\)/],
-      ["lora_bias", () => convert(WORKED, { lora_bias: true }, WORKED_BASE), LoraBiasError, /bias training \(lora_bias=true\)/],
+      [
+        "bias training",
+        () => convert(WORKED, { bias: "all" }, WORKED_BASE),
+        LoraBiasError,
+        /bias training \(bias="all"\)/,
+      ],
+      [
+        "lora_bias",
+        () => convert(WORKED, { lora_bias: true }, WORKED_BASE),
+        LoraBiasError,
+        /bias training \(lora_bias=true\)/,
+      ],
       [
         "a bias tensor",
         () => convert({ ...WORKED, [`${V}.lora_B.bias`]: { shape: [2], data: [0, 0] } }, {}, WORKED_BASE),
         LoraBiasError,
         /bias training \(tensor .*v_proj\.lora_B\.bias\)/,
       ],
-      ["fan_in_fan_out", () => convert(WORKED, { fan_in_fan_out: true }, WORKED_BASE), FanInFanOutError, /fan_in_fan_out=true .* is not supported/],
+      [
+        "fan_in_fan_out",
+        () => convert(WORKED, { fan_in_fan_out: true }, WORKED_BASE),
+        FanInFanOutError,
+        /fan_in_fan_out=true .* is not supported/,
+      ],
       [
         "an A without its B",
         () => convert({ [A]: WORKED[A]! }, {}, WORKED_BASE),
         IncompleteLoraPairError,
         /only one of lora_A \/ lora_B: model\.layers\.0\.self_attn\.v_proj/,
       ],
-      ["alpha 0", () => convert(WORKED, { lora_alpha: 0 }, WORKED_BASE), ZeroAlphaError, /lora_alpha is 0, which llama\.cpp reads as "no alpha scaling"/],
+      [
+        "alpha 0",
+        () => convert(WORKED, { lora_alpha: 0 }, WORKED_BASE),
+        ZeroAlphaError,
+        /lora_alpha is 0, which llama\.cpp reads as "no alpha scaling"/,
+      ],
       [
         "a fused attn_qkv base",
         () => convert(WORKED, {}, base("qwen2", { "blk.0.attn_qkv.weight": [3, 6] })),
@@ -258,7 +323,10 @@ describe("convertPeftToGguf", () => {
         "a module the base lacks",
         () =>
           convert(
-            { "base_model.model.lm_head.lora_A.weight": WORKED[A]!, "base_model.model.lm_head.lora_B.weight": WORKED[`${V}.lora_B.weight`]! },
+            {
+              "base_model.model.lm_head.lora_A.weight": WORKED[A]!,
+              "base_model.model.lm_head.lora_B.weight": WORKED[`${V}.lora_B.weight`]!,
+            },
             {},
             base("qwen2", { "token_embd.weight": [3, 2] }),
           ),
@@ -279,7 +347,12 @@ describe("convertPeftToGguf", () => {
         TiedEmbeddingLoraError,
         /ties its output layer to token_embd/,
       ],
-      ["a rank the config contradicts", () => convert(WORKED, { r: 4 }, WORKED_BASE), AdapterConfigError, /v_proj has rank 2 in the weights but 4 in the config/],
+      [
+        "a rank the config contradicts",
+        () => convert(WORKED, { r: 4 }, WORKED_BASE),
+        AdapterConfigError,
+        /v_proj has rank 2 in the weights but 4 in the config/,
+      ],
       [
         "NaN weights",
         () => convert({ ...WORKED, [A]: { shape: [2, 3], data: [1, Number.NaN, 0, 0, 1, 1] } }, {}, WORKED_BASE),
@@ -296,7 +369,10 @@ describe("convertPeftToGguf", () => {
         "a llama base without head counts",
         () =>
           convert(
-            { [`${P}.self_attn.q_proj.lora_A.weight`]: WORKED[A]!, [`${P}.self_attn.q_proj.lora_B.weight`]: WORKED[`${V}.lora_B.weight`]! },
+            {
+              [`${P}.self_attn.q_proj.lora_A.weight`]: WORKED[A]!,
+              [`${P}.self_attn.q_proj.lora_B.weight`]: WORKED[`${V}.lora_B.weight`]!,
+            },
             {},
             base("llama", { "blk.0.attn_q.weight": [3, 2] }),
           ),

@@ -123,7 +123,9 @@ function groupByModule(file: SafetensorsFile, config: AdapterConfig): Map<string
 function headsFor(rotary: "q" | "k", base: BaseModelInfo): number {
   const heads = rotary === "q" ? base.headCount : base.headCountKv;
   if (heads === undefined) {
-    throw new InvalidBaseModelError(`the base GGUF has no ${base.architecture}.attention.head_count${rotary === "k" ? "_kv" : ""}`);
+    throw new InvalidBaseModelError(
+      `the base GGUF has no ${base.architecture}.attention.head_count${rotary === "k" ? "_kv" : ""}`,
+    );
   }
   return heads;
 }
@@ -138,7 +140,8 @@ function transpose(matrix: Float32Array, rows: number, columns: number): Float32
 }
 
 function finite(values: Float32Array, tensor: string): Float32Array {
-  if (!values.every(Number.isFinite)) throw new NonFiniteWeightsError(`tensor ${tensor} contains NaN or infinite values`);
+  if (!values.every(Number.isFinite))
+    throw new NonFiniteWeightsError(`tensor ${tensor} contains NaN or infinite values`);
   return values;
 }
 

@@ -76,7 +76,10 @@ export class BaseModelMismatchError extends LoraError {
 export class LicenseMismatchError extends LoraError {
   override readonly name = "LicenseMismatchError";
   readonly code = "lora_license_mismatch";
-  constructor(adapter: { repo: string; license: string | undefined }, base: { repo: string; license: string | undefined }) {
+  constructor(
+    adapter: { repo: string; license: string | undefined },
+    base: { repo: string; license: string | undefined },
+  ) {
     super(
       `the adapter ${adapter.repo} declares license ${adapter.license ?? "(none)"} but its base ${base.repo} declares ${base.license ?? "(none)"}: ` +
         "they must be the same, or both listed in MODEL_LICENSES_ALLOWED; set LORA_LICENSE_MATCH=off to serve it anyway",
@@ -98,6 +101,8 @@ export class DuplicateModelNameError extends LoraError {
   override readonly name = "DuplicateModelNameError";
   readonly code = "lora_duplicate_name";
   constructor(name: string) {
-    super(`LORA_ADAPTERS names an adapter ${name}, which is also the base model's served name; rename the adapter or set MODEL_ALIAS`);
+    super(
+      `LORA_ADAPTERS names an adapter ${name}, which is also the base model's served name; rename the adapter or set MODEL_ALIAS`,
+    );
   }
 }

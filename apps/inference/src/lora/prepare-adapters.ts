@@ -34,7 +34,8 @@ export async function prepareAdapters(
   cacheDir: string,
   onReady: (adapter: LoraSpec["adapters"][number], prepared: PreparedAdapter, format: "gguf" | "peft") => void,
 ): Promise<ReadyAdapter[]> {
-  const find = (role: AdapterRole, adapter: string | undefined) => artifacts.find((a) => a.role === role && a.adapter === adapter);
+  const find = (role: AdapterRole, adapter: string | undefined) =>
+    artifacts.find((a) => a.role === role && a.adapter === adapter);
   const must = (role: AdapterRole, adapter: string | undefined) => {
     const found = find(role, adapter);
     // configuredArtifacts() lists these for every adapter; a miss is a programming error.

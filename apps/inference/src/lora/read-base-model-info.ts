@@ -14,7 +14,12 @@ export interface BaseModelInfo {
 }
 
 // The vocabulary arrays are the bulk of a small model's header and are not needed here.
-const IGNORED_KEYS = ["tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type", "tokenizer.ggml.merges"];
+const IGNORED_KEYS = [
+  "tokenizer.ggml.tokens",
+  "tokenizer.ggml.scores",
+  "tokenizer.ggml.token_type",
+  "tokenizer.ggml.merges",
+];
 
 /** Reads the base GGUF's architecture, head counts and tensor shapes from its header. */
 export async function readBaseModelInfo(path: string): Promise<BaseModelInfo> {
@@ -26,7 +31,9 @@ export async function readBaseModelInfo(path: string): Promise<BaseModelInfo> {
   }
   const architecture = info.metadata.general?.architecture;
   if (typeof architecture !== "string") throw new InvalidBaseModelError("the base GGUF has no general.architecture");
-  const archKeys = (info.metadata as unknown as Record<string, { attention?: Record<string, unknown> } | undefined>)[architecture];
+  const archKeys = (info.metadata as unknown as Record<string, { attention?: Record<string, unknown> } | undefined>)[
+    architecture
+  ];
   const headCount = asCount(archKeys?.attention?.head_count);
   const tensors = new Map<string, readonly number[]>();
   for (const tensor of info.fullTensorInfo ?? info.tensorInfo ?? []) {

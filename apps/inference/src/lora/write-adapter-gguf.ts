@@ -29,7 +29,10 @@ export function writeAdapterGguf({ metadata, tensors, type }: WriteAdapterGgufPa
     const elements = tensor.dims.reduce((product, dim) => product * dim, 1);
     if (elements !== tensor.data.length) throw new RangeError(`${tensor.name}: dims do not match the data length`);
   }
-  const header = encodeGgufHeader(values, tensors.map(({ name, dims }) => ({ name, dims, type })));
+  const header = encodeGgufHeader(
+    values,
+    tensors.map(({ name, dims }) => ({ name, dims, type })),
+  );
   const file = new Uint8Array(header.fileSize); // zero-filled, which provides the padding
   file.set(header.bytes);
   let at = header.bytes.length;

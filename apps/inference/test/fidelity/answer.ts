@@ -6,15 +6,26 @@ import type { FidelityAnswer, FidelityCase, TokenLogprobs } from "./cases.ts";
  * parse_special, which is what both servers' chat routes do), and the greedy answer. `usagePromptTokens` is what the
  * answer's usage says, for the caller to check against the ids.
  */
-export async function answerCase(url: string, fidelityCase: FidelityCase): Promise<FidelityAnswer & { usagePromptTokens: number }> {
+export async function answerCase(
+  url: string,
+  fidelityCase: FidelityCase,
+): Promise<FidelityAnswer & { usagePromptTokens: number }> {
   const post = async (path: string, body: unknown) => {
-    const response = await fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const response = await fetch(`${url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
     const json = (await response.json()) as Record<string, any>;
     if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`);
     return json;
   };
   if (fidelityCase.route === "completion") {
-    const { tokens } = await post("/tokenize", { content: fidelityCase.body["prompt"], add_special: true, parse_special: true });
+    const { tokens } = await post("/tokenize", {
+      content: fidelityCase.body["prompt"],
+      add_special: true,
+      parse_special: true,
+    });
     const completion = await post("/v1/completions", fidelityCase.body);
     return {
       case: fidelityCase.name,
@@ -36,7 +47,12 @@ export async function answerCase(url: string, fidelityCase: FidelityCase): Promi
     content: message.content ?? "",
     ...(message.reasoning_content ? { reasoningContent: message.reasoning_content } : {}),
     ...(message.tool_calls?.length
-      ? { toolCalls: (message.tool_calls as Array<{ function: { name: string; arguments: string } }>).map((c) => ({ name: c.function.name, arguments: c.function.arguments })) }
+      ? {
+          toolCalls: (message.tool_calls as Array<{ function: { name: string; arguments: string } }>).map((c) => ({
+            name: c.function.name,
+            arguments: c.function.arguments,
+          })),
+        }
       : {}),
     finishReason: chat["choices"][0].finish_reason,
     completionTokens: chat["usage"].completion_tokens,
@@ -51,6 +67,10 @@ function tokenLogprobs(content: Array<Record<string, any>>): TokenLogprobs[] {
     id: t["id"],
     logprob: t["logprob"],
     bytes: t["bytes"],
-    top: (t["top_logprobs"] as Array<Record<string, any>>).map((a) => ({ id: a["id"], logprob: a["logprob"], bytes: a["bytes"] })),
+    top: (t["top_logprobs"] as Array<Record<string, any>>).map((a) => ({
+      id: a["id"],
+      logprob: a["logprob"],
+      bytes: a["bytes"],
+    })),
   }));
 }

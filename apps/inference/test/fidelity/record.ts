@@ -11,7 +11,15 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateVocabModel, hasLlamaServer, LLAMA_SERVER, listLlamaSourceFiles, llamaSourcePath, readTokenizerMetadata, startLlamaServer } from "@slm/testkit";
+import {
+  generateVocabModel,
+  hasLlamaServer,
+  LLAMA_SERVER,
+  listLlamaSourceFiles,
+  llamaSourcePath,
+  readTokenizerMetadata,
+  startLlamaServer,
+} from "@slm/testkit";
 import { answerCase } from "./answer.ts";
 import { casesFor, FIDELITY_MODELS, type FidelityAnswer, type FidelityGolden } from "./cases.ts";
 import { fidelityModelPath } from "./models.ts";
@@ -62,20 +70,34 @@ async function recordTemplates(): Promise<void> {
   const modelPath = join(dir, "vocab.gguf");
   const tokenizer = await readTokenizerMetadata(await llamaSourcePath(`models/ggml-vocab-${TEMPLATE_VOCAB}.gguf`));
   await writeFile(modelPath, generateVocabModel({ tokenizer, architecture: "llama", chatTemplate: null, nLayer: 1 }));
-  const golden: TemplateGolden = { recordedWith: `llama-server ${version}`, recordedAt: new Date().toISOString(), prompts: {} };
+  const golden: TemplateGolden = {
+    recordedWith: `llama-server ${version}`,
+    recordedAt: new Date().toISOString(),
+    prompts: {},
+  };
   for (const file of (await listLlamaSourceFiles("models/templates")).filter((f) => f.endsWith(".jinja"))) {
     const templatePath = await llamaSourcePath(`models/templates/${file}`);
-    const server = await startLlamaServer({ modelPath, threads: 1, parallel: 1, contextSize: 2048, args: ["--jinja", "--chat-template-file", templatePath] });
+    const server = await startLlamaServer({
+      modelPath,
+      threads: 1,
+      parallel: 1,
+      contextSize: 2048,
+      args: ["--jinja", "--chat-template-file", templatePath],
+    });
     try {
       golden.prompts[file] = {};
       for (const { name, body } of TEMPLATE_CASES) {
         const response = await fetch(`${server.url}/apply-template`, { method: "POST", body: JSON.stringify(body) });
-        golden.prompts[file]![name] = response.ok ? ((await response.json()) as { prompt: string }).prompt : { error: response.status };
+        golden.prompts[file]![name] = response.ok
+          ? ((await response.json()) as { prompt: string }).prompt
+          : { error: response.status };
       }
     } finally {
       await server.stop();
     }
   }
   await writeFile(`${goldensDir}templates.json`, `${JSON.stringify(golden, null, 2)}\n`);
-  console.log(`fidelity:record: templates: ${Object.keys(golden.prompts).length} templates x ${TEMPLATE_CASES.length} conversations`);
+  console.log(
+    `fidelity:record: templates: ${Object.keys(golden.prompts).length} templates x ${TEMPLATE_CASES.length} conversations`,
+  );
 }

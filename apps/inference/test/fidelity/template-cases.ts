@@ -5,7 +5,15 @@
  */
 export const TEMPLATE_CASES: ReadonlyArray<{ name: string; body: Record<string, unknown> }> = [
   { name: "one-user", body: { messages: [{ role: "user", content: "Hello!" }] } },
-  { name: "system-user", body: { messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Hi" }] } },
+  {
+    name: "system-user",
+    body: {
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "Hi" },
+      ],
+    },
+  },
   {
     name: "multi-turn",
     body: {
@@ -37,7 +45,13 @@ export const TEMPLATE_CASES: ReadonlyArray<{ name: string; body: Record<string, 
     body: {
       messages: [
         { role: "user", content: "What is the weather in Paris?" },
-        { role: "assistant", content: null, tool_calls: [{ id: "a1b2c3d4e", type: "function", function: { name: "get_weather", arguments: '{"city": "Paris"}' } }] },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [
+            { id: "a1b2c3d4e", type: "function", function: { name: "get_weather", arguments: '{"city": "Paris"}' } },
+          ],
+        },
         { role: "tool", tool_call_id: "a1b2c3d4e", content: "21 C, clear" },
         { role: "assistant", content: "It is 21 C and clear in Paris." },
         { role: "user", content: "Thanks!" },
@@ -45,13 +59,33 @@ export const TEMPLATE_CASES: ReadonlyArray<{ name: string; body: Record<string, 
       tools: [
         {
           type: "function",
-          function: { name: "get_weather", description: "Weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } },
+          function: {
+            name: "get_weather",
+            description: "Weather",
+            parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+          },
         },
       ],
     },
   },
-  { name: "content-parts", body: { messages: [{ role: "user", content: [{ type: "text", text: "P1" }, { type: "text", text: "P2" }] }] } },
-  { name: "thinking-off", body: { messages: [{ role: "user", content: "Hi" }], chat_template_kwargs: { enable_thinking: false } } },
+  {
+    name: "content-parts",
+    body: {
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "P1" },
+            { type: "text", text: "P2" },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    name: "thinking-off",
+    body: { messages: [{ role: "user", content: "Hi" }], chat_template_kwargs: { enable_thinking: false } },
+  },
 ];
 
 /** The vocabulary the template goldens are rendered with (its BOS/EOS text is what `bos_token`/`eos_token` show). */

@@ -21,9 +21,17 @@ describe("ChatCompletionRequest", () => {
 
   it("accepts tools, chat_template_kwargs and reasoning_format; bounds chat_template_kwargs", () => {
     const tools = [{ type: "function", function: { name: "lookup_order", parameters: { type: "object" } } }];
-    const ok = parse({ messages: [{ role: "user", content: "hi" }], tools, chat_template_kwargs: { enable_thinking: false }, reasoning_format: "none" });
+    const ok = parse({
+      messages: [{ role: "user", content: "hi" }],
+      tools,
+      chat_template_kwargs: { enable_thinking: false },
+      reasoning_format: "none",
+    });
     expect(ok.success).toBe(true);
-    const tooBig = parse({ messages: [{ role: "user", content: "hi" }], chat_template_kwargs: { pad: "x".repeat(4096) } });
+    const tooBig = parse({
+      messages: [{ role: "user", content: "hi" }],
+      chat_template_kwargs: { pad: "x".repeat(4096) },
+    });
     expect(tooBig.success).toBe(false);
     expect(invalidRequest(tooBig.success ? [] : tooBig.issues).param).toBe("chat_template_kwargs");
     const shadowing = parse({ messages: [{ role: "user", content: "hi" }], chat_template_kwargs: { bos_token: "" } });
@@ -34,7 +42,11 @@ describe("ChatCompletionRequest", () => {
     const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
     const messages = [
       { role: "user", content: "weather?" },
-      { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: "{}" } }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: "{}" } }],
+      },
       { role: "tool", tool_call_id: "call_1", content: "sunny" },
     ];
     for (const tool_choice of ["none", "auto", "required", { type: "function", function: { name: "get_weather" } }]) {
@@ -49,12 +61,24 @@ describe("ChatCompletionRequest", () => {
       const r = parse(body);
       return r.success ? undefined : invalidRequest(r.issues).param;
     };
-    expect(param({ messages: [user], tools, tool_choice: { type: "function", function: { name: "other" } } })).toBe("tool_choice");
+    expect(param({ messages: [user], tools, tool_choice: { type: "function", function: { name: "other" } } })).toBe(
+      "tool_choice",
+    );
     expect(param({ messages: [user], tool_choice: "required" })).toBe("tool_choice");
     expect(param({ messages: [user], tools: [{ type: "retrieval", function: { name: "x" } }] })).toBe("tools.0.type");
     expect(param({ messages: [{ role: "tool", content: "r" }] })).toBe("messages.0");
     expect(param({ messages: [{ role: "assistant", content: null }] })).toBe("messages.0");
-    expect(param({ messages: [{ role: "user", content: "x", tool_calls: [{ id: "a", type: "function", function: { name: "f", arguments: "{}" } }] }] })).toBe("messages.0");
+    expect(
+      param({
+        messages: [
+          {
+            role: "user",
+            content: "x",
+            tool_calls: [{ id: "a", type: "function", function: { name: "f", arguments: "{}" } }],
+          },
+        ],
+      }),
+    ).toBe("messages.0");
   });
 
   it("joins text parts with a newline, as llama-server does", () => {
@@ -76,7 +100,9 @@ describe("ChatCompletionRequest", () => {
 
   it("refuses what it does not implement instead of ignoring it", () => {
     expect(parse({ messages: [{ role: "user", content: "x" }], n: 0 }).success).toBe(false);
-    expect(parse({ messages: [{ role: "user", content: "x" }], n: 3, logprobs: true, top_logprobs: 20 }).success).toBe(true);
+    expect(parse({ messages: [{ role: "user", content: "x" }], n: 3, logprobs: true, top_logprobs: 20 }).success).toBe(
+      true,
+    );
     expect(parse({ messages: [{ role: "user", content: "x" }], tools: [{}] }).success).toBe(false);
     expect(parse({ messages: [] }).success).toBe(false);
   });

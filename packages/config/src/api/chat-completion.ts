@@ -12,18 +12,21 @@ const TextPart = v.object({ type: v.literal("text"), text: v.string() });
  */
 export const ChatMessage = v.pipe(
   v.object({
-    role: v.picklist(["system", "developer", "user", "assistant", "tool"], 'one of "system", "developer", "user", "assistant", "tool"'),
+    role: v.picklist(
+      ["system", "developer", "user", "assistant", "tool"],
+      'one of "system", "developer", "user", "assistant", "tool"',
+    ),
     content: v.nullish(
-      v.union(
-        [v.string(), v.array(TextPart)],
-        'a string or an array of {"type":"text","text":...} parts',
-      ),
+      v.union([v.string(), v.array(TextPart)], 'a string or an array of {"type":"text","text":...} parts'),
     ),
     name: v.optional(v.string()),
     tool_calls: v.nullish(v.pipe(v.array(ToolCall), v.maxLength(128, "at most 128 tool calls"))),
     tool_call_id: v.nullish(v.pipe(v.string(), v.maxLength(256, "at most 256 characters"))),
   }),
-  v.check((m) => m.content != null || (m.role === "assistant" && (m.tool_calls?.length ?? 0) > 0), "content (only an assistant message with tool_calls may omit it)"),
+  v.check(
+    (m) => m.content != null || (m.role === "assistant" && (m.tool_calls?.length ?? 0) > 0),
+    "content (only an assistant message with tool_calls may omit it)",
+  ),
   v.check((m) => m.tool_calls == null || m.role === "assistant", "tool_calls only on assistant messages"),
   v.check((m) => m.role !== "tool" || typeof m.tool_call_id === "string", "a tool message needs tool_call_id"),
 );
@@ -51,8 +54,14 @@ export const CHAT_TEMPLATE_KWARGS_MAX_BYTES = 4096;
  */
 export const ChatTemplateKwargs = v.pipe(
   v.record(v.pipe(v.string(), v.regex(/^[A-Za-z_]\w{0,63}$/, "keys that are identifiers")), v.unknown()),
-  v.check((kwargs) => !Object.keys(kwargs).some((k) => RESERVED_TEMPLATE_VARIABLES.has(k)), "no keys named messages, tools, add_generation_prompt, bos_token or eos_token"),
-  v.check((kwargs) => new TextEncoder().encode(JSON.stringify(kwargs)).length <= CHAT_TEMPLATE_KWARGS_MAX_BYTES, `at most ${CHAT_TEMPLATE_KWARGS_MAX_BYTES} bytes of JSON`),
+  v.check(
+    (kwargs) => !Object.keys(kwargs).some((k) => RESERVED_TEMPLATE_VARIABLES.has(k)),
+    "no keys named messages, tools, add_generation_prompt, bos_token or eos_token",
+  ),
+  v.check(
+    (kwargs) => new TextEncoder().encode(JSON.stringify(kwargs)).length <= CHAT_TEMPLATE_KWARGS_MAX_BYTES,
+    `at most ${CHAT_TEMPLATE_KWARGS_MAX_BYTES} bytes of JSON`,
+  ),
 );
 const RESERVED_TEMPLATE_VARIABLES = new Set(["messages", "tools", "add_generation_prompt", "bos_token", "eos_token"]);
 
@@ -79,12 +88,23 @@ export const ChatCompletionRequest = v.pipe(
     function_call: unsupported("function_call"),
     /** The chosen tokens' log probabilities (and `top_logprobs` alternatives per token), from the model's distribution. */
     logprobs: v.nullish(v.boolean()),
-    top_logprobs: v.nullish(v.pipe(v.number(), v.integer("an integer"), v.minValue(0, "from 0 to 20"), v.maxValue(20, "from 0 to 20"))),
+    top_logprobs: v.nullish(
+      v.pipe(v.number(), v.integer("an integer"), v.minValue(0, "from 0 to 20"), v.maxValue(20, "from 0 to 20")),
+    ),
     audio: unsupported("audio output"),
     prediction: unsupported("prediction"),
   }),
-  v.forward(v.check((r) => r.top_logprobs == null || r.logprobs === true, "logprobs must be true when top_logprobs is set"), ["top_logprobs"]),
-  v.forward(v.check((r) => toolChoiceProblem(r) === undefined, (issue) => toolChoiceProblem(issue.input as Parameters<typeof toolChoiceProblem>[0]) ?? "a valid tool_choice"), ["tool_choice"]),
+  v.forward(
+    v.check((r) => r.top_logprobs == null || r.logprobs === true, "logprobs must be true when top_logprobs is set"),
+    ["top_logprobs"],
+  ),
+  v.forward(
+    v.check(
+      (r) => toolChoiceProblem(r) === undefined,
+      (issue) => toolChoiceProblem(issue.input as Parameters<typeof toolChoiceProblem>[0]) ?? "a valid tool_choice",
+    ),
+    ["tool_choice"],
+  ),
   v.transform((r) => ({ ...r, maxTokens: r.max_completion_tokens ?? r.max_tokens ?? undefined })),
 );
 export type ChatCompletionRequest = v.InferOutput<typeof ChatCompletionRequest>;
@@ -106,7 +126,13 @@ export interface ChatCompletion {
   system_fingerprint: string | null;
   choices: Array<{
     index: number;
-    message: { role: "assistant"; content: string | null; reasoning_content?: string; tool_calls?: ToolCall[]; refusal: null };
+    message: {
+      role: "assistant";
+      content: string | null;
+      reasoning_content?: string;
+      tool_calls?: ToolCall[];
+      refusal: null;
+    };
     finish_reason: FinishReason;
     logprobs: ChatChoiceLogprobs | null;
   }>;

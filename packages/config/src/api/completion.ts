@@ -25,11 +25,14 @@ export const CompletionRequest = v.pipe(
     echo: v.nullish(v.boolean()),
     best_of: v.nullish(v.pipe(v.number(), v.value(1, "only best_of=1 is supported"))),
     /** The legacy logprobs: the chosen tokens' log probabilities and, per token, this many alternatives (0 to 20). */
-    logprobs: v.nullish(v.pipe(v.number(), v.integer("an integer"), v.minValue(0, "from 0 to 20"), v.maxValue(20, "from 0 to 20"))),
+    logprobs: v.nullish(
+      v.pipe(v.number(), v.integer("an integer"), v.minValue(0, "from 0 to 20"), v.maxValue(20, "from 0 to 20")),
+    ),
     suffix: unsupported("suffix"),
   }),
   v.transform((r) => {
-    const prompt = Array.isArray(r.prompt) && r.prompt.length === 1 && typeof r.prompt[0] !== "number" ? r.prompt[0]! : r.prompt;
+    const prompt =
+      Array.isArray(r.prompt) && r.prompt.length === 1 && typeof r.prompt[0] !== "number" ? r.prompt[0]! : r.prompt;
     return { ...r, prompt: prompt as string | number[], maxTokens: r.max_tokens ?? COMPLETION_DEFAULT_MAX_TOKENS };
   }),
 );

@@ -1,9 +1,19 @@
 import { describe, expect, it } from "vitest";
 import * as v from "valibot";
-import { ChatCompletionRequest, CompletionRequest, EmbeddingRequest, expectationMessage, invalidRequest } from "../index.ts";
+import {
+  ChatCompletionRequest,
+  CompletionRequest,
+  EmbeddingRequest,
+  expectationMessage,
+  invalidRequest,
+} from "../index.ts";
 
 const chat = (extra: Record<string, unknown>) =>
-  v.safeParse(ChatCompletionRequest, { messages: [{ role: "user", content: "x" }], ...extra }, { message: expectationMessage });
+  v.safeParse(
+    ChatCompletionRequest,
+    { messages: [{ role: "user", content: "x" }], ...extra },
+    { message: expectationMessage },
+  );
 const param = (r: ReturnType<typeof chat>) => (r.success ? null : invalidRequest(r.issues).param);
 
 describe("generation parameters", () => {
@@ -15,14 +25,25 @@ describe("generation parameters", () => {
       frequency_penalty: -0.5,
       repetition_penalty: 1.1,
       logit_bias: { "42": -100, "7": 3.5 },
-      response_format: { type: "json_schema", json_schema: { name: "answer", schema: { type: "object" }, strict: true } },
+      response_format: {
+        type: "json_schema",
+        json_schema: { name: "answer", schema: { type: "object" }, strict: true },
+      },
     });
     expect(r.success).toBe(true);
     expect(r.success && r.output.logit_bias).toEqual({ "42": -100, "7": 3.5 });
   });
 
   it("keeps requests valid that were valid before", () => {
-    const r = chat({ temperature: 0, top_p: 1, seed: 3, stop: "\n", stream: true, stream_options: { include_usage: true }, n: 1 });
+    const r = chat({
+      temperature: 0,
+      top_p: 1,
+      seed: 3,
+      stop: "\n",
+      stream: true,
+      stream_options: { include_usage: true },
+      n: 1,
+    });
     expect(r.success).toBe(true);
   });
 

@@ -10,7 +10,12 @@ export const tokenCount = () => v.nullish(v.pipe(v.number(), v.integer("an integ
 
 /** A field that may be present only as null/undefined: the feature is not implemented, so asking for it is a 400. */
 export const unsupported = (what: string) =>
-  v.optional(v.pipe(v.unknown(), v.check((x) => x === undefined || x === null, `${what} is not supported`)));
+  v.optional(
+    v.pipe(
+      v.unknown(),
+      v.check((x) => x === undefined || x === null, `${what} is not supported`),
+    ),
+  );
 
 const TokenId = v.pipe(v.number(), v.integer("an integer token id"), v.minValue(0, "a token id"));
 export const tokenIds = () => v.pipe(v.array(TokenId), v.minLength(1, "at least one token"));
@@ -80,7 +85,14 @@ export const generationParams = {
   stream: v.nullish(v.boolean()),
   stream_options: v.nullish(v.object({ include_usage: v.optional(v.boolean()) })),
   /** Choices to generate, each on its own sequence (inference refuses more than its PARALLEL). */
-  n: v.nullish(v.pipe(v.number(), v.integer("an integer"), v.minValue(1, "at least 1"), v.maxValue(MAX_CHOICES, `at most ${MAX_CHOICES}`))),
+  n: v.nullish(
+    v.pipe(
+      v.number(),
+      v.integer("an integer"),
+      v.minValue(1, "at least 1"),
+      v.maxValue(MAX_CHOICES, `at most ${MAX_CHOICES}`),
+    ),
+  ),
   user: v.optional(v.string()),
 };
 

@@ -9,7 +9,11 @@ import { tokenCount } from "./generation-params.ts";
  */
 
 const InputText = v.object({ type: v.literal("input_text"), text: v.string() });
-const OutputText = v.object({ type: v.literal("output_text"), text: v.string(), annotations: v.optional(v.array(v.unknown())) });
+const OutputText = v.object({
+  type: v.literal("output_text"),
+  text: v.string(),
+  annotations: v.optional(v.array(v.unknown())),
+});
 const Refusal = v.object({ type: v.literal("refusal"), refusal: v.string() });
 
 /** A message in `input`: `{role, content}` with or without `type: "message"`; content a string or text parts. */
@@ -19,7 +23,12 @@ export const ResponseInputMessage = v.object({
   status: v.optional(v.string()),
   role: v.picklist(["user", "assistant", "system", "developer"], 'one of "user", "assistant", "system", "developer"'),
   content: v.union(
-    [v.string(), v.array(v.variant("type", [InputText, OutputText, Refusal], 'text parts ("input_text", "output_text" or "refusal")'))],
+    [
+      v.string(),
+      v.array(
+        v.variant("type", [InputText, OutputText, Refusal], 'text parts ("input_text", "output_text" or "refusal")'),
+      ),
+    ],
     "a string or an array of text parts",
   ),
 });
@@ -82,17 +91,23 @@ export type ResponseTextFormat = v.InferOutput<typeof ResponseTextFormat>;
 /** The one `include` value that changes the answer: the output text's token logprobs. */
 export const RESPONSE_INCLUDE_LOGPROBS = "message.output_text.logprobs";
 
-const notStored = "previous_response_id is not supported: this server stores no responses (store: false); send the whole conversation in input";
+const notStored =
+  "previous_response_id is not supported: this server stores no responses (store: false); send the whole conversation in input";
 
 export const ResponseRequest = v.object({
   model: v.optional(v.pipe(v.string(), v.maxLength(256))),
-  input: v.union([v.string(), v.pipe(v.array(ResponseInputItem), v.minLength(1, "at least one item"))], "a string or an array of input items"),
+  input: v.union(
+    [v.string(), v.pipe(v.array(ResponseInputItem), v.minLength(1, "at least one item"))],
+    "a string or an array of input items",
+  ),
   /** A system message placed before the input. */
   instructions: v.nullish(v.string()),
   max_output_tokens: tokenCount(),
   temperature: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),
   top_p: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
-  text: v.nullish(v.object({ format: v.optional(ResponseTextFormat), verbosity: v.nullish(v.picklist(["low", "medium", "high"])) })),
+  text: v.nullish(
+    v.object({ format: v.optional(ResponseTextFormat), verbosity: v.nullish(v.picklist(["low", "medium", "high"])) }),
+  ),
   tools: v.nullish(v.pipe(v.array(ResponseFunctionTool), v.maxLength(128, "at most 128 tools"))),
   tool_choice: v.nullish(
     v.union(
@@ -104,14 +119,43 @@ export const ResponseRequest = v.object({
   stream: v.nullish(v.boolean()),
   /** Accepted either way; nothing is ever stored (the answer says `store: false`). */
   store: v.nullish(v.boolean()),
-  previous_response_id: v.optional(v.pipe(v.unknown(), v.check((x) => x === undefined || x === null, notStored))),
-  include: v.nullish(v.array(v.picklist([RESPONSE_INCLUDE_LOGPROBS], `only "${RESPONSE_INCLUDE_LOGPROBS}" can be included`))),
-  top_logprobs: v.nullish(v.pipe(v.number(), v.integer("an integer"), v.minValue(0, "from 0 to 20"), v.maxValue(20, "from 0 to 20"))),
-  metadata: v.nullish(v.pipe(v.record(v.pipe(v.string(), v.maxLength(64)), v.pipe(v.string(), v.maxLength(512))), v.check((m) => Object.keys(m).length <= 16, "at most 16 keys"))),
+  previous_response_id: v.optional(
+    v.pipe(
+      v.unknown(),
+      v.check((x) => x === undefined || x === null, notStored),
+    ),
+  ),
+  include: v.nullish(
+    v.array(v.picklist([RESPONSE_INCLUDE_LOGPROBS], `only "${RESPONSE_INCLUDE_LOGPROBS}" can be included`)),
+  ),
+  top_logprobs: v.nullish(
+    v.pipe(v.number(), v.integer("an integer"), v.minValue(0, "from 0 to 20"), v.maxValue(20, "from 0 to 20")),
+  ),
+  metadata: v.nullish(
+    v.pipe(
+      v.record(v.pipe(v.string(), v.maxLength(64)), v.pipe(v.string(), v.maxLength(512))),
+      v.check((m) => Object.keys(m).length <= 16, "at most 16 keys"),
+    ),
+  ),
   truncation: v.nullish(v.literal("disabled", 'only "disabled" (a prompt that does not fit is a 400)')),
-  reasoning: v.optional(v.pipe(v.unknown(), v.check((x) => x === undefined || x === null, "reasoning options are not supported"))),
-  background: v.optional(v.pipe(v.unknown(), v.check((x) => x === undefined || x === null || x === false, "background responses are not supported"))),
-  conversation: v.optional(v.pipe(v.unknown(), v.check((x) => x === undefined || x === null, "conversations are not supported (nothing is stored)"))),
+  reasoning: v.optional(
+    v.pipe(
+      v.unknown(),
+      v.check((x) => x === undefined || x === null, "reasoning options are not supported"),
+    ),
+  ),
+  background: v.optional(
+    v.pipe(
+      v.unknown(),
+      v.check((x) => x === undefined || x === null || x === false, "background responses are not supported"),
+    ),
+  ),
+  conversation: v.optional(
+    v.pipe(
+      v.unknown(),
+      v.check((x) => x === undefined || x === null, "conversations are not supported (nothing is stored)"),
+    ),
+  ),
   user: v.optional(v.string()),
 });
 export type ResponseRequest = v.InferOutput<typeof ResponseRequest>;
@@ -185,7 +229,13 @@ export interface ResponseObject {
   temperature: number;
   text: { format: ResponseTextFormat };
   tool_choice: NonNullable<ResponseRequest["tool_choice"]>;
-  tools: Array<ResponseFunctionTool & { strict: boolean | null; description: string | null; parameters: Record<string, unknown> | null }>;
+  tools: Array<
+    ResponseFunctionTool & {
+      strict: boolean | null;
+      description: string | null;
+      parameters: Record<string, unknown> | null;
+    }
+  >;
   top_p: number;
   truncation: "disabled";
   usage: ResponseUsage | null;

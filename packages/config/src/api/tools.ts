@@ -36,7 +36,10 @@ export interface ToolCallDelta {
 }
 
 /** The request-level rules OpenAI applies to tool fields (a named tool must be declared, and so on). */
-export function toolChoiceProblem(request: { tools?: ReadonlyArray<{ function: { name: string } }> | null | undefined; tool_choice?: ToolChoice | null | undefined }): string | undefined {
+export function toolChoiceProblem(request: {
+  tools?: ReadonlyArray<{ function: { name: string } }> | null | undefined;
+  tool_choice?: ToolChoice | null | undefined;
+}): string | undefined {
   const choice = request.tool_choice;
   if (choice === undefined || choice === null || choice === "none" || choice === "auto") return undefined;
   const tools = request.tools ?? [];

@@ -20,7 +20,9 @@ describe("readGatewayEnv", () => {
     expect(readGatewayEnv({ NODE_ENV: "production" }).playground).toBe(false);
     expect(readGatewayEnv({ NODE_ENV: "production", GATEWAY_PLAYGROUND: "on" }).playground).toBe(true);
     expect(readGatewayEnv({ GATEWAY_PLAYGROUND: "0" }).playground).toBe(false);
-    expect(() => readGatewayEnv({ GATEWAY_PLAYGROUND: "maybe" })).toThrow(/GATEWAY_PLAYGROUND: expected one of 1\/true/);
+    expect(() => readGatewayEnv({ GATEWAY_PLAYGROUND: "maybe" })).toThrow(
+      /GATEWAY_PLAYGROUND: expected one of 1\/true/,
+    );
   });
 
   it("refuses short keys without printing them", () => {
@@ -39,7 +41,13 @@ describe("readGatewayEnv", () => {
 describe("readGatewayEnv: keys, quotas, replicas", () => {
   it("has the documented defaults", () => {
     const config = readGatewayEnv({});
-    expect(config.defaultPolicy).toEqual({ requestsPerMinute: 600, tokensPerMinute: 0, concurrentStreams: 16, maxTokens: 4096, maxChoices: 0 });
+    expect(config.defaultPolicy).toEqual({
+      requestsPerMinute: 600,
+      tokensPerMinute: 0,
+      concurrentStreams: 16,
+      maxTokens: 4096,
+      maxChoices: 0,
+    });
     expect(config.ipRequestsPerMinute).toBe(60);
     expect(config.redis).toEqual({ url: undefined, prefix: "slm-gateway", failure: "open" });
     expect(config.corsOrigins).toEqual([]);
@@ -55,12 +63,18 @@ describe("readGatewayEnv: keys, quotas, replicas", () => {
   it("accepts pre-hashed sha256: keys and refuses malformed ones without printing them", () => {
     const digest = "a".repeat(64);
     expect(readGatewayEnv({ GATEWAY_API_KEYS: `sha256:${digest}` }).apiKeys).toEqual([`sha256:${digest}`]);
-    expect(() => readGatewayEnv({ GATEWAY_API_KEYS: "sha256:not-hex-0123456789" })).toThrow(/GATEWAY_API_KEYS: expected sha256: entries/);
+    expect(() => readGatewayEnv({ GATEWAY_API_KEYS: "sha256:not-hex-0123456789" })).toThrow(
+      /GATEWAY_API_KEYS: expected sha256: entries/,
+    );
   });
 
   it("refuses a bad REDIS_URL, failure policy and CORS origin, naming each", () => {
     try {
-      readGatewayEnv({ REDIS_URL: "http://secret-host:6379", GATEWAY_REDIS_FAILURE: "maybe", GATEWAY_CORS_ORIGINS: "https://ok.example,bad origin" });
+      readGatewayEnv({
+        REDIS_URL: "http://secret-host:6379",
+        GATEWAY_REDIS_FAILURE: "maybe",
+        GATEWAY_CORS_ORIGINS: "https://ok.example,bad origin",
+      });
       expect.unreachable();
     } catch (error) {
       const message = (error as Error).message;

@@ -35,18 +35,32 @@ const GatewayEnvSchema = v.pipe(
     REDIS_URL: v.optional(
       v.pipe(v.string(), v.trim(), v.regex(/^rediss?:\/\/[^\s]+$/i, "a redis:// or rediss:// URL")),
     ),
-    GATEWAY_REDIS_PREFIX: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[\w.:-]{1,64}$/, "1-64 of [A-Za-z0-9_.:-]")), "slm-gateway"),
+    GATEWAY_REDIS_PREFIX: v.optional(
+      v.pipe(v.string(), v.trim(), v.regex(/^[\w.:-]{1,64}$/, "1-64 of [A-Za-z0-9_.:-]")),
+      "slm-gateway",
+    ),
     GATEWAY_REDIS_FAILURE: v.optional(v.picklist(["open", "closed"], "open or closed"), "open"),
     GATEWAY_CORS_ORIGINS: v.pipe(
       list(),
-      v.check((origins) => origins.every((o) => o === "*" || /^https?:\/\/[^/\s]+$/i.test(o)), "* or origins like https://app.example"),
+      v.check(
+        (origins) => origins.every((o) => o === "*" || /^https?:\/\/[^/\s]+$/i.test(o)),
+        "* or origins like https://app.example",
+      ),
     ),
     GATEWAY_TRUST_PROXY_HOPS: integer({ default: 0, min: 0, max: 16 }),
     GATEWAY_HEALTH_INTERVAL_MS: integer({ default: 5000, min: 100, max: 3_600_000 }),
     GATEWAY_MAX_INFLIGHT: integer({ default: 512, min: 1, max: 1e6 }),
     GATEWAY_METRICS_TOKEN: text(),
     /** A second listener on 127.0.0.1 that serves only /metrics, without the token. */
-    GATEWAY_METRICS_PORT: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^\d{1,5}$/, "a port number"), v.transform(Number), v.maxValue(65535, "a port number"))),
+    GATEWAY_METRICS_PORT: v.optional(
+      v.pipe(
+        v.string(),
+        v.trim(),
+        v.regex(/^\d{1,5}$/, "a port number"),
+        v.transform(Number),
+        v.maxValue(65535, "a port number"),
+      ),
+    ),
     // Unset: on outside production, off in production (see the transform).
     GATEWAY_PLAYGROUND: v.optional(boolean(false)),
   }),

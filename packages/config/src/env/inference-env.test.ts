@@ -34,7 +34,12 @@ describe("readInferenceEnv", () => {
       HOME: "/root",
       HF_HUB_OFFLINE: "YES",
     });
-    expect(config.model).toMatchObject({ id: "acme/tiny-chat", revision: "v1.2", file: "tiny-q8_0.gguf", sha256: undefined });
+    expect(config.model).toMatchObject({
+      id: "acme/tiny-chat",
+      revision: "v1.2",
+      file: "tiny-q8_0.gguf",
+      sha256: undefined,
+    });
     expect(config.hub).toMatchObject({
       endpoint: "http://127.0.0.1:9999",
       token: "hf_abcdef",
@@ -121,7 +126,9 @@ describe("readInferenceEnv", () => {
 
   it("in production, refuses to listen beyond loopback without the internal key unless told to", () => {
     const exposed = { NODE_ENV: "production", INFERENCE_HOST: "0.0.0.0" };
-    expect(() => readInferenceEnv(exposed)).toThrow(/INFERENCE_API_KEY: .*required in production when INFERENCE_HOST is not a loopback address/);
+    expect(() => readInferenceEnv(exposed)).toThrow(
+      /INFERENCE_API_KEY: .*required in production when INFERENCE_HOST is not a loopback address/,
+    );
     expect(readInferenceEnv({ ...exposed, INFERENCE_ALLOW_UNAUTHENTICATED: "1" }).server.host).toBe("0.0.0.0");
     expect(readInferenceEnv({ ...exposed, INFERENCE_API_KEY: "internal-key-0123456789" }).serving.apiKey).toBeDefined();
     expect(readInferenceEnv({ NODE_ENV: "production", INFERENCE_HOST: "127.0.0.1" }).server.host).toBe("127.0.0.1");
@@ -129,13 +136,30 @@ describe("readInferenceEnv", () => {
   });
 
   it("refuses file paths that leave the repo, including with a newline, and control characters", () => {
-    for (const file of ["../x.gguf", "a/../x.gguf", "a\n/../x.gguf", "/etc/passwd", "a//b.gguf", "./a.gguf", "a\\..\\b", "a\u0000b", "a\tb.gguf"]) {
+    for (const file of [
+      "../x.gguf",
+      "a/../x.gguf",
+      "a\n/../x.gguf",
+      "/etc/passwd",
+      "a//b.gguf",
+      "./a.gguf",
+      "a\\..\\b",
+      "a\u0000b",
+      "a\tb.gguf",
+    ]) {
       expect(() => readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: file }), JSON.stringify(file)).toThrow(/MODEL_FILE/);
     }
-    expect(() => readInferenceEnv({ MODEL_TYPE: "lora", BASE_MODEL: "a/b", BASE_MODEL_FILE: "base.gguf", LORA_ADAPTERS: "x=a/c@v1:sub\n/../y.gguf" })).toThrow(
-      /LORA_ADAPTERS/,
+    expect(() =>
+      readInferenceEnv({
+        MODEL_TYPE: "lora",
+        BASE_MODEL: "a/b",
+        BASE_MODEL_FILE: "base.gguf",
+        LORA_ADAPTERS: "x=a/c@v1:sub\n/../y.gguf",
+      }),
+    ).toThrow(/LORA_ADAPTERS/);
+    expect(readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: "quantized/model.Q4_K_M.gguf" }).model.file).toBe(
+      "quantized/model.Q4_K_M.gguf",
     );
-    expect(readInferenceEnv({ MODEL_ID: "a/b", MODEL_FILE: "quantized/model.Q4_K_M.gguf" }).model.file).toBe("quantized/model.Q4_K_M.gguf");
   });
 
   it("requires MODEL_FILE for a configured GGUF and LORA_ID/BASE_MODEL for lora", () => {
@@ -167,7 +191,12 @@ describe("readInferenceEnv", () => {
       LORA_BASE_MATCH: "off",
       MODEL_ALIAS: "verse",
     }).model.lora;
-    expect(pinned).toMatchObject({ adapters: [{ name: "verse", revision: "v2", file: "poet.gguf" }], scale: 0.5, baseMatch: false, baseRevision: "v1" });
+    expect(pinned).toMatchObject({
+      adapters: [{ name: "verse", revision: "v2", file: "poet.gguf" }],
+      scale: 0.5,
+      baseMatch: false,
+      baseRevision: "v1",
+    });
     expect(() => readInferenceEnv({ ...base, LORA_ID: "a/b", LORA_SCALE: "-1" })).toThrow(/LORA_SCALE/);
   });
 
@@ -181,10 +210,14 @@ describe("readInferenceEnv", () => {
         { name: "critic", id: "acme/critic", revision: "main", file: "critic.gguf" },
       ],
     });
-    expect(() => readInferenceEnv({ ...base, LORA_ADAPTERS: "poet=acme/poet,poet=acme/other" })).toThrow(/LORA_ADAPTERS: .*distinct/);
+    expect(() => readInferenceEnv({ ...base, LORA_ADAPTERS: "poet=acme/poet,poet=acme/other" })).toThrow(
+      /LORA_ADAPTERS: .*distinct/,
+    );
     expect(() => readInferenceEnv({ ...base, LORA_ADAPTERS: "acme/poet" })).toThrow(/LORA_ADAPTERS/);
     expect(() => readInferenceEnv({ ...base, LORA_ADAPTERS: "p=acme/poet:../x.gguf" })).toThrow(/LORA_ADAPTERS/);
-    expect(() => readInferenceEnv({ ...base, LORA_ADAPTERS: "p=acme/poet", LORA_ID: "acme/poet" })).toThrow(/LORA_ID: .*not both/);
+    expect(() => readInferenceEnv({ ...base, LORA_ADAPTERS: "p=acme/poet", LORA_ID: "acme/poet" })).toThrow(
+      /LORA_ID: .*not both/,
+    );
   });
 
   it("refuses paths that escape the repo", () => {

@@ -28,8 +28,7 @@ export function isRepoFilePath(path: string): boolean {
 export const HF_TOKEN_PATTERN = /^hf_\S+$/;
 
 const repoId = () => v.optional(v.pipe(v.string(), v.trim(), v.regex(REPO_ID, "a Hub repo id like org/name")));
-const revision = () =>
-  v.optional(v.pipe(v.string(), v.trim(), v.regex(REVISION, "a branch, tag or 40-hex commit")));
+const revision = () => v.optional(v.pipe(v.string(), v.trim(), v.regex(REVISION, "a branch, tag or 40-hex commit")));
 const filePath = () =>
   v.optional(v.pipe(v.string(), v.trim(), v.check(isRepoFilePath, "a relative file path inside the repo")));
 /** One LORA_ADAPTERS entry, `name=org/repo@revision[:file.gguf]` (a revision never holds ':'), or undefined. */
@@ -37,7 +36,11 @@ function parseAdapterEntry(entry: string): LoraAdapterSpec | undefined {
   const match = /^([\w.-]{1,128})=([^@:]+)(?:@([^:]+))?(?::(.+))?$/.exec(entry);
   if (!match) return undefined;
   const [, name, id, revision, file] = match;
-  if (!REPO_ID.test(id!) || (revision !== undefined && !REVISION.test(revision)) || (file !== undefined && !isRepoFilePath(file))) {
+  if (
+    !REPO_ID.test(id!) ||
+    (revision !== undefined && !REVISION.test(revision)) ||
+    (file !== undefined && !isRepoFilePath(file))
+  ) {
     return undefined;
   }
   return { name: name!, id: id!, revision: revision ?? "main", file };
@@ -74,26 +77,38 @@ const InferenceEnvFields = v.object({
   MODEL_VERSION: revision(),
   MODEL_TYPE: v.optional(v.picklist(["gguf", "lora"], "gguf or lora"), "gguf"),
   MODEL_FILE: filePath(),
-  MODEL_SHA256: v.optional(
-    v.pipe(v.string(), v.trim(), v.toLowerCase(), v.regex(/^[0-9a-f]{64}$/, "a 64-hex sha256")),
-  ),
+  MODEL_SHA256: v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.regex(/^[0-9a-f]{64}$/, "a 64-hex sha256"))),
   MODEL_ALIAS: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[\w.:-]{1,128}$/, "a model name of [A-Za-z0-9_.:-]"))),
   LORA_ID: repoId(),
   LORA_VERSION: revision(),
   LORA_FILE: filePath(),
   LORA_SCALE: v.optional(
-    v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/, "a number from 0 to 100"), v.transform(Number), v.maxValue(100, "a number from 0 to 100")),
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^\d+(\.\d+)?$/, "a number from 0 to 100"),
+      v.transform(Number),
+      v.maxValue(100, "a number from 0 to 100"),
+    ),
   ),
   LORA_ADAPTERS: v.optional(
     v.pipe(
       v.string(),
       v.trim(),
-      v.transform((text) => text.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "")),
+      v.transform((text) =>
+        text
+          .split(",")
+          .map((entry) => entry.trim())
+          .filter((entry) => entry !== ""),
+      ),
       v.check(
         (entries) => entries.length > 0 && entries.every((entry) => parseAdapterEntry(entry) !== undefined),
         "a comma-separated list of name=org/repo@revision (optionally :file.gguf for a GGUF adapter)",
       ),
-      v.check((entries) => new Set(entries.map((e) => e.split("=")[0])).size === entries.length, "distinct adapter names"),
+      v.check(
+        (entries) => new Set(entries.map((e) => e.split("=")[0])).size === entries.length,
+        "distinct adapter names",
+      ),
     ),
   ),
   LORA_BASE_MATCH: v.optional(v.picklist(["on", "off"], "on or off"), "on"),
@@ -142,7 +157,11 @@ const InferenceEnvSchema = v.pipe(
   v.forward(
     v.partialCheck(
       [["NODE_ENV"], ["INFERENCE_HOST"], ["INFERENCE_API_KEY"], ["INFERENCE_ALLOW_UNAUTHENTICATED"]],
-      (e) => e.NODE_ENV !== "production" || isLoopbackHost(e.INFERENCE_HOST) || e.INFERENCE_API_KEY !== undefined || e.INFERENCE_ALLOW_UNAUTHENTICATED,
+      (e) =>
+        e.NODE_ENV !== "production" ||
+        isLoopbackHost(e.INFERENCE_HOST) ||
+        e.INFERENCE_API_KEY !== undefined ||
+        e.INFERENCE_ALLOW_UNAUTHENTICATED,
       "the internal key, required in production when INFERENCE_HOST is not a loopback address (anyone who reaches the port could use the model around the gateway); set INFERENCE_ALLOW_UNAUTHENTICATED=1 to serve without one",
     ),
     ["INFERENCE_API_KEY"],
@@ -177,7 +196,10 @@ const InferenceEnvSchema = v.pipe(
       (e) =>
         e.MODEL_TYPE !== "lora" ||
         !e.LORA_MERGE ||
-        (e.BASE_MODEL_FILE === undefined && e.LORA_ADAPTERS === undefined && e.LORA_FILE === undefined && (e.LORA_SCALE ?? 1) === 1),
+        (e.BASE_MODEL_FILE === undefined &&
+          e.LORA_ADAPTERS === undefined &&
+          e.LORA_FILE === undefined &&
+          (e.LORA_SCALE ?? 1) === 1),
       "LORA_MERGE=1 only with a transformers base (BASE_MODEL_FILE unset), one PEFT adapter (LORA_ID without LORA_FILE) and LORA_SCALE 1",
     ),
     ["LORA_MERGE"],
@@ -282,7 +304,10 @@ const LORA_ONLY = [
 /** Which set variables the chosen MODEL_TYPE ignores (see IgnoredVariable). `set` holds the names given a value. */
 function ignoredVariables(type: "gguf" | "lora", set: ReadonlySet<string>): IgnoredVariable[] {
   if (type === "gguf") {
-    return LORA_ONLY.filter((name) => set.has(name)).map((variable) => ({ variable, reason: "applies to MODEL_TYPE=lora only" }));
+    return LORA_ONLY.filter((name) => set.has(name)).map((variable) => ({
+      variable,
+      reason: "applies to MODEL_TYPE=lora only",
+    }));
   }
   const ignored: IgnoredVariable[] = GGUF_ONLY.filter((name) => set.has(name)).map((variable) => ({
     variable,
@@ -291,11 +316,16 @@ function ignoredVariables(type: "gguf" | "lora", set: ReadonlySet<string>): Igno
   if (set.has("MODEL_VERSION") && (set.has("LORA_VERSION") || set.has("LORA_ADAPTERS"))) {
     ignored.push({
       variable: "MODEL_VERSION",
-      reason: set.has("LORA_ADAPTERS") ? "LORA_ADAPTERS entries carry their own @revision" : "LORA_VERSION pins the adapter",
+      reason: set.has("LORA_ADAPTERS")
+        ? "LORA_ADAPTERS entries carry their own @revision"
+        : "LORA_VERSION pins the adapter",
     });
   }
   if (set.has("BASE_MODEL_QUANT") && set.has("BASE_MODEL_FILE")) {
-    ignored.push({ variable: "BASE_MODEL_QUANT", reason: "applies to a transformers base only (BASE_MODEL_FILE is set)" });
+    ignored.push({
+      variable: "BASE_MODEL_QUANT",
+      reason: "applies to a transformers base only (BASE_MODEL_FILE is set)",
+    });
   }
   return ignored;
 }
@@ -319,7 +349,11 @@ function toInferenceConfig(e: InferenceEnvFields) {
   const model: ModelSpec = {
     type: e.MODEL_TYPE,
     id: usesDefault ? DEFAULT_MODEL.id : lora ? (e.LORA_ID ?? e.BASE_MODEL ?? "") : (e.MODEL_ID ?? ""),
-    revision: lora ? (e.LORA_ADAPTERS ? "main" : adapterRevision) : (e.MODEL_VERSION ?? (usesDefault ? DEFAULT_MODEL.revision : "main")),
+    revision: lora
+      ? e.LORA_ADAPTERS
+        ? "main"
+        : adapterRevision
+      : (e.MODEL_VERSION ?? (usesDefault ? DEFAULT_MODEL.revision : "main")),
     file: usesDefault ? DEFAULT_MODEL.file : lora ? undefined : e.MODEL_FILE,
     sha256: lora ? undefined : (e.MODEL_SHA256 ?? (usesDefault ? DEFAULT_MODEL.sha256 : undefined)),
     alias: e.MODEL_ALIAS,
@@ -328,7 +362,14 @@ function toInferenceConfig(e: InferenceEnvFields) {
         ? {
             adapters: e.LORA_ADAPTERS
               ? e.LORA_ADAPTERS.map((entry) => parseAdapterEntry(entry)!)
-              : [{ name: e.MODEL_ALIAS ?? e.LORA_ID!.split("/").pop()!, id: e.LORA_ID!, revision: adapterRevision, file: e.LORA_FILE }],
+              : [
+                  {
+                    name: e.MODEL_ALIAS ?? e.LORA_ID!.split("/").pop()!,
+                    id: e.LORA_ID!,
+                    revision: adapterRevision,
+                    file: e.LORA_FILE,
+                  },
+                ],
             multi: e.LORA_ADAPTERS !== undefined,
             scale: e.LORA_SCALE ?? 1,
             baseMatch: e.LORA_BASE_MATCH === "on",
@@ -387,12 +428,18 @@ export type InferenceConfig = ReturnType<typeof toInferenceConfig> & {
 
 export function readInferenceEnv(source: EnvSource): InferenceConfig {
   const placeholders = TOKEN_VARIABLES.filter((name) => isTokenPlaceholder(source[name]));
-  const given = placeholders.length === 0 ? source : { ...source, ...Object.fromEntries(placeholders.map((name) => [name, undefined])) };
+  const given =
+    placeholders.length === 0
+      ? source
+      : { ...source, ...Object.fromEntries(placeholders.map((name) => [name, undefined])) };
   const config = readEnv("inference", InferenceEnvSchema, given, { freeText: FREE_TEXT });
   const set = new Set(Object.keys(cleanEnv(given, { freeText: FREE_TEXT })));
   const ignored = ignoredVariables(config.model.type, set);
   for (const variable of placeholders) {
-    ignored.push({ variable, reason: "holds a placeholder, not a token (set a real hf_ token for a private repo, or delete the line)" });
+    ignored.push({
+      variable,
+      reason: "holds a placeholder, not a token (set a real hf_ token for a private repo, or delete the line)",
+    });
   }
   return { ...config, ignored };
 }

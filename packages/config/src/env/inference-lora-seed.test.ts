@@ -27,7 +27,13 @@ describe("readInferenceEnv: the users' LoRA block", () => {
   it("reads the seed block as an adapter pinned by MODEL_VERSION on a transformers base, from a dotenv file or verbatim", () => {
     for (const source of [parseEnv(SEED), verbatimLines(SEED)]) {
       const config = readInferenceEnv(source);
-      expect(config.model).toMatchObject({ type: "lora", id: "org/commerce-slm-lora", revision: "v0.1.0", file: undefined, sha256: undefined });
+      expect(config.model).toMatchObject({
+        type: "lora",
+        id: "org/commerce-slm-lora",
+        revision: "v0.1.0",
+        file: undefined,
+        sha256: undefined,
+      });
       expect(config.model.lora).toEqual({
         adapters: [{ name: "commerce-slm-lora", id: "org/commerce-slm-lora", revision: "v0.1.0", file: undefined }],
         multi: false,
@@ -82,8 +88,12 @@ describe("readInferenceEnv: the users' LoRA block", () => {
     const seed = parseEnv(SEED);
     const config = readInferenceEnv({ ...seed, BASE_MODEL_QUANT: "f16", LORA_MERGE: "1", LORA_LICENSE_MATCH: "off" });
     expect(config.model.lora).toMatchObject({ baseQuant: "f16", merge: true, licenseMatch: false });
-    expect(() => readInferenceEnv({ ...seed, BASE_MODEL_QUANT: "q4_0" })).toThrow(/BASE_MODEL_QUANT: expected q8_0 or f16/);
-    expect(() => readInferenceEnv({ ...seed, LORA_MERGE: "1", BASE_MODEL_FILE: "base.gguf" })).toThrow(/LORA_MERGE: expected .*transformers base/);
+    expect(() => readInferenceEnv({ ...seed, BASE_MODEL_QUANT: "q4_0" })).toThrow(
+      /BASE_MODEL_QUANT: expected q8_0 or f16/,
+    );
+    expect(() => readInferenceEnv({ ...seed, LORA_MERGE: "1", BASE_MODEL_FILE: "base.gguf" })).toThrow(
+      /LORA_MERGE: expected .*transformers base/,
+    );
     expect(() => readInferenceEnv({ ...seed, LORA_MERGE: "1", LORA_FILE: "a.gguf" })).toThrow(/LORA_MERGE/);
     expect(() => readInferenceEnv({ ...seed, LORA_MERGE: "1", LORA_SCALE: "0.5" })).toThrow(/LORA_MERGE/);
     expect(() => readInferenceEnv({ ...seed, LORA_LICENSE_MATCH: "maybe" })).toThrow(/LORA_LICENSE_MATCH/);

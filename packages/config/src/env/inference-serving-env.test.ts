@@ -19,14 +19,22 @@ describe("readInferenceEnv: serving knobs", () => {
     });
     expect(config.engine.threads).toBe(2);
     expect(config.engine.embeddings).toBe("on");
-    expect(config.serving).toMatchObject({ apiKey: "internal-key-0123456789", requestTimeoutMs: 5000, shutdownGraceMs: 0 });
+    expect(config.serving).toMatchObject({
+      apiKey: "internal-key-0123456789",
+      requestTimeoutMs: 5000,
+      shutdownGraceMs: 0,
+    });
     expect(readInferenceEnv({ LLAMA_THREADS: "AUTO" }).engine.threads).toBe("auto");
   });
 
   it("refuses bad values without echoing them", () => {
-    expect(() => readInferenceEnv({ LLAMA_THREADS: "0" })).toThrow(/LLAMA_THREADS: expected auto or an integer from 1 to 256/);
+    expect(() => readInferenceEnv({ LLAMA_THREADS: "0" })).toThrow(
+      /LLAMA_THREADS: expected auto or an integer from 1 to 256/,
+    );
     expect(() => readInferenceEnv({ LLAMA_THREADS: "many" })).toThrow(/LLAMA_THREADS/);
-    expect(() => readInferenceEnv({ INFERENCE_API_KEY: "short-secret" })).toThrow(/INFERENCE_API_KEY: expected at least 16 characters/);
+    expect(() => readInferenceEnv({ INFERENCE_API_KEY: "short-secret" })).toThrow(
+      /INFERENCE_API_KEY: expected at least 16 characters/,
+    );
     expect(() => readInferenceEnv({ INFERENCE_API_KEY: "short-secret" })).not.toThrow(/short-secret/);
     expect(() => readInferenceEnv({ EMBEDDINGS: "maybe" })).toThrow(/EMBEDDINGS: expected auto, on or off/);
   });

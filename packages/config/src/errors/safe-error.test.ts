@@ -8,7 +8,10 @@ class ExampleError extends SafeError {
 
 describe("describeError", () => {
   it("shows a SafeError's code and message", () => {
-    expect(describeError(new ExampleError("the example failed"))).toEqual({ code: "example_problem", message: "the example failed" });
+    expect(describeError(new ExampleError("the example failed"))).toEqual({
+      code: "example_problem",
+      message: "the example failed",
+    });
   });
 
   it("names a foreign error by its class only, never quoting its message", () => {

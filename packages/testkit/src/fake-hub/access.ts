@@ -11,31 +11,31 @@ import { canRead, isGatedApproved, type Credentials } from "./tokens.ts";
  * On refusal the error reply is sent and undefined returned.
  */
 export function authorizeRepo(
-	state: HubState,
-	res: ServerResponse,
-	credentials: Credentials,
-	repoId: string,
-	options: { files: boolean },
+  state: HubState,
+  res: ServerResponse,
+  credentials: Credentials,
+  repoId: string,
+  options: { files: boolean },
 ): FakeRepo | undefined {
-	if (credentials.kind === "invalid") {
-		sendInvalidCredentials(res);
-		return undefined;
-	}
-	const token = credentials.kind === "token" ? credentials.token : undefined;
-	const repo = state.repos.get(repoId);
-	if (!repo || (repo.private && !(token && canRead(token, repoId)))) {
-		sendRepoNotFound(res, token ? 404 : 401);
-		return undefined;
-	}
-	if (options.files && repo.gated !== false) {
-		if (!token) {
-			sendGatedRepo(res, repoId, 401, state.hubUrl());
-			return undefined;
-		}
-		if (!isGatedApproved(token, repoId)) {
-			sendGatedRepo(res, repoId, 403, state.hubUrl());
-			return undefined;
-		}
-	}
-	return repo;
+  if (credentials.kind === "invalid") {
+    sendInvalidCredentials(res);
+    return undefined;
+  }
+  const token = credentials.kind === "token" ? credentials.token : undefined;
+  const repo = state.repos.get(repoId);
+  if (!repo || (repo.private && !(token && canRead(token, repoId)))) {
+    sendRepoNotFound(res, token ? 404 : 401);
+    return undefined;
+  }
+  if (options.files && repo.gated !== false) {
+    if (!token) {
+      sendGatedRepo(res, repoId, 401, state.hubUrl());
+      return undefined;
+    }
+    if (!isGatedApproved(token, repoId)) {
+      sendGatedRepo(res, repoId, 403, state.hubUrl());
+      return undefined;
+    }
+  }
+  return repo;
 }

@@ -7,70 +7,71 @@ import { sendJson } from "./http-utils.ts";
  * and a JSON `{error}` body.
  */
 export function sendHubError(
-	res: ServerResponse,
-	status: number,
-	error: { code?: string; message: string; headers?: Record<string, string | number> },
+  res: ServerResponse,
+  status: number,
+  error: { code?: string; message: string; headers?: Record<string, string | number> },
 ): void {
-	sendJson(
-		res,
-		status,
-		{ error: error.message },
-		{
-			...(error.code ? { "X-Error-Code": error.code } : {}),
-			"X-Error-Message": error.message,
-			"X-Request-Id": `Root=1-${randomBytes(12).toString("hex")}`,
-			...error.headers,
-		},
-	);
+  sendJson(
+    res,
+    status,
+    { error: error.message },
+    {
+      ...(error.code ? { "X-Error-Code": error.code } : {}),
+      "X-Error-Message": error.message,
+      "X-Request-Id": `Root=1-${randomBytes(12).toString("hex")}`,
+      ...error.headers,
+    },
+  );
 }
 
 /** 401 without a token (or missing repo), 404 with a valid token. */
 export function sendRepoNotFound(res: ServerResponse, status: 401 | 404): void {
-	sendHubError(res, status, { code: "RepoNotFound", message: "Repository not found" });
+  sendHubError(res, status, { code: "RepoNotFound", message: "Repository not found" });
 }
 
 export function sendGatedRepo(res: ServerResponse, repoId: string, status: 401 | 403, hubUrl: string): void {
-	const message =
-		status === 401
-			? `Access to model ${repoId} is restricted. You must have access to it and be authenticated to access it. Please log in.`
-			: `Access to model ${repoId} is restricted and you are not in the authorized list. Visit ${hubUrl}/${repoId} to ask for access.`;
-	sendHubError(res, status, { code: "GatedRepo", message });
+  const message =
+    status === 401
+      ? `Access to model ${repoId} is restricted. You must have access to it and be authenticated to access it. Please log in.`
+      : `Access to model ${repoId} is restricted and you are not in the authorized list. Visit ${hubUrl}/${repoId} to ask for access.`;
+  sendHubError(res, status, { code: "GatedRepo", message });
 }
 
 export function sendRevisionNotFound(res: ServerResponse, revision: string): void {
-	sendHubError(res, 404, { code: "RevisionNotFound", message: `Invalid rev id: ${revision}` });
+  sendHubError(res, 404, { code: "RevisionNotFound", message: `Invalid rev id: ${revision}` });
 }
 
 export function sendEntryNotFound(res: ServerResponse, commitSha: string): void {
-	sendHubError(res, 404, {
-		code: "EntryNotFound",
-		message: "Entry not found",
-		headers: { "X-Repo-Commit": commitSha },
-	});
+  sendHubError(res, 404, {
+    code: "EntryNotFound",
+    message: "Entry not found",
+    headers: { "X-Repo-Commit": commitSha },
+  });
 }
 
 export function sendInvalidCredentials(res: ServerResponse): void {
-	sendHubError(res, 401, { message: "Invalid credentials in Authorization header" });
+  sendHubError(res, 401, { message: "Invalid credentials in Authorization header" });
 }
 
 export function sendRateLimited(res: ServerResponse, retryAfterSeconds: number, bucket: string): void {
-	sendHubError(res, 429, {
-		message: `You have exceeded our hourly quotas for action: ${bucket}. We invite you to retry later or log in with your HF account.`,
-		headers: {
-			"Retry-After": String(retryAfterSeconds),
-			RateLimit: `"${bucket}";r=0;t=${retryAfterSeconds}`,
-			"RateLimit-Policy": `"fixed window";"${bucket}";q=1000;w=300`,
-		},
-	});
+  sendHubError(res, 429, {
+    message: `You have exceeded our hourly quotas for action: ${bucket}. We invite you to retry later or log in with your HF account.`,
+    headers: {
+      "Retry-After": String(retryAfterSeconds),
+      RateLimit: `"${bucket}";r=0;t=${retryAfterSeconds}`,
+      "RateLimit-Policy": `"fixed window";"${bucket}";q=1000;w=300`,
+    },
+  });
 }
 
 export function sendServerError(res: ServerResponse, status: number, retryAfterSeconds?: number): void {
-	sendHubError(res, status, {
-		message: status === 503 ? "Service Unavailable" : "Internal Error - We're working hard to fix this as soon as possible!",
-		headers: retryAfterSeconds !== undefined ? { "Retry-After": String(retryAfterSeconds) } : {},
-	});
+  sendHubError(res, status, {
+    message:
+      status === 503 ? "Service Unavailable" : "Internal Error - We're working hard to fix this as soon as possible!",
+    headers: retryAfterSeconds !== undefined ? { "Retry-After": String(retryAfterSeconds) } : {},
+  });
 }
 
 export function sendRouteNotFound(res: ServerResponse): void {
-	sendJson(res, 404, { error: "Not Found" });
+  sendJson(res, 404, { error: "Not Found" });
 }

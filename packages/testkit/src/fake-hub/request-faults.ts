@@ -8,15 +8,15 @@ import type { HubState } from "./state.ts";
  * Returns true when the request was answered that way.
  */
 export function replyWithRequestFault(state: HubState, res: ServerResponse, ctx: FaultContext): boolean {
-	const rateLimit = state.faults.take("rateLimit", ctx);
-	if (rateLimit) {
-		sendRateLimited(res, rateLimit.retryAfterSeconds ?? 1, ctx.where === "api" ? "api" : "resolvers");
-		return true;
-	}
-	const serverError = state.faults.take("serverError", ctx);
-	if (serverError) {
-		sendServerError(res, serverError.status ?? 500, serverError.retryAfterSeconds);
-		return true;
-	}
-	return false;
+  const rateLimit = state.faults.take("rateLimit", ctx);
+  if (rateLimit) {
+    sendRateLimited(res, rateLimit.retryAfterSeconds ?? 1, ctx.where === "api" ? "api" : "resolvers");
+    return true;
+  }
+  const serverError = state.faults.take("serverError", ctx);
+  if (serverError) {
+    sendServerError(res, serverError.status ?? 500, serverError.retryAfterSeconds);
+    return true;
+  }
+  return false;
 }

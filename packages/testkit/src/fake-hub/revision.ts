@@ -1,11 +1,11 @@
 import type { FakeRepo, StoredCommit } from "./repo-store.ts";
 
 export interface SplitRevision {
-	/** The revision as named in the request. */
-	revision: string;
-	commit: StoredCommit | undefined;
-	/** Segments after the revision (a directory or file path). */
-	rest: string[];
+  /** The revision as named in the request. */
+  revision: string;
+  commit: StoredCommit | undefined;
+  /** Segments after the revision (a directory or file path). */
+  rest: string[];
 }
 
 /**
@@ -14,17 +14,17 @@ export interface SplitRevision {
  * prefix naming a revision wins. `minRest` is how many segments must remain for the path.
  */
 export function splitRevision(repo: FakeRepo | undefined, segments: string[], minRest: number): SplitRevision {
-	const first = segments[0] ?? "";
-	const single = repo?.resolveRevision(first);
-	if (single || !repo) {
-		return { revision: first, commit: single, rest: segments.slice(1) };
-	}
-	for (let k = segments.length - minRest; k >= 2; k--) {
-		const candidate = segments.slice(0, k).join("/");
-		const commit = repo.resolveRevision(candidate);
-		if (commit) {
-			return { revision: candidate, commit, rest: segments.slice(k) };
-		}
-	}
-	return { revision: first, commit: undefined, rest: segments.slice(1) };
+  const first = segments[0] ?? "";
+  const single = repo?.resolveRevision(first);
+  if (single || !repo) {
+    return { revision: first, commit: single, rest: segments.slice(1) };
+  }
+  for (let k = segments.length - minRest; k >= 2; k--) {
+    const candidate = segments.slice(0, k).join("/");
+    const commit = repo.resolveRevision(candidate);
+    if (commit) {
+      return { revision: candidate, commit, rest: segments.slice(k) };
+    }
+  }
+  return { revision: first, commit: undefined, rest: segments.slice(1) };
 }

@@ -4,24 +4,24 @@ const CHUNK_SIZE = 1 << 20;
 
 /** Body faults to apply while streaming one reply. Offsets are relative to the body being sent. */
 export interface BodyPlan {
-	/** Send only this many bytes, then close the connection cleanly (FIN). */
-	truncateAfter?: number;
-	/** Send only this many bytes, then reset the connection (RST). */
-	resetAfter?: number;
-	/** Flip the byte at this offset (the stored content is not modified). */
-	corruptAt?: number;
+  /** Send only this many bytes, then close the connection cleanly (FIN). */
+  truncateAfter?: number;
+  /** Send only this many bytes, then reset the connection (RST). */
+  resetAfter?: number;
+  /** Flip the byte at this offset (the stored content is not modified). */
+  corruptAt?: number;
 }
 
 function waitForDrainOrClose(res: ServerResponse): Promise<void> {
-	return new Promise((resolve) => {
-		const done = (): void => {
-			res.off("drain", done);
-			res.off("close", done);
-			resolve();
-		};
-		res.once("drain", done);
-		res.once("close", done);
-	});
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
 }
 
 /**
@@ -29,53 +29,53 @@ function waitForDrainOrClose(res: ServerResponse): Promise<void> {
  * `onBytes` is called with the size of every chunk handed to the socket.
  */
 export async function writeBody(
-	res: ServerResponse,
-	body: Buffer,
-	plan: BodyPlan,
-	onBytes: (bytes: number) => void,
+  res: ServerResponse,
+  body: Buffer,
+  plan: BodyPlan,
+  onBytes: (bytes: number) => void,
 ): Promise<void> {
-	const cut = Math.min(plan.truncateAfter ?? Number.POSITIVE_INFINITY, plan.resetAfter ?? Number.POSITIVE_INFINITY);
-	const limit = Math.max(0, Math.min(body.byteLength, cut));
-	const stopsEarly = limit < body.byteLength;
-	let closed = res.destroyed;
-	const onClose = (): void => {
-		closed = true;
-	};
-	res.once("close", onClose);
-	try {
-		let offset = 0;
-		while (offset < limit && !closed) {
-			const end = Math.min(offset + CHUNK_SIZE, limit);
-			let chunk = body.subarray(offset, end);
-			if (plan.corruptAt !== undefined && plan.corruptAt >= offset && plan.corruptAt < end) {
-				chunk = Buffer.from(chunk);
-				const i = plan.corruptAt - offset;
-				chunk[i] = (chunk[i] ?? 0) ^ 0xff;
-			}
-			const ok = res.write(chunk);
-			onBytes(chunk.byteLength);
-			offset = end;
-			if (!ok && !closed) {
-				await waitForDrainOrClose(res);
-			}
-		}
-		if (closed) return;
-		if (!stopsEarly) {
-			res.end();
-			return;
-		}
-		const socket = res.socket;
-		if (!socket) return;
-		res.flushHeaders();
-		// An empty write on the socket completes after everything queued before it.
-		await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
-		if (plan.resetAfter !== undefined && plan.resetAfter <= limit) {
-			socket.resetAndDestroy();
-		} else {
-			socket.end();
-			setTimeout(() => socket.destroy(), 1000).unref();
-		}
-	} finally {
-		res.off("close", onClose);
-	}
+  const cut = Math.min(plan.truncateAfter ?? Number.POSITIVE_INFINITY, plan.resetAfter ?? Number.POSITIVE_INFINITY);
+  const limit = Math.max(0, Math.min(body.byteLength, cut));
+  const stopsEarly = limit < body.byteLength;
+  let closed = res.destroyed;
+  const onClose = (): void => {
+    closed = true;
+  };
+  res.once("close", onClose);
+  try {
+    let offset = 0;
+    while (offset < limit && !closed) {
+      const end = Math.min(offset + CHUNK_SIZE, limit);
+      let chunk = body.subarray(offset, end);
+      if (plan.corruptAt !== undefined && plan.corruptAt >= offset && plan.corruptAt < end) {
+        chunk = Buffer.from(chunk);
+        const i = plan.corruptAt - offset;
+        chunk[i] = (chunk[i] ?? 0) ^ 0xff;
+      }
+      const ok = res.write(chunk);
+      onBytes(chunk.byteLength);
+      offset = end;
+      if (!ok && !closed) {
+        await waitForDrainOrClose(res);
+      }
+    }
+    if (closed) return;
+    if (!stopsEarly) {
+      res.end();
+      return;
+    }
+    const socket = res.socket;
+    if (!socket) return;
+    res.flushHeaders();
+    // An empty write on the socket completes after everything queued before it.
+    await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
+    if (plan.resetAfter !== undefined && plan.resetAfter <= limit) {
+      socket.resetAndDestroy();
+    } else {
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    }
+  } finally {
+    res.off("close", onClose);
+  }
 }

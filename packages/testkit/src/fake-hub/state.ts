@@ -6,13 +6,13 @@ import type { RequestLogEntry } from "./types.ts";
 
 /** Everything the request handlers of both origins share. */
 export interface HubState {
-	readonly repos: Map<string, FakeRepo>;
-	readonly tokens: TokenStore;
-	readonly faults: FaultController;
-	readonly cdn: CdnStore;
-	readonly requests: RequestLogEntry[];
-	readonly counters: { hubBytes: number; cdnBytes: number };
-	readonly options: { honourExpand: boolean; cdnCacheHeader: boolean };
-	hubUrl(): string;
-	cdnUrl(): string;
+  readonly repos: Map<string, FakeRepo>;
+  readonly tokens: TokenStore;
+  readonly faults: FaultController;
+  readonly cdn: CdnStore;
+  readonly requests: RequestLogEntry[];
+  readonly counters: { hubBytes: number; cdnBytes: number };
+  readonly options: { honourExpand: boolean; cdnCacheHeader: boolean };
+  hubUrl(): string;
+  cdnUrl(): string;
 }

@@ -20,7 +20,19 @@ export async function readTokenizerMetadata(path: string): Promise<GgufMetadata>
 }
 
 // gguf_type ids
-const UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12;
+const UINT8 = 0,
+  INT8 = 1,
+  UINT16 = 2,
+  INT16 = 3,
+  UINT32 = 4,
+  INT32 = 5,
+  FLOAT32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  UINT64 = 10,
+  INT64 = 11,
+  FLOAT64 = 12;
 // ignoreBOM keeps a leading U+FEFF: tokens "\uFEFF//" and "//" are different tokens.
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -49,17 +61,28 @@ function parseTokenizerMetadata(bytes: Uint8Array): GgufMetadata {
   };
   const scalar = (type: number): number | bigint | boolean => {
     switch (type) {
-      case UINT8: return bytes[(at += 1) - 1]!;
-      case INT8: return view.getInt8((at += 1) - 1);
-      case UINT16: return view.getUint16((at += 2) - 2, true);
-      case INT16: return view.getInt16((at += 2) - 2, true);
-      case UINT32: return view.getUint32((at += 4) - 4, true);
-      case INT32: return view.getInt32((at += 4) - 4, true);
-      case FLOAT32: return view.getFloat32((at += 4) - 4, true);
-      case BOOL: return bytes[(at += 1) - 1] !== 0;
-      case UINT64: return view.getBigUint64((at += 8) - 8, true);
-      case INT64: return view.getBigInt64((at += 8) - 8, true);
-      case FLOAT64: return view.getFloat64((at += 8) - 8, true);
+      case UINT8:
+        return bytes[(at += 1) - 1]!;
+      case INT8:
+        return view.getInt8((at += 1) - 1);
+      case UINT16:
+        return view.getUint16((at += 2) - 2, true);
+      case INT16:
+        return view.getInt16((at += 2) - 2, true);
+      case UINT32:
+        return view.getUint32((at += 4) - 4, true);
+      case INT32:
+        return view.getInt32((at += 4) - 4, true);
+      case FLOAT32:
+        return view.getFloat32((at += 4) - 4, true);
+      case BOOL:
+        return bytes[(at += 1) - 1] !== 0;
+      case UINT64:
+        return view.getBigUint64((at += 8) - 8, true);
+      case INT64:
+        return view.getBigInt64((at += 8) - 8, true);
+      case FLOAT64:
+        return view.getFloat64((at += 8) - 8, true);
     }
     throw new Error(`GGUF value type ${type} is not supported`);
   };
@@ -87,7 +110,12 @@ function parseTokenizerMetadata(bytes: Uint8Array): GgufMetadata {
       } else {
         const items: number[] = [];
         for (let j = 0; j < length; j++) items.push(Number(scalar(itemType)));
-        const kind = itemType === FLOAT32 || itemType === FLOAT64 ? "float32[]" : itemType === UINT32 || itemType === UINT8 || itemType === UINT16 ? "uint32[]" : "int32[]";
+        const kind =
+          itemType === FLOAT32 || itemType === FLOAT64
+            ? "float32[]"
+            : itemType === UINT32 || itemType === UINT8 || itemType === UINT16
+              ? "uint32[]"
+              : "int32[]";
         value = { type: kind, value: items };
       }
     } else {

@@ -6,7 +6,10 @@ import type { GgmlType, GgufTensor } from "./writer.ts";
 export type ValueFn = (index: number, random: () => number) => number;
 
 /** Standard-normal draws times `std`. */
-export const scaled = (std: number): ValueFn => (_index, random) => random() * std;
+export const scaled =
+  (std: number): ValueFn =>
+  (_index, random) =>
+    random() * std;
 
 /**
  * A tensor filled in storage order by `value`, then passed through `edit` (which may change the values in place or
@@ -27,7 +30,8 @@ export function seededTensor(
     for (let i = 0; i < length; i++) values[i] = value(i, random);
     return edit ? edit(values) : values;
   };
-  if (type === "f32" || type === "q8_0") return { name, dims, type, fill: (data: Float32Array) => data.set(draw(data.length)) };
+  if (type === "f32" || type === "q8_0")
+    return { name, dims, type, fill: (data: Float32Array) => data.set(draw(data.length)) };
   const fill = (data: Uint16Array) => {
     const values = draw(data.length);
     for (let i = 0; i < data.length; i++) data[i] = toFloat16Bits(values[i]!);

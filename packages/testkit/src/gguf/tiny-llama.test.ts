@@ -165,7 +165,8 @@ describe("generateTinyLlama", () => {
     const { typedMetadata, tensorInfos } = await parseGguf(generateTinyLlama(options));
     expect(typedMetadata["general.architecture"]?.value).toBe("qwen2");
     const archKeys = Object.keys(EXPECTED_KEYS).filter((key) => key.startsWith("llama."));
-    for (const key of archKeys) expect(typedMetadata[key.replace(/^llama\./, "qwen2.")]?.type).toBe(EXPECTED_KEYS[key]![0]);
+    for (const key of archKeys)
+      expect(typedMetadata[key.replace(/^llama\./, "qwen2.")]?.type).toBe(EXPECTED_KEYS[key]![0]);
     expect(Object.keys(typedMetadata).some((key) => key.startsWith("llama."))).toBe(false);
     expect(typedMetadata["qwen2.attention.head_count_kv"]?.value).toBe(2);
     const llama = await parseGguf(generateTinyLlama({ ...options, architecture: "llama" }));
@@ -176,15 +177,21 @@ describe("generateTinyLlama", () => {
     const options: TinyLlamaOptions = { seed: 5, nLayer: 1, nEmbd: 16, nHead: 2, nHeadKv: 1, nFf: 24 };
     const plain = await readF32Tensors(generateTinyLlama(options));
     const reordered = await readF32Tensors(generateTinyLlama({ ...options, rotaryReorder: true }));
-    expect(reordered.get("blk.0.attn_q.weight")).toEqual(permuteForLlamaRope(plain.get("blk.0.attn_q.weight")!, 16, 16, 2));
-    expect(reordered.get("blk.0.attn_k.weight")).toEqual(permuteForLlamaRope(plain.get("blk.0.attn_k.weight")!, 8, 16, 1));
+    expect(reordered.get("blk.0.attn_q.weight")).toEqual(
+      permuteForLlamaRope(plain.get("blk.0.attn_q.weight")!, 16, 16, 2),
+    );
+    expect(reordered.get("blk.0.attn_k.weight")).toEqual(
+      permuteForLlamaRope(plain.get("blk.0.attn_k.weight")!, 8, 16, 1),
+    );
     expect(reordered.get("blk.0.attn_q.weight")).not.toEqual(plain.get("blk.0.attn_q.weight"));
     for (const name of ["blk.0.attn_v.weight", "blk.0.ffn_down.weight", "token_embd.weight", "output.weight"]) {
       expect(reordered.get(name)).toEqual(plain.get(name));
     }
     // qwen2 uses NEOX RoPE: llama.cpp never reorders it.
     const qwen2 = { ...options, architecture: "qwen2" } as const;
-    expect(Buffer.from(generateTinyLlama({ ...qwen2, rotaryReorder: true })).equals(Buffer.from(generateTinyLlama(qwen2)))).toBe(true);
+    expect(
+      Buffer.from(generateTinyLlama({ ...qwen2, rotaryReorder: true })).equals(Buffer.from(generateTinyLlama(qwen2))),
+    ).toBe(true);
   });
 
   it("lets editWeights change 2-D weights in Hugging Face layout, before the reorder", async () => {
@@ -258,4 +265,3 @@ describe("buildLlamaVocab", () => {
     }
   });
 });
-

@@ -14,7 +14,10 @@ import { writeGguf } from "./writer.ts";
 describe("Q8_0 tensors", () => {
   it("are blocks of an f16 scale and 32 int8 values, as ggml's reference quantizer writes them", async () => {
     const values = Float32Array.from({ length: 64 }, (_, i) => (i < 32 ? (i - 16) / 4 : 0));
-    const bytes = writeGguf({ metadata: {}, tensors: [{ name: "q", dims: [64], type: "q8_0", fill: (data) => data.set(values) }] });
+    const bytes = writeGguf({
+      metadata: {},
+      tensors: [{ name: "q", dims: [64], type: "q8_0", fill: (data) => data.set(values) }],
+    });
     const parsed = await parseGguf(bytes);
     expect(parsed.tensorInfos[0]!.dtype).toBe(8); // GGML_TYPE_Q8_0
     const start = Number(parsed.tensorDataOffset);
@@ -24,7 +27,9 @@ describe("Q8_0 tensors", () => {
     expect(view.getInt8(2 + 16)).toBe(0);
     expect(view.getInt8(2 + 24)).toBe(64); // 2 / d = 63.5, rounded away from zero
     expect(view.getUint16(34, true)).toBe(0); // an all-zero block has scale 0
-    expect(() => writeGguf({ metadata: {}, tensors: [{ name: "bad", dims: [48], type: "q8_0", fill: () => undefined }] })).toThrow(/multiple of 32/);
+    expect(() =>
+      writeGguf({ metadata: {}, tensors: [{ name: "bad", dims: [48], type: "q8_0", fill: () => undefined }] }),
+    ).toThrow(/multiple of 32/);
   });
 });
 
@@ -50,7 +55,10 @@ describe("generateVocabModel", { timeout: 120_000 }, () => {
     it(`${architecture} (${tensorType}) with the ${vocab} vocabulary loads, tokenizes as that family and generates`, async () => {
       const tokenizer = await readTokenizerMetadata(await llamaSourcePath(`models/ggml-vocab-${vocab}.gguf`));
       const path = join(dir, `${architecture}-${tensorType}.gguf`);
-      await writeFile(path, generateVocabModel({ tokenizer, architecture, tensorType, chatTemplate: "{{ messages[0].content }}" }));
+      await writeFile(
+        path,
+        generateVocabModel({ tokenizer, architecture, tensorType, chatTemplate: "{{ messages[0].content }}" }),
+      );
       const model = await llama.loadModel({ modelPath: path });
       try {
         expect(model.fileInfo.metadata.general.architecture).toBe(architecture);

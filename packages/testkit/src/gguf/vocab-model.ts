@@ -62,12 +62,20 @@ export function generateVocabModel(options: VocabModelOptions): Uint8Array {
   const tokenTypes = options.tokenizer["tokenizer.ggml.token_type"];
   if (tokens?.type !== "string[]") throw new Error("the tokenizer metadata has no tokenizer.ggml.tokens");
   const nVocab = tokens.value.length;
-  const typeOf = (id: number) => (tokenTypes && "length" in (tokenTypes.value as object) ? Number((tokenTypes.value as ArrayLike<number>)[id]) : TOKEN_TYPE_NORMAL);
+  const typeOf = (id: number) =>
+    tokenTypes && "length" in (tokenTypes.value as object)
+      ? Number((tokenTypes.value as ArrayLike<number>)[id])
+      : TOKEN_TYPE_NORMAL;
 
   const u32 = (value: number) => ({ type: "uint32", value }) as const;
   const f32 = (value: number) => ({ type: "float32", value }) as const;
   const { ["tokenizer.chat_template"]: ownTemplate, ...tokenizer } = options.tokenizer;
-  const template = options.chatTemplate === undefined ? ownTemplate : options.chatTemplate === null ? undefined : { type: "string" as const, value: options.chatTemplate };
+  const template =
+    options.chatTemplate === undefined
+      ? ownTemplate
+      : options.chatTemplate === null
+        ? undefined
+        : { type: "string" as const, value: options.chatTemplate };
   const metadata: Record<string, GgufMetadataValue> = {
     "general.architecture": { type: "string", value: arch },
     "general.name": { type: "string", value: options.name ?? `${arch}-vocab-test` },
@@ -81,14 +89,17 @@ export function generateVocabModel(options: VocabModelOptions): Uint8Array {
     [`${arch}.attention.head_count_kv`]: u32(nHeadKv),
     [`${arch}.attention.layer_norm_rms_epsilon`]: f32(1e-6),
     [`${arch}.rope.freq_base`]: f32(10000),
-    ...(arch === "gemma3" ? { [`${arch}.attention.key_length`]: u32(headDim), [`${arch}.attention.value_length`]: u32(headDim) } : {}),
+    ...(arch === "gemma3"
+      ? { [`${arch}.attention.key_length`]: u32(headDim), [`${arch}.attention.value_length`]: u32(headDim) }
+      : {}),
     ...tokenizer,
     ...(template ? { "tokenizer.chat_template": template } : {}),
   };
 
   const norm = (name: string, size = nEmbd) => seededTensor(name, [size], "f32", seed, () => 1);
   const bias = (name: string, size: number) => seededTensor(name, [size], "f32", seed, scaled(0.1));
-  const weights = (name: string, nIn: number, nOut: number) => seededTensor(name, [nIn, nOut], type, seed, scaled(1 / Math.sqrt(nIn)));
+  const weights = (name: string, nIn: number, nOut: number) =>
+    seededTensor(name, [nIn, nOut], type, seed, scaled(1 / Math.sqrt(nIn)));
   const tensors: GgufTensor[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
     const blk = `blk.${layer}`;
@@ -102,10 +113,18 @@ export function generateVocabModel(options: VocabModelOptions): Uint8Array {
         weights(`${blk}.attn_v.weight`, nEmbd, nEmbdKv),
       );
     }
-    if (arch === "qwen2") tensors.push(bias(`${blk}.attn_q.bias`, nEmbd), bias(`${blk}.attn_k.bias`, nEmbdKv), bias(`${blk}.attn_v.bias`, nEmbdKv));
-    if (arch === "qwen3" || arch === "gemma3") tensors.push(norm(`${blk}.attn_q_norm.weight`, headDim), norm(`${blk}.attn_k_norm.weight`, headDim));
+    if (arch === "qwen2")
+      tensors.push(
+        bias(`${blk}.attn_q.bias`, nEmbd),
+        bias(`${blk}.attn_k.bias`, nEmbdKv),
+        bias(`${blk}.attn_v.bias`, nEmbdKv),
+      );
+    if (arch === "qwen3" || arch === "gemma3")
+      tensors.push(norm(`${blk}.attn_q_norm.weight`, headDim), norm(`${blk}.attn_k_norm.weight`, headDim));
     tensors.push(
-      options.attentionOff ? seededTensor(`${blk}.attn_output.weight`, [nEmbd, nEmbd], type, seed, () => 0) : weights(`${blk}.attn_output.weight`, nEmbd, nEmbd),
+      options.attentionOff
+        ? seededTensor(`${blk}.attn_output.weight`, [nEmbd, nEmbd], type, seed, () => 0)
+        : weights(`${blk}.attn_output.weight`, nEmbd, nEmbd),
     );
     if (arch === "gemma3") tensors.push(norm(`${blk}.post_attention_norm.weight`));
     tensors.push(norm(`${blk}.ffn_norm.weight`));
@@ -131,7 +150,13 @@ export function generateVocabModel(options: VocabModelOptions): Uint8Array {
   };
   const embeddings = options.tiedEmbeddings
     ? seededTensor("token_embd.weight", [nEmbd, nVocab], type, seed, outputValue)
-    : seededTensor("token_embd.weight", [nEmbd, nVocab], type, seed, scaled(arch === "gemma3" ? 1 / Math.sqrt(nEmbd) : 1));
+    : seededTensor(
+        "token_embd.weight",
+        [nEmbd, nVocab],
+        type,
+        seed,
+        scaled(arch === "gemma3" ? 1 / Math.sqrt(nEmbd) : 1),
+      );
   tensors.unshift(embeddings);
   tensors.push(norm("output_norm.weight"));
   if (!options.tiedEmbeddings) tensors.push(seededTensor("output.weight", [nEmbd, nVocab], type, seed, outputValue));

@@ -109,9 +109,9 @@ describe("writeGguf", () => {
     expect(() => writeGguf({ metadata, tensors: [{ ...tensor, dims: [1, 1, 1, 1, 1] }] })).toThrow(/1 to 4 dims/);
     expect(() => writeGguf({ metadata, tensors: [{ ...tensor, dims: [0] }] })).toThrow(/invalid dim/);
     expect(() => writeGguf({ metadata, tensors, alignment: 24 })).toThrow(/power of two/);
-    expect(() =>
-      writeGguf({ metadata: { "general.alignment": { type: "uint32", value: 32 } }, tensors: [] }),
-    ).toThrow(/alignment option/);
+    expect(() => writeGguf({ metadata: { "general.alignment": { type: "uint32", value: 32 } }, tensors: [] })).toThrow(
+      /alignment option/,
+    );
     expect(() => writeGguf({ metadata: { k: { type: "uint32", value: -1 } }, tensors: [] })).toThrow(/not a uint32/);
     expect(() => writeGguf({ metadata: { k: { type: "int32[]", value: [2 ** 31] } }, tensors: [] })).toThrow(
       /not an int32/,

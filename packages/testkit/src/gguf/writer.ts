@@ -172,7 +172,9 @@ function layoutTensors(tensors: readonly GgufTensor[], alignment: number): Tenso
     }
     const { blockElements, blockBytes } = GGML_TYPES[tensor.type];
     if (tensor.dims[0]! % blockElements !== 0) {
-      throw new RangeError(`tensor "${tensor.name}": ${tensor.type} needs rows of a multiple of ${blockElements} values`);
+      throw new RangeError(
+        `tensor "${tensor.name}": ${tensor.type} needs rows of a multiple of ${blockElements} values`,
+      );
     }
     entries.push({ tensor, offset: dataSize, elements });
     dataSize += alignUp((elements / blockElements) * blockBytes, alignment);

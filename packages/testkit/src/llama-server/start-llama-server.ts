@@ -40,14 +40,22 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Sta
   const child: ChildProcess = spawn(
     options.binary ?? LLAMA_SERVER,
     [
-      "-m", options.modelPath,
-      "-t", String(options.threads),
-      "-tb", String(options.threads),
-      "-np", String(options.parallel),
-      "-c", String(options.contextSize * options.parallel),
-      "-ngl", "0",
-      "--host", "127.0.0.1",
-      "--port", String(port),
+      "-m",
+      options.modelPath,
+      "-t",
+      String(options.threads),
+      "-tb",
+      String(options.threads),
+      "-np",
+      String(options.parallel),
+      "-c",
+      String(options.contextSize * options.parallel),
+      "-ngl",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
       ...(options.args ?? []),
     ],
     { stdio: "ignore" },
@@ -55,7 +63,10 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Sta
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`llama-server exited with ${child.exitCode}`);
-    const ok = await fetch(`${url}/health`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 5));
   }

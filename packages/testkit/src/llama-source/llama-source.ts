@@ -38,9 +38,13 @@ export async function llamaSourcePath(path: string): Promise<string> {
 
 /** The files of a folder of the llama.cpp source (names, not paths), e.g. `models/templates`. */
 export async function listLlamaSourceFiles(folder: string): Promise<string[]> {
-  const { stdout } = await run("git", ["--git-dir", join(await sourceCache(), "repo.git"), "ls-tree", "--name-only", `HEAD:${folder}`], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    "git",
+    ["--git-dir", join(await sourceCache(), "repo.git"), "ls-tree", "--name-only", `HEAD:${folder}`],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   return stdout.split("\n").filter((name) => name.length > 0);
 }
 

@@ -24,7 +24,9 @@ describe("half precision", () => {
       expect(decodeHalf("F16", encodeHalf("F16", value))).toBe(value);
     }
     for (const value of [0, 1, -3, 2 ** -130, 3.5e38]) {
-      expect(decodeHalf("BF16", encodeHalf("BF16", value))).toBe(Math.fround(value) === value ? value : Math.fround(value));
+      expect(decodeHalf("BF16", encodeHalf("BF16", value))).toBe(
+        Math.fround(value) === value ? value : Math.fround(value),
+      );
     }
     expect(decodeHalf("F16", 0xfc00)).toBe(-Infinity);
     expect(decodeHalf("F16", 0x7e00)).toBeNaN();

@@ -24,5 +24,7 @@ export function decodeHalf(dtype: HalfDtype, bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   if (magnitude >= 0x7c00) return magnitude === 0x7c00 ? sign * Infinity : Number.NaN;
   // Subnormals (exponent field 0) are m·2^-24; normals are (1024 + m)·2^(e-25).
-  return magnitude < 0x0400 ? sign * magnitude * 2 ** -24 : sign * (1024 + (magnitude & 0x3ff)) * 2 ** ((magnitude >> 10) - 25);
+  return magnitude < 0x0400
+    ? sign * magnitude * 2 ** -24
+    : sign * (1024 + (magnitude & 0x3ff)) * 2 ** ((magnitude >> 10) - 25);
 }

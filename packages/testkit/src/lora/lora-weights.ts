@@ -87,7 +87,8 @@ export function drawLoraWeights(options: TinyLoraOptions): LoraModuleWeights[] {
 
   const modules: LoraModuleWeights[] = [];
   const targets = options.targetModules ?? DEFAULT_LORA_TARGETS;
-  if (targets.includes("embed_tokens")) modules.push(draw(options, "model.embed_tokens", "token_embd.weight", hidden, vocab, true));
+  if (targets.includes("embed_tokens"))
+    modules.push(draw(options, "model.embed_tokens", "token_embd.weight", hidden, vocab, true));
   for (let layer = 0; layer < number("block_count"); layer++) {
     for (const target of targets) {
       const entry = layerModules[target];

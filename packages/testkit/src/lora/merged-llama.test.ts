@@ -12,7 +12,10 @@ const OPTIONS: TinyLoraOptions = {
 };
 
 /** scaling · B·A as a [rows][columns] matrix, straight from the definition (transposed for an embedding). */
-function delta({ a, b, aShape, bShape, scaling, embedding }: LoraModuleWeights): { matrix: Float64Array; rows: number } {
+function delta({ a, b, aShape, bShape, scaling, embedding }: LoraModuleWeights): {
+  matrix: Float64Array;
+  rows: number;
+} {
   const [rank, inputs] = aShape;
   const outputs = bShape[0];
   const product = new Float64Array(outputs * inputs);
@@ -23,7 +26,8 @@ function delta({ a, b, aShape, bShape, scaling, embedding }: LoraModuleWeights):
   }
   if (!embedding) return { matrix: product.map((v) => v * scaling), rows: outputs };
   const transposed = new Float64Array(product.length);
-  for (let o = 0; o < outputs; o++) for (let i = 0; i < inputs; i++) transposed[i * outputs + o] = product[o * inputs + i]! * scaling;
+  for (let o = 0; o < outputs; o++)
+    for (let i = 0; i < inputs; i++) transposed[i * outputs + o] = product[o * inputs + i]! * scaling;
   return { matrix: transposed, rows: inputs };
 }
 
@@ -32,7 +36,12 @@ describe("generateMergedLlama", () => {
     const base = await readF32Tensors(generateLoraBase(OPTIONS));
     const merged = await readF32Tensors(generateMergedLlama(OPTIONS, 0.5));
     const modules = new Map(drawLoraWeights(OPTIONS).map((module) => [module.tensor, module]));
-    expect([...modules.keys()].sort()).toEqual(["blk.0.attn_k.weight", "blk.0.attn_q.weight", "blk.0.ffn_down.weight", "token_embd.weight"]);
+    expect([...modules.keys()].sort()).toEqual([
+      "blk.0.attn_k.weight",
+      "blk.0.attn_q.weight",
+      "blk.0.ffn_down.weight",
+      "token_embd.weight",
+    ]);
 
     for (const [name, weights] of base) {
       const module = modules.get(name);

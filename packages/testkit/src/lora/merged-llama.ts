@@ -11,7 +11,9 @@ export function generateLoraBase(options: TinyLoraOptions = {}): Uint8Array {
  * stored as the base's type), then written exactly like generateLoraBase writes W.
  */
 export function generateMergedLlama(options: TinyLoraOptions = {}, scale = 1): Uint8Array {
-  const byTensor = new Map<string, LoraModuleWeights>(drawLoraWeights(options).map((module) => [module.tensor, module]));
+  const byTensor = new Map<string, LoraModuleWeights>(
+    drawLoraWeights(options).map((module) => [module.tensor, module]),
+  );
   return generateTinyLlama({
     ...options.base,
     rotaryReorder: true,
@@ -23,7 +25,13 @@ export function generateMergedLlama(options: TinyLoraOptions = {}, scale = 1): U
 }
 
 /** weights[row][column] += factor · (B·A)[row][column]; for an embedding, the delta is (B·A) transposed. */
-function addDelta(weights: Float32Array, rows: number, columns: number, module: LoraModuleWeights, factor: number): void {
+function addDelta(
+  weights: Float32Array,
+  rows: number,
+  columns: number,
+  module: LoraModuleWeights,
+  factor: number,
+): void {
   const { a, b, rank, embedding } = module;
   const aColumns = module.aShape[1];
   for (let row = 0; row < rows; row++) {

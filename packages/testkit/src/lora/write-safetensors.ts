@@ -17,7 +17,10 @@ const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
  * Serializes tensors as a safetensors file (u64 header length, JSON header, data), like the reference writer:
  * tensors back to back in the given order, the header padded with spaces to a multiple of 8.
  */
-export function writeSafetensors(tensors: readonly SafetensorsTensor[], metadata: Record<string, string> = { format: "pt" }): Uint8Array {
+export function writeSafetensors(
+  tensors: readonly SafetensorsTensor[],
+  metadata: Record<string, string> = { format: "pt" },
+): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const tensor of tensors) {

@@ -38,7 +38,9 @@ export async function startService<R = unknown>(options: StartServiceOptions): P
   });
   const ready = await new Promise<R>((resolve, reject) => {
     const timeout = setTimeout(() => {
-      reject(new Error(`${command} not ready after ${options.timeoutMs ?? 60_000} ms:\n${lines.slice(-20).join("\n")}`));
+      reject(
+        new Error(`${command} not ready after ${options.timeoutMs ?? 60_000} ms:\n${lines.slice(-20).join("\n")}`),
+      );
     }, options.timeoutMs ?? 60_000);
     const onLine = (line: string) => {
       lines.push(line);

@@ -62,7 +62,10 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     id: repo,
     private: true,
     license: "apache-2.0",
-    files: { [file]: options.gguf ?? generateTinyLlama({ seed: 1, name: "tiny-chat", ...options.model }), "README.md": `# ${repo}\n` },
+    files: {
+      [file]: options.gguf ?? generateTinyLlama({ seed: 1, name: "tiny-chat", ...options.model }),
+      "README.md": `# ${repo}\n`,
+    },
   });
   hub.tag(repo, "v1", commit);
   hub.addToken(hubToken, { canRead: [repo] });

@@ -101,7 +101,11 @@ export async function generateTransformersModel(options: TransformersModelOption
   const norm = (name: string, size = hidden) => add(name, [size], (random) => (gemma ? 0 : 1) + 0.2 * random());
   const linear = (name: string, out: number, inputs: number) => add(name, [out, inputs], normal(1 / Math.sqrt(inputs)));
 
-  add("model.embed_tokens.weight", [vocab, hidden], normal(gemma ? 1 / Math.sqrt(hidden) : tied ? LOGIT_STD / Math.sqrt(hidden) : 1));
+  add(
+    "model.embed_tokens.weight",
+    [vocab, hidden],
+    normal(gemma ? 1 / Math.sqrt(hidden) : tied ? LOGIT_STD / Math.sqrt(hidden) : 1),
+  );
   for (let layer = 0; layer < layers; layer++) {
     const p = `model.layers.${layer}`;
     norm(`${p}.input_layernorm.weight`);
@@ -134,7 +138,12 @@ export async function generateTransformersModel(options: TransformersModelOption
   const files: Record<string, string | Uint8Array> = {
     "config.json": JSON.stringify(config, null, 2),
     "generation_config.json": JSON.stringify(
-      { _from_model_config: true, bos_token_id: config["bos_token_id"], eos_token_id: config["eos_token_id"], transformers_version: "4.51.0" },
+      {
+        _from_model_config: true,
+        bos_token_id: config["bos_token_id"],
+        eos_token_id: config["eos_token_id"],
+        transformers_version: "4.51.0",
+      },
       null,
       2,
     ),
@@ -164,15 +173,30 @@ export async function generateTransformersModel(options: TransformersModelOption
       }
       files[name] = writeSafetensors(part);
     }
-    files["model.safetensors.index.json"] = JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2);
+    files["model.safetensors.index.json"] = JSON.stringify(
+      { metadata: { total_size: totalSize }, weight_map: weightMap },
+      null,
+      2,
+    );
   }
   for (const [name, content] of Object.entries(files)) await writeFile(join(options.dir, name), content);
-  return { dir: options.dir, files: Object.keys(files).sort(), config, tensors, tokenizer: { tokenizerJson: tokenizer.tokenizerJson, tokenizerConfig } };
+  return {
+    dir: options.dir,
+    files: Object.keys(files).sort(),
+    config,
+    tensors,
+    tokenizer: { tokenizerJson: tokenizer.tokenizerJson, tokenizerConfig },
+  };
 }
 
 async function loadTokenizer(options: TransformersModelOptions): Promise<TokenizerFiles> {
   const choice = options.tokenizer ?? "synthetic";
-  const files = choice === "synthetic" ? syntheticTokenizer() : typeof choice === "string" ? await readRealTokenizer(choice) : choice;
+  const files =
+    choice === "synthetic"
+      ? syntheticTokenizer()
+      : typeof choice === "string"
+        ? await readRealTokenizer(choice)
+        : choice;
   return options.truncateVocab === undefined ? files : truncateTokenizer(files, options.truncateVocab);
 }
 
@@ -195,7 +219,9 @@ function modelConfig(options: TransformersModelOptions, shape: Shape): Record<st
   const idOf = (key: string) => {
     const value = shape.tokenizer.tokenizerConfig[key];
     const content = typeof value === "string" ? value : (value as { content?: string } | null | undefined)?.content;
-    const added = (shape.tokenizer.tokenizerJson["added_tokens"] as { id: number; content: string }[]).find((token) => token.content === content);
+    const added = (shape.tokenizer.tokenizerJson["added_tokens"] as { id: number; content: string }[]).find(
+      (token) => token.content === content,
+    );
     return added?.id ?? null;
   };
   const common = {
@@ -217,10 +243,44 @@ function modelConfig(options: TransformersModelOptions, shape: Shape): Record<st
     rope_scaling: options.ropeScaling ?? null,
   };
   const specific: Record<TransformersArchitecture, Record<string, unknown>> = {
-    LlamaForCausalLM: { model_type: "llama", hidden_act: "silu", rms_norm_eps: 1e-5, rope_theta: options.ropeTheta ?? 500000, attention_bias: false, mlp_bias: false, head_dim: shape.headDim, pretraining_tp: 1 },
-    MistralForCausalLM: { model_type: "mistral", hidden_act: "silu", rms_norm_eps: 1e-5, rope_theta: options.ropeTheta ?? 1000000, sliding_window: null, head_dim: shape.headDim },
-    Qwen2ForCausalLM: { model_type: "qwen2", hidden_act: "silu", rms_norm_eps: 1e-6, rope_theta: options.ropeTheta ?? 1000000, use_sliding_window: false, sliding_window: 4096, max_window_layers: shape.layers },
-    Qwen3ForCausalLM: { model_type: "qwen3", hidden_act: "silu", rms_norm_eps: 1e-6, rope_theta: options.ropeTheta ?? 1000000, head_dim: shape.headDim, attention_bias: false, use_sliding_window: false, sliding_window: null, max_window_layers: shape.layers },
+    LlamaForCausalLM: {
+      model_type: "llama",
+      hidden_act: "silu",
+      rms_norm_eps: 1e-5,
+      rope_theta: options.ropeTheta ?? 500000,
+      attention_bias: false,
+      mlp_bias: false,
+      head_dim: shape.headDim,
+      pretraining_tp: 1,
+    },
+    MistralForCausalLM: {
+      model_type: "mistral",
+      hidden_act: "silu",
+      rms_norm_eps: 1e-5,
+      rope_theta: options.ropeTheta ?? 1000000,
+      sliding_window: null,
+      head_dim: shape.headDim,
+    },
+    Qwen2ForCausalLM: {
+      model_type: "qwen2",
+      hidden_act: "silu",
+      rms_norm_eps: 1e-6,
+      rope_theta: options.ropeTheta ?? 1000000,
+      use_sliding_window: false,
+      sliding_window: 4096,
+      max_window_layers: shape.layers,
+    },
+    Qwen3ForCausalLM: {
+      model_type: "qwen3",
+      hidden_act: "silu",
+      rms_norm_eps: 1e-6,
+      rope_theta: options.ropeTheta ?? 1000000,
+      head_dim: shape.headDim,
+      attention_bias: false,
+      use_sliding_window: false,
+      sliding_window: null,
+      max_window_layers: shape.layers,
+    },
     Gemma3ForCausalLM: {
       model_type: "gemma3_text",
       hidden_activation: "gelu_pytorch_tanh",

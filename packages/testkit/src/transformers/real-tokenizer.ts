@@ -18,7 +18,10 @@ export function realTokenizerPaths(name: RealTokenizerName): { tokenizerJson: st
 /** A real tokenizer's files, parsed. */
 export async function readRealTokenizer(name: RealTokenizerName): Promise<TokenizerFiles> {
   const paths = realTokenizerPaths(name);
-  const [json, config] = await Promise.all([readFile(paths.tokenizerJson, "utf8"), readFile(paths.tokenizerConfig, "utf8")]);
+  const [json, config] = await Promise.all([
+    readFile(paths.tokenizerJson, "utf8"),
+    readFile(paths.tokenizerConfig, "utf8"),
+  ]);
   return { tokenizerJson: JSON.parse(json), tokenizerConfig: JSON.parse(config) };
 }
 
@@ -33,11 +36,17 @@ interface AddedToken {
  * of the kept pieces is unchanged; the ids of added tokens are not the real ones.
  */
 export function truncateTokenizer(files: TokenizerFiles, baseTokens: number): TokenizerFiles {
-  const json = structuredClone(files.tokenizerJson) as { model: { vocab: Record<string, number>; merges: (string | [string, string])[] }; added_tokens: AddedToken[]; post_processor?: unknown };
+  const json = structuredClone(files.tokenizerJson) as {
+    model: { vocab: Record<string, number>; merges: (string | [string, string])[] };
+    added_tokens: AddedToken[];
+    post_processor?: unknown;
+  };
   const config = structuredClone(files.tokenizerConfig) as { added_tokens_decoder?: Record<string, unknown> };
   const vocab: Record<string, number> = {};
   for (const [piece, id] of Object.entries(json.model.vocab)) if (id < baseTokens) vocab[piece] = id;
-  const oldVocabHasAdded = new Set(json.added_tokens.filter((token) => json.model.vocab[token.content] === token.id).map((token) => token.id));
+  const oldVocabHasAdded = new Set(
+    json.added_tokens.filter((token) => json.model.vocab[token.content] === token.id).map((token) => token.id),
+  );
   const remap = new Map<number, number>();
   let next = baseTokens;
   for (const token of json.added_tokens) {
@@ -56,9 +65,14 @@ export function truncateTokenizer(files: TokenizerFiles, baseTokens: number): To
     key === "ids" && Array.isArray(value) ? value.map((id: number) => remap.get(id) ?? id) : value,
   );
   if (config.added_tokens_decoder) {
-    config.added_tokens_decoder = Object.fromEntries(Object.entries(config.added_tokens_decoder).map(([id, token]) => [String(remap.get(Number(id)) ?? id), token]));
+    config.added_tokens_decoder = Object.fromEntries(
+      Object.entries(config.added_tokens_decoder).map(([id, token]) => [String(remap.get(Number(id)) ?? id), token]),
+    );
   }
-  return { tokenizerJson: json as unknown as Record<string, unknown>, tokenizerConfig: config as Record<string, unknown> };
+  return {
+    tokenizerJson: json as unknown as Record<string, unknown>,
+    tokenizerConfig: config as Record<string, unknown>,
+  };
 }
 
 /** Number of ids a tokenizer uses: one past the largest id of its vocabulary and added tokens. */

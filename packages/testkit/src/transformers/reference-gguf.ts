@@ -1,5 +1,11 @@
 import { permuteForLlamaRope } from "../gguf/llama-rope-permute.ts";
-import { writeGguf, type GgmlType, type GgufMetadata, type GgufMetadataValue, type GgufTensor } from "../gguf/writer.ts";
+import {
+  writeGguf,
+  type GgmlType,
+  type GgufMetadata,
+  type GgufMetadataValue,
+  type GgufTensor,
+} from "../gguf/writer.ts";
 import { toFloat16Bits } from "../gguf/float16.ts";
 import type { TransformersModel } from "./generate-transformers-model.ts";
 
@@ -85,7 +91,15 @@ export function writeReferenceGguf(model: TransformersModel, options: ReferenceG
     const tensorType: GgmlType = oneD || name.endsWith("_norm.weight") ? "f32" : type;
     const dims = oneD ? [columns === 1 ? rows : columns] : [columns, rows];
     const final = data;
-    if (tensorType === "f16") tensors.push({ name, dims, type: "f16", fill: (out: Uint16Array) => { for (let i = 0; i < out.length; i++) out[i] = toFloat16Bits(final[i]!); } });
+    if (tensorType === "f16")
+      tensors.push({
+        name,
+        dims,
+        type: "f16",
+        fill: (out: Uint16Array) => {
+          for (let i = 0; i < out.length; i++) out[i] = toFloat16Bits(final[i]!);
+        },
+      });
     else tensors.push({ name, dims, type: tensorType, fill: (out: Float32Array) => out.set(final) });
   }
   return writeGguf({ metadata, tensors });
@@ -97,7 +111,8 @@ function ggufName(name: string, gemma: boolean): string {
   if (name === "lm_head.weight") return "output.weight";
   const match = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(name);
   if (!match) throw new Error(`no GGUF name for ${name}`);
-  const part = match[2] === "post_attention_layernorm" ? (gemma ? "post_attention_norm" : "ffn_norm") : LAYER_NAMES[match[2]!];
+  const part =
+    match[2] === "post_attention_layernorm" ? (gemma ? "post_attention_norm" : "ffn_norm") : LAYER_NAMES[match[2]!];
   if (!part) throw new Error(`no GGUF name for ${name}`);
   return `blk.${match[1]}.${part}.${match[3]}`;
 }

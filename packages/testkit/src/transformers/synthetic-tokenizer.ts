@@ -38,7 +38,13 @@ const value = await fetch(url); if (value === null) throw new Error("missing"); 
 Once upon a time there was a model that answered questions in the shortest possible way and the users loved it.
 import numpy as np; def main(): print("hello") class Model: pass # comment the and of to in is it that`;
 
-export const SYNTHETIC_SPECIAL_TOKENS = ["<|begin_of_text|>", "<|end_of_text|>", "<|im_start|>", "<|im_end|>", "<|eot_id|>"] as const;
+export const SYNTHETIC_SPECIAL_TOKENS = [
+  "<|begin_of_text|>",
+  "<|end_of_text|>",
+  "<|im_start|>",
+  "<|im_end|>",
+  "<|eot_id|>",
+] as const;
 
 const CHATML_TEMPLATE =
   "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
@@ -69,7 +75,9 @@ export function syntheticTokenizer(merges = 200): TokenizerFiles {
     }
     let best: string | undefined;
     let bestCount = 1;
-    for (const [pair, count] of counts) if (count > bestCount || (count === bestCount && best !== undefined && pair < best)) [best, bestCount] = [pair, count];
+    for (const [pair, count] of counts)
+      if (count > bestCount || (count === bestCount && best !== undefined && pair < best))
+        [best, bestCount] = [pair, count];
     if (best === undefined) break;
     const [left, right] = best.split("\u0000") as [string, string];
     learnt.push([left, right]);
@@ -106,7 +114,9 @@ export function syntheticTokenizer(merges = 200): TokenizerFiles {
         { SpecialToken: { id: "<|begin_of_text|>", type_id: 1 } },
         { Sequence: { id: "B", type_id: 1 } },
       ],
-      special_tokens: { "<|begin_of_text|>": { id: "<|begin_of_text|>", ids: [firstSpecial], tokens: ["<|begin_of_text|>"] } },
+      special_tokens: {
+        "<|begin_of_text|>": { id: "<|begin_of_text|>", ids: [firstSpecial], tokens: ["<|begin_of_text|>"] },
+      },
     },
     decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {

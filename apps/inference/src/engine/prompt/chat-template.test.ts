@@ -18,7 +18,9 @@ describe("chooseChatTemplate", () => {
   it("renders the whole conversation once, without the BOS text the tokenizer adds anyway", () => {
     const template = chooseChatTemplate({ ggufTemplate: CHATML, ...tokens });
     expect(template.source).toBe("gguf");
-    expect(template.render({ messages: [{ role: "user", content: "Hi" }] })).toBe("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    expect(template.render({ messages: [{ role: "user", content: "Hi" }] })).toBe(
+      "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+    );
     // A vocabulary that does not add BOS keeps the template's.
     const noBos = chooseChatTemplate({ ggufTemplate: CHATML, ...tokens, addBos: false });
     expect(noBos.render({ messages: [{ role: "user", content: "Hi" }] }).startsWith("<s><|im_start|>")).toBe(true);
@@ -27,7 +29,12 @@ describe("chooseChatTemplate", () => {
   it("merges a system message into the next one for templates that refuse it, as llama-server does", () => {
     const template = chooseChatTemplate({ ggufTemplate: GEMMA2, ...tokens });
     expect(template.supportsSystemRole).toBe(false);
-    const prompt = template.render({ messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Hi" }] });
+    const prompt = template.render({
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "Hi" },
+      ],
+    });
     expect(prompt).toBe("<start_of_turn>user\nBe brief.\nHi<end_of_turn>\n<start_of_turn>model\n");
     expect(template.render({ messages: [{ role: "system", content: "Only this." }] })).toBe("<start_of_turn>model\n");
     expect(chooseChatTemplate({ ggufTemplate: CHATML, ...tokens }).supportsSystemRole).toBe(true);
@@ -35,23 +42,36 @@ describe("chooseChatTemplate", () => {
 
   it("maps developer to system, passes tools, enable_thinking (false: no thinking section) and chat_template_kwargs", () => {
     const template = chooseChatTemplate({
-      ggufTemplate: "{{ messages[0].role }}:{{ messages[0].content }}|{{ enable_thinking }}|{{ tools | length if tools is defined else 'none' }}|{{ flavour | default('plain') }}",
+      ggufTemplate:
+        "{{ messages[0].role }}:{{ messages[0].content }}|{{ enable_thinking }}|{{ tools | length if tools is defined else 'none' }}|{{ flavour | default('plain') }}",
       ...tokens,
     });
     const tool = { type: "function", function: { name: "f" } };
     expect(template.render({ messages: [{ role: "developer", content: "x" }] })).toBe("system:x|false|none|plain");
-    expect(template.render({ messages: [{ role: "user", content: "x" }], tools: [tool], kwargs: { enable_thinking: true, flavour: "spicy" } })).toBe(
-      "user:x|true|1|spicy",
-    );
+    expect(
+      template.render({
+        messages: [{ role: "user", content: "x" }],
+        tools: [tool],
+        kwargs: { enable_thinking: true, flavour: "spicy" },
+      }),
+    ).toBe("user:x|true|1|spicy");
   });
 
   it("offers strftime_now and tojson like transformers", () => {
-    const template = chooseChatTemplate({ ggufTemplate: "{{ strftime_now('%Y') }} {{ messages[0] | tojson }}", ...tokens });
-    expect(template.render({ messages: [{ role: "user", content: "é" }] })).toBe(`${new Date().getFullYear()} {"role": "user", "content": "é"}`);
+    const template = chooseChatTemplate({
+      ggufTemplate: "{{ strftime_now('%Y') }} {{ messages[0] | tojson }}",
+      ...tokens,
+    });
+    expect(template.render({ messages: [{ role: "user", content: "é" }] })).toBe(
+      `${new Date().getFullYear()} {"role": "user", "content": "é"}`,
+    );
   });
 
   it("a template that refuses the messages is a 400, an invalid one fails at startup", () => {
-    const template = chooseChatTemplate({ ggufTemplate: "{{ raise_exception('Conversation roles must alternate') }}", ...tokens });
+    const template = chooseChatTemplate({
+      ggufTemplate: "{{ raise_exception('Conversation roles must alternate') }}",
+      ...tokens,
+    });
     expect(() => template.render({ messages: [{ role: "user", content: "x" }] })).toThrow(ApiError);
     expect(() => chooseChatTemplate({ ggufTemplate: "{% for %}", ...tokens })).toThrow(ChatTemplateError);
   });

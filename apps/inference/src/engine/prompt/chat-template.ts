@@ -33,7 +33,10 @@ export interface TemplateMessage {
   content: string | ReadonlyArray<{ type: "text"; text: string }> | null | undefined;
   name?: string | undefined;
   /** An assistant turn's calls, arguments as JSON text (OpenAI's shape). */
-  tool_calls?: ReadonlyArray<{ id: string; type: "function"; function: { name: string; arguments: string } }> | null | undefined;
+  tool_calls?:
+    | ReadonlyArray<{ id: string; type: "function"; function: { name: string; arguments: string } }>
+    | null
+    | undefined;
   /** A tool result's call id. */
   tool_call_id?: string | null | undefined;
 }
@@ -80,7 +83,9 @@ export class ChatTemplateError extends SafeError {
   override readonly name = "ChatTemplateError";
   readonly code = "invalid_chat_template";
   constructor(source: string, detail: string) {
-    super(`the ${source === "gguf" ? "GGUF's tokenizer.chat_template" : "CHAT_TEMPLATE"} is not a valid Jinja template: ${detail}`);
+    super(
+      `the ${source === "gguf" ? "GGUF's tokenizer.chat_template" : "CHAT_TEMPLATE"} is not a valid Jinja template: ${detail}`,
+    );
   }
 }
 
@@ -100,9 +105,16 @@ export function chooseChatTemplate(options: ChatTemplateOptions): ChatTemplate {
   // llama-server maps `developer` to `system` for every template but gpt-oss's (which has a developer role).
   const hasDeveloperRole = text.includes("<|channel|>");
   const run = (variables: Record<string, unknown>): string => {
-    let result = compiled.render({ bos_token: options.bosToken, eos_token: options.eosToken, ...today(), ...variables });
-    if (options.addBos && options.bosToken && result.startsWith(options.bosToken)) result = result.slice(options.bosToken.length);
-    if (options.addEos && options.eosToken && result.endsWith(options.eosToken)) result = result.slice(0, -options.eosToken.length);
+    let result = compiled.render({
+      bos_token: options.bosToken,
+      eos_token: options.eosToken,
+      ...today(),
+      ...variables,
+    });
+    if (options.addBos && options.bosToken && result.startsWith(options.bosToken))
+      result = result.slice(options.bosToken.length);
+    if (options.addEos && options.eosToken && result.endsWith(options.eosToken))
+      result = result.slice(0, -options.eosToken.length);
     return result;
   };
   const reasoningTags = detectReasoningTags(text, (messages) => run({ messages, enable_thinking: true }));
@@ -137,7 +149,13 @@ export function chooseChatTemplate(options: ChatTemplateOptions): ChatTemplate {
       } catch (error) {
         // raise_exception() in the template, or a template bug: the caller's messages are what it refused.
         const detail = error instanceof Error ? error.message : String(error);
-        throw new ApiError(400, "invalid_request_error", "chat_template_error", `The model's chat template refused the messages: ${detail}`, "messages");
+        throw new ApiError(
+          400,
+          "invalid_request_error",
+          "chat_template_error",
+          `The model's chat template refused the messages: ${detail}`,
+          "messages",
+        );
       }
     },
   };
@@ -148,14 +166,20 @@ export function chooseChatTemplate(options: ChatTemplateOptions): ChatTemplate {
  * absent), then name, tool_call_id and tool_calls (`{type, function: {name, arguments}, id}`) when present, the
  * arguments parsed into an object for templates that read them as one.
  */
-function templateMessage(m: TemplateMessage & { content: TemplateMessage["content"] }, objectArguments: boolean): Record<string, unknown> {
+function templateMessage(
+  m: TemplateMessage & { content: TemplateMessage["content"] },
+  objectArguments: boolean,
+): Record<string, unknown> {
   const message: Record<string, unknown> = { role: m.role, content: m.content ?? "" };
   if (m.name !== undefined) message.name = m.name;
   if (m.tool_call_id != null) message.tool_call_id = m.tool_call_id;
   if (m.tool_calls != null && m.tool_calls.length > 0) {
     message.tool_calls = m.tool_calls.map((call) => ({
       type: "function",
-      function: { name: call.function.name, arguments: objectArguments ? parseArguments(call.function.arguments) : call.function.arguments },
+      function: {
+        name: call.function.name,
+        arguments: objectArguments ? parseArguments(call.function.arguments) : call.function.arguments,
+      },
       id: call.id,
     }));
   }
@@ -166,7 +190,13 @@ function parseArguments(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new ApiError(400, "invalid_request_error", "invalid_tool_call_arguments", "A tool call's function.arguments in messages is not valid JSON.", "messages");
+    throw new ApiError(
+      400,
+      "invalid_request_error",
+      "invalid_tool_call_arguments",
+      "A tool call's function.arguments in messages is not valid JSON.",
+      "messages",
+    );
   }
 }
 
@@ -176,7 +206,11 @@ function templateTool(tool: unknown): unknown {
   if (t.type !== "function" || typeof t.function !== "object" || t.function === null) return tool;
   return {
     type: "function",
-    function: { name: t.function.name, description: t.function.description ?? "", parameters: t.function.parameters ?? {} },
+    function: {
+      name: t.function.name,
+      description: t.function.description ?? "",
+      parameters: t.function.parameters ?? {},
+    },
   };
 }
 
@@ -190,12 +224,29 @@ function probeObjectArguments(run: (variables: Record<string, unknown>) => strin
     return run({
       messages: [
         { role: "user", content: "User message" },
-        { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "tool1", arguments: { arg: marker } }, id: "call00001" }] },
+        {
+          role: "assistant",
+          content: "",
+          tool_calls: [{ type: "function", function: { name: "tool1", arguments: { arg: marker } }, id: "call00001" }],
+        },
         { role: "tool", content: "Tool response", tool_call_id: "call00001" },
         { role: "assistant", content: "The tool response was 'tool response'" },
         { role: "user", content: "User message" },
       ],
-      tools: [{ type: "function", function: { name: "tool1", description: "Tool description", parameters: { type: "object", properties: { arg: { type: "string", description: "Arg description" } }, required: ["arg"] } } }],
+      tools: [
+        {
+          type: "function",
+          function: {
+            name: "tool1",
+            description: "Tool description",
+            parameters: {
+              type: "object",
+              properties: { arg: { type: "string", description: "Arg description" } },
+              required: ["arg"],
+            },
+          },
+        },
+      ],
       add_generation_prompt: true,
     }).includes(marker);
   } catch {
@@ -256,7 +307,8 @@ function probeContent(run: (variables: Record<string, unknown>) => string): Cont
 function contentFor(support: ContentSupport, message: TemplateMessage): TemplateMessage["content"] {
   if (message.content == null) return message.content;
   if (support === "both") return message.content;
-  if (support === "parts") return typeof message.content === "string" ? [{ type: "text", text: message.content }] : message.content;
+  if (support === "parts")
+    return typeof message.content === "string" ? [{ type: "text", text: message.content }] : message.content;
   return typeof message.content === "string" ? message.content : messageText({ content: [...message.content] });
 }
 
@@ -265,6 +317,7 @@ function mergeSystemMessage<M extends TemplateMessage>(messages: M[]): M[] {
   const [first, second, ...rest] = messages;
   if (first?.role !== "system") return messages;
   if (!second) return [];
-  const text = (m: TemplateMessage) => messageText({ content: typeof m.content === "string" || m.content == null ? m.content : [...m.content] });
+  const text = (m: TemplateMessage) =>
+    messageText({ content: typeof m.content === "string" || m.content == null ? m.content : [...m.content] });
   return [{ ...second, content: `${text(first)}\n${text(second)}` }, ...rest];
 }

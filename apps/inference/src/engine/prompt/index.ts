@@ -9,4 +9,11 @@ export {
   type TemplateMessage,
 } from "./chat-template.ts";
 export { specialTokenTexts, tokenizePrompt } from "./tokenize-prompt.ts";
-export { detectReasoningTags, OutputSplitter, splitOutput, type OutputSyntax, type ReasoningTags, type SplitText } from "./reasoning.ts";
+export {
+  detectReasoningTags,
+  OutputSplitter,
+  splitOutput,
+  type OutputSyntax,
+  type ReasoningTags,
+  type SplitText,
+} from "./reasoning.ts";

@@ -22,14 +22,27 @@ const prototype = Interpreter.prototype as unknown as {
   evaluate(node: Node, environment: unknown): Value;
 };
 /** Filters that see an undefined operand as the empty string, as jinja2 does. */
-const EMPTY_STRING_FILTERS = new Set(["trim", "length", "count", "lower", "upper", "title", "capitalize", "string", "strip"]);
+const EMPTY_STRING_FILTERS = new Set([
+  "trim",
+  "length",
+  "count",
+  "lower",
+  "upper",
+  "title",
+  "capitalize",
+  "string",
+  "strip",
+]);
 const original = prototype.renderFor;
 
 if (!(original as { patched?: boolean }).patched) {
   const renderFor: RenderFor = function (node, environment) {
     const select = node.iterable?.type === "SelectExpression";
     const target = select ? node.iterable!.lhs! : node.iterable!;
-    if ((target.type === "Identifier" || target.type === "MemberExpression") && prototype.evaluate.call(this, target, environment).type === "UndefinedValue") {
+    if (
+      (target.type === "Identifier" || target.type === "MemberExpression") &&
+      prototype.evaluate.call(this, target, environment).type === "UndefinedValue"
+    ) {
       const iterable = select ? { ...node.iterable!, lhs: EMPTY_LIST } : EMPTY_LIST;
       return original.call(this, { ...node, iterable }, environment);
     }

@@ -3,8 +3,16 @@ import { OutputSplitter, splitOutput, type OutputSyntax, type ReasoningTags } fr
 
 // The tags llama.cpp's autoparser finds for these templates (see detectReasoningTags), and the answers llama-server
 // gives for the same outputs (checked against llama.cpp's own parser built from the bundled source).
-const QWEN3: ReasoningTags = { start: { lead: "", core: "<think>", trail: "\n" }, end: { lead: "\n", core: "</think>", trail: "\n\n" }, preserve: [] };
-const BARE: ReasoningTags = { start: { lead: "", core: "<think>", trail: "" }, end: { lead: "", core: "</think>", trail: "" }, preserve: [] };
+const QWEN3: ReasoningTags = {
+  start: { lead: "", core: "<think>", trail: "\n" },
+  end: { lead: "\n", core: "</think>", trail: "\n\n" },
+  preserve: [],
+};
+const BARE: ReasoningTags = {
+  start: { lead: "", core: "<think>", trail: "" },
+  end: { lead: "", core: "</think>", trail: "" },
+  preserve: [],
+};
 const qwen3: OutputSyntax = { tags: QWEN3, generationPrompt: "<|im_start|>assistant\n", tools: false, raw: false };
 const smollm3: OutputSyntax = { tags: BARE, generationPrompt: "<|im_start|>assistant\n", tools: false, raw: false };
 const r1: OutputSyntax = { tags: BARE, generationPrompt: "<｜Assistant｜><think>\n", tools: false, raw: false };
@@ -72,7 +80,9 @@ describe("OutputSplitter (streaming)", () => {
         content += delta.content;
       }
       const rest = splitter.end();
-      expect({ reasoning: reasoning + rest.reasoning, content: content + rest.content }).toEqual(splitOutput(syntax, output));
+      expect({ reasoning: reasoning + rest.reasoning, content: content + rest.content }).toEqual(
+        splitOutput(syntax, output),
+      );
     });
   }
 

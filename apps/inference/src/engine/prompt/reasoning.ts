@@ -45,7 +45,10 @@ const CONTENT_MARK = "C0ntentMark";
  * and read the text the template puts around it. Templates that only strip thinking from history
  * (`content.split('</think>')`, DeepSeek-R1's) get the bare tags.
  */
-export function detectReasoningTags(templateText: string, render: (messages: unknown[]) => string): ReasoningTags | undefined {
+export function detectReasoningTags(
+  templateText: string,
+  render: (messages: unknown[]) => string,
+): ReasoningTags | undefined {
   // Gemma 4 (recognised as llama-server recognises it): a "thought" channel, `<|channel>thought\n...<channel|>`.
   if (templateText.includes("'<|tool_call>call:'")) {
     return {
@@ -76,11 +79,17 @@ export function detectReasoningTags(templateText: string, render: (messages: unk
       const endLead = between.slice(0, closeAt);
       const endTrail = between.slice(closeAt + close.length);
       if (![startTrail, endLead, endTrail].every(isWhitespace)) break;
-      return { start: { lead: "", core: open, trail: startTrail }, end: { lead: endLead, core: close, trail: endTrail }, preserve: [open, close] };
+      return {
+        start: { lead: "", core: open, trail: startTrail },
+        end: { lead: endLead, core: close, trail: endTrail },
+        preserve: [open, close],
+      };
     }
   }
   const pair = TAG_PAIRS.find(([, close]) => templateText.includes(close));
-  return pair ? { start: { lead: "", core: pair[0], trail: "" }, end: { lead: "", core: pair[1], trail: "" }, preserve: pair } : undefined;
+  return pair
+    ? { start: { lead: "", core: pair[0], trail: "" }, end: { lead: "", core: pair[1], trail: "" }, preserve: pair }
+    : undefined;
 }
 
 export interface OutputSyntax {
@@ -112,7 +121,8 @@ export class OutputSplitter {
   private verbatimPrefix: string | undefined;
 
   constructor(private readonly syntax: OutputSyntax) {
-    if (syntax.raw) this.verbatimPrefix = syntax.tags ? promptTail(syntax.generationPrompt, syntax.tags.start.core) : "";
+    if (syntax.raw)
+      this.verbatimPrefix = syntax.tags ? promptTail(syntax.generationPrompt, syntax.tags.start.core) : "";
     else if (!syntax.tags && !syntax.tools) this.verbatimPrefix = "";
   }
 
@@ -144,8 +154,12 @@ export class OutputSplitter {
 
   private diff(next: SplitText): SplitText {
     // The conservative partial parse only ever grows both parts; anything else is held until it does.
-    if (!next.reasoning.startsWith(this.sent.reasoning) || !next.content.startsWith(this.sent.content)) return { reasoning: "", content: "" };
-    const delta = { reasoning: next.reasoning.slice(this.sent.reasoning.length), content: next.content.slice(this.sent.content.length) };
+    if (!next.reasoning.startsWith(this.sent.reasoning) || !next.content.startsWith(this.sent.content))
+      return { reasoning: "", content: "" };
+    const delta = {
+      reasoning: next.reasoning.slice(this.sent.reasoning.length),
+      content: next.content.slice(this.sent.content.length),
+    };
     this.sent = next;
     return delta;
   }

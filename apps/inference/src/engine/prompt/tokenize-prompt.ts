@@ -16,7 +16,12 @@ export function tokenizePrompt(model: LlamaModel, text: string, parseSpecial = t
 }
 
 /** The vocabulary's BOS / EOS tokens as text, as templates see them (`bos_token`, `eos_token`); "" when absent. */
-export function specialTokenTexts(model: LlamaModel): { bosToken: string; eosToken: string; addBos: boolean; addEos: boolean } {
+export function specialTokenTexts(model: LlamaModel): {
+  bosToken: string;
+  eosToken: string;
+  addBos: boolean;
+  addEos: boolean;
+} {
   const text = (token: Token | null) => (token == null ? "" : model.detokenize([token], true));
   return {
     bosToken: text(model.tokens.bos),

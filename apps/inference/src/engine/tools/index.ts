@@ -1,4 +1,12 @@
 export { detectToolFormat, toolFormat, type ToolFormat, type ToolFormatName } from "./tool-format.ts";
-export { newToolCallId, parseToolCalls, ToolCallStream, toolMessage, type ParsedCall, type ParsedOutput, type ToolStreamDelta } from "./tool-call-parser.ts";
+export {
+  newToolCallId,
+  parseToolCalls,
+  ToolCallStream,
+  toolMessage,
+  type ParsedCall,
+  type ParsedOutput,
+  type ToolStreamDelta,
+} from "./tool-call-parser.ts";
 export { embedSchemaGrammar, toolCallGrammar, type ToolGrammarOptions } from "./tool-grammar.ts";
 export { forcedCallGrammar, planTools, type ToolPlan } from "./tool-plan.ts";

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { readLlamaSourceText } from "@slm/testkit";
-import { detectToolFormat, newToolCallId, parseToolCalls, ToolCallStream, toolFormat, toolMessage, type ToolFormatName } from "./index.ts";
+import {
+  detectToolFormat,
+  newToolCallId,
+  parseToolCalls,
+  ToolCallStream,
+  toolFormat,
+  toolMessage,
+  type ToolFormatName,
+} from "./index.ts";
 
 const NAMES = new Set(["get_weather", "get_time"]);
 /** Arguments come back as the model wrote them... */
@@ -10,8 +18,18 @@ const WEATHER_COMPACT = { name: "get_weather", arguments: '{"city":"Paris"}' };
 
 /** Answers as each family writes them (the shapes their templates render for the history). */
 const FAMILY_OUTPUTS: ReadonlyArray<[ToolFormatName, string, string, Array<{ name: string; arguments: string }>]> = [
-  ["hermes", "Qwen2.5 / Qwen3", '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>', [WEATHER]],
-  ["hermes", "Hermes 2 Pro (arguments first)", '<tool_call>\n{"arguments": {"city": "Paris"}, "name": "get_weather"}\n</tool_call>', [WEATHER_COMPACT]],
+  [
+    "hermes",
+    "Qwen2.5 / Qwen3",
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
+    [WEATHER],
+  ],
+  [
+    "hermes",
+    "Hermes 2 Pro (arguments first)",
+    '<tool_call>\n{"arguments": {"city": "Paris"}, "name": "get_weather"}\n</tool_call>',
+    [WEATHER_COMPACT],
+  ],
   [
     "hermes",
     "parallel calls after text",
@@ -20,12 +38,37 @@ const FAMILY_OUTPUTS: ReadonlyArray<[ToolFormatName, string, string, Array<{ nam
   ],
   ["hermes", "closing tag cut off", '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}', [WEATHER]],
   ["llama3", "Llama 3.2 JSON", '{"name": "get_weather", "parameters": {"city": "Paris"}}', [WEATHER]],
-  ["llama3", "Llama 3.1 python tag", '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Paris"}}', [WEATHER]],
-  ["llama3", "OpenAI wrapper", '{"type": "function", "function": {"name": "get_weather", "parameters": {"city": "Paris"}}}', [WEATHER_COMPACT]],
-  ["hermes", "arguments that contain a name", '<tool_call>\n{"arguments": {"name": "get_time", "arguments": {"x": 1}}, "name": "get_weather"}\n</tool_call>', [{ name: "get_weather", arguments: '{"name":"get_time","arguments":{"x":1}}' }]],
-  ["mistral", "Mistral Nemo", '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "a1b2c3d4e"}]', [WEATHER]],
+  [
+    "llama3",
+    "Llama 3.1 python tag",
+    '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Paris"}}',
+    [WEATHER],
+  ],
+  [
+    "llama3",
+    "OpenAI wrapper",
+    '{"type": "function", "function": {"name": "get_weather", "parameters": {"city": "Paris"}}}',
+    [WEATHER_COMPACT],
+  ],
+  [
+    "hermes",
+    "arguments that contain a name",
+    '<tool_call>\n{"arguments": {"name": "get_time", "arguments": {"x": 1}}, "name": "get_weather"}\n</tool_call>',
+    [{ name: "get_weather", arguments: '{"name":"get_time","arguments":{"x":1}}' }],
+  ],
+  [
+    "mistral",
+    "Mistral Nemo",
+    '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "a1b2c3d4e"}]',
+    [WEATHER],
+  ],
   ["mistral-args", "Mistral Small 3.2", '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}', [WEATHER]],
-  ["mistral-args", "with a call id", '[TOOL_CALLS]get_weather[CALL_ID]a1b2c3d4e[ARGS]{"city": "Paris"}[TOOL_CALLS]get_time[ARGS]{}', [WEATHER, { name: "get_time", arguments: "{}" }]],
+  [
+    "mistral-args",
+    "with a call id",
+    '[TOOL_CALLS]get_weather[CALL_ID]a1b2c3d4e[ARGS]{"city": "Paris"}[TOOL_CALLS]get_time[ARGS]{}',
+    [WEATHER, { name: "get_time", arguments: "{}" }],
+  ],
   ["generic", "tool_call", '{"tool_call": {"name": "get_weather", "arguments": {"city": "Paris"}}}', [WEATHER]],
   ["generic", "tool_calls", ' {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}', [WEATHER]],
 ];
@@ -58,26 +101,35 @@ describe("tool call parsing", () => {
       const message = toolMessage(toolFormat(format), parsed);
       expect(message.content).toBe(label === "parallel calls after text" ? "Let me check.\n" : null);
       // The stream gives the same, whatever the piece size (1 = character by character).
-      for (const size of [1, 3, 7, 1000]) expect(streamed(format, text, size)).toEqual({ content: message.content ?? "", calls });
+      for (const size of [1, 3, 7, 1000])
+        expect(streamed(format, text, size)).toEqual({ content: message.content ?? "", calls });
     });
   }
 
   it("under a grammar, streams a call's name as soon as it is written and its arguments as they are generated", () => {
-    const text = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {"tz": "CET"}}\n</tool_call>';
+    const text =
+      '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {"tz": "CET"}}\n</tool_call>';
     const stream = new ToolCallStream(toolFormat("hermes"), NAMES, true);
     const upTo = (marker: string) => stream.push(text.slice(0, text.indexOf(marker) + marker.length)).calls;
     expect(upTo('"arguments": {"ci')).toEqual([
-      { index: 0, id: expect.stringMatching(/^call_/), type: "function", function: { name: "get_weather", arguments: "" } },
+      {
+        index: 0,
+        id: expect.stringMatching(/^call_/),
+        type: "function",
+        function: { name: "get_weather", arguments: "" },
+      },
       { index: 0, function: { arguments: '{"ci' } },
     ]);
     // (push takes new text only: feed the rest from where the last piece ended)
     const fresh = new ToolCallStream(toolFormat("hermes"), NAMES, true);
     const pieces: string[] = [];
-    for (let i = 0; i < text.length; i += 4) for (const d of fresh.push(text.slice(i, i + 4)).calls) pieces.push(JSON.stringify(d));
+    for (let i = 0; i < text.length; i += 4)
+      for (const d of fresh.push(text.slice(i, i + 4)).calls) pieces.push(JSON.stringify(d));
     for (const d of fresh.end().calls) pieces.push(JSON.stringify(d));
     expect(pieces.length).toBeGreaterThan(6);
     for (const [format, , output, calls] of FAMILY_OUTPUTS) {
-      if (output.includes('"arguments": {"city"') || format === "mistral-args") expect(streamed(format, output, 2, true).calls, output).toEqual(calls);
+      if (output.includes('"arguments": {"city"') || format === "mistral-args")
+        expect(streamed(format, output, 2, true).calls, output).toEqual(calls);
     }
   });
 
@@ -101,7 +153,10 @@ describe("tool call parsing", () => {
   });
 
   it("reads llama.cpp's generic response form as content", () => {
-    expect(parseToolCalls(toolFormat("generic"), NAMES, '{"response": "Hello!"}')).toEqual({ content: "Hello!", calls: [] });
+    expect(parseToolCalls(toolFormat("generic"), NAMES, '{"response": "Hello!"}')).toEqual({
+      content: "Hello!",
+      calls: [],
+    });
   });
 
   it("holds back only what may still become a call", () => {

@@ -161,7 +161,9 @@ class Parser {
     if (typeof value === "string") return value;
     const list = Array.isArray(value.json) ? value.json : [value.json];
     const raw = rawArguments(text, value.start, value.end);
-    const calls = list.map((item, i) => this.callOf(item, ["arguments", "parameters"], raw.length === list.length ? raw[i] : undefined));
+    const calls = list.map((item, i) =>
+      this.callOf(item, ["arguments", "parameters"], raw.length === list.length ? raw[i] : undefined),
+    );
     if (calls.length === 0 || calls.some((c) => c === undefined)) return "invalid";
     return { calls: calls as ParsedCall[], end: value.end };
   }
@@ -192,11 +194,18 @@ class Parser {
     if (!final) return "incomplete";
     const json = value.json;
     if (!isObject(json)) return "invalid";
-    if (typeof json.response === "string" && Object.keys(json).length === 1) return { calls: [], end: value.end, content: json.response };
-    const list = Array.isArray(json.tool_calls) ? json.tool_calls : json.tool_call !== undefined ? [json.tool_call] : undefined;
+    if (typeof json.response === "string" && Object.keys(json).length === 1)
+      return { calls: [], end: value.end, content: json.response };
+    const list = Array.isArray(json.tool_calls)
+      ? json.tool_calls
+      : json.tool_call !== undefined
+        ? [json.tool_call]
+        : undefined;
     if (!list) return "invalid";
     const raw = rawArguments(text, value.start, value.end);
-    const calls = list.map((item, i) => this.callOf(item, ["arguments", "parameters"], raw.length === list.length ? raw[i] : undefined));
+    const calls = list.map((item, i) =>
+      this.callOf(item, ["arguments", "parameters"], raw.length === list.length ? raw[i] : undefined),
+    );
     if (calls.length === 0 || calls.some((c) => c === undefined)) return "invalid";
     return { calls: calls as ParsedCall[], end: value.end };
   }
@@ -325,7 +334,10 @@ export class ToolCallStream {
 }
 
 /** OpenAI's message fields for a parsed answer: content null when the answer is only calls. */
-export function toolMessage(format: ToolFormat, parsed: ParsedOutput): { content: string | null; tool_calls?: ToolCall[] } {
+export function toolMessage(
+  format: ToolFormat,
+  parsed: ParsedOutput,
+): { content: string | null; tool_calls?: ToolCall[] } {
   if (parsed.calls.length === 0) return { content: parsed.content };
   return {
     content: isWhitespace(parsed.content) ? null : parsed.content,
@@ -351,7 +363,11 @@ export function newToolCallId(format: Pick<ToolFormat, "idStyle">): string {
  * Reads one JSON object or array starting at `at` (after optional whitespace). "incomplete" when the text ends
  * inside it (and more may come), "invalid" when it is not JSON.
  */
-function readJson(text: string, at: number, final: boolean): { json: unknown; start: number; end: number } | "incomplete" | "invalid" {
+function readJson(
+  text: string,
+  at: number,
+  final: boolean,
+): { json: unknown; start: number; end: number } | "incomplete" | "invalid" {
   const start = skipSpace(text, at);
   if (start === text.length) return final ? "invalid" : "incomplete";
   if (text[start] !== "{" && text[start] !== "[") return "invalid";

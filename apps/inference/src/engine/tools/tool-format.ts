@@ -31,10 +31,34 @@ export interface ToolFormat {
 }
 
 const FORMATS: Record<ToolFormatName, ToolFormat> = {
-  hermes: { name: "hermes", starts: ["<tool_call>"], preserve: ["<tool_call>", "</tool_call>"], idStyle: "openai", parallel: true },
-  llama3: { name: "llama3", starts: ["<|python_tag|>", "{"], preserve: ["<|python_tag|>"], idStyle: "openai", parallel: false },
-  mistral: { name: "mistral", starts: ["[TOOL_CALLS]"], preserve: ["[TOOL_CALLS]"], idStyle: "mistral", parallel: true },
-  "mistral-args": { name: "mistral-args", starts: ["[TOOL_CALLS]"], preserve: ["[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"], idStyle: "mistral", parallel: true },
+  hermes: {
+    name: "hermes",
+    starts: ["<tool_call>"],
+    preserve: ["<tool_call>", "</tool_call>"],
+    idStyle: "openai",
+    parallel: true,
+  },
+  llama3: {
+    name: "llama3",
+    starts: ["<|python_tag|>", "{"],
+    preserve: ["<|python_tag|>"],
+    idStyle: "openai",
+    parallel: false,
+  },
+  mistral: {
+    name: "mistral",
+    starts: ["[TOOL_CALLS]"],
+    preserve: ["[TOOL_CALLS]"],
+    idStyle: "mistral",
+    parallel: true,
+  },
+  "mistral-args": {
+    name: "mistral-args",
+    starts: ["[TOOL_CALLS]"],
+    preserve: ["[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"],
+    idStyle: "mistral",
+    parallel: true,
+  },
   generic: { name: "generic", starts: ["{"], preserve: [], idStyle: "openai", parallel: true },
 };
 

@@ -29,12 +29,24 @@ describe("embedSchemaGrammar", () => {
 });
 
 describe("toolCallGrammar", () => {
-  const build = (name: Parameters<typeof toolFormat>[0], parallel: boolean, reasoning?: Parameters<typeof toolCallGrammar>[0]["reasoning"]) =>
-    toolCallGrammar({ format: toolFormat(name), tools: [tool("a"), tool("b")], parallel, reasoning, argumentsGrammar: async () => 'root ::= "{}" "\\n\\n\\n\\n" [\\n]*' });
+  const build = (
+    name: Parameters<typeof toolFormat>[0],
+    parallel: boolean,
+    reasoning?: Parameters<typeof toolCallGrammar>[0]["reasoning"],
+  ) =>
+    toolCallGrammar({
+      format: toolFormat(name),
+      tools: [tool("a"), tool("b")],
+      parallel,
+      reasoning,
+      argumentsGrammar: async () => 'root ::= "{}" "\\n\\n\\n\\n" [\\n]*',
+    });
 
   it("wraps each offered function in the family's syntax; several calls only when parallel", async () => {
     const hermes = await build("hermes", true);
-    expect(hermes).toContain('call-0 ::= "<tool_call>\\n{\\"name\\": " "\\"a\\"" ", \\"arguments\\": " t0-root "}\\n</tool_call>"');
+    expect(hermes).toContain(
+      'call-0 ::= "<tool_call>\\n{\\"name\\": " "\\"a\\"" ", \\"arguments\\": " t0-root "}\\n</tool_call>"',
+    );
     expect(hermes).toContain("call ::= call-0 | call-1");
     expect(hermes).toContain('calls ::= call ("\\n" call)*');
     expect(await build("hermes", false)).toContain("calls ::= call\n");
@@ -44,9 +56,19 @@ describe("toolCallGrammar", () => {
   });
 
   it("keeps a thinking section in front: optional, continued when the prompt opened it, none when it closed it", async () => {
-    const tags = { start: { lead: "", core: "<think>", trail: "\n" }, end: { lead: "\n", core: "</think>", trail: "\n\n" }, preserve: [] };
-    expect(await build("hermes", true, { tags, generationPrompt: "<|im_start|>assistant\n" })).toMatch(/^root ::= \("<think>" \(\[\^\\x3c\] \| "<" \[\^\\x2f\]\)\* "<\/think>" \[ \\t\\n\]\*\)\? calls$/m);
-    expect(await build("hermes", true, { tags, generationPrompt: "<｜Assistant｜><think>\n" })).toMatch(/^root ::= \(\[\^\\x3c\] \| "<" \[\^\\x2f\]\)\* "<\/think>" \[ \\t\\n\]\* calls$/m);
-    expect(await build("hermes", true, { tags, generationPrompt: "<|im_start|>assistant\n<think>\n\n</think>\n\n" })).toMatch(/^root ::= calls$/m);
+    const tags = {
+      start: { lead: "", core: "<think>", trail: "\n" },
+      end: { lead: "\n", core: "</think>", trail: "\n\n" },
+      preserve: [],
+    };
+    expect(await build("hermes", true, { tags, generationPrompt: "<|im_start|>assistant\n" })).toMatch(
+      /^root ::= \("<think>" \(\[\^\\x3c\] \| "<" \[\^\\x2f\]\)\* "<\/think>" \[ \\t\\n\]\*\)\? calls$/m,
+    );
+    expect(await build("hermes", true, { tags, generationPrompt: "<｜Assistant｜><think>\n" })).toMatch(
+      /^root ::= \(\[\^\\x3c\] \| "<" \[\^\\x2f\]\)\* "<\/think>" \[ \\t\\n\]\* calls$/m,
+    );
+    expect(
+      await build("hermes", true, { tags, generationPrompt: "<|im_start|>assistant\n<think>\n\n</think>\n\n" }),
+    ).toMatch(/^root ::= calls$/m);
   });
 });

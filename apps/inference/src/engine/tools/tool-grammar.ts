@@ -134,7 +134,10 @@ function renameRules(line: string, prefix: string): string {
 }
 
 function escapeLiteral(text: string): string {
-  return text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n").replace(/\t/g, "\\t");
+  return text
+    .replace(/[\\"]/g, (c) => `\\${c}`)
+    .replace(/\n/g, "\\n")
+    .replace(/\t/g, "\\t");
 }
 
 function hex(char: string): string {

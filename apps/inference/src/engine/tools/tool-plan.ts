@@ -18,7 +18,9 @@ export interface ToolPlan {
   forced: boolean;
 }
 
-type ToolRequest = Partial<Pick<ChatCompletionRequest, "tools" | "tool_choice" | "parallel_tool_calls" | "response_format">>;
+type ToolRequest = Partial<
+  Pick<ChatCompletionRequest, "tools" | "tool_choice" | "parallel_tool_calls" | "response_format">
+>;
 
 /** The plan, or undefined when the answer is plain text (no tools, or tool_choice "none"). */
 export function planTools(templateText: string, request: ToolRequest): ToolPlan | undefined {
@@ -27,7 +29,13 @@ export function planTools(templateText: string, request: ToolRequest): ToolPlan 
   const choice = request.tool_choice ?? "auto";
   const forced = choice !== "auto";
   if (forced && request.response_format && request.response_format.type !== "text") {
-    throw new ApiError(400, "invalid_request_error", "invalid_request", "response_format cannot be combined with a required or named tool_choice.", "response_format");
+    throw new ApiError(
+      400,
+      "invalid_request_error",
+      "invalid_request",
+      "response_format cannot be combined with a required or named tool_choice.",
+      "response_format",
+    );
   }
   return { format: detectToolFormat(templateText), names: new Set(tools.map((t) => t.function.name)), forced };
 }
@@ -42,16 +50,27 @@ export async function forcedCallGrammar(
   if (!plan.forced) return undefined;
   const all = request.tools ?? [];
   const choice = request.tool_choice;
-  const tools = typeof choice === "object" && choice !== null ? all.filter((t) => t.function.name === choice.function.name) : all;
+  const tools =
+    typeof choice === "object" && choice !== null ? all.filter((t) => t.function.name === choice.function.name) : all;
   const parallel = request.parallel_tool_calls !== false;
-  const key = JSON.stringify([plan.format.name, parallel, reasoning?.tags, reasoning?.generationPrompt, tools.map((t) => [t.function.name, t.function.parameters])]);
+  const key = JSON.stringify([
+    plan.format.name,
+    parallel,
+    reasoning?.tags,
+    reasoning?.generationPrompt,
+    tools.map((t) => [t.function.name, t.function.parameters]),
+  ]);
   return grammars.fromGbnf(key, () =>
     toolCallGrammar({
       format: plan.format,
       tools,
       parallel,
       reasoning,
-      argumentsGrammar: (tool, i) => grammars.schemaGbnf(parametersOf(tool), `tools.${all.indexOf(tool) >= 0 ? all.indexOf(tool) : i}.function.parameters`),
+      argumentsGrammar: (tool, i) =>
+        grammars.schemaGbnf(
+          parametersOf(tool),
+          `tools.${all.indexOf(tool) >= 0 ? all.indexOf(tool) : i}.function.parameters`,
+        ),
     }),
   );
 }

@@ -42,7 +42,14 @@ describe("parseAdapterConfig", () => {
 
   it("applies PEFT's defaults to missing and null fields", () => {
     const config = parseAdapterConfig(new TextEncoder().encode('{"rank_pattern": null, "modules_to_save": null}'));
-    expect(config).toMatchObject({ peftType: "LORA", r: 8, loraAlpha: 8, useRslora: false, rankPattern: {}, modulesToSave: [] });
+    expect(config).toMatchObject({
+      peftType: "LORA",
+      r: 8,
+      loraAlpha: 8,
+      useRslora: false,
+      rankPattern: {},
+      modulesToSave: [],
+    });
     expect(config.baseModelNameOrPath).toBeUndefined();
   });
 

@@ -28,7 +28,9 @@ export class DoraNotSupportedError extends SafeError {
   override readonly name = "DoraNotSupportedError";
   readonly code = "lora_dora_unsupported";
   constructor() {
-    super("DoRA adapters (use_dora, lora_magnitude_vector) cannot be represented in llama.cpp's LoRA format; merge the adapter into the base instead");
+    super(
+      "DoRA adapters (use_dora, lora_magnitude_vector) cannot be represented in llama.cpp's LoRA format; merge the adapter into the base instead",
+    );
   }
 }
 
@@ -46,7 +48,9 @@ export class LoraBiasError extends SafeError {
   override readonly name = "LoraBiasError";
   readonly code = "lora_bias_unsupported";
   constructor(what: string) {
-    super(`bias training (${what}) cannot be represented in llama.cpp's LoRA format; retrain with bias="none" and lora_bias=false`);
+    super(
+      `bias training (${what}) cannot be represented in llama.cpp's LoRA format; retrain with bias="none" and lora_bias=false`,
+    );
   }
 }
 
@@ -54,7 +58,9 @@ export class FanInFanOutError extends SafeError {
   override readonly name = "FanInFanOutError";
   readonly code = "lora_fan_in_fan_out_unsupported";
   constructor() {
-    super("fan_in_fan_out=true (Conv1D layers, e.g. GPT-2) is not supported: only llama, mistral and qwen2 linear layers are");
+    super(
+      "fan_in_fan_out=true (Conv1D layers, e.g. GPT-2) is not supported: only llama, mistral and qwen2 linear layers are",
+    );
   }
 }
 
@@ -63,7 +69,9 @@ export class ZeroAlphaError extends SafeError {
   override readonly name = "ZeroAlphaError";
   readonly code = "lora_alpha_zero";
   constructor() {
-    super("lora_alpha is 0, which llama.cpp reads as \"no alpha scaling\" (PEFT would scale by 0); refusing an adapter whose effect would differ");
+    super(
+      'lora_alpha is 0, which llama.cpp reads as "no alpha scaling" (PEFT would scale by 0); refusing an adapter whose effect would differ',
+    );
   }
 }
 

@@ -69,7 +69,12 @@ export function responseFormat(request: ResponseRequest, model: string, chat: An
     temperature: request.temperature ?? 1,
     text: { format: request.text?.format ?? { type: "text" } },
     tool_choice: request.tool_choice ?? "auto",
-    tools: (request.tools ?? []).map((t) => ({ ...t, description: t.description ?? null, parameters: t.parameters ?? null, strict: t.strict ?? null })),
+    tools: (request.tools ?? []).map((t) => ({
+      ...t,
+      description: t.description ?? null,
+      parameters: t.parameters ?? null,
+      strict: t.strict ?? null,
+    })),
     top_p: request.top_p ?? 1,
     truncation: "disabled",
     usage: null,
@@ -92,8 +97,19 @@ export function responseFormat(request: ResponseRequest, model: string, chat: An
       const message = choice.message ?? {};
       const output: ResponseOutputItem[] = [];
       if (message.reasoning_content) output.push(reasoningItem(message.reasoning_content, "completed"));
-      if (message.content) output.push(messageItem(message.content, withLogprobs ? responseLogprobs(choice.logprobs) : undefined, "completed"));
-      for (const call of message.tool_calls ?? []) output.push(functionCallItem(call.id ?? newId("call"), call.function?.name ?? "", call.function?.arguments ?? "", "completed"));
+      if (message.content)
+        output.push(
+          messageItem(message.content, withLogprobs ? responseLogprobs(choice.logprobs) : undefined, "completed"),
+        );
+      for (const call of message.tool_calls ?? [])
+        output.push(
+          functionCallItem(
+            call.id ?? newId("call"),
+            call.function?.name ?? "",
+            call.function?.arguments ?? "",
+            "completed",
+          ),
+        );
       return { ...finished(base(), choice.finish_reason, usage), output };
     },
     choice: (index) => {
@@ -115,9 +131,12 @@ export function responseFormat(request: ResponseRequest, model: string, chat: An
     usage: (usage) => {
       if (!stream) return undefined;
       const response = { ...finished(stream.response, stream.finishReason, usage), output: stream.output };
-      return stream.event(response.status === "incomplete" ? "response.incomplete" : "response.completed", { response });
+      return stream.event(response.status === "incomplete" ? "response.incomplete" : "response.completed", {
+        response,
+      });
     },
-    encode: (event) => encoder.encode(`event: ${(event as ResponseStreamEvent).type}\ndata: ${JSON.stringify(event)}\n\n`),
+    encode: (event) =>
+      encoder.encode(`event: ${(event as ResponseStreamEvent).type}\ndata: ${JSON.stringify(event)}\n\n`),
     done: false,
   };
 }
@@ -141,7 +160,10 @@ class ResponseEventStream {
   }
 
   open(): ResponseStreamEvent[] {
-    return [this.event("response.created", { response: this.response }), this.event("response.in_progress", { response: this.response })];
+    return [
+      this.event("response.created", { response: this.response }),
+      this.event("response.in_progress", { response: this.response }),
+    ];
   }
 
   /** Events for what the chat format produced (none, one chunk or several). */
@@ -162,7 +184,14 @@ class ResponseEventStream {
     const events = this.current?.item.type === "reasoning" ? [] : this.openItem(reasoningItem("", "in_progress"));
     const current = this.current!;
     current.text += text;
-    events.push(this.event("response.reasoning_text.delta", { item_id: current.item.id, output_index: current.index, content_index: 0, delta: text }));
+    events.push(
+      this.event("response.reasoning_text.delta", {
+        item_id: current.item.id,
+        output_index: current.index,
+        content_index: 0,
+        delta: text,
+      }),
+    );
     return events;
   }
 
@@ -171,12 +200,27 @@ class ResponseEventStream {
     if (this.current?.item.type !== "message") {
       events.push(...this.openItem(messageItem("", undefined, "in_progress")));
       const current = this.current!;
-      events.push(this.event("response.content_part.added", { item_id: current.item.id, output_index: current.index, content_index: 0, part: { type: "output_text", text: "", annotations: [] } }));
+      events.push(
+        this.event("response.content_part.added", {
+          item_id: current.item.id,
+          output_index: current.index,
+          content_index: 0,
+          part: { type: "output_text", text: "", annotations: [] },
+        }),
+      );
     }
     const current = this.current!;
     current.text += text;
     current.logprobs.push(...logprobs);
-    events.push(this.event("response.output_text.delta", { item_id: current.item.id, output_index: current.index, content_index: 0, delta: text, logprobs }));
+    events.push(
+      this.event("response.output_text.delta", {
+        item_id: current.item.id,
+        output_index: current.index,
+        content_index: 0,
+        delta: text,
+        logprobs,
+      }),
+    );
     return events;
   }
 
@@ -193,7 +237,13 @@ class ResponseEventStream {
     const fragment = call.function?.arguments ?? "";
     if (fragment) {
       current.text += fragment;
-      events.push(this.event("response.function_call_arguments.delta", { item_id: item.id, output_index: current.index, delta: fragment }));
+      events.push(
+        this.event("response.function_call_arguments.delta", {
+          item_id: item.id,
+          output_index: current.index,
+          delta: fragment,
+        }),
+      );
     }
     return events;
   }
@@ -217,14 +267,33 @@ class ResponseEventStream {
       const logprobs = this.withLogprobs ? current.logprobs : undefined;
       done = messageItem(text, logprobs, "completed", current.item.id);
       const part = done.content[0]!;
-      events.push(this.event("response.output_text.done", { item_id: done.id, output_index: index, content_index: 0, text, logprobs: current.logprobs }));
-      events.push(this.event("response.content_part.done", { item_id: done.id, output_index: index, content_index: 0, part }));
+      events.push(
+        this.event("response.output_text.done", {
+          item_id: done.id,
+          output_index: index,
+          content_index: 0,
+          text,
+          logprobs: current.logprobs,
+        }),
+      );
+      events.push(
+        this.event("response.content_part.done", { item_id: done.id, output_index: index, content_index: 0, part }),
+      );
     } else if (current.item.type === "function_call") {
       done = { ...current.item, arguments: text, status: "completed" };
-      events.push(this.event("response.function_call_arguments.done", { item_id: done.id, output_index: index, name: done.name, arguments: text }));
+      events.push(
+        this.event("response.function_call_arguments.done", {
+          item_id: done.id,
+          output_index: index,
+          name: done.name,
+          arguments: text,
+        }),
+      );
     } else {
       done = { ...reasoningItem(text, "completed"), id: current.item.id };
-      events.push(this.event("response.reasoning_text.done", { item_id: done.id, output_index: index, content_index: 0, text }));
+      events.push(
+        this.event("response.reasoning_text.done", { item_id: done.id, output_index: index, content_index: 0, text }),
+      );
     }
     this.output.push(done);
     events.push(this.event("response.output_item.done", { output_index: index, item: done }));
@@ -232,22 +301,41 @@ class ResponseEventStream {
   }
 }
 
-function messageItem(text: string, logprobs: ResponseLogprob[] | undefined, status: ResponseOutputMessage["status"], id = newId("msg")): ResponseOutputMessage {
+function messageItem(
+  text: string,
+  logprobs: ResponseLogprob[] | undefined,
+  status: ResponseOutputMessage["status"],
+  id = newId("msg"),
+): ResponseOutputMessage {
   return {
     type: "message",
     id,
     status,
     role: "assistant",
-    content: status === "in_progress" ? [] : [{ type: "output_text", text, annotations: [], ...(logprobs ? { logprobs } : {}) }],
+    content:
+      status === "in_progress"
+        ? []
+        : [{ type: "output_text", text, annotations: [], ...(logprobs ? { logprobs } : {}) }],
   };
 }
 
-function functionCallItem(callId: string, name: string, args: string, status: ResponseFunctionCallItem["status"]): ResponseFunctionCallItem {
+function functionCallItem(
+  callId: string,
+  name: string,
+  args: string,
+  status: ResponseFunctionCallItem["status"],
+): ResponseFunctionCallItem {
   return { type: "function_call", id: newId("fc"), call_id: callId, name, arguments: args, status };
 }
 
 function reasoningItem(text: string, status: NonNullable<ResponseReasoningItem["status"]>): ResponseReasoningItem {
-  return { type: "reasoning", id: newId("rs"), summary: [], content: status === "in_progress" ? [] : [{ type: "reasoning_text", text }], status };
+  return {
+    type: "reasoning",
+    id: newId("rs"),
+    summary: [],
+    content: status === "in_progress" ? [] : [{ type: "reasoning_text", text }],
+    status,
+  };
 }
 
 function responseLogprobs(logprobs: ChatChoiceLogprobs | null): ResponseLogprob[] | undefined {

@@ -12,13 +12,21 @@ import { toChatRequest } from "./to-chat-request.ts";
  * grammar for `text.format`, tool calls, logprobs); the chat answer is spelled back as a Response object, or as the
  * Responses event stream. Nothing is stored.
  */
-export async function responses(c: InferenceContext, served: Serving, deps: Omit<ServeGenerationDeps, "engine">): Promise<Response> {
+export async function responses(
+  c: InferenceContext,
+  served: Serving,
+  deps: Omit<ServeGenerationDeps, "engine">,
+): Promise<Response> {
   const request = await readRequest(c, ResponseRequest);
   const answer = await prepareChatAnswer(served, toChatRequest(request));
-  return serveGeneration(c, { ...deps, engine: answer.serving.engine }, {
-    route: "/v1/responses",
-    prepared: answer.prepared,
-    stream: request.stream === true,
-    format: responseFormat(request, answer.serving.modelName, answer.format),
-  });
+  return serveGeneration(
+    c,
+    { ...deps, engine: answer.serving.engine },
+    {
+      route: "/v1/responses",
+      prepared: answer.prepared,
+      stream: request.stream === true,
+      format: responseFormat(request, answer.serving.modelName, answer.format),
+    },
+  );
 }

@@ -10,7 +10,13 @@ describe("a Responses request as a chat request", () => {
     const request = chat({
       instructions: "Be brief.",
       input: [
-        { role: "user", content: [{ type: "input_text", text: "Hi" }, { type: "input_text", text: "there" }] },
+        {
+          role: "user",
+          content: [
+            { type: "input_text", text: "Hi" },
+            { type: "input_text", text: "there" },
+          ],
+        },
         { type: "message", role: "assistant", content: [{ type: "output_text", text: "Hello!" }] },
         { role: "developer", content: "Use French." },
       ],
@@ -23,7 +29,13 @@ describe("a Responses request as a chat request", () => {
     });
     expect(request.messages).toEqual([
       { role: "system", content: "Be brief." },
-      { role: "user", content: [{ type: "text", text: "Hi" }, { type: "text", text: "there" }] },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Hi" },
+          { type: "text", text: "there" },
+        ],
+      },
       { role: "assistant", content: [{ type: "text", text: "Hello!" }] },
       { role: "developer", content: "Use French." },
     ]);
@@ -31,7 +43,10 @@ describe("a Responses request as a chat request", () => {
       maxTokens: 7,
       temperature: 0.5,
       top_p: 0.9,
-      response_format: { type: "json_schema", json_schema: { name: "answer", schema: { type: "object" }, strict: true } },
+      response_format: {
+        type: "json_schema",
+        json_schema: { name: "answer", schema: { type: "object" }, strict: true },
+      },
       logprobs: true,
       top_logprobs: 3,
     });
@@ -62,7 +77,9 @@ describe("a Responses request as a chat request", () => {
       { role: "tool", tool_call_id: "call_a", content: "21C" },
       { role: "tool", tool_call_id: "call_b", content: "25C" },
     ]);
-    expect(request.tools).toEqual([{ type: "function", function: { name: "get_weather", parameters: { type: "object" }, strict: false } }]);
+    expect(request.tools).toEqual([
+      { type: "function", function: { name: "get_weather", parameters: { type: "object" }, strict: false } },
+    ]);
     expect(request.tool_choice).toEqual({ type: "function", function: { name: "get_weather" } });
   });
 

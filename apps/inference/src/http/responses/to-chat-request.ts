@@ -61,7 +61,8 @@ export function toChatRequest(request: ResponseRequest): ChatCompletionRequest {
     }));
   }
   const choice = request.tool_choice;
-  if (choice != null) chat["tool_choice"] = typeof choice === "string" ? choice : { type: "function", function: { name: choice.name } };
+  if (choice != null)
+    chat["tool_choice"] = typeof choice === "string" ? choice : { type: "function", function: { name: choice.name } };
   if (request.include?.includes(RESPONSE_INCLUDE_LOGPROBS)) {
     chat["logprobs"] = true;
     if (request.top_logprobs != null) chat["top_logprobs"] = request.top_logprobs;
@@ -86,7 +87,8 @@ function addItem(messages: ChatMessageInput[], item: ResponseInputItem): void {
     const call = { id: item.call_id, type: "function", function: { name: item.name, arguments: item.arguments } };
     const last = messages.at(-1);
     // Calls right after the assistant's text (or after other calls) belong to that assistant turn.
-    if (last?.role === "assistant") last["tool_calls"] = [...((last["tool_calls"] as unknown[] | undefined) ?? []), call];
+    if (last?.role === "assistant")
+      last["tool_calls"] = [...((last["tool_calls"] as unknown[] | undefined) ?? []), call];
     else messages.push({ role: "assistant", content: null, tool_calls: [call] });
     return;
   }

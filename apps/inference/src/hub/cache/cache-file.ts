@@ -47,7 +47,11 @@ export async function cacheFile(params: CacheFileParams): Promise<CachedFile> {
   if (await isFile(blob)) return fromCache();
 
   const onWait = () =>
-    session.onEvent?.({ level: "info", msg: "another process is downloading this file; waiting for it", fields: { file: params.file } });
+    session.onEvent?.({
+      level: "info",
+      msg: "another process is downloading this file; waiting for it",
+      fields: { file: params.file },
+    });
   return withBlobLock({ lockPath: layout.lockPath(etag), onWait }, async (signal) => {
     if (await isFile(blob)) return fromCache();
     const partial = `${blob}.incomplete`;

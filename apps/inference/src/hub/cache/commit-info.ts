@@ -16,22 +16,38 @@ export interface CommitInfo {
   files: Record<string, { size: number; sha256: string }>;
 }
 
-export async function writeCommitInfo(layout: CacheLayout, commit: string, info: Pick<CommitInfo, "license" | "cardBaseModel">): Promise<void> {
+export async function writeCommitInfo(
+  layout: CacheLayout,
+  commit: string,
+  info: Pick<CommitInfo, "license" | "cardBaseModel">,
+): Promise<void> {
   const previous = await readCommitInfo(layout, commit);
   await save(layout, commit, { license: info.license, cardBaseModel: info.cardBaseModel, files: previous.files });
 }
 
 /** Records a file verified online at this commit. */
-export async function recordVerifiedFile(layout: CacheLayout, commit: string, file: string, digest: { size: number; sha256: string }): Promise<void> {
+export async function recordVerifiedFile(
+  layout: CacheLayout,
+  commit: string,
+  file: string,
+  digest: { size: number; sha256: string },
+): Promise<void> {
   const info = await readCommitInfo(layout, commit);
   if (info.files[file]?.sha256 === digest.sha256 && info.files[file]?.size === digest.size) return;
-  await save(layout, commit, { ...info, files: { ...info.files, [file]: { size: digest.size, sha256: digest.sha256 } } });
+  await save(layout, commit, {
+    ...info,
+    files: { ...info.files, [file]: { size: digest.size, sha256: digest.sha256 } },
+  });
 }
 
 /** The recorded info, or an empty one when the commit was never resolved online by this service. */
 export async function readCommitInfo(layout: CacheLayout, commit: string): Promise<CommitInfo> {
   try {
-    const json = JSON.parse(await readFile(layout.commitInfoPath(commit), "utf8")) as { license?: unknown; cardBaseModel?: unknown; files?: unknown };
+    const json = JSON.parse(await readFile(layout.commitInfoPath(commit), "utf8")) as {
+      license?: unknown;
+      cardBaseModel?: unknown;
+      files?: unknown;
+    };
     const files: CommitInfo["files"] = {};
     if (json.files && typeof json.files === "object") {
       for (const [name, value] of Object.entries(json.files as Record<string, unknown>)) {
@@ -53,5 +69,8 @@ export async function readCommitInfo(layout: CacheLayout, commit: string): Promi
 
 async function save(layout: CacheLayout, commit: string, info: CommitInfo): Promise<void> {
   const base = info.cardBaseModel ? { cardBaseModel: info.cardBaseModel } : {};
-  await writeFileAtomic(layout.commitInfoPath(commit), `${JSON.stringify({ license: info.license ?? null, ...base, files: info.files })}\n`);
+  await writeFileAtomic(
+    layout.commitInfoPath(commit),
+    `${JSON.stringify({ license: info.license ?? null, ...base, files: info.files })}\n`,
+  );
 }

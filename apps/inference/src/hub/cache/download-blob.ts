@@ -59,7 +59,10 @@ export async function downloadBlob(params: DownloadBlobParams): Promise<Download
   let handle: FileHandle | undefined;
   try {
     await mkdir(dirname(params.partialPath), { recursive: true });
-    const leftover = await stat(params.partialPath).then((s) => (s.isFile() && s.size <= size ? s.size : 0), () => 0);
+    const leftover = await stat(params.partialPath).then(
+      (s) => (s.isFile() && s.size <= size ? s.size : 0),
+      () => 0,
+    );
     await ensureSpace(params, size - leftover);
     handle = await open(params.partialPath, "a").catch((error: unknown) => {
       throw mapCacheWriteError(error, artifact, session.cacheDir, size);
@@ -67,11 +70,18 @@ export async function downloadBlob(params: DownloadBlobParams): Promise<Download
     if ((await handle.stat()).size !== leftover) await handle.truncate(leftover);
     const state: TransferState = { offset: 0, hasher: createBlobHasher(size, params.withGitSha1), fetchedBytes: 0 };
     if (leftover > 0) {
-      for await (const chunk of createReadStream(params.partialPath, { end: leftover - 1, highWaterMark: FLUSH_BYTES })) {
+      for await (const chunk of createReadStream(params.partialPath, {
+        end: leftover - 1,
+        highWaterMark: FLUSH_BYTES,
+      })) {
         state.hasher.update(chunk as Buffer);
       }
       state.offset = leftover;
-      session.onEvent?.({ level: "info", msg: "resuming a download a previous process left unfinished", fields: { offset: leftover, size } });
+      session.onEvent?.({
+        level: "info",
+        msg: "resuming a download a previous process left unfinished",
+        fields: { offset: leftover, size },
+      });
     }
 
     let etag: string | undefined;
@@ -89,7 +99,11 @@ export async function downloadBlob(params: DownloadBlobParams): Promise<Download
       }
       const response = await params.hub.fetch(params.url, { headers });
       if (state.offset > 0 && !continuesAt(response, state.offset, size, artifact)) {
-        session.onEvent?.({ level: "warn", msg: "the server ignored the range request; downloading from the start", fields: { offset: state.offset } });
+        session.onEvent?.({
+          level: "warn",
+          msg: "the server ignored the range request; downloading from the start",
+          fields: { offset: state.offset },
+        });
         state.offset = 0;
         state.hasher = createBlobHasher(size, params.withGitSha1);
         await handle.truncate(0);
@@ -113,7 +127,8 @@ export async function downloadBlob(params: DownloadBlobParams): Promise<Download
     await handle.datasync();
     // What the caller renames into place is exactly what was hashed, and it still holds the lock.
     const onDisk = (await handle.stat()).size;
-    if (onDisk !== size) throw new DownloadInterruptedError(artifact, `${onDisk} bytes on disk where ${size} were written`);
+    if (onDisk !== size)
+      throw new DownloadInterruptedError(artifact, `${onDisk} bytes on disk where ${size} were written`);
     throwIfLockLost(params);
     return { digests: state.hasher.digest(), fetchedBytes: state.fetchedBytes, resumes };
   } catch (error) {
@@ -176,7 +191,10 @@ async function copyBody(
       const chunk = result.value;
       state.fetchedBytes += chunk.byteLength;
       if (state.offset + pendingBytes + chunk.byteLength > params.size) {
-        throw new IntegrityError(params.artifact, `the server sent more than the ${params.size} bytes the Hub declares`);
+        throw new IntegrityError(
+          params.artifact,
+          `the server sent more than the ${params.size} bytes the Hub declares`,
+        );
       }
       pending.push(chunk);
       pendingBytes += chunk.byteLength;
@@ -191,15 +209,24 @@ async function copyBody(
 }
 
 function throwIfLockLost(params: DownloadBlobParams): void {
-  if (params.signal?.aborted) throw new DownloadInterruptedError(params.artifact, "another process took over the cache lock");
+  if (params.signal?.aborted)
+    throw new DownloadInterruptedError(params.artifact, "another process took over the cache lock");
 }
 
 /** Whether a reply to `Range: bytes=<offset>-` continues the file (206 from offset) or starts it over (200). */
 function continuesAt(response: Response, offset: number, size: number, artifact: ArtifactRef): boolean {
   if (response.status === 200) return false;
   const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(response.headers.get("content-range") ?? "");
-  if (response.status !== 206 || !range || Number(range[1]) !== offset || (range[3] !== "*" && Number(range[3]) !== size)) {
-    throw new UnexpectedHubResponseError(artifact, `a resumed download answered HTTP ${response.status} with another range`);
+  if (
+    response.status !== 206 ||
+    !range ||
+    Number(range[1]) !== offset ||
+    (range[3] !== "*" && Number(range[3]) !== size)
+  ) {
+    throw new UnexpectedHubResponseError(
+      artifact,
+      `a resumed download answered HTTP ${response.status} with another range`,
+    );
   }
   return true;
 }
@@ -217,6 +244,11 @@ async function ensureSpace(params: DownloadBlobParams, needed: number): Promise<
   const info = await statfs(dirname(params.partialPath)).catch(() => undefined);
   if (!info || info.blocks === 0) return;
   if (info.bavail * info.bsize < needed) {
-    throw mapCacheWriteError(Object.assign(new Error("no space"), { code: "ENOSPC" }), params.artifact, params.session.cacheDir, params.size);
+    throw mapCacheWriteError(
+      Object.assign(new Error("no space"), { code: "ENOSPC" }),
+      params.artifact,
+      params.session.cacheDir,
+      params.size,
+    );
   }
 }

@@ -12,7 +12,9 @@ describe("cache layout", () => {
     const blob = "e".repeat(64);
     expect(layout.repoDir).toBe("/c/models--acme--tiny-model");
     expect(layout.refPath("v1")).toBe("/c/models--acme--tiny-model/refs/v1");
-    expect(layout.snapshotPath(commit, "sub/m.gguf")).toBe(`/c/models--acme--tiny-model/snapshots/${commit}/sub/m.gguf`);
+    expect(layout.snapshotPath(commit, "sub/m.gguf")).toBe(
+      `/c/models--acme--tiny-model/snapshots/${commit}/sub/m.gguf`,
+    );
     expect(layout.blobPath(blob)).toBe(`/c/models--acme--tiny-model/blobs/${blob}`);
     expect(layout.lockPath(blob)).toBe(`/c/.locks/models--acme--tiny-model/${blob}.slm-download.lock`);
     expect(layout.markerPath(blob)).toBe(`/c/.locks/models--acme--tiny-model/${blob}.slm-verified.json`);

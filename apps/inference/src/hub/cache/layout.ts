@@ -41,7 +41,8 @@ export function cacheLayout(cacheDir: string, repo: string): CacheLayout {
     cacheDir,
     repoDir,
     refPath: (revision) => inside(join(repoDir, "refs"), join(repoDir, "refs", revision)),
-    snapshotPath: (commit, file) => inside(join(repoDir, "snapshots", commitId(commit)), join(repoDir, "snapshots", commit, file)),
+    snapshotPath: (commit, file) =>
+      inside(join(repoDir, "snapshots", commitId(commit)), join(repoDir, "snapshots", commit, file)),
     blobPath: (etag) => join(repoDir, "blobs", blob(etag)),
     lockPath: (etag) => join(bookkeeping, `${blob(etag)}.slm-download.lock`),
     markerPath: (etag) => join(bookkeeping, `${blob(etag)}.slm-verified.json`),
@@ -52,7 +53,8 @@ export function cacheLayout(cacheDir: string, repo: string): CacheLayout {
 /** `path`, once checked to lie strictly inside `base` (a name with `..` or an absolute part never gets out). */
 function inside(base: string, path: string): string {
   const rel = relative(base, path);
-  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) throw new CachePathError("a path that leaves the cache folder");
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel))
+    throw new CachePathError("a path that leaves the cache folder");
   return path;
 }
 
@@ -84,7 +86,12 @@ export async function linkSnapshot(snapshotPath: string, blobPath: string): Prom
 }
 
 /** Maps a file-system failure while filling the cache to its typed error (ENOSPC / EDQUOT: disk full). */
-export function mapCacheWriteError(error: unknown, artifact: ArtifactRef, cacheDir: string, neededBytes: number): HubError {
+export function mapCacheWriteError(
+  error: unknown,
+  artifact: ArtifactRef,
+  cacheDir: string,
+  neededBytes: number,
+): HubError {
   if (error instanceof HubError) return error;
   const code = (error as { code?: unknown })?.code;
   if (code === "ENOSPC" || code === "EDQUOT") return new DiskFullError(artifact, neededBytes, cacheDir);

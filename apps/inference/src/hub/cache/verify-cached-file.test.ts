@@ -56,7 +56,9 @@ describe("verifyCachedFile", () => {
   it("refuses a truncated file by size before hashing", async () => {
     const content = Buffer.from("GGUF model bytes");
     const snapshot = await place(content.subarray(0, 4), sha256(content));
-    await expect(verifyCachedFile(snapshot, { size: content.length }, ref)).rejects.toThrow(/size is 4 bytes, expected 16/);
+    await expect(verifyCachedFile(snapshot, { size: content.length }, ref)).rejects.toThrow(
+      /size is 4 bytes, expected 16/,
+    );
     expect(await readdir(join(dir, "blobs"))).toEqual([]);
   });
 

@@ -11,7 +11,11 @@ export interface LicenseFacts {
  * Applies MODEL_LICENSES_ALLOWED (lower-cased ids): every licence the artifact declares must be listed, and an
  * artifact that declares none is refused. With no list, nothing is refused. Returns the licence to log.
  */
-export function checkLicense(facts: LicenseFacts, allowed: readonly string[], artifact: ArtifactRef): string | undefined {
+export function checkLicense(
+  facts: LicenseFacts,
+  allowed: readonly string[],
+  artifact: ArtifactRef,
+): string | undefined {
   const found = facts.hub ?? facts.gguf;
   if (allowed.length === 0) return found;
   const declared: Array<[string, string]> = [

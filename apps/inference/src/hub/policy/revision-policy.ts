@@ -12,7 +12,12 @@ export interface RevisionPolicy {
 }
 
 /** A branch can move under a running service: refused in production unless allowed or locked, warned about otherwise. */
-export function checkRevisionPolicy(kind: RevisionKind, commit: string, policy: RevisionPolicy, artifact: ArtifactRef): void {
+export function checkRevisionPolicy(
+  kind: RevisionKind,
+  commit: string,
+  policy: RevisionPolicy,
+  artifact: ArtifactRef,
+): void {
   if (kind !== "branch") return;
   const { session } = policy;
   const fields = { repo: artifact.repo, revision: artifact.revision, commit };

@@ -33,6 +33,10 @@ export function connectHub(
     hubUrl: session.hubUrl,
     fetch: hub.fetch,
     authorization: session.accessToken ? `Bearer ${session.accessToken}` : undefined,
-    common: { hubUrl: session.hubUrl, fetch: hub.fetch, ...(session.accessToken ? { accessToken: session.accessToken } : {}) },
+    common: {
+      hubUrl: session.hubUrl,
+      fetch: hub.fetch,
+      ...(session.accessToken ? { accessToken: session.accessToken } : {}),
+    },
   };
 }

@@ -21,11 +21,14 @@ export async function lookupFile(
   params: { repo: string; commit: string; file: string; pinnedSha256?: string | undefined; ggufFiles: string[] },
   artifact: ArtifactRef,
 ): Promise<RemoteFile> {
-  const entries = await pathsInfo({ ...hub.common, repo: params.repo, revision: params.commit, paths: [params.file] }).catch(
-    (error: unknown) => {
-      throw asHubError(error, artifact);
-    },
-  );
+  const entries = await pathsInfo({
+    ...hub.common,
+    repo: params.repo,
+    revision: params.commit,
+    paths: [params.file],
+  }).catch((error: unknown) => {
+    throw asHubError(error, artifact);
+  });
   const entry = entries.find((e) => e.path === params.file && e.type === "file");
   if (!entry) throw new EntryNotFoundError(artifact, params.ggufFiles);
   const lfsSha256 = entry.lfs?.oid;
@@ -34,10 +37,16 @@ export async function lookupFile(
   // The oid becomes a file name in the cache: only the shapes the Hub uses are accepted (a hostile or intercepted
   // endpoint must not name a path of its choosing).
   if (lfsSha256 !== undefined ? !SHA256_HEX.test(lfsSha256) : !GIT_OID_HEX.test(etag)) {
-    throw new UnexpectedHubResponseError(artifact, "the Hub gave a malformed oid for the file (expected 64 or 40 hex characters)");
+    throw new UnexpectedHubResponseError(
+      artifact,
+      "the Hub gave a malformed oid for the file (expected 64 or 40 hex characters)",
+    );
   }
   if (lfsSha256 && params.pinnedSha256 && lfsSha256 !== params.pinnedSha256) {
-    throw new UnexpectedHubResponseError(artifact, `the Hub declares sha256 ${lfsSha256} but MODEL_SHA256 pins ${params.pinnedSha256}`);
+    throw new UnexpectedHubResponseError(
+      artifact,
+      `the Hub declares sha256 ${lfsSha256} but MODEL_SHA256 pins ${params.pinnedSha256}`,
+    );
   }
   const pinned = params.pinnedSha256 ? [params.pinnedSha256] : [];
   const path = params.file.split("/").map(encodeURIComponent).join("/");

@@ -12,7 +12,12 @@ describe("mapHubResponse", () => {
     [res(403, { "x-error-code": "GatedRepo" }), true, "gated_repo", /not been granted/],
     [res(404, { "x-error-code": "RevisionNotFound" }), false, "revision_not_found", /revision not found/],
     [res(404, { "x-error-code": "EntryNotFound" }), false, "file_not_found", /file not found/],
-    [res(401, { "x-error-message": "Invalid credentials in Authorization header" }), true, "invalid_token", /refused the token/],
+    [
+      res(401, { "x-error-message": "Invalid credentials in Authorization header" }),
+      true,
+      "invalid_token",
+      /refused the token/,
+    ],
     [res(429, { "retry-after": "7" }), false, "rate_limited", /retry after 7s/],
     [res(503), false, "hub_unavailable", /HTTP 503/],
   ])("maps %#", (response, hadToken, code, message) => {
@@ -28,7 +33,9 @@ describe("mapHubResponse", () => {
       const error = mapHubResponse(res(status), ref, false);
       return [status, error.retryable, error.cacheMayStandIn];
     });
-    expect(behaviour).toEqual(statuses.map((status) => [status, status === 429 || status >= 500, status === 429 || status >= 500]));
+    expect(behaviour).toEqual(
+      statuses.map((status) => [status, status === 429 || status >= 500, status === 429 || status >= 500]),
+    );
   });
 
   it("reads Retry-After as seconds or as a date", () => {

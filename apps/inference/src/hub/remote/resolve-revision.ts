@@ -23,7 +23,12 @@ export interface RemoteRevision {
 /**
  * Resolves a revision to its commit (model info) and tells a tag from a branch (the refs API lists tags), in parallel.
  */
-export async function resolveRevision(hub: HubConnection, repo: string, revision: string, artifact: ArtifactRef): Promise<RemoteRevision> {
+export async function resolveRevision(
+  hub: HubConnection,
+  repo: string,
+  revision: string,
+  artifact: ArtifactRef,
+): Promise<RemoteRevision> {
   try {
     const [info, tags] = await Promise.all([
       modelInfo({ ...hub.common, name: repo, revision, additionalFields: ["sha", "cardData", "tags", "filePaths"] }),

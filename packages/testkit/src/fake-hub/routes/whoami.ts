@@ -5,9 +5,9 @@ import { whoamiBody, type Credentials } from "../tokens.ts";
 
 /** `GET /api/whoami-v2`: 401 without a valid token. */
 export function handleWhoami(res: ServerResponse, credentials: Credentials): void {
-	if (credentials.kind !== "token") {
-		sendInvalidCredentials(res);
-		return;
-	}
-	sendJson(res, 200, whoamiBody(credentials.token));
+  if (credentials.kind !== "token") {
+    sendInvalidCredentials(res);
+    return;
+  }
+  sendJson(res, 200, whoamiBody(credentials.token));
 }
