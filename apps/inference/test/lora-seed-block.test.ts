@@ -116,7 +116,7 @@ describe("the users' LoRA block on a transformers base", { timeout: 180_000 }, (
     const apiKey = `sk-${randomBytes(16).toString("hex")}`;
     const inference = await startInference(env("ok", { INFERENCE_API_KEY: inferenceKey }), 120_000);
     const gateway = await startService<Record<string, unknown>>({
-      command: ["node", "--import", "tsx", "src/node.ts"],
+      command: ["node", "--import", "tsx", "src/runtime/node.ts"],
       cwd: gatewayDir,
       env: {
         GATEWAY_PORT: "0",
