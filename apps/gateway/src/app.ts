@@ -7,6 +7,7 @@ import {
 } from "@slm/config";
 import { Hono, type Context } from "hono";
 import type * as v from "valibot";
+import { createTokenAuth, mintRoute, type IdpTokenOptions, type MintedTokenOptions } from "./auth/index.ts";
 import { buildKeyRecords } from "./keys/key-file.ts";
 import type { KeyPolicy } from "./keys/key-policy.ts";
 import { createKeyring, type Keyring } from "./keys/keyring.ts";
@@ -21,9 +22,11 @@ import {
   health,
   notFound,
   onError,
+  onRequestAbort,
   readBodyWeb,
   readiness,
   requestId,
+  requestScope,
   responseHeaders,
   shapeRequest,
 } from "./middleware/index.ts";
@@ -32,10 +35,13 @@ import { modelsRoute } from "./models/models-route.ts";
 import { servePlayground } from "./playground/serve-playground.ts";
 import { createQuotaStore, type QuotaStore } from "./quota/quota-store.ts";
 import { rateLimit } from "./quota/rate-limit.ts";
+import { inflightRequests } from "./quota/inflight.ts";
 import { streamSlots } from "./quota/stream-slots.ts";
+import { tokenAdmission } from "./quota/token-admission.ts";
 import type { RuntimeAdapter } from "./runtime/runtime.ts";
 import type { Fetch, GatewayEnv } from "./types.ts";
 import { createForwarder, createReplicaPool } from "./upstream/index.ts";
+import { createPrincipalTagger, tagPrincipal } from "./upstream/principal-tag.ts";
 
 /** The gateway as a Hono app, built from its parts. Web-standard APIs only: runs on Node, Deno, or `app.request()`. */
 
@@ -57,7 +63,16 @@ export interface GatewayAppOptions {
   defaultPolicy?: Partial<KeyPolicy>;
   /** Requests per minute per client address without a valid key (anonymous, or failed authentication). 0: none. */
   ipRequestsPerMinute?: number;
-  limits: { maxBodyBytes: number; maxTokens?: number; upstreamTimeoutMs: number; maxInflightPerReplica?: number };
+  limits: {
+    maxBodyBytes: number;
+    maxTokens?: number;
+    upstreamTimeoutMs: number;
+    maxInflightPerReplica?: number;
+    /** Deepest nesting of objects and arrays in a request body. Default 64. */
+    maxJsonDepth?: number;
+    /** A request body must arrive within this (408 beyond). Default 30 s; 0: no limit. */
+    bodyTimeoutMs?: number;
+  };
   /** Default: in memory (one process). */
   quotaStore?: QuotaStore;
   /** Probe every replica's /ready this often (0 or absent: only when /ready is asked). */
@@ -79,6 +94,12 @@ export interface GatewayAppOptions {
   logger?: Logger;
   /** Serve the browser playground at /playground/. */
   playground?: boolean;
+  /** Sign-in tokens of an identity provider (GATEWAY_JWT_*): a Bearer JWT signs in a user with its own quotas. */
+  jwt?: IdpTokenOptions | undefined;
+  /** The gateway's own short-lived tokens (GATEWAY_TOKEN_SECRET): minted by POST /v1/auth/tokens, accepted as sign-ins. */
+  mintedTokens?: MintedTokenOptions | undefined;
+  /** Stands in for the global fetch towards the JWKS (tests). */
+  jwksFetch?: typeof fetch;
 }
 
 interface ApiRoute {
@@ -117,19 +138,10 @@ export const API_ROUTES: readonly ApiRoute[] = [
   },
 ];
 
-/** The web-standard client-close hook: the request's abort signal. */
-function onRequestAbort(c: Context<GatewayEnv>, listener: () => void): () => void {
-  const signal = c.req.raw.signal;
-  if (signal.aborted) {
-    listener();
-    return () => {};
-  }
-  signal.addEventListener("abort", listener, { once: true });
-  return () => signal.removeEventListener("abort", listener);
-}
-
 /** How old a readiness check may be when no periodic checker runs (tests, embedders). */
 const DEFAULT_READINESS_MAX_AGE_MS = 1_000;
+/** GATEWAY_BODY_TIMEOUT_MS's default: how long a request body may take to arrive. */
+const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 
 export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   const logger = options.logger ?? createLogger();
@@ -142,19 +154,28 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     remoteAddress: runtime.remoteAddress,
   });
   const onClientClose = runtime.onClientClose ?? onRequestAbort;
-  const readBody = runtime.readBody ?? readBodyWeb;
+  const readRawBody = runtime.readBody ?? readBodyWeb;
+  // Within GATEWAY_BODY_TIMEOUT_MS, and no longer than the client stays (the request scope's signal).
+  const bodyTimeoutMs = limits.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  const readBody = (c: Context<GatewayEnv>, maxBytes: number) =>
+    readRawBody(c, maxBytes, { timeoutMs: bodyTimeoutMs, signal: c.var.scope?.signal });
 
   const defaultPolicy: KeyPolicy = {
     models: "*",
     requestsPerMinute: 0,
     tokensPerMinute: 0,
     concurrentStreams: 0,
+    concurrentRequests: 0,
     maxTokens: limits.maxTokens ?? 4096,
     maxChoices: 0,
     ...options.defaultPolicy,
   };
   const ipRequestsPerMinute = options.ipRequestsPerMinute ?? 0;
-  const keysConfigured = (options.apiKeys?.length ?? 0) > 0 || (options.keyring?.size ?? 0) > 0;
+  const keysConfigured =
+    (options.apiKeys?.length ?? 0) > 0 ||
+    (options.keyring?.size ?? 0) > 0 ||
+    options.jwt !== undefined ||
+    options.mintedTokens !== undefined;
   const anonymousModels: KeyPolicy["models"] =
     options.anonymousModels === undefined
       ? keysConfigured
@@ -178,6 +199,18 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
         ).then((records) => keyring.replace(records))
       : undefined;
 
+  // Sign-in tokens: users get the key file's policy their token names, else the default policy. The JWKS is fetched
+  // now, so that the first token does not wait for it (and a JWKS that cannot be reached shows in the log at once).
+  const tokens = createTokenAuth({
+    jwt: options.jwt,
+    minted: options.mintedTokens,
+    policy: (name) => keyring.policy(name),
+    defaultPolicy,
+    fetch: options.jwksFetch,
+    logger,
+  });
+  if (tokens?.jwks && !options.signal?.aborted) void tokens.jwks.refresh();
+
   const store = options.quotaStore ?? createQuotaStore({ logger, metrics });
   const pool = createReplicaPool({
     urls: options.inferenceUrls ?? [],
@@ -191,7 +224,6 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     timeoutMs: limits.upstreamTimeoutMs,
     inferenceApiKey: options.inferenceApiKey,
     fetch: options.fetch,
-    onClientClose,
     logger,
     metrics,
   });
@@ -208,7 +240,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     accessLog({
       logger,
       metrics,
-      routes: [...API_ROUTES.map((r) => r.path), "/v1/models", "/health", "/ready", "/metrics"],
+      routes: [...API_ROUTES.map((r) => r.path), "/v1/models", "/v1/auth/tokens", "/health", "/ready", "/metrics"],
     }),
   );
   if (options.corsOrigins && options.corsOrigins.length > 0)
@@ -223,6 +255,8 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   if (options.metricsEndpoint)
     app.get("/metrics", metricsRoute({ endpoint: options.metricsEndpoint, token: options.metricsToken }));
 
+  // First on /v1, before anything awaits: the owner of whatever the request will hold (request-scope.ts).
+  app.use("/v1/*", requestScope({ onClientClose, logger }));
   app.use(
     "/v1/*",
     apiKeyAuth({
@@ -230,6 +264,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       ready: keysReady,
       allowAnonymous: options.allowAnonymous,
       anonymousPolicy,
+      tokens,
       clientIp,
       failures:
         ipRequestsPerMinute > 0
@@ -243,15 +278,35 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     rateLimit({ store, logger, metrics }),
   );
   const leaseSec = Math.ceil(limits.upstreamTimeoutMs / 1000) + 60;
+  const principalTagger = createPrincipalTagger(options.inferenceApiKey);
   for (const route of API_ROUTES) {
     app.post(
       route.path,
-      shapeRequest({ ...route, maxBodyBytes: limits.maxBodyBytes, readBody, catalog }),
+      shapeRequest({
+        ...route,
+        maxBodyBytes: limits.maxBodyBytes,
+        maxJsonDepth: limits.maxJsonDepth,
+        readBody,
+        catalog,
+      }),
+      tokenAdmission({ store, logger, metrics }),
       streamSlots({ store, logger, metrics, leaseSec }),
+      inflightRequests({ store, logger, metrics, leaseSec }),
+      tagPrincipal(principalTagger),
       upstream.post(route.path),
     );
   }
   app.get("/v1/models", modelsRoute(catalog));
+  app.post(
+    "/v1/auth/tokens",
+    mintRoute({
+      secret: options.mintedTokens?.secret,
+      hasPolicy: (name) => keyring.policy(name) !== undefined,
+      maxBodyBytes: limits.maxBodyBytes,
+      readBody,
+      logger,
+    }),
+  );
   if (options.playground) app.route("/playground", servePlayground({ logger }));
 
   app.notFound(notFound());

@@ -91,6 +91,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Starte
     generatedKey,
     summary: {
       auth: keyring.size > 0 ? "api_key" : "anonymous",
+      // How users may sign in with tokens (never a secret, never the JWKS address).
+      signIn: [
+        ...(config.jwt?.jwksUrl !== undefined ? ["jwks"] : []),
+        ...(config.jwt?.secret !== undefined ? ["jwt_secret"] : []),
+        ...(config.mintedTokens !== undefined ? ["minted"] : []),
+      ],
       keys: keyring.size,
       keysFile: keysFile !== undefined,
       generatedKey: generatedKey !== undefined,

@@ -1,9 +1,14 @@
 import type { KeyPolicy } from "./keys/key-policy.ts";
+import type { RequestScope } from "./middleware/request-scope.ts";
+import type { QuotaState } from "./quota/quota-store.ts";
 
-/** Who a request counts against: a key, or - without one - the client's address. */
+/** Who a request counts against: a key, a signed-in user (a verified token), or - without either - the client's address. */
 export interface Principal {
-  kind: "key" | "ip";
-  /** The key's id, or the client address (quota bucket; never the key). */
+  kind: "key" | "user" | "ip";
+  /**
+   * The quota bucket: the key's id; for a user `user:` and a hash of the token's issuer and subject (see
+   * auth/subject.ts: never the token, never the raw subject); or the client address. Never the key.
+   */
   id: string;
   policy: KeyPolicy;
 }
@@ -12,7 +17,10 @@ export interface Principal {
 export interface GatewayVariables {
   /** Set by `requestId()`: the caller's `X-Request-Id` when well-formed, else a fresh UUID. */
   requestId: string;
-  /** Set by `apiKeyAuth()`: the id of the key used (file id or SHA-256 prefix), or null when anonymous. */
+  /**
+   * Set by `apiKeyAuth()`: the id of the key used (file id or SHA-256 prefix), a signed-in user's principal id
+   * (`user:<hash>`), or null when anonymous. What logs and metrics name the caller by.
+   */
   apiKeyId: string | null;
   /** Set by `apiKeyAuth()`. */
   principal: Principal;
@@ -20,8 +28,13 @@ export interface GatewayVariables {
   shaped: ShapedRequest;
   /** Set by `rateLimit()` when the principal's tokens are metered: counts tokens against its quota. */
   meterTokens: TokenMeter | undefined;
-  /** Set by `streamSlots()` for a streamed request: frees its concurrent-stream slot (idempotent). */
-  releaseStream: (() => void) | undefined;
+  /** Set by `tagPrincipal()`: the principal as inference sees it (`X-Slm-Principal`), a hash of its id. */
+  principalTag: string | undefined;
+  /**
+   * Set by `requestScope()` on /v1/*, first: the owner of everything the request holds (`defer` a release, `signal`
+   * for what it awaits, `hold` for a response that outlives its handler). See middleware/request-scope.ts.
+   */
+  scope: RequestScope;
   /** Headers every response to this request carries (see response-headers.ts). */
   responseHeaders: Record<string, string>;
   /** Whether the response was built with `responseHeaders` already merged in. */
@@ -53,11 +66,17 @@ export interface UpstreamResponse {
 export type Fetch = (url: string, init: UpstreamInit) => Promise<UpstreamResponse>;
 
 /**
- * One request's tokens against its key's quota: an estimate reserved before the request is sent (so a client that
- * leaves is charged at least that), then settled at the real count, charging or giving back the difference.
+ * One request's tokens against its key's quota: its worst case (prompt estimate + `max_tokens` x `n`) reserved at
+ * admission, whole or not at all, so a burst never serves more than the quota; then settled at the real count, the
+ * unused part given back (see quota/token-meter.ts).
  */
 export interface TokenMeter {
+  /** Admission: takes `tokens` from the window if they fit whole (nothing otherwise); `allowed` says which. */
+  admit(tokens: number): Promise<QuotaState>;
+  /** The exchange with inference starts: at least `tokens` stay charged until it settles (a top-up, if any). */
   reserve(tokens: number): void;
+  /** Whether an exchange started (`reserve` was called): it then settles, however it ends. */
+  readonly started: boolean;
   /** The final count for the request (idempotent: only the first call counts). */
   settle(total: number): void;
 }

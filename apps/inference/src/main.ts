@@ -215,9 +215,12 @@ async function main(): Promise<void> {
       contextSize: engineConfig.contextSize,
       parallel: engineConfig.parallel,
       maxQueue: engineConfig.maxQueue,
+      maxQueuePerPrincipal: engineConfig.maxQueuePerPrincipal,
+      specialTokensInMessages: engineConfig.allowSpecialTokensInMessages,
       embeddings:
         engineConfig.embeddings === "on" || (engineConfig.embeddings === "auto" && declaresEmbeddings(metadata)),
       lora: multi ? undefined : adapters[0],
+      grammarLimits: config.grammar,
     });
     const template = chooseChatTemplate({
       ggufTemplate: metadata.chatTemplate,
@@ -235,6 +238,7 @@ async function main(): Promise<void> {
         lora: adapter,
         parallel: engineConfig.parallel,
         maxQueue: engineConfig.maxQueue,
+        maxQueuePerPrincipal: engineConfig.maxQueuePerPrincipal,
       });
       variants?.set(adapter.name, { engine: adapted, template, modelName: adapter.name, createdAt });
     }

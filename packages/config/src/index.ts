@@ -15,7 +15,7 @@ export {
   type ModelSpec,
   type SupplyChainSettings,
 } from "./env/inference-env.ts";
-export { readGatewayEnv, type GatewayConfig } from "./env/gateway-env.ts";
+export { JWT_ALGORITHMS, readGatewayEnv, type GatewayConfig, type JwtAlgorithm } from "./env/gateway-env.ts";
 export * from "./api/chat-completion.ts";
 export * from "./api/tools.ts";
 export * from "./api/generation-params.ts";
@@ -26,3 +26,5 @@ export * from "./api/error.ts";
 export * from "./api/sse.ts";
 export * from "./api/debug.ts";
 export * from "./api/responses.ts";
+export * from "./api/json-depth.ts";
+export * from "./api/request-id.ts";

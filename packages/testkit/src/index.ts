@@ -14,3 +14,4 @@ export {
   type StartedLlamaServer,
 } from "./llama-server/start-llama-server.ts";
 export * from "./transformers/index.ts";
+export * from "./chaos/cut-requests.ts";

@@ -4,7 +4,7 @@
  * compatibility alike); tests and embedders may pass `noMetrics` or their own.
  */
 
-export type RateLimitReason = "requests" | "tokens" | "streams" | "ip";
+export type RateLimitReason = "requests" | "tokens" | "streams" | "inflight" | "ip";
 export type QuotaStoreEvent = "error" | "fail_open" | "fail_closed";
 
 export interface GatewayMetrics {
@@ -16,6 +16,10 @@ export interface GatewayMetrics {
   upstreamLatency(route: string, outcome: string, seconds: number): void;
   streamOpened(): void;
   streamClosed(): void;
+  /** Requests this gateway has in flight to inference now (all replicas). */
+  upstreamInFlight(count: number): void;
+  /** A lease of this gateway's requests (`streams`: a stream slot) taken (+1) or given back (-1). */
+  leasesHeld(lease: string, delta: number): void;
   /** The shared quota store (Redis) failed a call, and which policy applied. */
   quotaStore(event: QuotaStoreEvent): void;
   quotaStoreUp(up: boolean): void;
@@ -35,6 +39,8 @@ export const noMetrics: GatewayMetrics = {
   upstreamLatency: nothing,
   streamOpened: nothing,
   streamClosed: nothing,
+  upstreamInFlight: nothing,
+  leasesHeld: nothing,
   quotaStore: nothing,
   quotaStoreUp: nothing,
   replicaUp: nothing,

@@ -36,6 +36,18 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     registers,
   });
   const openStreams = new Gauge({ name: "gateway_open_streams", help: "Streaming responses in progress.", registers });
+  const inFlight = new Gauge({
+    name: "gateway_upstream_in_flight",
+    help: "Requests in flight to inference (all replicas).",
+    registers,
+  });
+  const leases = new Gauge({
+    name: "gateway_leases_held",
+    help: "Leases held by this gateway's requests now, by kind (streams: concurrent-stream slots).",
+    labelNames: ["lease"] as const,
+    registers,
+  });
+  leases.set({ lease: "streams" }, 0);
   const store = new Counter({
     name: "gateway_quota_store_events_total",
     help: "Failures of the shared quota store (Redis), and whether the request went on with a local limiter (fail_open) or was refused (fail_closed).",
@@ -79,6 +91,8 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     },
     streamOpened: () => openStreams.inc(),
     streamClosed: () => openStreams.dec(),
+    upstreamInFlight: (count) => inFlight.set(count),
+    leasesHeld: (lease, delta) => leases.inc({ lease }, delta),
     quotaStore: (event) => store.inc({ event }),
     quotaStoreUp: (up) => storeUp.set(up ? 1 : 0),
     replicaUp: (replica, up) => replicaUp.set({ replica }, up ? 1 : 0),

@@ -2,6 +2,8 @@ import { ApiError } from "@slm/config";
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "../logger.ts";
+import { QuotaStoreUnavailableError } from "../quota/quota-store.ts";
+import { storeUnavailable } from "../quota/rate-limit.ts";
 import type { GatewayEnv } from "../types.ts";
 import { withResponseHeaders } from "./response-headers.ts";
 
@@ -26,6 +28,11 @@ export function onError(options: ErrorHandlerOptions): ErrorHandler<GatewayEnv> 
       const log = err.status >= 500 ? logger.warn : logger.debug;
       log("request failed", { requestId, status: err.status, code: err.code });
       return apiErrorResponse(c, err);
+    }
+    if (err instanceof QuotaStoreUnavailableError) {
+      // Failing closed (GATEWAY_REDIS_FAILURE=closed) is a 503 wherever the store was asked, never a 500.
+      logger.warn("request failed", { requestId, status: 503, code: "rate_limiter_unavailable" });
+      return apiErrorResponse(c, storeUnavailable());
     }
     if (err instanceof HTTPException && err.status < 500) {
       // Hono's own 4xx (from its middleware). Its message is ours or Hono's, but a generic one is enough.

@@ -1,13 +1,15 @@
+import { REQUEST_ID_PATTERN } from "@slm/config";
 import type { MiddlewareHandler } from "hono";
 import type { HeaderReader } from "../runtime/runtime.ts";
 import type { GatewayEnv } from "../types.ts";
 
 /**
  * Request ids. Hono's `hono/request-id` is close but accepts `=` and rejects `.` (and allows 255 chars); the gateway's
- * contract with callers and with inference is `^[\w.-]{1,128}$`, so this is the same middleware with that rule.
+ * contract with callers and with inference is @slm/config's `REQUEST_ID_PATTERN` (`^[A-Za-z0-9._:-]{1,128}$`, the
+ * same rule inference applies): a caller's id of another shape is replaced by a fresh UUID, never logged as sent.
  */
 
-export const REQUEST_ID_PATTERN = /^[\w.-]{1,128}$/;
+export { REQUEST_ID_PATTERN };
 
 export interface RequestIdOptions {
   /** Default "X-Request-Id". Read from the request, sent to inference, echoed on the response. */

@@ -344,3 +344,60 @@ describe("request shaping: fields, models, encodings, other routes", () => {
     expect(((await bad.json()) as Envelope).error.param).toBe("input");
   });
 });
+
+describe("deep JSON bodies", () => {
+  // 20,000 nested arrays: JSON.parse copes, JSON.stringify and recursive validators throw a RangeError.
+  const deep = `${"[".repeat(20_000)}0${"]".repeat(20_000)}`;
+  const tools = `[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"x":${deep}}}}}]`;
+  const bodies = {
+    "tool parameters": `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":${tools}}`,
+    chat_template_kwargs: `{"model":"m","messages":[{"role":"user","content":"hi"}],"chat_template_kwargs":{"x":${deep}}}`,
+    "Responses tool parameters": `{"model":"m","input":"hi","tools":[{"type":"function","name":"f","parameters":{"x":${deep}}}]}`,
+  };
+  const limits = { maxBodyBytes: 1 << 20 };
+  const routesFor = { "POST /v1/chat/completions": ok, "POST /v1/responses": ok };
+  const path = (name: string) => (name.startsWith("Responses") ? "/v1/responses" : "/v1/chat/completions");
+
+  it.each(Object.entries(bodies))(
+    "answers 400 json_too_deep naming the limit for 20,000-deep %s",
+    async (name, body) => {
+      const { app, upstream } = testApp({ limits }, routesFor);
+      const res = await app.request(path(name), chatInit(body));
+      expect(res.status).toBe(400);
+      const error = ((await res.json()) as Envelope).error;
+      expect(error).toMatchObject({ type: "invalid_request_error", code: "json_too_deep", param: null });
+      expect(error.message).toContain("64 levels");
+      expect(upstream.api()).toHaveLength(0);
+    },
+  );
+
+  it.each(Object.entries(bodies))(
+    "with a body limit beyond it, the shared schema still answers 400 for %s",
+    async (name, body) => {
+      const { app, upstream } = testApp({ limits: { ...limits, maxJsonDepth: 100_000 } }, routesFor);
+      const res = await app.request(path(name), chatInit(body));
+      expect(res.status).toBe(400);
+      const error = ((await res.json()) as Envelope).error;
+      expect(error.code).toBe("invalid_request");
+      expect(error.message).toContain("at most 64 levels");
+      expect(upstream.api()).toHaveLength(0);
+    },
+  );
+
+  it("keeps ordinary nesting, strings full of brackets included", async () => {
+    const { app, upstream } = testApp({ limits: { maxBodyBytes: 1 << 20, maxJsonDepth: 8 } }, routesFor);
+    const content = "[{".repeat(500);
+    const res = await app.request(
+      "/v1/chat/completions",
+      chatInit({ ...CHAT, messages: [{ role: "user", content }], chat_template_kwargs: { a: [[1]] } }),
+    );
+    expect(res.status).toBe(200);
+    expect(upstream.api()).toHaveLength(1);
+    const tooDeep = await app.request(
+      "/v1/chat/completions",
+      chatInit({ ...CHAT, chat_template_kwargs: { a: [[[[[[[1]]]]]]] } }),
+    );
+    expect(tooDeep.status).toBe(400);
+    expect(((await tooDeep.json()) as Envelope).error.message).toContain("8 levels");
+  });
+});

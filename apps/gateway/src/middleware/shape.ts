@@ -1,15 +1,15 @@
-import { ApiError, expectationMessage, invalidRequest, type Model } from "@slm/config";
+import { ApiError, expectationMessage, invalidRequest, jsonTextDeeperThan, type Model } from "@slm/config";
 import type { Context, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import { allowsModel, type KeyPolicy } from "../keys/key-policy.ts";
 import type { ModelCatalog } from "../models/model-catalog.ts";
 import type { GatewayEnv, JsonObject } from "../types.ts";
-import { decodeUtf8 } from "./body.ts";
+import { bodyTooDeep, decodeUtf8 } from "./body.ts";
 
 /**
- * Request shaping, in order: size limit, strict UTF-8, a JSON object, validation against the shared schema (precise
- * 400s), fields the schema does not know dropped (the public sets only what the API defines; inference's own knobs
- * stay internal), `model` resolved against the served models the key may use (the first of them when absent),
+ * Request shaping, in order: size limit, strict UTF-8, depth limit, a JSON object, validation against the shared
+ * schema (precise 400s), fields the schema does not know dropped (the public sets only what the API defines;
+ * inference's own knobs stay internal), `model` resolved against the served models the key may use (the first of them when absent),
  * token caps clamped to the key's `maxTokens` (filled in when absent), and - when the key's tokens are metered - a
  * streamed request made to report usage. The caller's own text is forwarded when nothing had to change, so a
  * conforming request is not re-serialised.
@@ -27,9 +27,14 @@ export interface ShapeOptions {
   /** Streams of the route report usage on their own (no `stream_options.include_usage` to add for metering). */
   usageInStream?: boolean | undefined;
   maxBodyBytes: number;
+  /** Deepest nesting of objects and arrays accepted (400 `json_too_deep` beyond). Default 64. */
+  maxJsonDepth?: number | undefined;
   readBody: (c: Context<GatewayEnv>, maxBytes: number) => Promise<Uint8Array>;
   catalog: ModelCatalog;
 }
+
+/** Nesting of objects and arrays a request body may have (`GATEWAY_MAX_JSON_DEPTH`). */
+export const DEFAULT_MAX_JSON_DEPTH = 64;
 
 /** Parses the body as a JSON object. The parser's message is not echoed: it quotes the input. */
 export function parseJsonObject(text: string): JsonObject {
@@ -118,8 +123,11 @@ export function checkChoices(body: JsonObject, policy: KeyPolicy): void {
 
 export function shapeRequest(options: ShapeOptions): MiddlewareHandler<GatewayEnv> {
   const { schema, tokenFields, catalog } = options;
+  const maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   return async function shapeRequest(c, next) {
     const text = decodeUtf8(await options.readBody(c, options.maxBodyBytes));
+    // Before the parse: what walks the parsed body afterwards (validation, JSON.stringify) recurses.
+    if (jsonTextDeeperThan(text, maxJsonDepth)) throw bodyTooDeep(maxJsonDepth);
     let json = parseJsonObject(text);
     let changed = false;
 

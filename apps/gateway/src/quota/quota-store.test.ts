@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createLogger } from "../logger.ts";
 import { noMetrics, type GatewayMetrics } from "../metrics/metrics.ts";
 import { createQuotaStore, QuotaStoreUnavailableError, type Quota } from "./quota-store.ts";
-import { straddlingStreamKeepsItsSlot } from "../../test/support/stream-lease-scenario.ts";
+import { releasedLeaseIsNeverRenewed, straddlingStreamKeepsItsSlot } from "../../test/support/stream-lease-scenario.ts";
 
 const requests: Quota = { name: "requests", limit: 3, windowSec: 60 };
 
@@ -24,6 +24,10 @@ function recorder() {
 describe("quota store (memory)", () => {
   it("stream leases: a stream straddling what used to be a window keeps its slot; no double release; expiry", async () => {
     await straddlingStreamKeepsItsSlot(createQuotaStore(), "k");
+  });
+
+  it("stream leases: a released or expired lease is never renewed back", async () => {
+    await releasedLeaseIsNeverRenewed(createQuotaStore(), "k");
   });
 
   it("allows up to the limit per key, then refuses with the time to reset", async () => {
@@ -52,6 +56,23 @@ describe("quota store (memory)", () => {
   });
 });
 
+describe("token reservations", () => {
+  it("take whole or nothing, never overshoot under concurrency, and see what was added or given back", async () => {
+    const store = createQuotaStore();
+    const tokens: Quota = { name: "tokens", limit: 300, windowSec: 60 };
+    const states = await Promise.all(Array.from({ length: 40 }, () => store.reserve(tokens, "k", 120)));
+    expect(states.filter((s) => s.allowed)).toHaveLength(2);
+    expect(await store.peek(tokens, "k")).toMatchObject({ remaining: 60 });
+    const refused = states.find((s) => !s.allowed)!;
+    expect(refused.resetMs).toBeGreaterThan(58_000);
+    expect(await store.reserve(tokens, "k", 61)).toMatchObject({ allowed: false, remaining: 60 });
+    expect(await store.reserve(tokens, "k", 60)).toMatchObject({ allowed: true, remaining: 0 });
+    await store.release(tokens, "k", 100);
+    expect(await store.reserve(tokens, "k", 100)).toMatchObject({ allowed: true, remaining: 0 });
+    expect(await store.reserve(tokens, "other", 301)).toMatchObject({ allowed: false, remaining: 300 });
+  });
+});
+
 describe("quota store with an unreachable Redis", () => {
   it("fails open: a local limiter enforces the quota, the failure is counted and logged once", async () => {
     const { events, metrics, lines, logger } = recorder();
@@ -72,6 +93,7 @@ describe("quota store with an unreachable Redis", () => {
     const store = createQuotaStore({ redis: deadRedis, failure: "closed", metrics, logger });
     await expect(store.consume(requests, "a")).rejects.toBeInstanceOf(QuotaStoreUnavailableError);
     await expect(store.peek(requests, "a")).rejects.toMatchObject({ code: "quota_store_unavailable" });
+    await expect(store.reserve(requests, "a", 1)).rejects.toMatchObject({ code: "quota_store_unavailable" });
     expect(events).toContain("fail_closed");
   });
 });

@@ -31,6 +31,11 @@ export interface QuotaState {
 export interface QuotaStore {
   /** Takes `points`; not allowed once the window's total exceeds the limit. */
   consume(quota: Quota, key: string, points?: number): Promise<QuotaState>;
+  /**
+   * Takes `points` only if the window's total stays within the limit; a refusal takes nothing (a token reservation:
+   * `max_tokens` x `n` plus the prompt, which must fit whole). Atomic: concurrent reservations never overshoot.
+   */
+  reserve(quota: Quota, key: string, points: number): Promise<QuotaState>;
   /** The state without taking anything: allowed while less than the limit is used. */
   peek(quota: Quota, key: string): Promise<QuotaState>;
   /** Adds points after the fact (tokens once usage is known); never refuses. */
@@ -48,8 +53,11 @@ export interface QuotaStore {
     limit: number,
     ttlMs: number,
   ): Promise<{ allowed: boolean; held: number; lease: string }>;
-  /** Extends a held lease by `ttlMs` from now (a long stream). */
-  renewLease(name: string, key: string, lease: string, ttlMs: number): Promise<void>;
+  /**
+   * Extends a held lease by `ttlMs` from now (a long stream). Refuses (false) a lease that is not held any more -
+   * released, expired, or never taken - so a renewal can never bring a slot back.
+   */
+  renewLease(name: string, key: string, lease: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, key: string, lease: string): Promise<void>;
   /** True when backed by Redis. */
   readonly shared: boolean;
@@ -161,6 +169,49 @@ export function createQuotaStore(options: QuotaStoreOptions = {}): QuotaStore {
     }
   }
 
+  // Reservations: check and take as one step. In Redis a script on rate-limiter-flexible's own counter (same key,
+  // same shape: an integer with the window as its expiry); in memory, one reservation at a time per counter.
+  const reserving = new Map<string, Promise<unknown>>();
+
+  function reserveInMemory(limiter: RateLimiterMemory, quota: Quota, key: string, points: number) {
+    const id = `${limiter.keyPrefix}:${key}`;
+    const previous = reserving.get(id) ?? Promise.resolve();
+    const step = previous.then(async (): Promise<QuotaState> => {
+      const res = await limiter.get(key);
+      const used = res?.consumedPoints ?? 0;
+      if (used + points > quota.limit) {
+        const resetMs = res === null ? quota.windowSec * 1000 : res.msBeforeNext;
+        return { allowed: false, limit: quota.limit, remaining: Math.max(0, quota.limit - used), resetMs };
+      }
+      if (points === 0) return toState(quota, res ?? new RateLimiterRes(quota.limit, quota.windowSec * 1000, 0), true);
+      return toState(quota, await limiter.penalty(key, points), true);
+    });
+    const settled = step.catch(() => undefined);
+    reserving.set(id, settled);
+    void settled.then(() => {
+      if (reserving.get(id) === settled) reserving.delete(id);
+    });
+    return step;
+  }
+
+  async function reserveInRedis(quota: Quota, key: string, points: number): Promise<QuotaState> {
+    const client = redis as ScriptClient;
+    const [taken, used, ttl] = (await client.eval(
+      RESERVE,
+      1,
+      `${prefix}:${quota.name}:${key}`,
+      points,
+      quota.windowSec,
+      quota.limit,
+    )) as [number, number, number];
+    return {
+      allowed: taken === 1,
+      limit: quota.limit,
+      remaining: Math.max(0, quota.limit - used),
+      resetMs: Math.max(0, ttl),
+    };
+  }
+
   // Leases: a sorted set per key in Redis (member = lease id, score = expiry in ms), changed only by these scripts,
   // so that counting, expiring and adding happen as one step; in memory, the same shape in a Map.
   const localLeases = new Map<string, Map<string, number>>();
@@ -212,11 +263,21 @@ export function createQuotaStore(options: QuotaStoreOptions = {}): QuotaStore {
     },
     async renewLease(name, key, lease, ttlMs) {
       const id = leaseKey(name, key);
-      await leaseOp(
-        async (client) => void (await client.eval(RENEW_LEASE, 1, id, Date.now() + ttlMs, lease, ttlMs)),
+      return leaseOp(
+        async (client) => {
+          const now = Date.now();
+          return (await client.eval(RENEW_LEASE, 1, id, now + ttlMs, lease, ttlMs, now)) === 1;
+        },
         () => {
           const held = localLeases.get(id);
-          if (held?.has(lease)) held.set(lease, Date.now() + ttlMs);
+          const expiry = held?.get(lease);
+          if (held !== undefined && expiry !== undefined && expiry > Date.now()) {
+            held.set(lease, Date.now() + ttlMs);
+            return true;
+          }
+          // In memory, a lease not held is refused. Standing in for an unreachable Redis, a lease taken there is
+          // unknown here: not a refusal (renewal goes on, and counts again once Redis is back).
+          return redis !== undefined;
         },
       );
     },
@@ -240,6 +301,14 @@ export function createQuotaStore(options: QuotaStoreOptions = {}): QuotaStore {
         throw err;
       }
     },
+    async reserve(quota, key, points) {
+      const taken = Math.max(0, Math.ceil(points));
+      return run(quota, (limiter) =>
+        limiter instanceof RateLimiterMemory
+          ? reserveInMemory(limiter, quota, key, taken)
+          : reserveInRedis(quota, key, taken),
+      );
+    },
     async peek(quota, key) {
       const res = await run(quota, (l) => l.get(key));
       if (res === null)
@@ -256,6 +325,27 @@ export function createQuotaStore(options: QuotaStoreOptions = {}): QuotaStore {
   };
 }
 
+/**
+ * KEYS[1] a rate-limiter-flexible counter; ARGV points, window s, limit. Takes the points when they fit; returns
+ * {taken, used after, ms to the window's end}. A counter without an expiry gets the window's (as the library does).
+ */
+const RESERVE = `
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local points = tonumber(ARGV[1])
+if used + points > tonumber(ARGV[3]) then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 0 then ttl = 1000 * tonumber(ARGV[2]) end
+  return {0, used, ttl}
+end
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[2], 'NX')
+used = redis.call('INCRBY', KEYS[1], points)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  ttl = 1000 * tonumber(ARGV[2])
+end
+return {1, used, ttl}`;
+
 /** KEYS[1] lease set; ARGV now, ttl ms, limit, lease id. Drops expired leases, then adds one if under the limit. */
 const ACQUIRE_LEASE = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -265,13 +355,18 @@ redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {1, held + 1}`;
 
-/** KEYS[1] lease set; ARGV new expiry, lease id, ttl ms. Only a lease still held is extended. */
+/**
+ * KEYS[1] lease set; ARGV new expiry, lease id, ttl ms, now. Only a lease still held - present and not expired - is
+ * extended (1); anything else is refused (0), never re-added.
+ */
 const RENEW_LEASE = `
-if redis.call('ZSCORE', KEYS[1], ARGV[2]) then
+local expiry = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if expiry and tonumber(expiry) > tonumber(ARGV[4]) then
   redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
 end
-return 1`;
+return 0`;
 
 /** KEYS[1] lease set; ARGV lease id. */
 const RELEASE_LEASE = `return redis.call('ZREM', KEYS[1], ARGV[1])`;

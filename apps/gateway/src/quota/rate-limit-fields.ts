@@ -9,14 +9,16 @@ import type { Quota, QuotaState } from "./quota-store.ts";
 
 export const seconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
 
-/** Concurrent streams are a "concurrency" quota: no window. */
+/** Concurrent streams and requests in flight are "concurrency" quotas: no window. */
+const isConcurrency = (quota: Quota) => quota.name === "streams" || quota.name === "inflight";
+
 export function policyField(quota: Quota): string {
-  if (quota.name === "streams") return `"streams";q=${quota.limit};qu="concurrency"`;
+  if (isConcurrency(quota)) return `"${quota.name}";q=${quota.limit};qu="concurrency"`;
   return `"${quota.name}";q=${quota.limit};w=${quota.windowSec}`;
 }
 
 export function stateField(quota: Quota, state: QuotaState): string {
-  if (quota.name === "streams") return `"streams";r=${state.remaining}`;
+  if (isConcurrency(quota)) return `"${quota.name}";r=${state.remaining}`;
   return `"${quota.name}";r=${state.remaining};t=${seconds(state.resetMs)}`;
 }
 
@@ -47,6 +49,8 @@ export function tooManyRequests(
       ? "tokens_rate_limit_exceeded"
       : quota.name === "streams"
         ? "concurrent_streams_exceeded"
-        : "rate_limit_exceeded";
+        : quota.name === "inflight"
+          ? "concurrent_requests_exceeded"
+          : "rate_limit_exceeded";
   return new ApiError(429, "rate_limit_error", code, message, null, headers);
 }

@@ -70,24 +70,36 @@ describe("requests per minute", () => {
 });
 
 describe("tokens per minute", () => {
-  it("counts usage from JSON answers and refuses once the quota is used, with OpenAI's token headers", async () => {
-    const { app } = testApp({ defaultPolicy: { tokensPerMinute: 3 } }, { "POST /v1/chat/completions": ok }); // each answer: 2 tokens
+  it("reserves each request's worst case, settles at the answer's usage, and refuses what does not fit", async () => {
+    // Each answer: 2 tokens. Each request's worst case: its prompt estimate (a token per 4 bytes) + max_tokens 10.
+    const { app, upstream } = testApp(
+      { defaultPolicy: { tokensPerMinute: 100, maxTokens: 10 } },
+      { "POST /v1/chat/completions": ok },
+    );
+    const worst = () => Math.ceil(upstream.last()!.body!.length / 4) + 10;
     const first = await app.request("/v1/chat/completions", chatInit(CHAT));
-    expect(first.headers.get("x-ratelimit-limit-tokens")).toBe("3");
-    expect(first.headers.get("x-ratelimit-remaining-tokens")).toBe("3");
+    expect(first.headers.get("x-ratelimit-limit-tokens")).toBe("100");
+    expect(first.headers.get("x-ratelimit-remaining-tokens")).toBe(String(100 - worst()));
     const second = await app.request("/v1/chat/completions", chatInit(CHAT));
-    expect(second.headers.get("x-ratelimit-remaining-tokens")).toBe("1");
-    const refused = await app.request("/v1/chat/completions", chatInit(CHAT));
-    expect(refused.status).toBe(429);
-    expect(((await refused.json()) as Envelope).error.code).toBe("tokens_rate_limit_exceeded");
-    expect(refused.headers.get("x-ratelimit-remaining-tokens")).toBe("0");
-    expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+    // The first settled at its 2 tokens; the second's worst case is held while it runs.
+    expect(second.headers.get("x-ratelimit-remaining-tokens")).toBe(String(100 - 2 - worst()));
+    let refused: Response | undefined;
+    for (let i = 0; i < 50 && refused === undefined; i++) {
+      const res = await app.request("/v1/chat/completions", chatInit(CHAT));
+      if (res.status === 429) refused = res;
+    }
+    expect(refused?.status).toBe(429);
+    const error = ((await refused!.json()) as Envelope).error;
+    expect(error.code).toBe("tokens_rate_limit_exceeded");
+    expect(error.message).toMatch(/up to \d+ tokens/);
+    expect(Number(refused!.headers.get("x-ratelimit-remaining-tokens"))).toBeLessThan(worst());
+    expect(refused!.headers.get("retry-after")).toMatch(/^\d+$/);
   });
 
   it("asks inference for streamed usage, counts it, and hides it from a client that did not ask", async () => {
     const { app, upstream } = testApp(
-      { defaultPolicy: { tokensPerMinute: 10 } },
-      { "POST /v1/chat/completions": () => sse([delta("a"), delta("b"), usage(10), "data: [DONE]\n\n"]) },
+      { defaultPolicy: { tokensPerMinute: 50, maxTokens: 5 } },
+      { "POST /v1/chat/completions": () => sse([delta("a"), delta("b"), usage(40), "data: [DONE]\n\n"]) },
     );
     const res = await app.request("/v1/chat/completions", chatInit({ ...CHAT, stream: true }));
     const text = await res.text();
@@ -99,13 +111,13 @@ describe("tokens per minute", () => {
 
   it("keeps the usage chunk for a client that asked for it", async () => {
     const { app, upstream } = testApp(
-      { defaultPolicy: { tokensPerMinute: 100 } },
+      { defaultPolicy: { tokensPerMinute: 100, maxTokens: 10 } },
       { "POST /v1/chat/completions": () => sse([delta("a"), usage(4), "data: [DONE]\n\n"]) },
     );
     const body = { ...CHAT, stream: true, stream_options: { include_usage: true } };
     const text = await (await app.request("/v1/chat/completions", chatInit(body))).text();
     expect(text).toBe(delta("a") + usage(4) + "data: [DONE]\n\n");
-    expect(JSON.parse(upstream.last()!.body!)).toEqual({ ...body, max_tokens: 256 });
+    expect(JSON.parse(upstream.last()!.body!)).toEqual({ ...body, max_tokens: 10 });
   });
 
   it("does not touch stream_options when tokens are not metered", async () => {
@@ -149,7 +161,7 @@ describe("n choices and the Responses API", () => {
       response: { object: "response", usage: { input_tokens: 3, output_tokens: 7, total_tokens: 10 } },
     });
     const { app, upstream } = testApp(
-      { defaultPolicy: { tokensPerMinute: 10 } },
+      { defaultPolicy: { tokensPerMinute: 25, maxTokens: 5 } },
       {
         "POST /v1/responses": () =>
           sse([
@@ -165,7 +177,7 @@ describe("n choices and the Responses API", () => {
       model: "m",
       input: "hi",
       stream: true,
-      max_output_tokens: 256,
+      max_output_tokens: 5,
     });
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect((await app.request("/v1/responses", chatInit({ model: "m", input: "hi" }))).status).toBe(429);

@@ -4,11 +4,13 @@ import type { Logger } from "../logger.ts";
 import { noMetrics, type GatewayMetrics } from "../metrics/metrics.ts";
 import { QuotaStoreUnavailableError, type Quota, type QuotaState, type QuotaStore } from "./quota-store.ts";
 import { setQuotaFields, tooManyRequests } from "./rate-limit-fields.ts";
+import { createTokenMeter } from "./token-meter.ts";
 import type { GatewayEnv, Principal } from "../types.ts";
 
 /**
  * Per-principal quotas (a key, or the client address without one): requests per minute (taken on arrival), tokens per
- * minute (checked on arrival, counted from usage when the response ends; see stream-slots.ts for open streams).
+ * minute (checked on arrival, the request's worst case reserved once it is shaped - token-admission.ts - and settled
+ * at its usage when the response ends; see inflight.ts and stream-slots.ts for requests and streams at once).
  * Every response carries the fields of its quotas; a refusal is a 429 with Retry-After.
  */
 
@@ -20,7 +22,8 @@ export interface RateLimitOptions {
   metrics?: GatewayMetrics;
 }
 
-const storeUnavailable = () =>
+/** The quota store is down and the policy is to fail closed: every request gets this 503. */
+export const storeUnavailable = (): ApiError =>
   new ApiError(
     503,
     "service_unavailable",
@@ -34,13 +37,14 @@ const storeUnavailable = () =>
 
 function requestQuota(principal: Principal): Quota {
   return {
-    name: principal.kind === "key" ? "requests" : "ip",
+    // A user (signed in with a token) counts like a key: its own "requests" quota under its own id.
+    name: principal.kind === "ip" ? "ip" : "requests",
     limit: principal.policy.requestsPerMinute,
     windowSec: MINUTE,
   };
 }
 
-function tokenQuota(principal: Principal): Quota {
+export function tokenQuota(principal: Principal): Quota {
   return { name: "tokens", limit: principal.policy.tokensPerMinute, windowSec: MINUTE };
 }
 
@@ -94,23 +98,9 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<GatewayE
       );
     }
     if (tokens) {
-      const warn = (err: unknown) => logger?.warn("tokens not counted", { err, keyId: c.get("apiKeyId") });
-      let reserved = 0;
-      let settled = false;
-      c.set("meterTokens", {
-        reserve(count) {
-          if (settled || count <= 0) return;
-          reserved += count;
-          store.add(tokens, principal.id, count).catch(warn);
-        },
-        settle(total) {
-          if (settled) return;
-          settled = true;
-          const difference = Math.ceil(total) - reserved;
-          if (difference > 0) store.add(tokens, principal.id, difference).catch(warn);
-          else if (difference < 0) store.release(tokens, principal.id, -difference).catch(warn);
-        },
-      });
+      const onError = (err: unknown) => logger?.warn("tokens not counted", { err, keyId: c.get("apiKeyId") });
+      // Reserved once the request is shaped (token-admission.ts), settled by the exchange.
+      c.set("meterTokens", createTokenMeter({ store, quota: tokens, key: principal.id, onError }));
     }
 
     // Into the response header record (see response-headers.ts), for whatever response this request gets.

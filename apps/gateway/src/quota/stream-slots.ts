@@ -6,11 +6,14 @@ import { tooManyRequests } from "./rate-limit-fields.ts";
 import { guarded, type RateLimitOptions } from "./rate-limit.ts";
 
 /**
- * The concurrent-stream slot of a streamed request: a lease taken before forwarding, released when the stream ends
- * (the forwarder calls `releaseStream`) or at once when the request fails before streaming. A semaphore, not a rate
- * window: it counts streams open now, whatever their age. With Redis the leases are shared; each expires `leaseSec`
- * after it was taken or last renewed (renewed while the stream lasts), so a gateway that dies with streams open
- * gives their slots back by expiry.
+ * The concurrent-stream slot of a streamed request: a lease taken before forwarding and given back when the request
+ * ends, through its scope (request-scope.ts): when the stream ends, when the request fails before streaming, or when
+ * the client goes - even while this awaited the store, in which case the lease is given back the moment it arrives.
+ * A semaphore, not a rate window: it counts streams open now, whatever their age. With Redis the leases are shared;
+ * each expires `leaseSec` after it was taken or last renewed. It is renewed only while its request lives (the renewal
+ * timer is stopped by the release, and a renewal the store refuses - the lease expired or was released - stops it
+ * too), so a gateway that dies with streams open gives their slots back by expiry, and a stream that is gone never
+ * keeps one.
  */
 export function streamSlots(options: RateLimitOptions & { leaseSec: number }): MiddlewareHandler<GatewayEnv> {
   const { store } = options;
@@ -21,6 +24,7 @@ export function streamSlots(options: RateLimitOptions & { leaseSec: number }): M
     const limit = principal.policy.concurrentStreams;
     if (!c.get("shaped").stream || limit <= 0) return next();
 
+    const scope = c.get("scope");
     const state = await guarded(store.acquireLease("streams", principal.id, limit, ttlMs));
     if (!state.allowed) {
       metrics.rateLimited("streams");
@@ -28,33 +32,31 @@ export function streamSlots(options: RateLimitOptions & { leaseSec: number }): M
       throw tooManyRequests(
         quota,
         { allowed: false, limit, remaining: 0, resetMs: 1000 },
-        "Too many concurrent streams for this key; retry when one ends.",
+        `Too many concurrent streams for this key (the limit is ${limit} at once); retry when one ends.`,
       );
     }
-    let held = true;
+    metrics.leasesHeld("streams", 1);
     const renew = setInterval(
       () => {
-        store
-          .renewLease("streams", principal.id, state.lease, ttlMs)
-          .catch((err: unknown) => options.logger?.warn("stream slot not renewed", { err }));
+        store.renewLease("streams", principal.id, state.lease, ttlMs).then(
+          (renewed) => {
+            if (!renewed) clearInterval(renew); // expired or released meanwhile: nothing to keep alive
+          },
+          (err: unknown) => options.logger?.warn("stream slot not renewed", { err }),
+        );
       },
       Math.max(1000, ttlMs / 3),
     );
     (renew as { unref?: () => void }).unref?.();
-    const release = () => {
-      if (!held) return;
-      held = false;
+    // No await between taking the lease and handing it to the scope: it runs at once if the client already left.
+    scope.defer(() => {
       clearInterval(renew);
+      metrics.leasesHeld("streams", -1);
       store
         .releaseLease("streams", principal.id, state.lease)
         .catch((err: unknown) => options.logger?.warn("stream slot not released", { err }));
-    };
-    c.set("releaseStream", release);
-    try {
-      await next();
-    } finally {
-      // A response that is not a live stream (an error, a JSON answer) frees the slot now; a stream frees it at its end.
-      if (!c.res.headers.get("content-type")?.startsWith("text/event-stream")) release();
-    }
+    });
+    scope.throwIfGone();
+    return next();
   };
 }

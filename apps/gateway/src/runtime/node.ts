@@ -1,12 +1,13 @@
 import { existsSync, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
-import type { Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { EnvError, readGatewayEnv, type GatewayConfig } from "@slm/config";
 import { createLogger } from "../logger.ts";
 import { startGateway } from "../start-gateway.ts";
+import { capConnectionsPerAddress, type ConnectionCap } from "./connection-cap.ts";
 import { nodeRuntime } from "./node-runtime.ts";
 import { createNodeUpstream } from "./node-upstream.ts";
 
@@ -71,7 +72,11 @@ if (config.keysFile !== undefined) {
   }).on("error", (err) => logger.warn("key file watch failed; SIGHUP still reloads", { err }));
 }
 
-const server = serve({ fetch: gateway.app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
+// GATEWAY_MAX_CONNECTIONS_PER_IP: a connection over its address's cap gets a 429 instead of being served.
+let cap: ConnectionCap | undefined;
+const fetchCapped: Parameters<typeof serve>[0]["fetch"] = (request, env) =>
+  cap?.refusal(env.incoming as IncomingMessage) ?? gateway.app.fetch(request, env);
+const server = serve({ fetch: fetchCapped, hostname: config.server.host, port: config.server.port }, (info) => {
   const host = info.family === "IPv6" ? `[${info.address}]` : info.address;
   logger.info("listening", {
     address: `http://${host}:${info.port}`,
@@ -82,6 +87,7 @@ const server = serve({ fetch: gateway.app.fetch, hostname: config.server.host, p
   });
 }) as Server;
 server.keepAliveTimeout = 65_000;
+cap = capConnectionsPerAddress(server, { maxPerAddress: config.limits.maxConnectionsPerIp, logger });
 
 // GATEWAY_METRICS_PORT: /metrics without a token, for a scraper on this machine only.
 const metricsServer =

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { BodyReadOptions } from "../middleware/body.ts";
 import type { GatewayEnv } from "../types.ts";
 
 /**
@@ -12,9 +13,15 @@ export type HeaderReader = (c: Context<GatewayEnv>, name: string) => string | un
 export interface RuntimeAdapter {
   /** A request header (lowercase name). Default: `c.req.header()`, which builds a Headers object of all of them. */
   header?: HeaderReader;
-  /** The raw request body, at most `maxBytes` (throw `bodyTooLarge(maxBytes)` beyond). */
-  readBody?(c: Context<GatewayEnv>, maxBytes: number): Promise<Uint8Array>;
-  /** Calls `listener` when the client goes away before the response is complete; returns an unsubscribe. */
+  /**
+   * The raw request body, at most `maxBytes` (throw `bodyTooLarge(maxBytes)` beyond), within `options.timeoutMs`
+   * (`bodyTimedOut`), stopping with `clientClosed()` when `options.signal` aborts or the client is gone.
+   */
+  readBody?(c: Context<GatewayEnv>, maxBytes: number, options?: BodyReadOptions): Promise<Uint8Array>;
+  /**
+   * Calls `listener` when the client goes away before the response is complete - at once when it already has (a
+   * close that happened before anyone listened must not be missed); returns an unsubscribe.
+   */
   onClientClose?(c: Context<GatewayEnv>, listener: () => void): () => void;
   /** The peer address of the connection. */
   remoteAddress?(c: Context<GatewayEnv>): string | undefined;

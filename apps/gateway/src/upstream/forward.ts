@@ -3,7 +3,7 @@ import type { Context, Handler } from "hono";
 import * as v from "valibot";
 import { silentLogger, type Logger } from "../logger.ts";
 import { noMetrics, type GatewayMetrics } from "../metrics/metrics.ts";
-import { withResponseHeaders } from "../middleware/index.ts";
+import { clientClosed, withResponseHeaders } from "../middleware/index.ts";
 import { scrubEnvelope } from "../scrub.ts";
 import type { Fetch, GatewayEnv, UpstreamResponse } from "../types.ts";
 import { relayEventStream } from "./event-stream.ts";
@@ -12,10 +12,14 @@ import type { Replica, ReplicaPool } from "./replica-pool.ts";
 
 /**
  * The relay to inference. A request goes to the replica with the fewest requests in flight, with the request id, the
- * internal inference key and a deadline (client disconnect or timeout, whichever comes first, aborts it). What comes
- * back crosses with a whitelist of headers: JSON read whole (small, and its usage is metered), SSE relayed chunk by
- * chunk. Failures become 502/503/504 in the error envelope; an upstream error envelope is scrubbed and relayed with
- * its status and Retry-After. What each outcome costs in tokens is meter-tokens.ts's to decide.
+ * internal inference key and a deadline (client disconnect or timeout, whichever comes first, aborts it). The client's
+ * side of the deadline is the request scope's signal (request-scope.ts), subscribed before anything awaited: a request
+ * whose client left while it waited for its quotas or the model list is never sent, and aborting one already sent
+ * closes its upstream connection, which stops the generation. Its replica slot, stream count and tokens are given back
+ * through the scope, exactly once, whenever the request ends - even when nobody ever reads the stream it returned.
+ * What comes back crosses with a whitelist of headers: JSON read whole (small, and its usage is metered), SSE relayed
+ * chunk by chunk. Failures become 502/503/504 in the error envelope; an upstream error envelope is scrubbed and
+ * relayed with its status and Retry-After. What each outcome costs in tokens is meter-tokens.ts's to decide.
  */
 
 export interface ForwardOptions {
@@ -27,8 +31,6 @@ export interface ForwardOptions {
   /** Sent as `Authorization: Bearer <key>`; never relayed back, scrubbed from anything relayed. */
   inferenceApiKey?: string | undefined;
   fetch?: Fetch;
-  /** Calls `listener` if the client goes away before the response is complete; returns an unsubscribe. */
-  onClientClose: (c: Context<GatewayEnv>, listener: () => void) => () => void;
   logger?: Logger;
   metrics?: GatewayMetrics;
 }
@@ -58,8 +60,6 @@ const timedOut = () =>
   new ApiError(504, "server_error", "upstream_timeout", "The inference service did not respond in time.");
 const badUpstream = () =>
   new ApiError(502, "server_error", "upstream_error", "The inference service returned an invalid response.");
-const clientClosed = () =>
-  new ApiError(499, "invalid_request_error", "client_closed_request", "The client closed the request.");
 
 export function relayedHeaders(from: UpstreamResponse["headers"]): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -113,18 +113,24 @@ async function readCapped(response: UpstreamResponse, maxBytes: number): Promise
 }
 
 /**
- * One upstream exchange's deadline: client disconnect or timeout, whichever first. One timer and one close listener
- * (no AbortSignal.any, no EventTarget listeners on the hot path).
+ * One upstream exchange's deadline: client disconnect (the request scope's signal) or timeout, whichever first. One
+ * timer and one abort listener (no AbortSignal.any).
  */
 class Deadline {
   readonly controller = new AbortController();
   reason: "client" | "timeout" | null = null;
-  #timer: ReturnType<typeof setTimeout>;
-  #unsubscribe: () => void;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #client: AbortSignal;
+  #onClient = () => this.#abort("client");
 
-  constructor(c: Context<GatewayEnv>, onClientClose: ForwardOptions["onClientClose"], timeoutMs: number) {
+  constructor(client: AbortSignal, timeoutMs: number) {
+    this.#client = client;
+    if (client.aborted) {
+      this.#abort("client");
+      return;
+    }
     this.#timer = setTimeout(() => this.#abort("timeout"), timeoutMs);
-    this.#unsubscribe = onClientClose(c, () => this.#abort("client"));
+    client.addEventListener("abort", this.#onClient, { once: true });
   }
   get signal(): AbortSignal {
     return this.controller.signal;
@@ -138,7 +144,7 @@ class Deadline {
   }
   dispose(): void {
     clearTimeout(this.#timer);
-    this.#unsubscribe();
+    this.#client.removeEventListener("abort", this.#onClient);
   }
 }
 
@@ -152,9 +158,11 @@ export function createForwarder(options: ForwardOptions): Forwarder {
   const secret = options.inferenceApiKey;
   const authorization = secret !== undefined ? `Bearer ${secret}` : undefined;
 
-  function upstreamHeaders(requestId: string | undefined, json: boolean): Record<string, string> {
+  function upstreamHeaders(requestId: string | undefined, json: boolean, principal?: string): Record<string, string> {
     const headers: Record<string, string> = {};
     if (requestId !== undefined) headers["x-request-id"] = requestId;
+    // Whom inference serves in turn (principal-tag.ts): a hash, never the key or the principal's id.
+    if (principal !== undefined) headers["x-slm-principal"] = principal;
     if (json) headers["content-type"] = "application/json";
     if (authorization !== undefined) headers["authorization"] = authorization;
     return headers;
@@ -205,6 +213,7 @@ export function createForwarder(options: ForwardOptions): Forwarder {
     requestId: string,
     body: string,
     deadline: Deadline,
+    principal?: string,
   ): Promise<{ response: UpstreamResponse; replica: Replica }> {
     let replica = pool.acquire();
     if (replica === undefined) throw overloaded();
@@ -212,7 +221,7 @@ export function createForwarder(options: ForwardOptions): Forwarder {
       try {
         const response = await doFetch(`${replica.url}${path}`, {
           method: "POST",
-          headers: upstreamHeaders(requestId, true),
+          headers: upstreamHeaders(requestId, true, principal),
           body,
           signal: deadline.signal,
           redirect: "manual",
@@ -242,24 +251,39 @@ export function createForwarder(options: ForwardOptions): Forwarder {
     return async function forward(c) {
       const shaped = c.get("shaped");
       const requestId = c.get("requestId");
-      const releaseStream = c.get("releaseStream");
-      const deadline = new Deadline(c, options.onClientClose, timeoutMs);
+      const scope = c.get("scope");
+      // The client left while the request awaited its quotas or the model list: nothing was sent, nothing is.
+      if (scope.clientGone) {
+        logger.info("client closed the request before it was forwarded", { requestId, path });
+        throw clientClosed();
+      }
+      const deadline = new Deadline(scope.signal, timeoutMs);
       const started = performance.now();
       // Charged before sending (the prompt's estimate), settled by the outcome.
       const tokens = meterTokens(c.get("meterTokens"), shaped);
       let replica: Replica | undefined;
       let streaming = false;
+      let finished = false;
       const finish = () => {
+        if (finished) return;
+        finished = true;
         deadline.dispose();
         if (replica !== undefined) pool.release(replica);
         replica = undefined;
-        releaseStream?.();
+        if (streaming) metrics.streamClosed();
       };
+      // Whenever the request ends - its stream read to the end, or its client gone at any point, even before anyone
+      // read the stream - the replica slot goes back, and a request whose client left pays its worst case (prompt +
+      // whole cap: it was sent, inference may have generated all of it). Idempotent with the paths below.
+      scope.defer(() => {
+        if (scope.clientGone) tokens.settleWorstCase();
+        finish();
+      });
 
       try {
         let upstream: UpstreamResponse;
         try {
-          ({ response: upstream, replica } = await send(path, requestId, shaped.body, deadline));
+          ({ response: upstream, replica } = await send(path, requestId, shaped.body, deadline, c.get("principalTag")));
         } catch (err) {
           const outcome = deadline.reason ?? (err instanceof ApiError ? err.code : "unreachable");
           metrics.upstreamLatency(path, outcome, (performance.now() - started) / 1000);
@@ -291,6 +315,8 @@ export function createForwarder(options: ForwardOptions): Forwarder {
           headers["x-accel-buffering"] = "no";
           streaming = true;
           metrics.streamOpened();
+          // The request lasts as long as its stream (its slots with it), not just until this handler returns.
+          const ended = scope.hold();
           const body = relayEventStream(upstream.body, {
             stripUsage: shaped.stripUsage,
             onUsage: tokens.onStreamUsage,
@@ -315,8 +341,8 @@ export function createForwarder(options: ForwardOptions): Forwarder {
               );
             },
             onEnd: () => {
-              metrics.streamClosed();
               finish();
+              ended();
             },
           });
           return new Response(body, { status: upstream.status, headers });

@@ -6,3 +6,4 @@
 
 export { createForwarder, type ForwardOptions, type Forwarder } from "./forward.ts";
 export { createReplicaPool, type Replica, type ReplicaPool, type ReplicaPoolOptions } from "./replica-pool.ts";
+export { worstCaseTokens } from "./meter-tokens.ts";

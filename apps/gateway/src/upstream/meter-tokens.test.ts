@@ -1,11 +1,13 @@
 import type { Usage } from "@slm/config";
 import { describe, expect, it } from "vitest";
 import type { TokenMeter } from "../types.ts";
-import { meterTokens, totalTokensOf } from "./meter-tokens.ts";
+import { meterTokens, totalTokensOf, worstCaseTokens } from "./meter-tokens.ts";
 
 function recorder() {
   const calls: string[] = [];
   const meter: TokenMeter = {
+    admit: async () => ({ allowed: true, limit: 0, remaining: 0, resetMs: 0 }),
+    started: false,
     reserve: (tokens) => calls.push(`reserve ${tokens}`),
     settle: (total) => calls.push(`settle ${total}`),
   };
@@ -55,6 +57,14 @@ describe("meterTokens", () => {
       tokens.settleWorstCase();
       tokens.settleAnswer("{}");
     }).not.toThrow();
+  });
+});
+
+describe("worstCaseTokens", () => {
+  it("is what a request may cost at most: the prompt's estimate plus its cap times n", () => {
+    expect(worstCaseTokens(shaped)).toBe(10 + 200);
+    expect(worstCaseTokens({ body: "x".repeat(40), json: { max_completion_tokens: 7, max_tokens: 100 } })).toBe(17);
+    expect(worstCaseTokens({ body: "x", json: { input: "embeddings have no cap" } })).toBe(1);
   });
 });
 

@@ -29,7 +29,10 @@ const UNMETERED: ExchangeTokens = {
   onStreamUsage: undefined,
 };
 
-/** Reserves the prompt's estimate on `meter` (set by `rateLimit()` when the principal's tokens are metered). */
+/**
+ * The exchange's tokens on `meter` (set by `rateLimit()` when the principal's tokens are metered): admission has
+ * reserved the worst case already (token-admission.ts); the prompt's estimate stays charged whatever happens.
+ */
 export function meterTokens(
   meter: TokenMeter | undefined,
   shaped: Pick<ShapedRequest, "body" | "json">,
@@ -45,6 +48,14 @@ export function meterTokens(
     onStreamUsage: (usage, events, complete) =>
       meter.settle(usage?.total_tokens ?? (complete ? estimate + events : worstCase)),
   };
+}
+
+/**
+ * The most a request may cost: its prompt's estimate plus its whole token cap times `n` (the shaped request, so the
+ * cap is clamped to the key's `maxTokens` and `n` within its `maxChoices`). What admission reserves.
+ */
+export function worstCaseTokens(shaped: Pick<ShapedRequest, "body" | "json">): number {
+  return promptEstimate(shaped.body) + tokenCap(shaped.json);
 }
 
 /** A prompt's tokens, estimated from the request's bytes (about four per token in English JSON; at least 1). */

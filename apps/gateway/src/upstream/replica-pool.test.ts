@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createReplicaPool } from "./replica-pool.ts";
+import { noMetrics } from "../metrics/metrics.ts";
 
 describe("replica pool", () => {
   it("picks the replica with the fewest requests in flight, spreading ties", () => {
@@ -35,7 +36,7 @@ describe("replica pool", () => {
     const pool = createReplicaPool({
       urls: ["http://a", "http://b"],
       probe: async (r) => statuses[r.url] ?? null,
-      metrics: { replicaUp: (name: string, up: boolean) => transitions.push(`${name}:${up}`) } as never,
+      metrics: { ...noMetrics, replicaUp: (name: string, up: boolean) => void transitions.push(`${name}:${up}`) },
     });
     expect(await pool.checkAll()).toBe(200);
     expect(pool.replicas.map((r) => r.healthy)).toEqual([false, true]);

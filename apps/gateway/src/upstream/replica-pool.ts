@@ -59,7 +59,10 @@ export function createReplicaPool(options: ReplicaPoolOptions): ReplicaPool {
   let timer: ReturnType<typeof setInterval> | undefined;
   let last: { status: number | null; at: number } | undefined;
   let inflight: Promise<number | null> | undefined;
+  /** Requests in flight over all replicas (the gateway_upstream_in_flight gauge). */
+  let outstanding = 0;
   for (const r of replicas) metrics.replicaUp(r.name, true);
+  metrics.upstreamInFlight(0);
 
   function pick(healthyOnly: boolean, exclude: Replica | undefined): Replica | undefined {
     let best: Replica | undefined;
@@ -109,10 +112,12 @@ export function createReplicaPool(options: ReplicaPoolOptions): ReplicaPool {
       if (replica === undefined) return undefined;
       rotation = (rotation + 1) % replicas.length;
       replica.outstanding++;
+      metrics.upstreamInFlight(++outstanding);
       return replica;
     },
     release(replica) {
       replica.outstanding--;
+      metrics.upstreamInFlight(--outstanding);
     },
     setHealth,
     checkAll,

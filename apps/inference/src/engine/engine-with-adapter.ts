@@ -5,6 +5,7 @@ export interface EngineWithAdapterOptions {
   lora: { filePath: string; scale: number };
   parallel: number;
   maxQueue: number;
+  maxQueuePerPrincipal?: number | undefined;
 }
 
 /**
@@ -18,6 +19,7 @@ export async function engineWithAdapter(base: Engine, options: EngineWithAdapter
     contextSize: base.contextSize,
     parallel: options.parallel,
     maxQueue: options.maxQueue,
+    maxQueuePerPrincipal: options.maxQueuePerPrincipal,
     threads: base.threads,
     lora: options.lora,
   });

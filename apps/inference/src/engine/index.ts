@@ -16,4 +16,4 @@ export { generate, type GenerateHooks, type GenerationResult } from "./generate.
 export { sharePrompt } from "./share-prompt.ts";
 export type { TokenCandidate, TokenLogprob } from "./logprobs.ts";
 export { embed, type Embedder, type EmbeddingsResult } from "./embed.ts";
-export { PoolClosedError, QueueFullError } from "./slot-pool.ts";
+export { PoolClosedError, QueueFullError, SHARED_PRINCIPAL } from "./slot-pool.ts";

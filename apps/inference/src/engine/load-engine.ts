@@ -4,9 +4,11 @@ import type { SlotPool } from "./slot-pool.ts";
 import { measureThreads, pickThreads, threadCandidates, type ThreadMeasurement } from "./choose-threads.ts";
 import { createEmbedder, type Embedder } from "./embed.ts";
 import { GrammarCache } from "./grammar.ts";
+import type { GrammarLimits } from "./grammar-limits.ts";
 import type { ThroughputMeter } from "./throughput.ts";
 import type { StepGate } from "./step-gate.ts";
 import { openGenerationContext } from "./open-generation-context.ts";
+import { MessageText } from "./prompt/index.ts";
 
 export interface LoadEngineOptions {
   /** llama.cpp, from `startLlama` with the same `threads`. */
@@ -19,12 +21,21 @@ export interface LoadEngineOptions {
   /** Sequences of the one context: requests generated at the same time, batched together by llama.cpp. */
   parallel: number;
   maxQueue: number;
+  /** Of those, requests of one principal (see slot-pool.ts). Default: `maxQueue`. */
+  maxQueuePerPrincipal?: number | undefined;
   /** Open an embedding context too (see `declaresEmbeddings`). */
   embeddings: boolean;
   /** A GGUF LoRA adapter applied to the generation context (llama.cpp applies LoRA per context). */
   lora?: { filePath: string; scale: number } | undefined;
   /** Prompt-lookup speculative decoding for greedy requests (see prompt-lookup.ts). */
   promptLookup?: boolean;
+  /** What a JSON schema may ask of its grammar (GRAMMAR_MAX_*). Default: DEFAULT_GRAMMAR_LIMITS. */
+  grammarLimits?: GrammarLimits | undefined;
+  /**
+   * Let the text of messages become control tokens, as llama-server does (ALLOW_SPECIAL_TOKENS_IN_MESSAGES). Default
+   * false: only the chat template's own text does (see prompt/message-text.ts).
+   */
+  specialTokensInMessages?: boolean;
 }
 
 export interface Engine {
@@ -40,6 +51,8 @@ export interface Engine {
   /** Set when LLAMA_THREADS=auto: what was measured. */
   threadMeasurements: ThreadMeasurement[] | undefined;
   grammars: GrammarCache;
+  /** The vocabulary's control-token texts, kept out of the caller's text in a chat prompt; undefined when allowed. */
+  messageText: MessageText | undefined;
   throughput: ThroughputMeter;
   embedder: Embedder | undefined;
   dispose(): Promise<void>;
@@ -69,6 +82,7 @@ export async function loadEngine(options: LoadEngineOptions): Promise<Engine> {
     contextSize,
     parallel: options.parallel,
     maxQueue: options.maxQueue,
+    maxQueuePerPrincipal: options.maxQueuePerPrincipal,
     threads,
     lora: options.lora,
     promptLookup: options.promptLookup ?? false,
@@ -87,7 +101,8 @@ export async function loadEngine(options: LoadEngineOptions): Promise<Engine> {
     vocabularySize: vocabularySize(model),
     threads,
     threadMeasurements,
-    grammars: new GrammarCache({ llama }),
+    grammars: new GrammarCache({ llama, limits: options.grammarLimits }),
+    messageText: options.specialTokensInMessages ? undefined : MessageText.of(model),
     embedder,
     dispose: async () => {
       await embedder?.dispose();

@@ -10,6 +10,8 @@ export interface GenerationContextOptions {
   /** Sequences of the context: requests generated at the same time, batched together by llama.cpp. */
   parallel: number;
   maxQueue: number;
+  /** Of those, requests of one principal (see slot-pool.ts). Default: `maxQueue`. */
+  maxQueuePerPrincipal?: number | undefined;
   threads: number;
   /** A GGUF LoRA adapter applied to this context (llama.cpp applies LoRA per context). */
   lora?: { filePath: string; scale: number } | undefined;
@@ -48,7 +50,11 @@ export async function openGenerationContext(
   const sequences = Array.from({ length: options.parallel }, () =>
     context.getSequence(options.promptLookup ? { tokenPredictor: new PromptLookup(alone) } : {}),
   );
-  pool = new SlotPool({ slots: sequences, maxQueue: options.maxQueue });
+  pool = new SlotPool({
+    slots: sequences,
+    maxQueue: options.maxQueue,
+    maxQueuePerPrincipal: options.maxQueuePerPrincipal,
+  });
   return {
     context,
     pool,

@@ -1,7 +1,7 @@
 import type { Token } from "node-llama-cpp";
 import type { ChatCompletionRequest } from "@slm/config";
 import type { Engine } from "./load-engine.ts";
-import { tokenizePrompt, type ChatTemplate } from "./prompt/index.ts";
+import { tokenizePrompt, withBosEos, type ChatTemplate } from "./prompt/index.ts";
 import { prepareGeneration, type PrepareGenerationOptions, type PreparedGeneration } from "./prepare-generation.ts";
 import { forcedCallGrammar, planTools, type ToolPlan } from "./tools/index.ts";
 
@@ -23,10 +23,19 @@ export interface PreparedChat extends PreparedGeneration {
   tools: ToolPlan | undefined;
 }
 
-/** Renders the messages with the model's chat template, tokenizes the prompt in one piece and prepares the generation. */
+/**
+ * Renders the messages with the model's chat template, tokenizes the prompt (in one piece, unless the caller's text
+ * holds control-token texts: see prompt/message-text.ts) and prepares the generation.
+ */
 export async function prepareChat(engine: Engine, template: ChatTemplate, request: ChatInput): Promise<PreparedChat> {
-  const promptText = renderChat(template, request);
+  // The caller's text is kept from becoming control tokens, unless ALLOW_SPECIAL_TOKENS_IN_MESSAGES.
   const tags = template.reasoningTags;
+  const callerText = engine.messageText?.except(tags ? [tags.start.core, tags.end.core] : []).begin();
+  const rendered = renderChat(template, request, true, callerText?.text);
+  const promptText = callerText ? callerText.restore(rendered) : rendered;
+  const prompt = callerText?.holds
+    ? withBosEos(engine.model, callerText.tokenize(engine.model, rendered))
+    : tokenizePrompt(engine.model, promptText);
   const tools = planTools(template.text, request);
   const generation = tags ? generationPrompt(template, request, promptText) : "";
   const grammar =
@@ -38,7 +47,7 @@ export async function prepareChat(engine: Engine, template: ChatTemplate, reques
       tags ? { tags, generationPrompt: generation } : undefined,
     ));
   const prepared = await prepareGeneration(engine, {
-    prompt: tokenizePrompt(engine.model, promptText),
+    prompt,
     params: request,
     formatStops: template.extraStops,
     promptField: "messages",
@@ -72,8 +81,14 @@ type TemplateInput = Pick<ChatInput, "messages" | "tools" | "chat_template_kwarg
  * The prompt text for a chat request. Tools are rendered whatever the tool_choice, as llama-server renders them
  * (with "none" the model sees them but its answer is not read as calls).
  */
-export function renderChat(template: ChatTemplate, request: TemplateInput, addGenerationPrompt = true): string {
+export function renderChat(
+  template: ChatTemplate,
+  request: TemplateInput,
+  addGenerationPrompt = true,
+  callerText?: (value: string) => string,
+): string {
   return template.render({
+    callerText,
     messages: request.messages.map((m) => ({
       role: m.role,
       content: m.content,

@@ -117,3 +117,116 @@ describe("SlotPool several slots at once (n choices)", () => {
     await expect(pool.acquireMany(3)).rejects.toBeInstanceOf(RangeError);
   });
 });
+
+describe("SlotPool fairness between principals", () => {
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  /** Queues `count` single-slot requests of `principal`, each recording `principal#i:slot` in `order` when served. */
+  function backlog(pool: SlotPool<number>, principal: string, count: number, order: string[]): Promise<unknown>[] {
+    return Array.from({ length: count }, (_, i) =>
+      pool.acquire(undefined, principal).then(
+        (slot) => order.push(`${principal}#${i}:${slot}`),
+        (error: unknown) =>
+          order.push(`${principal}#${i}:${error instanceof QueueFullError ? `refused(${error.queued})` : "error"}`),
+      ),
+    );
+  }
+
+  it("hands the next free slot to a light principal ahead of a heavy principal's backlog", async () => {
+    const pool = new SlotPool({ slots: [0, 1], maxQueue: 64 });
+    const running = [await pool.acquire(undefined, "heavy"), await pool.acquire(undefined, "heavy")];
+    const order: string[] = [];
+    backlog(pool, "heavy", 10, order);
+    backlog(pool, "light", 1, order);
+    expect(pool.queued).toBe(11);
+    pool.release(running[0]!);
+    await settle();
+    expect(order).toEqual(["light#0:0"]);
+    // Then the heavy backlog, in its own order.
+    pool.release(running[1]!);
+    pool.release(0);
+    await settle();
+    expect(order).toEqual(["light#0:0", "heavy#0:1", "heavy#1:0"]);
+  });
+
+  it("shares the slots between backlogged principals instead of serving one backlog first", async () => {
+    const pool = new SlotPool({ slots: [0, 1], maxQueue: 64 });
+    const held = [await pool.acquire(undefined, "a"), await pool.acquire(undefined, "a")];
+    const order: string[] = [];
+    backlog(pool, "a", 4, order);
+    backlog(pool, "b", 4, order);
+    // b takes the first freed slot; from then on each holds one, and a freed slot goes back to whoever freed it.
+    const served: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      pool.release(held.shift()!);
+      await settle();
+      const last = order.at(-1)!;
+      served.push(last.split("#")[0]!);
+      held.push(Number(last.split(":")[1]));
+    }
+    expect(served).toEqual(["b", "a", "b", "a", "b", "a"]);
+  });
+
+  it("refuses a principal beyond its share of the queue while another principal is still queued", async () => {
+    const pool = new SlotPool({ slots: [0], maxQueue: 8, maxQueuePerPrincipal: 3 });
+    await pool.acquire(undefined, "heavy");
+    const order: string[] = [];
+    backlog(pool, "heavy", 4, order);
+    backlog(pool, "light", 1, order);
+    await settle();
+    // The heavy principal's fourth is refused at once (3 of its own waiting); the light one still gets a place.
+    expect(order).toEqual(["heavy#3:refused(3)"]);
+    expect(pool.queued).toBe(4);
+    pool.release(0);
+    await settle();
+    expect(order).toEqual(["heavy#3:refused(3)", "light#0:0"]);
+  });
+
+  it("gives a newcomer the place of the heaviest principal's newest waiter when the queue is full", async () => {
+    const pool = new SlotPool({ slots: [0], maxQueue: 4 });
+    await pool.acquire(undefined, "heavy");
+    const order: string[] = [];
+    backlog(pool, "heavy", 4, order);
+    backlog(pool, "light", 3, order);
+    await settle();
+    // The heavy principal's last two were refused in the light principal's stead; at equal shares, the light
+    // principal's third request is its own 429.
+    expect(order).toEqual(["heavy#3:refused(3)", "heavy#2:refused(2)", "light#2:refused(2)"]);
+    expect(pool.queued).toBe(4);
+    pool.release(0);
+    await settle();
+    expect(order.at(-1)).toBe("light#0:0");
+  });
+
+  it("drops a cancelled waiter from its principal's line at once and serves the next principal", async () => {
+    const pool = new SlotPool({ slots: [0], maxQueue: 8 });
+    await pool.acquire(undefined, "a");
+    const abort = new AbortController();
+    const gone = pool.acquire(abort.signal, "b");
+    const order: string[] = [];
+    backlog(pool, "c", 1, order);
+    abort.abort(new Error("client left"));
+    await expect(gone).rejects.toThrow("client left");
+    expect(pool.queued).toBe(1);
+    pool.release(0);
+    await settle();
+    expect(order).toEqual(["c#0:0"]);
+    expect(pool.queued).toBe(0);
+  });
+
+  it("keeps a waiter that needs several slots first in line for them, whoever arrives after it", async () => {
+    const pool = new SlotPool({ slots: [0, 1], maxQueue: 8 });
+    await pool.acquire(undefined, "c");
+    const order: string[] = [];
+    const both = pool.acquireMany(2, undefined, "a").then((s) => order.push(`a:${s.join(",")}`));
+    const single = pool.acquire(undefined, "b").then((s) => order.push(`b:${s}`));
+    await Promise.resolve();
+    // One slot is free, but the two-slot waiter came first and holds nothing: the single one waits behind it.
+    expect(order).toEqual([]);
+    pool.release(0);
+    await both;
+    expect(order).toEqual(["a:0,1"]);
+    pool.release(1);
+    await single;
+    expect(order).toEqual(["a:0,1", "b:1"]);
+  });
+});

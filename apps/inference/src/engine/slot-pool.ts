@@ -1,16 +1,26 @@
 import { SafeError } from "@slm/config";
 
 /**
- * A fixed set of slots (context sequences) handed out one request at a time, with a bounded FIFO of waiters.
+ * A fixed set of slots (context sequences) handed out one request at a time, with a bounded line of waiters.
  * node-llama-cpp's `getSequence()` throws when all are taken and two generations on one sequence corrupt each other
  * silently, so every generation borrows a slot here and gives it back when done. A free slot is always the first
  * free one in the given order: llama.cpp batches consecutive sequence ids in one pass (see step-gate.ts), so busy
  * sequences are kept packed at the low ids.
+ *
+ * The line is fair by principal (who the request is for: the gateway's key or user, `X-Slm-Principal`; one shared
+ * principal when absent). Each principal's own waiters are first come, first served; a free slot goes to the waiting
+ * principal that holds the fewest slots, then to the one served longest ago, so one principal's backlog never delays
+ * another's request by more than the requests already running: a light caller's request takes the next free slot
+ * ahead of a heavy caller's queue. The line's places are shared the same way: a principal may hold at most
+ * `maxQueuePerPrincipal` of them, and when the line is full a newcomer whose principal waits with fewer requests takes
+ * the place of the newest waiter of the principal waiting with the most, which is refused (429) in its stead. A heavy
+ * caller's backlog is its own 429, never another caller's.
  */
 export class QueueFullError extends SafeError {
   override readonly name = "QueueFullError";
   /** The code of the 429 it is answered with. */
   readonly code = "server_overloaded";
+  /** `queued`: the waiters of the refused request's principal when it was refused. */
   constructor(readonly queued: number) {
     super("all slots are busy and the wait queue is full");
   }
@@ -23,14 +33,23 @@ export class PoolClosedError extends SafeError {
   readonly code = "shutting_down";
 }
 
+/** The principal of a request that names none (internal callers, tests): they share one line. */
+export const SHARED_PRINCIPAL = "";
+
 export interface SlotPoolOptions<T> {
   slots: readonly T[];
+  /** Requests that may wait for slots, all principals together. */
   maxQueue: number;
+  /** Of those, requests of one principal. Default: `maxQueue`. */
+  maxQueuePerPrincipal?: number | undefined;
 }
 
 interface Waiter<T> {
+  principal: string;
   /** Slots wanted at once (a request with `n` choices takes n). */
   count: number;
+  /** Arrival order, across principals. */
+  arrival: number;
   resolve: (slots: T[]) => void;
   reject: (reason: unknown) => void;
 }
@@ -39,17 +58,28 @@ export class SlotPool<T> {
   /** Free slots, in the given order. */
   private readonly free: T[];
   private readonly order: Map<T, number>;
-  private readonly waiters: Waiter<T>[] = [];
+  /** Each waiting principal's own line, oldest first; a principal leaves the map with its last waiter. */
+  private readonly lines = new Map<string, Waiter<T>[]>();
+  private waiting = 0;
+  private arrivals = 0;
+  /** Who holds each handed-out slot, and how many each principal holds (only principals holding some). */
+  private readonly holders = new Map<T, string>();
+  private readonly held = new Map<string, number>();
+  /** When each principal was last handed slots (a grant counter), kept while it waits or holds slots. */
+  private readonly servedAt = new Map<string, number>();
+  private grants = 0;
   private closed: Error | undefined;
   private idleWaiters: Array<() => void> = [];
   readonly size: number;
   readonly maxQueue: number;
+  readonly maxQueuePerPrincipal: number;
 
   constructor(options: SlotPoolOptions<T>) {
     this.free = [...options.slots];
     this.order = new Map(options.slots.map((slot, i) => [slot, i]));
     this.size = options.slots.length;
     this.maxQueue = options.maxQueue;
+    this.maxQueuePerPrincipal = Math.min(options.maxQueuePerPrincipal ?? options.maxQueue, options.maxQueue);
   }
 
   get busy(): number {
@@ -57,46 +87,68 @@ export class SlotPool<T> {
   }
 
   get queued(): number {
-    return this.waiters.length;
+    return this.waiting;
+  }
+
+  /** Waiters of one principal. */
+  queuedFor(principal: string): number {
+    return this.lines.get(principal)?.length ?? 0;
   }
 
   /** Resolves with a slot; waits in line if none is free; rejects at once if the line is full, or on abort. */
-  async acquire(signal?: AbortSignal): Promise<T> {
-    return (await this.acquireMany(1, signal))[0]!;
+  async acquire(signal?: AbortSignal, principal: string = SHARED_PRINCIPAL): Promise<T> {
+    return (await this.acquireMany(1, signal, principal))[0]!;
   }
 
   /**
    * Resolves with `count` slots (1 to `size`), taken together: a request waits in line until all are free, so two
-   * requests holding part of what they need can never block each other. The line is first come, first served.
+   * requests holding part of what they need can never block each other. The waiter chosen next (see the class) is
+   * served before anyone behind it, even when it needs more slots than are free yet.
    */
-  acquireMany(count: number, signal?: AbortSignal): Promise<T[]> {
+  acquireMany(count: number, signal?: AbortSignal, principal: string = SHARED_PRINCIPAL): Promise<T[]> {
     signal?.throwIfAborted();
     if (this.closed) return Promise.reject(this.closed);
     if (count < 1 || count > this.size) return Promise.reject(new RangeError(`between 1 and ${this.size} slots`));
-    if (this.waiters.length === 0 && this.free.length >= count) return Promise.resolve(this.free.splice(0, count));
-    if (this.waiters.length >= this.maxQueue) return Promise.reject(new QueueFullError(this.waiters.length));
+    if (this.waiting === 0 && this.free.length >= count) return Promise.resolve(this.grant(principal, count));
     return new Promise<T[]>((resolve, reject) => {
-      const waiter: Waiter<T> = {
-        count,
-        resolve: (s) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(s);
-        },
-        reject,
-      };
       const onAbort = () => {
-        const index = this.waiters.indexOf(waiter);
-        if (index >= 0) this.waiters.splice(index, 1);
-        reject(signal?.reason);
-        // The waiter behind it may need fewer slots than are free.
-        if (index === 0) this.serveWaiters();
+        if (this.remove(waiter)) {
+          reject(signal?.reason);
+          // Whoever is chosen next may need fewer slots than are free.
+          this.serveWaiters();
+        }
+      };
+      const waiter: Waiter<T> = {
+        principal,
+        count,
+        arrival: this.arrivals++,
+        resolve: (slots) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(slots);
+        },
+        reject: (reason) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(reason);
+        },
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiters.push(waiter);
+      this.enqueue(waiter);
+      // The newcomer may be the one chosen next, and its slots free.
+      this.serveWaiters();
+      if (this.queuedFor(principal) > this.maxQueuePerPrincipal) this.refuse(waiter);
+      else if (this.waiting > this.maxQueue) this.makeRoom(waiter);
     });
   }
 
   release(slot: T): void {
+    const principal = this.holders.get(slot);
+    if (principal !== undefined) {
+      this.holders.delete(slot);
+      const left = (this.held.get(principal) ?? 1) - 1;
+      if (left > 0) this.held.set(principal, left);
+      else this.held.delete(principal);
+      this.forgetIfGone(principal);
+    }
     const rank = this.order.get(slot) ?? this.size;
     const at = this.free.findIndex((s) => (this.order.get(s) ?? this.size) > rank);
     this.free.splice(at < 0 ? this.free.length : at, 0, slot);
@@ -104,18 +156,14 @@ export class SlotPool<T> {
     if (this.busy === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  /** Hands free slots to the waiters at the head of the line, in order, while the first one's count is free. */
-  private serveWaiters(): void {
-    while (this.waiters.length > 0 && this.free.length >= this.waiters[0]!.count) {
-      const next = this.waiters.shift()!;
-      next.resolve(this.free.splice(0, next.count));
-    }
-  }
-
   /** Refuses every later acquire and every waiter with `error`; slots already handed out stay with their holders. */
   close(error: Error = new PoolClosedError("the pool is closed")): void {
     this.closed = error;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+    const waiters = [...this.lines.values()].flat().sort((a, b) => a.arrival - b.arrival);
+    for (const waiter of waiters) {
+      this.remove(waiter);
+      waiter.reject(error);
+    }
   }
 
   /** Resolves once no slot is held. */
@@ -125,12 +173,106 @@ export class SlotPool<T> {
   }
 
   /** Runs `task` with a slot and always gives the slot back. */
-  async with<R>(signal: AbortSignal | undefined, task: (slot: T) => Promise<R>): Promise<R> {
-    const slot = await this.acquire(signal);
+  async with<R>(signal: AbortSignal | undefined, task: (slot: T) => Promise<R>, principal?: string): Promise<R> {
+    const slot = await this.acquire(signal, principal);
     try {
       return await task(slot);
     } finally {
       this.release(slot);
     }
   }
+
+  /** Hands free slots to the waiter chosen next while its count is free; stops at the first that must wait. */
+  private serveWaiters(): void {
+    for (let next = this.next(); next && this.free.length >= next.count; next = this.next()) {
+      this.remove(next);
+      next.resolve(this.grant(next.principal, next.count));
+    }
+  }
+
+  /**
+   * The head of the line of the waiting principal that holds the fewest slots, then the one served longest ago,
+   * then the earliest arrival.
+   */
+  private next(): Waiter<T> | undefined {
+    let best: Waiter<T> | undefined;
+    let bestKey: [number, number, number] | undefined;
+    for (const [principal, line] of this.lines) {
+      const head = line[0]!;
+      const key: [number, number, number] = [
+        this.held.get(principal) ?? 0,
+        this.servedAt.get(principal) ?? 0,
+        head.arrival,
+      ];
+      if (!bestKey || compare(key, bestKey) < 0) {
+        best = head;
+        bestKey = key;
+      }
+    }
+    return best;
+  }
+
+  private grant(principal: string, count: number): T[] {
+    const slots = this.free.splice(0, count);
+    for (const slot of slots) this.holders.set(slot, principal);
+    this.held.set(principal, (this.held.get(principal) ?? 0) + count);
+    this.servedAt.set(principal, ++this.grants);
+    return slots;
+  }
+
+  private enqueue(waiter: Waiter<T>): void {
+    const line = this.lines.get(waiter.principal);
+    if (line) line.push(waiter);
+    else {
+      this.lines.set(waiter.principal, [waiter]);
+      // New to the pool: as if served just before the latest grant, so it goes ahead of whoever got that one
+      // (at equal holdings), never ahead of a principal that has waited since earlier grants.
+      if (!this.servedAt.has(waiter.principal)) this.servedAt.set(waiter.principal, this.grants - 0.5);
+    }
+    this.waiting++;
+  }
+
+  /** Takes a waiter out of the line; false when it was not in it (served, refused or removed already). */
+  private remove(waiter: Waiter<T>): boolean {
+    const line = this.lines.get(waiter.principal);
+    const index = line?.indexOf(waiter) ?? -1;
+    if (!line || index < 0) return false;
+    line.splice(index, 1);
+    this.waiting--;
+    if (line.length === 0) {
+      this.lines.delete(waiter.principal);
+      this.forgetIfGone(waiter.principal);
+    }
+    return true;
+  }
+
+  /** A principal neither waiting nor holding slots leaves no trace. */
+  private forgetIfGone(principal: string): void {
+    if (!this.lines.has(principal) && !this.held.has(principal)) this.servedAt.delete(principal);
+  }
+
+  private refuse(waiter: Waiter<T>): void {
+    const queued = this.queuedFor(waiter.principal) - 1;
+    this.remove(waiter);
+    waiter.reject(new QueueFullError(queued));
+  }
+
+  /**
+   * The line is one over its bound because of `newcomer`: the newest waiter of the principal with the longest line
+   * leaves in its place when that principal would still wait with at least as many; else the newcomer is refused.
+   */
+  private makeRoom(newcomer: Waiter<T>): void {
+    let longest: Waiter<T>[] | undefined;
+    for (const line of this.lines.values()) if (!longest || line.length > longest.length) longest = line;
+    const mine = this.queuedFor(newcomer.principal);
+    if (longest && longest[0]!.principal !== newcomer.principal && longest.length - 1 >= mine) {
+      this.refuse(longest.at(-1)!);
+      this.serveWaiters();
+    } else this.refuse(newcomer);
+  }
+}
+
+function compare(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
 }

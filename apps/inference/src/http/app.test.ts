@@ -75,3 +75,19 @@ describe("route labels of metrics and request logs", () => {
     ]);
   });
 });
+
+describe("request ids", () => {
+  it("keeps a caller's X-Request-Id of the safe shape, replaces any other before it reaches a log line", async () => {
+    const { app, requestLines } = start();
+    const ids = ["req-abc.123", "trace:4bf92f35", "a=b", "a b", "x".repeat(129), "{forged}"];
+    const echoed: Array<string | null> = [];
+    for (const id of ids)
+      echoed.push((await app.request("/health", { headers: { "x-request-id": id } })).headers.get("x-request-id"));
+    for (const id of echoed.slice(2))
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(echoed.slice(0, 2)).toEqual(["req-abc.123", "trace:4bf92f35"]);
+    const logged = requestLines().map((l) => l.requestId);
+    expect(logged).toEqual(echoed);
+    expect(JSON.stringify(requestLines())).not.toMatch(/a=b|a b|xxxxx|forged/);
+  });
+});

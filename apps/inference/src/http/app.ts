@@ -2,10 +2,9 @@ import { Hono, type Context } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { requestId } from "hono/request-id";
 import { matchedRoutes } from "hono/route";
 import { METHOD_NAME_ALL } from "hono/router";
-import { ApiError, errorEnvelope, type ModelList } from "@slm/config";
+import { acceptRequestId, ApiError, errorEnvelope, type ModelList } from "@slm/config";
 import type { Readiness } from "../readiness.ts";
 import type { Serving } from "../serving.ts";
 import type { Logger } from "../logger.ts";
@@ -38,19 +37,18 @@ export interface InferenceAppOptions {
 
 /** Probes and scrapes are logged at debug level, so a load balancer polling /ready does not flood the logs. */
 const QUIET = new Set(["/health", "/ready", "/metrics"]);
-const REQUEST_ID = /^[\w.-]{1,128}$/;
 
 /** The inference HTTP API: OpenAI-compatible routes, /health, /ready and /metrics. */
 export function createInferenceApp(options: InferenceAppOptions): Hono<InferenceEnv> {
   const app = new Hono<InferenceEnv>();
   const { readiness, log, metrics } = options;
 
-  // Hono's check refuses dots in ids; its generator gets a second chance to keep a well-formed incoming id.
-  const keepOrGenerate = (c: { req: { header(name: string): string | undefined } }) => {
-    const incoming = c.req.header("x-request-id");
-    return incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
-  };
-  app.use(requestId({ headerName: "X-Request-Id", generator: keepOrGenerate, limitLength: 128 }));
+  // The caller's X-Request-Id only in @slm/config's safe shape (the gateway's rule), else a fresh UUID: it is written
+  // into every log line. (Hono's requestId() would keep ids with "=" and refuse ones with ".".)
+  app.use(async (c, next) => {
+    c.set("requestId", acceptRequestId(c.req.header("x-request-id")));
+    await next();
+  });
   app.use(async (c, next) => {
     const started = performance.now();
     c.set("arrivedAt", started);

@@ -21,6 +21,7 @@ import type { Logger } from "../logger.ts";
 import type { GenerationObserver, InferenceMetrics } from "../metrics.ts";
 import type { InferenceContext } from "./context.ts";
 import { toApiError } from "./errors.ts";
+import { PRINCIPAL_HEADER, requestPrincipal } from "./principal.ts";
 import { endedRequestError, requestSignal, type RequestSignal } from "./request-signal.ts";
 
 /** Chunks a format sends at one point of a stream: none (undefined), one, or several (an array). */
@@ -76,11 +77,12 @@ export interface ServeGenerationOptions {
 }
 
 /**
- * Runs a prepared generation for one HTTP request: waits for its sequences (one per choice; or answers 429 at once
- * when the queue is full), then answers JSON or streams SSE. The slots are taken before a stream starts, so overload
- * is an honest 429 rather than an error inside a 200. A client that leaves, the deadline, or the end of the shutdown
- * grace stop the generation at the next token and free the slots; a stream that breaks after it started ends with
- * `event: error`. With n > 1 choices, the chunks of all choices are interleaved as their tokens come.
+ * Runs a prepared generation for one HTTP request: waits for its sequences (one per choice) in its principal's line
+ * (`X-Slm-Principal`; or answers 429 when its share of the queue is full), then answers JSON or streams SSE. The
+ * slots are taken before a stream starts, so overload is an honest 429 rather than an error inside a 200. A client
+ * that leaves, the deadline, or the end of the shutdown grace stop the generation at the next token and free the
+ * slots; a stream that breaks after it started ends with `event: error`. With n > 1 choices, the chunks of all
+ * choices are interleaved as their tokens come.
  */
 export async function serveGeneration(
   c: InferenceContext,
@@ -92,7 +94,11 @@ export async function serveGeneration(
   const observer = deps.metrics.observeGeneration(options.route, c.get("arrivedAt"));
   let sequences: LlamaContextSequence[];
   try {
-    sequences = await engine.pool.acquireMany(options.prepared.choices, ended.signal);
+    sequences = await engine.pool.acquireMany(
+      options.prepared.choices,
+      ended.signal,
+      requestPrincipal(c.req.header(PRINCIPAL_HEADER)),
+    );
   } catch (error) {
     ended.dispose();
     if (ended.reason) deps.metrics.cancellations.inc({ reason: ended.reason });

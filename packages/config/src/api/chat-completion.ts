@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { generationParams, tokenCount, unsupported } from "./generation-params.ts";
+import { jsonValueDeeperThan, MAX_JSON_VALUE_DEPTH, maxJsonDepth } from "./json-depth.ts";
 import { ToolCall, ToolChoice, toolChoiceProblem, type ToolCallDelta } from "./tools.ts";
 
 /** The OpenAI chat completion API, as both apps speak it. Requests are validated; responses are typed. */
@@ -38,7 +39,7 @@ export const FunctionTool = v.object({
   function: v.object({
     name: v.pipe(v.string(), v.regex(/^[\w-]{1,64}$/, "a name of up to 64 letters, digits, _ or -")),
     description: v.optional(v.string()),
-    parameters: v.optional(v.record(v.string(), v.unknown())),
+    parameters: v.optional(v.pipe(v.record(v.string(), v.unknown()), maxJsonDepth())),
     strict: v.nullish(v.boolean()),
   }),
 });
@@ -58,8 +59,12 @@ export const ChatTemplateKwargs = v.pipe(
     (kwargs) => !Object.keys(kwargs).some((k) => RESERVED_TEMPLATE_VARIABLES.has(k)),
     "no keys named messages, tools, add_generation_prompt, bos_token or eos_token",
   ),
+  maxJsonDepth(),
   v.check(
-    (kwargs) => new TextEncoder().encode(JSON.stringify(kwargs)).length <= CHAT_TEMPLATE_KWARGS_MAX_BYTES,
+    // Too deep is reported by the check above; JSON.stringify would recurse (and throw) over it.
+    (kwargs) =>
+      jsonValueDeeperThan(kwargs, MAX_JSON_VALUE_DEPTH) ||
+      new TextEncoder().encode(JSON.stringify(kwargs)).length <= CHAT_TEMPLATE_KWARGS_MAX_BYTES,
     `at most ${CHAT_TEMPLATE_KWARGS_MAX_BYTES} bytes of JSON`,
   ),
 );

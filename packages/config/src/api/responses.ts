@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { tokenCount } from "./generation-params.ts";
+import { maxJsonDepth } from "./json-depth.ts";
 
 /**
  * OpenAI's Responses API (POST /v1/responses), as both apps speak it: the request is validated here and answered on
@@ -66,7 +67,7 @@ export const ResponseFunctionTool = v.object({
   type: v.literal("function", 'only tools of type "function" are supported'),
   name: v.pipe(v.string(), v.regex(/^[\w-]{1,64}$/, "a name of up to 64 letters, digits, _ or -")),
   description: v.nullish(v.string()),
-  parameters: v.nullish(v.record(v.string(), v.unknown())),
+  parameters: v.nullish(v.pipe(v.record(v.string(), v.unknown()), maxJsonDepth())),
   strict: v.nullish(v.boolean()),
 });
 export type ResponseFunctionTool = v.InferOutput<typeof ResponseFunctionTool>;

@@ -47,6 +47,7 @@ describe("readGatewayEnv: keys, quotas, replicas", () => {
       concurrentStreams: 16,
       maxTokens: 4096,
       maxChoices: 0,
+      concurrentRequests: 8,
     });
     expect(config.ipRequestsPerMinute).toBe(60);
     expect(config.redis).toEqual({ url: undefined, prefix: "slm-gateway", failure: "open" });
@@ -83,5 +84,23 @@ describe("readGatewayEnv: keys, quotas, replicas", () => {
       expect(message).toMatch(/GATEWAY_CORS_ORIGINS/);
       expect(message).not.toContain("secret-host");
     }
+  });
+});
+
+describe("readGatewayEnv: clients", () => {
+  it("bounds slow bodies and connections per address by default; no connection cap behind trusted proxies", () => {
+    const config = readGatewayEnv({});
+    expect(config.limits).toMatchObject({ bodyTimeoutMs: 30_000, maxConnectionsPerIp: 64 });
+    expect(config.modelsTtlMs).toBe(10_000);
+    // Behind proxies every connection comes from one of them: capped there, unless set here explicitly.
+    expect(readGatewayEnv({ GATEWAY_TRUST_PROXY_HOPS: "1" }).limits.maxConnectionsPerIp).toBe(0);
+    expect(
+      readGatewayEnv({ GATEWAY_TRUST_PROXY_HOPS: "1", GATEWAY_MAX_CONNECTIONS_PER_IP: "500" }).limits
+        .maxConnectionsPerIp,
+    ).toBe(500);
+    expect(readGatewayEnv({ GATEWAY_MAX_CONNECTIONS_PER_IP: "0" }).limits.maxConnectionsPerIp).toBe(0);
+    expect(() => readGatewayEnv({ GATEWAY_MAX_CONNECTIONS_PER_IP: "-1", GATEWAY_BODY_TIMEOUT_MS: "5" })).toThrow(
+      /GATEWAY_BODY_TIMEOUT_MS[\s\S]*GATEWAY_MAX_CONNECTIONS_PER_IP|GATEWAY_MAX_CONNECTIONS_PER_IP[\s\S]*GATEWAY_BODY_TIMEOUT_MS/,
+    );
   });
 });

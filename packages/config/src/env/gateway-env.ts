@@ -2,6 +2,31 @@ import * as v from "valibot";
 import { bearerToken, boolean, httpUrlList, integer, list, logLevel, port, text } from "./fields.ts";
 import { readEnv, type EnvSource } from "./read-env.ts";
 
+/** What a sign-in token may be signed with (`none` never). HS* need GATEWAY_JWT_SECRET, the others a JWKS. */
+export const JWT_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+  "HS256",
+  "HS384",
+  "HS512",
+] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+const isHmac = (alg: string) => alg.startsWith("HS");
+/** The defaults: asymmetric algorithms with a JWKS, HS256 with a shared secret. */
+const JWKS_DEFAULT_ALGORITHMS: readonly JwtAlgorithm[] = ["RS256", "ES256", "EdDSA"];
+const SECRET_DEFAULT_ALGORITHMS: readonly JwtAlgorithm[] = ["HS256"];
+
+const secret = (what: string) => v.optional(v.pipe(v.string(), v.minLength(32, what)));
+
 const GatewayEnvSchema = v.pipe(
   v.object({
     NODE_ENV: v.optional(v.string(), "development"),
@@ -24,13 +49,30 @@ const GatewayEnvSchema = v.pipe(
     /** The public model names anonymous requests may use; `*` all. Unset: all when no key is configured, none otherwise. */
     GATEWAY_ANONYMOUS_MODELS: list(),
     GATEWAY_MAX_BODY_BYTES: integer({ default: 1 << 20, min: 1024, max: 64 << 20 }),
+    GATEWAY_MAX_JSON_DEPTH: integer({ default: 64, min: 8, max: 1024 }),
     GATEWAY_MAX_TOKENS: integer({ default: 4096, min: 1, max: 1 << 20 }),
     GATEWAY_UPSTREAM_TIMEOUT_MS: integer({ default: 300_000, min: 100, max: 3_600_000 }),
+    // A request body must arrive within this: a slow upload holds a connection no longer (408).
+    GATEWAY_BODY_TIMEOUT_MS: integer({ default: 30_000, min: 100, max: 3_600_000 }),
+    // Open connections per client address (the TCP peer); 0: no cap. Unset: 64, or no cap behind trusted proxies
+    // (GATEWAY_TRUST_PROXY_HOPS > 0: every connection comes from the proxy; cap there).
+    GATEWAY_MAX_CONNECTIONS_PER_IP: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^\s*\d+\s*$/, "an integer from 0 to 1000000"),
+        v.transform(Number),
+        v.maxValue(1_000_000, "an integer from 0 to 1000000"),
+      ),
+    ),
+    // How long the served model list (inference's /v1/models) is cached.
+    GATEWAY_MODELS_TTL_MS: integer({ default: 10_000, min: 10, max: 3_600_000 }),
     // Default key policy (a key file may override each per key); 0 means unlimited.
     GATEWAY_REQUESTS_PER_MINUTE: integer({ default: 600, min: 0, max: 1e9 }),
     GATEWAY_TOKENS_PER_MINUTE: integer({ default: 0, min: 0, max: 1e12 }),
     GATEWAY_CONCURRENT_STREAMS: integer({ default: 16, min: 0, max: 1e6 }),
     GATEWAY_MAX_CHOICES: integer({ default: 0, min: 0, max: 128 }),
+    // Requests in flight per key (JSON and streams): one key's backlog stays out of inference's queue.
+    GATEWAY_KEY_MAX_INFLIGHT: integer({ default: 8, min: 0, max: 1e6 }),
     GATEWAY_IP_REQUESTS_PER_MINUTE: integer({ default: 60, min: 0, max: 1e9 }),
     REDIS_URL: v.optional(
       v.pipe(v.string(), v.trim(), v.regex(/^rediss?:\/\/[^\s]+$/i, "a redis:// or rediss:// URL")),
@@ -63,7 +105,81 @@ const GatewayEnvSchema = v.pipe(
     ),
     // Unset: on outside production, off in production (see the transform).
     GATEWAY_PLAYGROUND: v.optional(boolean(false)),
+    // Sign-in tokens (JWT) of an identity provider: its JWKS and/or an HS256 shared secret, with the issuer and
+    // audience they must name (see the checks below).
+    GATEWAY_JWT_JWKS_URL: v.optional(
+      v.pipe(
+        v.string(),
+        v.trim(),
+        v.check((u) => URL.canParse(u) && /^https?:\/\//i.test(u), "an http(s) URL"),
+      ),
+    ),
+    GATEWAY_JWT_SECRET: secret("a shared secret of at least 32 characters"),
+    GATEWAY_JWT_ISSUER: list(),
+    GATEWAY_JWT_AUDIENCE: list(),
+    GATEWAY_JWT_ALGORITHMS: v.pipe(
+      list(),
+      v.check(
+        (algs) => algs.every((a) => (JWT_ALGORITHMS as readonly string[]).includes(a)),
+        `algorithms among ${JWT_ALGORITHMS.join(", ")} (never none)`,
+      ),
+    ),
+    GATEWAY_JWT_CLOCK_SKEW_S: integer({ default: 30, min: 0, max: 600 }),
+    GATEWAY_JWT_POLICY_CLAIM: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(256))),
+    /** Signs the short-lived tokens of POST /v1/auth/tokens (HS256); every gateway sharing it accepts them. */
+    GATEWAY_TOKEN_SECRET: secret("a secret of at least 32 characters"),
   }),
+  v.forward(
+    v.partialCheck(
+      [["GATEWAY_JWT_JWKS_URL"], ["GATEWAY_JWT_SECRET"], ["GATEWAY_JWT_ISSUER"]],
+      (e) =>
+        (e.GATEWAY_JWT_JWKS_URL === undefined && e.GATEWAY_JWT_SECRET === undefined) || e.GATEWAY_JWT_ISSUER.length > 0,
+      "the issuer (iss) tokens must name, required with GATEWAY_JWT_JWKS_URL or GATEWAY_JWT_SECRET",
+    ),
+    ["GATEWAY_JWT_ISSUER"],
+  ),
+  v.forward(
+    v.partialCheck(
+      [["GATEWAY_JWT_JWKS_URL"], ["GATEWAY_JWT_SECRET"], ["GATEWAY_JWT_AUDIENCE"]],
+      (e) =>
+        (e.GATEWAY_JWT_JWKS_URL === undefined && e.GATEWAY_JWT_SECRET === undefined) ||
+        e.GATEWAY_JWT_AUDIENCE.length > 0,
+      "the audience (aud) tokens must name, required with GATEWAY_JWT_JWKS_URL or GATEWAY_JWT_SECRET",
+    ),
+    ["GATEWAY_JWT_AUDIENCE"],
+  ),
+  v.forward(
+    v.partialCheck(
+      [
+        ["GATEWAY_JWT_JWKS_URL"],
+        ["GATEWAY_JWT_SECRET"],
+        ["GATEWAY_JWT_ISSUER"],
+        ["GATEWAY_JWT_AUDIENCE"],
+        ["GATEWAY_JWT_ALGORITHMS"],
+        ["GATEWAY_JWT_POLICY_CLAIM"],
+      ],
+      (e) =>
+        e.GATEWAY_JWT_JWKS_URL !== undefined ||
+        e.GATEWAY_JWT_SECRET !== undefined ||
+        (e.GATEWAY_JWT_ISSUER.length === 0 &&
+          e.GATEWAY_JWT_AUDIENCE.length === 0 &&
+          e.GATEWAY_JWT_ALGORITHMS.length === 0 &&
+          e.GATEWAY_JWT_POLICY_CLAIM === undefined),
+      "a JWKS URL (or GATEWAY_JWT_SECRET): the other GATEWAY_JWT_* settings do nothing without one",
+    ),
+    ["GATEWAY_JWT_JWKS_URL"],
+  ),
+  v.forward(
+    v.partialCheck(
+      [["GATEWAY_JWT_JWKS_URL"], ["GATEWAY_JWT_SECRET"], ["GATEWAY_JWT_ALGORITHMS"]],
+      (e) =>
+        e.GATEWAY_JWT_ALGORITHMS.every((alg) =>
+          isHmac(alg) ? e.GATEWAY_JWT_SECRET !== undefined : e.GATEWAY_JWT_JWKS_URL !== undefined,
+        ),
+      "HS algorithms only with GATEWAY_JWT_SECRET, the others only with GATEWAY_JWT_JWKS_URL",
+    ),
+    ["GATEWAY_JWT_ALGORITHMS"],
+  ),
   v.transform((e) => ({
     production: e.NODE_ENV === "production",
     logLevel: e.LOG_LEVEL,
@@ -80,8 +196,12 @@ const GatewayEnvSchema = v.pipe(
     playground: e.GATEWAY_PLAYGROUND ?? e.NODE_ENV !== "production",
     limits: {
       maxBodyBytes: e.GATEWAY_MAX_BODY_BYTES,
+      maxJsonDepth: e.GATEWAY_MAX_JSON_DEPTH,
       maxTokens: e.GATEWAY_MAX_TOKENS,
       upstreamTimeoutMs: e.GATEWAY_UPSTREAM_TIMEOUT_MS,
+      bodyTimeoutMs: e.GATEWAY_BODY_TIMEOUT_MS,
+      /** Open connections per client address (Node runtime); 0: no cap. */
+      maxConnectionsPerIp: e.GATEWAY_MAX_CONNECTIONS_PER_IP ?? (e.GATEWAY_TRUST_PROXY_HOPS > 0 ? 0 : 64),
       maxInflightPerReplica: e.GATEWAY_MAX_INFLIGHT,
       healthIntervalMs: e.GATEWAY_HEALTH_INTERVAL_MS,
     },
@@ -92,14 +212,41 @@ const GatewayEnvSchema = v.pipe(
       concurrentStreams: e.GATEWAY_CONCURRENT_STREAMS,
       maxTokens: e.GATEWAY_MAX_TOKENS,
       maxChoices: e.GATEWAY_MAX_CHOICES,
+      concurrentRequests: e.GATEWAY_KEY_MAX_INFLIGHT,
     },
     /** Requests per minute per client IP for traffic without a valid key (anonymous or failed authentication). */
     ipRequestsPerMinute: e.GATEWAY_IP_REQUESTS_PER_MINUTE,
     redis: { url: e.REDIS_URL, prefix: e.GATEWAY_REDIS_PREFIX, failure: e.GATEWAY_REDIS_FAILURE },
     corsOrigins: e.GATEWAY_CORS_ORIGINS,
     trustProxyHops: e.GATEWAY_TRUST_PROXY_HOPS,
+    /** How long the served model list is cached (ms). */
+    modelsTtlMs: e.GATEWAY_MODELS_TTL_MS,
     metricsToken: e.GATEWAY_METRICS_TOKEN,
     metricsPort: e.GATEWAY_METRICS_PORT,
+    /** Sign-in tokens of an identity provider; undefined when neither a JWKS nor a shared secret is configured. */
+    jwt:
+      e.GATEWAY_JWT_JWKS_URL === undefined && e.GATEWAY_JWT_SECRET === undefined
+        ? undefined
+        : {
+            jwksUrl: e.GATEWAY_JWT_JWKS_URL,
+            secret: e.GATEWAY_JWT_SECRET,
+            issuers: e.GATEWAY_JWT_ISSUER,
+            audiences: e.GATEWAY_JWT_AUDIENCE,
+            algorithms:
+              e.GATEWAY_JWT_ALGORITHMS.length > 0
+                ? (e.GATEWAY_JWT_ALGORITHMS as JwtAlgorithm[])
+                : [
+                    ...(e.GATEWAY_JWT_JWKS_URL === undefined ? [] : JWKS_DEFAULT_ALGORITHMS),
+                    ...(e.GATEWAY_JWT_SECRET === undefined ? [] : SECRET_DEFAULT_ALGORITHMS),
+                  ],
+            clockSkewSec: e.GATEWAY_JWT_CLOCK_SKEW_S,
+            policyClaim: e.GATEWAY_JWT_POLICY_CLAIM,
+          },
+    /** The short-lived tokens of POST /v1/auth/tokens: signed and verified with GATEWAY_TOKEN_SECRET. */
+    mintedTokens:
+      e.GATEWAY_TOKEN_SECRET === undefined
+        ? undefined
+        : { secret: e.GATEWAY_TOKEN_SECRET, clockSkewSec: e.GATEWAY_JWT_CLOCK_SKEW_S },
   })),
 );
 

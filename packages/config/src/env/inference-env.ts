@@ -49,6 +49,19 @@ function parseAdapterEntry(entry: string): LoraAdapterSpec | undefined {
 const token = () =>
   v.optional(v.pipe(v.string(), v.trim(), v.regex(HF_TOKEN_PATTERN, "a Hub access token starting with hf_")));
 
+/** A duration in seconds (decimals allowed, as the Python client reads HF_HUB_DOWNLOAD_TIMEOUT), as milliseconds. */
+function secondsAsMs(options: { default: number; min: number; max: number }) {
+  const expected = `a number of seconds from ${options.min} to ${options.max}`;
+  return v.pipe(
+    v.optional(v.string(), String(options.default)),
+    v.regex(/^\s*\d+(\.\d+)?\s*$/, expected),
+    v.transform(Number),
+    v.minValue(options.min, expected),
+    v.maxValue(options.max, expected),
+    v.transform((seconds) => Math.round(seconds * 1000)),
+  );
+}
+
 /** LLAMA_THREADS: "auto" (measured at startup on the loaded model) or a fixed count. */
 function threadCount() {
   const expected = "auto or an integer from 1 to 256";
@@ -128,6 +141,9 @@ const InferenceEnvFields = v.object({
   HUGGINGFACE_HUB_CACHE: text(),
   HF_HUB_OFFLINE: boolean(false),
   TRANSFORMERS_OFFLINE: boolean(false),
+  HF_HUB_DOWNLOAD_TIMEOUT: secondsAsMs({ default: 10, min: 0.1, max: 3600 }),
+  /** Accepted for setups written for the Python client; without effect: the service never uses the Xet protocol. */
+  HF_HUB_DISABLE_XET: boolean(false),
   XDG_CACHE_HOME: text(),
   HOME: text(),
   MODEL_CACHE_DIR: text(),
@@ -143,8 +159,14 @@ const InferenceEnvFields = v.object({
   CONTEXT_SIZE: integer({ default: 2048, min: 64, max: 1 << 20 }),
   PARALLEL: integer({ default: 2, min: 1, max: 64 }),
   MAX_QUEUE: integer({ default: 64, min: 0, max: 100_000 }),
+  MAX_QUEUE_PER_PRINCIPAL: v.optional(integer({ default: 0, min: 0, max: 100_000 })),
   CHAT_TEMPLATE: v.optional(v.string()),
+  ALLOW_SPECIAL_TOKENS_IN_MESSAGES: boolean(false),
   EMBEDDINGS: v.optional(v.picklist(["auto", "on", "off"], "auto, on or off"), "auto"),
+  GRAMMAR_MAX_SCHEMA_BYTES: integer({ default: 65_536, min: 1024, max: 16 * 1024 * 1024 }),
+  GRAMMAR_MAX_DEPTH: integer({ default: 32, min: 1, max: 256 }),
+  GRAMMAR_MAX_ENUM: integer({ default: 1000, min: 1, max: 100_000 }),
+  GRAMMAR_MAX_REPEAT: integer({ default: 500, min: 1, max: 2000 }),
 });
 
 /** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
@@ -217,6 +239,8 @@ export interface HubSettings {
   home: string;
   cacheDir: string;
   offline: boolean;
+  /** HF_HUB_DOWNLOAD_TIMEOUT: how long a Hub request may stay silent before it is retried (a download resumed). */
+  downloadTimeoutMs: number;
 }
 
 /** How model artifacts are pinned, checked and fetched (the supply chain's policy knobs). */
@@ -339,6 +363,7 @@ function toInferenceConfig(e: InferenceEnvFields) {
     home,
     cacheDir: expandHome(e.MODEL_CACHE_DIR ?? e.HF_HUB_CACHE ?? e.HUGGINGFACE_HUB_CACHE ?? `${home}/hub`, e.HOME),
     offline: e.HF_HUB_OFFLINE || e.TRANSFORMERS_OFFLINE,
+    downloadTimeoutMs: e.HF_HUB_DOWNLOAD_TIMEOUT,
   };
   const usesDefault = e.MODEL_ID === undefined && e.MODEL_TYPE === "gguf";
   const lora = e.MODEL_TYPE === "lora";
@@ -410,8 +435,19 @@ function toInferenceConfig(e: InferenceEnvFields) {
       contextSize: e.CONTEXT_SIZE,
       parallel: e.PARALLEL,
       maxQueue: e.MAX_QUEUE,
+      /** Of MAX_QUEUE, requests of one principal (`X-Slm-Principal`); unset: MAX_QUEUE. */
+      maxQueuePerPrincipal: e.MAX_QUEUE_PER_PRINCIPAL,
       chatTemplate: e.CHAT_TEMPLATE,
+      /** Message text may become control tokens, as under llama-server (off: only the template's text does). */
+      allowSpecialTokensInMessages: e.ALLOW_SPECIAL_TOKENS_IN_MESSAGES,
       embeddings: e.EMBEDDINGS,
+    },
+    /** What one JSON schema (response_format, a tool's parameters) may ask of its grammar; beyond, a 400. */
+    grammar: {
+      maxSchemaBytes: e.GRAMMAR_MAX_SCHEMA_BYTES,
+      maxDepth: e.GRAMMAR_MAX_DEPTH,
+      maxEnum: e.GRAMMAR_MAX_ENUM,
+      maxRepeat: e.GRAMMAR_MAX_REPEAT,
     },
   };
 }
@@ -435,6 +471,13 @@ export function readInferenceEnv(source: EnvSource): InferenceConfig {
   const config = readEnv("inference", InferenceEnvSchema, given, { freeText: FREE_TEXT });
   const set = new Set(Object.keys(cleanEnv(given, { freeText: FREE_TEXT })));
   const ignored = ignoredVariables(config.model.type, set);
+  for (const variable of [...set].filter((name) => name.startsWith("HF_XET_")).sort()) {
+    ignored.push({
+      variable,
+      reason:
+        "configures the Xet protocol, which this service never uses (it downloads Xet-stored files over plain HTTPS)",
+    });
+  }
   for (const variable of placeholders) {
     ignored.push({
       variable,

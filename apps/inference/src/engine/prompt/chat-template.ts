@@ -9,7 +9,9 @@ import { detectReasoningTags, type ReasoningTags } from "./reasoning.ts";
  * result is the exact string the model was trained on. The string is tokenized in one piece afterwards
  * (tokenize-prompt.ts); rendering around placeholders and tokenizing pieces separately, as node-llama-cpp's
  * JinjaTemplateChatWrapper does, changes merges at piece boundaries, SentencePiece space prefixes after special tokens
- * and any template logic keyed on the last message (Qwen3's thinking block).
+ * and any template logic keyed on the last message (Qwen3's thinking block). Only caller text holding a control
+ * token's text is replaced by a placeholder (`RenderOptions.callerText`), and cut only where llama.cpp cuts anyway
+ * (message-text.ts).
  */
 
 /**
@@ -49,6 +51,11 @@ export interface RenderOptions {
   kwargs?: Readonly<Record<string, unknown>> | undefined;
   /** Default true: end with the assistant turn's opening (the generation prompt). */
   addGenerationPrompt?: boolean;
+  /**
+   * Applied to every string the caller gave (message fields, tool calls, tools, kwargs; object keys too) as the
+   * template gets it (see message-text.ts). Default: none.
+   */
+  callerText?: ((value: string) => string) | undefined;
 }
 
 export interface ChatTemplate {
@@ -130,7 +137,8 @@ export function chooseChatTemplate(options: ChatTemplateOptions): ChatTemplate {
     supportsSystemRole,
     reasoningTags,
     objectArguments,
-    render: ({ messages, tools, kwargs, addGenerationPrompt = true }) => {
+    render: ({ messages, tools, kwargs, addGenerationPrompt = true, callerText }) => {
+      const caller = <V>(value: V): V => (callerText ? (mapStrings(value, callerText) as V) : value);
       let list = messages.map((m) => ({
         ...m,
         role: m.role === "developer" && !hasDeveloperRole ? "system" : m.role,
@@ -139,11 +147,11 @@ export function chooseChatTemplate(options: ChatTemplateOptions): ChatTemplate {
       if (!supportsSystemRole) list = mergeSystemMessage(list);
       try {
         return run({
-          messages: list.map((m) => templateMessage(m, objectArguments)),
+          messages: list.map((m) => caller(templateMessage(m, objectArguments))),
           // As llama-server: true for templates that think, false for the others; kwargs may override it.
           enable_thinking: thinking,
-          ...(tools && tools.length > 0 ? { tools: tools.map(templateTool) } : {}),
-          ...kwargs,
+          ...(tools && tools.length > 0 ? { tools: tools.map((tool) => caller(templateTool(tool))) } : {}),
+          ...caller(kwargs),
           ...(addGenerationPrompt ? { add_generation_prompt: true } : {}),
         });
       } catch (error) {
@@ -159,6 +167,16 @@ export function chooseChatTemplate(options: ChatTemplateOptions): ChatTemplate {
       }
     },
   };
+}
+
+/** `value` with `map` applied to every string in it, object keys included (JSON values: no cycles). */
+function mapStrings(value: unknown, map: (text: string) => string): unknown {
+  if (typeof value === "string") return map(value);
+  if (Array.isArray(value)) return value.map((item) => mapStrings(item, map));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [map(key), mapStrings(item, map)]));
+  }
+  return value;
 }
 
 /**

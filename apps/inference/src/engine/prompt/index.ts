@@ -8,7 +8,8 @@ export {
   type RenderOptions,
   type TemplateMessage,
 } from "./chat-template.ts";
-export { specialTokenTexts, tokenizePrompt } from "./tokenize-prompt.ts";
+export { specialTokenTexts, tokenizePrompt, withBosEos } from "./tokenize-prompt.ts";
+export { controlTokens, MessageText, PromptText, type ControlToken } from "./message-text.ts";
 export {
   detectReasoningTags,
   OutputSplitter,

@@ -6,9 +6,14 @@ import type { LlamaModel, Token } from "node-llama-cpp";
  * special token done by llama.cpp itself, then BOS in front when the vocabulary asks for it (and EOS at the end when
  * it asks for that). The chat template already dropped its own leading BOS text in that case; a raw prompt that
  * begins with the BOS text keeps its own (llama.cpp would add a second one and warn that this is probably wrong).
+ * A chat prompt whose messages hold control-token texts is tokenized by message-text.ts instead.
  */
 export function tokenizePrompt(model: LlamaModel, text: string, parseSpecial = true): Token[] {
-  const tokens = model.tokenize(text, parseSpecial);
+  return withBosEos(model, model.tokenize(text, parseSpecial));
+}
+
+/** A prompt's tokens with BOS in front / EOS at the end when the vocabulary asks for them (in place). */
+export function withBosEos(model: LlamaModel, tokens: Token[]): Token[] {
   const { bos, eos } = model.tokens;
   if (bos != null && model.tokens.shouldPrependBosToken && tokens[0] !== bos) tokens.unshift(bos);
   if (eos != null && model.tokens.shouldAppendEosToken) tokens.push(eos);
