@@ -123,10 +123,45 @@ describe("pnpm models:pull", { timeout: 60_000 }, () => {
     hub.faults.set({ kind: "resetMidBody", where: "cdn", afterBytes: 600_000 });
     const run = await runCli("models-pull", env());
     expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/^warn: download interrupted \(connection reset\); resuming from byte \d+ of \d+/m);
-    expect(cdnGets().map((r) => r.headers.range)).toEqual([undefined, expect.stringMatching(/^bytes=\d+-$/)]);
+    expect(run.stderr).toMatch(
+      /^warn: download interrupted \(connection reset, from the download host 127\.0\.0\.1:\d+\); resuming from byte \d+ of \d+/m,
+    );
+    expect(cdnGets().map((r) => r.headers.range)).toEqual(["bytes=0-", expect.stringMatching(/^bytes=\d+-$/)]);
     expect(hub.cdnBytesSent - model.length).toBeLessThan(model.length);
     expect(await blobs()).toEqual([sha256]);
+  });
+
+  it("resumes a body that stalls for HF_HUB_DOWNLOAD_TIMEOUT instead of waiting for it, and says so", async () => {
+    hub.faults.set({ kind: "stallBody", where: "cdn", afterBytes: 600_000 });
+    const run = await runCli(
+      "models-pull",
+      env({ HF_HUB_DOWNLOAD_TIMEOUT: "0.3", HF_HUB_DISABLE_XET: "1", HF_XET_HIGH_PERFORMANCE: "1" }),
+    );
+    expect(run.code).toBe(0);
+    // HF_HUB_DISABLE_XET is accepted (we never use Xet); HF_XET_* is said to be ignored, not silently dropped.
+    expect(run.stderr).toMatch(/^warn: HF_XET_HIGH_PERFORMANCE is set but ignored: it configures the Xet protocol/m);
+    expect(run.stderr).not.toContain("HF_HUB_DISABLE_XET");
+    expect(run.stderr).toMatch(
+      /^warn: download interrupted \(no data for 0\.3 s, HF_HUB_DOWNLOAD_TIMEOUT, from the download host 127\.0\.0\.1:\d+\); resuming from byte \d+ of \d+/m,
+    );
+    expect(cdnGets()).toHaveLength(2);
+    expect(await blobs()).toEqual([sha256]);
+  });
+
+  it("starts a cached model while the Hub rate-limits paths-info (429 with RateLimit, no Retry-After)", async () => {
+    expect((await runCli("models-pull", env())).code).toBe(0);
+    hub.resetLog();
+    hub.faults.set({ kind: "rateLimit", route: "paths-info", retryAfterSeconds: 300, times: Number.POSITIVE_INFINITY });
+    const run = await runCli("models-pull", env());
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/from cache$/m);
+    expect(hub.requests.every((r) => r.headers["user-agent"]?.startsWith("slm-serve/"))).toBe(true);
+    // With nothing cached, the one line says how long to wait.
+    const empty = await runCli("models-pull", env({ MODEL_CACHE_DIR: join(testDir, "empty-cache") }));
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toMatch(
+      /^models:pull failed \[rate_limited\]: the Hub at 127\.0\.0\.1:\d+ is rate limiting requests; retry after 300s \(repo acme\/tiny, revision v1, file tiny\.gguf\)/m,
+    );
   });
 
   it("keeps the token off the CDN and out of every line it prints", async () => {
@@ -146,7 +181,7 @@ describe("pnpm models:pull", { timeout: 60_000 }, () => {
       const run = await runCli("models-pull", env({ HUB_RETRIES: "0" }));
       expect(run.code).toBe(1);
       expect(run.stderr.trim()).toBe(
-        "models:pull failed [hub_unavailable]: the Hub is unreachable (connection refused) and nothing is cached for this revision " +
+        `models:pull failed [hub_unavailable]: the Hub at 127.0.0.1:${hub.port} is unreachable (connection refused) and nothing is cached for this revision ` +
           "(repo acme/tiny, revision v1, file tiny.gguf). To run without reaching the Hub: point HF_ENDPOINT at a mirror you " +
           "can reach; or run `pnpm models:pull` where the Hub is reachable and start with HF_HUB_OFFLINE=1 and the same " +
           "cache (HF_HOME); or try the whole stack offline with `pnpm demo`",
@@ -162,7 +197,7 @@ describe("pnpm models:pull", { timeout: 60_000 }, () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/from cache$/m);
       expect(run.stderr).toMatch(
-        /Hub not usable, using the cached commit: the Hub is unreachable \(connection refused\)/,
+        /Hub not usable, using the cached commit: the Hub at 127\.0\.0\.1:\d+ is unreachable \(connection refused\)/,
       );
       expect(await blobs()).toEqual([sha256]);
     } finally {

@@ -100,6 +100,20 @@ export class EntryNotFoundError extends HubError {
   }
 }
 
+/**
+ * Who answered (or failed to): the Hub itself, its Xet bridge, or another download host (the LFS CDN). Only the
+ * host, never a path or a query, so a firewall rule can be written from the message.
+ */
+export interface HostRef {
+  /** E.g. "the Hub at huggingface.co", "the Xet bridge cas-bridge.xethub.hf.co", "the download host cdn-lfs.hf.co". */
+  subject: string;
+  /** Whether it is the Hub origin (HF_ENDPOINT), where the Hub's error headers mean something. */
+  isHub: boolean;
+}
+
+/** What an error says when no host is known. */
+export const THE_HUB: HostRef = { subject: "the Hub", isHub: true };
+
 export class RateLimitedError extends HubError {
   override readonly name = "RateLimitedError";
   readonly code = "rate_limited";
@@ -107,11 +121,17 @@ export class RateLimitedError extends HubError {
   readonly cacheMayStandIn = true;
   constructor(
     artifact: ArtifactRef,
+    /** How long the Hub asks us to wait (its `RateLimit` header's `t`, else `Retry-After`), when it says. */
     readonly retryAfterSeconds: number | undefined,
+    readonly host: HostRef = THE_HUB,
+    hadToken = true,
   ) {
     super(
       artifact,
-      `the Hub is rate limiting requests${retryAfterSeconds === undefined ? "" : `; retry after ${retryAfterSeconds}s`}`,
+      `${host.subject} is rate limiting requests${retryAfterSeconds === undefined ? "" : `; retry after ${retryAfterSeconds}s`}`,
+      host.isHub && !hadToken
+        ? "Requests without HF_TOKEN share the anonymous quota of their IP address (500 API requests per 5 minutes); a token has its own"
+        : undefined,
     );
   }
 }
@@ -125,12 +145,43 @@ export class HubUnavailableError extends HubError {
     artifact: ArtifactRef,
     readonly reason: string,
     nothingCached = false,
+    readonly host: HostRef = THE_HUB,
   ) {
     super(
       artifact,
-      `the Hub is unreachable (${reason})${nothingCached ? " and nothing is cached for this revision" : ""}`,
+      `${host.subject} is unreachable (${reason})${nothingCached ? " and nothing is cached for this revision" : ""}`,
       nothingCached ? OFFLINE_HINT : undefined,
     );
+  }
+}
+
+/** The Hub disabled the repository (a 403 with only `X-Error-Message`); its message is passed on. */
+export class RepoDisabledError extends HubError {
+  override readonly name = "RepoDisabledError";
+  readonly code = "repo_disabled";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
+  constructor(artifact: ArtifactRef, hubMessage: string) {
+    super(artifact, `the Hub refuses access to the repository: "${hubMessage}"`);
+  }
+}
+
+/**
+ * The CDN or the Xet bridge refused the file with a status that is neither 429 nor 5xx (403 for an expired signed
+ * URL, 400 for an unranged GET of a very large file, ...). Its replies carry none of the Hub's headers, so only
+ * the status and the host are known.
+ */
+export class DownloadRefusedError extends HubError {
+  override readonly name = "DownloadRefusedError";
+  readonly code = "download_refused";
+  readonly retryable = false;
+  readonly cacheMayStandIn = false;
+  constructor(
+    artifact: ArtifactRef,
+    readonly status: number,
+    readonly host: HostRef,
+  ) {
+    super(artifact, `${host.subject} refused the download (HTTP ${status})`);
   }
 }
 
@@ -163,8 +214,11 @@ export class DownloadInterruptedError extends HubError {
   readonly code = "download_interrupted";
   readonly retryable = false;
   readonly cacheMayStandIn = false;
-  constructor(artifact: ArtifactRef, reason: string) {
-    super(artifact, `the download stopped before the end of the file (${reason}); no partial file was kept`);
+  constructor(artifact: ArtifactRef, reason: string, host?: HostRef) {
+    super(
+      artifact,
+      `the download stopped before the end of the file (${reason}${host ? `, from ${host.subject}` : ""}); no partial file was kept`,
+    );
   }
 }
 

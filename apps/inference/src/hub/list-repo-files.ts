@@ -11,6 +11,7 @@ import {
 } from "./cache/index.ts";
 import type { ArtifactRef } from "./errors.ts";
 import { checkRevisionPolicy, enforceLock, type LockCheck } from "./policy/index.ts";
+import type { HubConnection, RemoteRevision } from "./remote/index.ts";
 import { resolveOrUseCache } from "./resolve-or-use-cache.ts";
 import type { HubSession } from "./session.ts";
 
@@ -37,12 +38,18 @@ export interface RepoListing {
   source: "hub" | "cache" | "offline-cache";
 }
 
+/** A listing, and when it came from the Hub, the connection and what the Hub said of the revision. */
+export interface ListedRepo {
+  listing: RepoListing;
+  online: { hub: HubConnection; remote: RemoteRevision } | undefined;
+}
+
 /**
  * A repo's files at a pinned commit, before anything is downloaded: the revision resolved to its commit (held to the
  * lockfile and to the branch policy, `refs/<revision>` written as for a single file). Offline, or when the Hub
  * cannot be reached, the locked commit (else `refs/<revision>`) and the files the cache holds for it.
  */
-export async function listRepoFiles(params: ListRepoFilesParams): Promise<RepoListing> {
+export async function listRepoFiles(params: ListRepoFilesParams): Promise<ListedRepo> {
   const { session } = params;
   const layout = cacheLayout(session.cacheDir, params.repo);
   const artifact: ArtifactRef = { repo: params.repo, revision: params.revision };
@@ -57,8 +64,8 @@ export async function listRepoFiles(params: ListRepoFilesParams): Promise<RepoLi
     artifact,
     fromCache,
   });
-  if (resolved.cached) return resolved.cached;
-  const { remote } = resolved;
+  if (resolved.cached) return { listing: resolved.cached, online: undefined };
+  const { hub, remote } = resolved;
   if (lockCheck) enforceLock(lockCheck, { commit: remote.commit }, artifact);
   checkRevisionPolicy(
     remote.kind,
@@ -73,13 +80,16 @@ export async function listRepoFiles(params: ListRepoFilesParams): Promise<RepoLi
     throw mapCacheWriteError(error, artifact, session.cacheDir, 0);
   });
   return {
-    repo: params.repo,
-    revision: params.revision,
-    commit: remote.commit,
-    files: remote.files,
-    license: remote.license,
-    cardBaseModel: remote.cardBaseModel,
-    source: "hub",
+    listing: {
+      repo: params.repo,
+      revision: params.revision,
+      commit: remote.commit,
+      files: remote.files,
+      license: remote.license,
+      cardBaseModel: remote.cardBaseModel,
+      source: "hub",
+    },
+    online: { hub, remote },
   };
 }
 

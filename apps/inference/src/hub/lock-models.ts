@@ -3,10 +3,10 @@ import type { InferenceConfig } from "@slm/config";
 import { detectRepoFormat } from "../convert/index.ts";
 import { cacheFile, cacheLayout } from "./cache/index.ts";
 import { configuredArtifacts, transformersBaseOf, type ArtifactSpec } from "./configured-artifacts.ts";
-import { BaseFileRequiredError, NotAModelRepoError, type ArtifactRef } from "./errors.ts";
+import { BaseFileRequiredError, EntryNotFoundError, NotAModelRepoError, type ArtifactRef } from "./errors.ts";
 import { checkLicense, type LockedArtifact, type Lockfile } from "./policy/index.ts";
-import { connectHub, lookupFile, resolveRevision } from "./remote/index.ts";
-import { filesToFetch, SAFETENSORS_INDEX } from "./resolve-transformers-base.ts";
+import { connectHub, lookupFiles, resolveRevision, type RemoteFile } from "./remote/index.ts";
+import { candidateFiles, filesToFetch, SAFETENSORS_INDEX } from "./resolve-transformers-base.ts";
 import { hubSessionFromConfig, type HubHooks } from "./session.ts";
 
 /** Locking never falls back to the cache, so there is no fallback to hear about. */
@@ -36,26 +36,40 @@ export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks
       });
     }
     const license = checkLicense({ hub: remote.license, gguf: undefined }, session.licensesAllowed, artifact);
-    return { connection, remote, license };
+    return { connection, remote, license, files: new Map<string, RemoteFile | undefined>() };
+  };
+  type ResolvedRepo = Awaited<ReturnType<typeof resolveRepo>>;
+  /** Looks up the files not looked up yet, in one paths-info request (the Hub's quota counts requests). */
+  const describe = async (
+    resolved: ResolvedRepo,
+    specs: readonly Pick<ArtifactSpec, "repo" | "revision" | "file" | "sha256">[],
+  ) => {
+    const wanted = specs.filter(
+      (spec, i) => !resolved.files.has(spec.file) && specs.findIndex((s) => s.file === spec.file) === i,
+    );
+    if (wanted.length === 0) return;
+    const first = wanted[0]!;
+    const found = await lookupFiles(
+      resolved.connection,
+      {
+        repo: first.repo,
+        commit: resolved.remote.commit,
+        files: wanted.map((w) => ({ file: w.file, pinnedSha256: w.sha256 })),
+      },
+      (file) => ({ repo: first.repo, revision: first.revision, file }),
+    );
+    for (const spec of wanted) resolved.files.set(spec.file, found.get(spec.file));
   };
   /**
    * Locks one file of a resolved repo. A file without a declared sha256, or one whose content is needed (`read`), is
    * downloaded into the cache and hashed; its path is returned then.
    */
-  const lockFile = async (spec: ArtifactSpec, resolved: Awaited<ReturnType<typeof resolveRepo>>, read = false) => {
+  const lockFile = async (spec: ArtifactSpec, resolved: ResolvedRepo, read = false) => {
     const artifact: ArtifactRef = { repo: spec.repo, revision: spec.revision, file: spec.file };
     const { connection, remote } = resolved;
-    const file = await lookupFile(
-      connection,
-      {
-        repo: spec.repo,
-        commit: remote.commit,
-        file: spec.file,
-        pinnedSha256: spec.sha256,
-        ggufFiles: remote.ggufFiles,
-      },
-      artifact,
-    );
+    await describe(resolved, [spec]);
+    const file = resolved.files.get(spec.file);
+    if (!file) throw new EntryNotFoundError(artifact, remote.ggufFiles);
     const downloaded =
       file.declaredSha256 === undefined || read
         ? await cacheFile({
@@ -96,6 +110,7 @@ export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks
       file,
       sha256: undefined,
     });
+    await describe(resolved, candidateFiles(resolved.remote.files).map(spec));
     let indexJson: unknown;
     if (resolved.remote.files.includes(SAFETENSORS_INDEX)) {
       const path = await lockFile(spec(SAFETENSORS_INDEX), resolved, true);
@@ -109,7 +124,22 @@ export async function lockModels(config: InferenceConfig, hooks: LockModelsHooks
       if (file !== SAFETENSORS_INDEX) await lockFile(spec(file), resolved);
     }
   }
-  for (const spec of configuredArtifacts(config.model))
-    await lockFile(spec, await resolveRepo(spec.repo, spec.revision));
+  // Artifacts of one repo at one revision (a PEFT adapter's config and weights) share one revision lookup and one
+  // paths-info request.
+  const specs = configuredArtifacts(config.model);
+  const repos = new Map<string, ResolvedRepo>();
+  for (const spec of specs) {
+    const key = `${spec.repo}@${spec.revision}`;
+    let resolved = repos.get(key);
+    if (!resolved) {
+      resolved = await resolveRepo(spec.repo, spec.revision);
+      repos.set(key, resolved);
+      await describe(
+        resolved,
+        specs.filter((s) => s.repo === spec.repo && s.revision === spec.revision),
+      );
+    }
+    await lockFile(spec, resolved);
+  }
   return { version: 1, artifacts };
 }

@@ -178,7 +178,7 @@ describe("resolveModelFile", () => {
     const { events, onEvent } = collect();
     const file = await resolveModelFile(params({ onEvent }));
     expect(file).toMatchObject({ sha256, source: "download" });
-    expect(cdnGets().map((r) => r.headers.range)).toEqual([undefined, "bytes=1000-"]);
+    expect(cdnGets().map((r) => r.headers.range)).toEqual(["bytes=0-", "bytes=1000-"]);
     expect(events.some((e) => e.level === "warn" && /resuming from byte 1000/.test(e.msg))).toBe(true);
     expect(await blobs()).toEqual([sha256]);
   });
@@ -199,7 +199,7 @@ describe("resolveModelFile", () => {
     const file = await resolveModelFile(params({ file: "big.gguf" }));
     expect(file).toMatchObject({ sha256: bigSha, size: big.length, source: "download" });
     const [first, second] = cdnGets();
-    expect(first?.headers.range).toBeUndefined();
+    expect(first?.headers.range).toBe("bytes=0-");
     expect(second?.headers.range).toMatch(/^bytes=\d+-$/);
     expect(second?.headers["if-range"]).toBe(`"${bigSha}"`);
     const resent = hub.cdnBytesSent - big.length;
@@ -219,8 +219,10 @@ describe("resolveModelFile", () => {
     const { events, onEvent } = collect();
     const file = await resolveModelFile(params({ file: "big.gguf", fetch: staleValidator, onEvent }));
     expect(file.sha256).toBe(bigSha);
-    expect(cdnGets().map((r) => r.status)).toEqual([200, 200]);
-    expect(events.some((e) => /ignored the range/.test(e.msg))).toBe(true);
+    expect(cdnGets().map((r) => r.status)).toEqual([206, 200]);
+    expect(events.some((e) => /sent the whole file to a resumed request.*downloading from the start/.test(e.msg))).toBe(
+      true,
+    );
     expect(await blobs()).toEqual([bigSha]);
   });
 

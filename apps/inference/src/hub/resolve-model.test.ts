@@ -93,6 +93,29 @@ describe("models lockfile", () => {
     );
   });
 
+  it("resolves a PEFT adapter's two files with one revision lookup and one paths-info, locked or not", async () => {
+    const lora = config({
+      MODEL_ID: "",
+      MODEL_FILE: "",
+      MODEL_VERSION: "",
+      MODEL_TYPE: "lora",
+      BASE_MODEL: "acme/lora-base",
+      BASE_MODEL_FILE: "base.gguf",
+      LORA_ID: "acme/poet",
+    });
+    await writeLockfile(join(dir, "models.lock.json"), await lockModels(lora));
+    expect(hub.requestCounts()).toMatchObject({ revision: 2, refs: 2, "paths-info": 2 });
+    hub.resetLog();
+    const resolved = await resolveModel(lora);
+    expect(resolved.artifacts.map((a) => [a.role, a.locked])).toEqual([
+      ["base", true],
+      ["adapter_config", true],
+      ["adapter_weights", true],
+    ]);
+    expect(hub.requestCounts()).toMatchObject({ revision: 2, refs: 2, "paths-info": 2 });
+    expect(hub.apiRequestCount()).toBe(6);
+  });
+
   it("locks the configured artifact from Hub metadata alone, then startup enforces it", async () => {
     const lock = await lockModels(config());
     expect(lock).toEqual({

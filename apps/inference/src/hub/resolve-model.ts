@@ -10,7 +10,7 @@ import {
 } from "./configured-artifacts.ts";
 import type { ArtifactRef } from "./errors.ts";
 import { checkLicense, lockedArtifactFor, lockfilePathOf, readLockfile } from "./policy/index.ts";
-import { resolveModelFile, type ResolvedModelFile } from "./resolve-model-file.ts";
+import { resolveRepoFiles, type ResolvedModelFile } from "./resolve-model-file.ts";
 import { resolveTransformersBase, type ResolvedTransformersBase } from "./resolve-transformers-base.ts";
 import { hubSessionFromConfig, type HubHooks } from "./session.ts";
 
@@ -50,19 +50,25 @@ export async function resolveModel(config: InferenceConfig, hooks: HubHooks = {}
   const session = await hubSessionFromConfig(config, hooks);
 
   const artifacts: ResolvedArtifact[] = [];
-  for (const spec of specs) {
-    const artifact = refOf(spec);
-    const file = await resolveModelFile({
+  // Consecutive artifacts of one repo at one revision (a PEFT adapter's config and weights) share one revision
+  // lookup and one paths-info request; a base is still resolved and checked before its adapter is downloaded.
+  for (const group of sameRepoRuns(specs)) {
+    const files = await resolveRepoFiles({
       session,
-      repo: spec.repo,
-      revision: spec.revision,
-      file: spec.file,
-      sha256: spec.sha256,
-      lock: lock && lockfile ? lockedArtifactFor(lock, lockfile, specs, spec, artifact) : undefined,
+      repo: group[0]!.repo,
+      revision: group[0]!.revision,
+      files: group.map((spec) => ({
+        file: spec.file,
+        sha256: spec.sha256,
+        lock: lock && lockfile ? lockedArtifactFor(lock, lockfile, specs, spec, refOf(spec)) : undefined,
+      })),
     });
-    const gguf = isModelArtifact(spec.role) ? await inspectGguf(file.path) : undefined;
-    const license = checkLicense({ hub: file.license, gguf: gguf?.license }, session.licensesAllowed, artifact);
-    artifacts.push({ ...file, license, role: spec.role, adapter: spec.adapter, metadata: gguf });
+    for (const [i, spec] of group.entries()) {
+      const file = files[i]!;
+      const gguf = isModelArtifact(spec.role) ? await inspectGguf(file.path) : undefined;
+      const license = checkLicense({ hub: file.license, gguf: gguf?.license }, session.licensesAllowed, refOf(spec));
+      artifacts.push({ ...file, license, role: spec.role, adapter: spec.adapter, metadata: gguf });
+    }
   }
   const lora = config.model.lora;
   const checkAdapters = async (base: { repo: string; license: string | undefined }) => {
@@ -109,6 +115,17 @@ function adapterFacts(
     if (!found) return [];
     return [{ repo: found.repo, license: found.license, cardBaseModel: found.cardBaseModel, configPath: config?.path }];
   });
+}
+
+/** The specs in runs of the same repo and revision, in order. */
+function sameRepoRuns(specs: readonly ArtifactSpec[]): ArtifactSpec[][] {
+  const runs: ArtifactSpec[][] = [];
+  for (const spec of specs) {
+    const run = runs.at(-1);
+    if (run && run[0]!.repo === spec.repo && run[0]!.revision === spec.revision) run.push(spec);
+    else runs.push([spec]);
+  }
+  return runs;
 }
 
 function refOf(spec: Pick<ArtifactSpec, "repo" | "revision" | "file">): ArtifactRef {

@@ -37,6 +37,8 @@ export async function resolveOrUseCache<T>(params: ResolveOrUseCacheParams<T>): 
       session.onFallback?.(typed);
       return { cached };
     }
-    throw typed instanceof HubUnavailableError ? new HubUnavailableError(artifact, typed.reason, true) : typed;
+    throw typed instanceof HubUnavailableError
+      ? new HubUnavailableError(artifact, typed.reason, true, typed.host)
+      : typed;
   }
 }

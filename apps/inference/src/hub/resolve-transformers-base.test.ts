@@ -120,6 +120,18 @@ describe("a transformers base through the supply chain", () => {
     expect(files.filter((f) => /^model-\d{5}-of-00002\.safetensors$/.test(f))).toHaveLength(2);
   });
 
+  it("asks the Hub API 3 times per repo (revision, refs, one paths-info), twice once everything is cached", async () => {
+    const sharded = config({ BASE_MODEL: "meta/tiny-sharded", LORA_ID: "acme/poet-sharded" });
+    await resolveModel(sharded);
+    // The base (its index, 2 shards and the rest) and the adapter (config and weights): one paths-info each.
+    expect(hub.requestCounts()).toMatchObject({ revision: 2, refs: 2, "paths-info": 2 });
+    expect(hub.apiRequestCount()).toBe(6);
+    hub.resetLog();
+    await resolveModel(sharded);
+    expect(hub.apiRequestCount()).toBe(4);
+    expect(hub.requestCounts()).toEqual({ revision: 2, refs: 2 });
+  });
+
   it("locks each base file with role base_file; the lock holds the commit when main moves", async () => {
     const lockfile = await lockModels(config());
     expect(

@@ -10,7 +10,8 @@ import {
 } from "./errors.ts";
 import { listRepoFiles, type RepoListing } from "./list-repo-files.ts";
 import { checkLicense, checkLockedBaseFiles, lockedArtifactFor, type Lockfile } from "./policy/index.ts";
-import { resolveModelFile, type ResolvedModelFile } from "./resolve-model-file.ts";
+import { cacheLayout } from "./cache/index.ts";
+import { commitFiles, type ResolvedModelFile } from "./commit-files.ts";
 import type { HubSession } from "./session.ts";
 
 /** The index of a sharded safetensors model: fetched first, it names the shards. */
@@ -53,7 +54,7 @@ export async function resolveTransformersBase(
     // The lock names other artifacts (e.g. a GGUF base): the configuration changed.
     throw new LockfileMismatchError(artifact, params.lock.lockfile, "the configuration names a transformers base");
   }
-  const listing = await listRepoFiles({
+  const { listing, online } = await listRepoFiles({
     session,
     repo: base.repo,
     revision: base.revision,
@@ -72,27 +73,35 @@ export async function resolveTransformersBase(
   const license = checkLicense({ hub: listing.license, gguf: undefined }, session.licensesAllowed, artifact);
   await params.beforeDownload?.(listing);
 
-  // Listed from the cache (offline, or the Hub unusable): its files come from the cache too. A file's own fallback
-  // to the cache is not reported through onFallback; the listing's is.
-  const fileSession: HubSession = {
-    ...session,
-    offline: session.offline || listing.source !== "hub",
-    onFallback: undefined,
-  };
+  // Every file is taken at the listed commit. Listed from the cache (offline, or the Hub unusable), its files come
+  // from the cache too; listed on the Hub, one paths-info request covers every file the converter may read (the
+  // fixed ones and each top-level safetensors file, which includes the shards the index will name).
+  const atCommit = commitFiles({
+    session,
+    layout: cacheLayout(session.cacheDir, base.repo),
+    repo: base.repo,
+    revision: base.revision,
+    commit: listing.commit,
+    online: online && {
+      hub: online.hub,
+      kind: online.remote.kind,
+      license: online.remote.license,
+      cardBaseModel: online.remote.cardBaseModel,
+      ggufFiles: online.remote.ggufFiles,
+    },
+    source: listing.source === "offline-cache" ? "offline-cache" : "cache",
+  });
+  await atCommit.prefetch(candidateFiles(listing.files).map((file) => ({ file })));
 
   const fetchFile = async (file: string): Promise<ResolvedModelFile> => {
-    const fileSpec = spec(base, file);
     const fileRef: ArtifactRef = { repo: base.repo, revision: base.revision, file };
-    const resolved = await resolveModelFile({
-      session: fileSession,
-      repo: base.repo,
-      revision: listing.commit,
+    const resolved = await atCommit.resolve({
       file,
       lock: params.lock
-        ? lockedArtifactFor(params.lock.lock, params.lock.lockfile, params.lock.specs, fileSpec, fileRef)
+        ? lockedArtifactFor(params.lock.lock, params.lock.lockfile, params.lock.specs, spec(base, file), fileRef)
         : undefined,
     });
-    return { ...resolved, revision: base.revision, license: resolved.license ?? listing.license };
+    return { ...resolved, license: resolved.license ?? listing.license };
   };
 
   const index = listing.files.includes(SAFETENSORS_INDEX) ? await fetchFile(SAFETENSORS_INDEX) : undefined;
@@ -115,6 +124,18 @@ export async function resolveTransformersBase(
   const files = index ? [index] : [];
   for (const file of wanted) files.push(await fetchFile(file));
   return { listing, files, license };
+}
+
+/** What the converter may read before its index is known: its fixed files and every top-level safetensors file. */
+export function candidateFiles(files: readonly string[]): string[] {
+  let fixed: string[] = [];
+  try {
+    fixed = transformersFilesToFetch(files);
+  } catch {
+    // Not a usable model: the error comes when its files are named (filesToFetch).
+  }
+  const weights = files.filter((file) => !file.includes("/") && file.endsWith(".safetensors"));
+  return [...new Set([...fixed, ...weights])];
 }
 
 /** The converter's file list; a repo that lacks one of them (no tokenizer, a shard missing) is not a usable model. */

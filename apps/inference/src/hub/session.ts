@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { HF_TOKEN_PATTERN, type HubSettings, type InferenceConfig } from "@slm/config";
 import { TokenFileError, type HubError } from "./errors.ts";
-import { DEFAULT_RETRY, type RetrySettings } from "./remote/retry-policy.ts";
+import { DEFAULT_RETRY, DEFAULT_TIMEOUT_MS, type RetrySettings } from "./remote/retry-policy.ts";
 
 /**
  * Something model resolution wants logged (a retry, a resume, a floating revision, the lockfile in force).
@@ -50,6 +50,11 @@ export interface HubSession extends HubHooks {
   /** MODEL_REVERIFY: rehash cached blobs even when their verified marker matches. */
   readonly reverify: boolean;
   readonly retry: RetrySettings;
+  /**
+   * HF_HUB_DOWNLOAD_TIMEOUT, in ms: how long a Hub request may stay silent (no headers, no next chunk) before it is
+   * retried, and a download resumed from where it stopped.
+   */
+  readonly downloadTimeoutMs: number;
   /** MODEL_LICENSES_ALLOWED (lower-cased ids); empty allows any. */
   readonly licensesAllowed: readonly string[];
 }
@@ -66,6 +71,7 @@ export function createHubSession(options: HubSessionOptions): HubSession {
     allowFloatingRevision: options.allowFloatingRevision ?? false,
     reverify: options.reverify ?? false,
     retry: options.retry ?? DEFAULT_RETRY,
+    downloadTimeoutMs: options.downloadTimeoutMs ?? DEFAULT_TIMEOUT_MS,
     licensesAllowed: options.licensesAllowed ?? [],
   };
 }
@@ -82,6 +88,7 @@ export async function hubSessionFromConfig(config: InferenceConfig, hooks: HubHo
     allowFloatingRevision: supplyChain.allowFloatingRevision,
     reverify: supplyChain.reverify,
     retry: supplyChain.retry,
+    downloadTimeoutMs: hub.downloadTimeoutMs,
     licensesAllowed: supplyChain.licensesAllowed,
     ...hooks,
   });

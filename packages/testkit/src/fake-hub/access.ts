@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { sendGatedRepo, sendInvalidCredentials, sendRepoNotFound } from "./errors.ts";
+import { sendGatedRepo, sendInvalidCredentials, sendRepoDisabled, sendRepoNotFound } from "./errors.ts";
 import type { FakeRepo } from "./repo-store.ts";
 import type { HubState } from "./state.ts";
 import { canRead, isGatedApproved, type Credentials } from "./tokens.ts";
@@ -7,7 +7,8 @@ import { canRead, isGatedApproved, type Credentials } from "./tokens.ts";
 /**
  * Checks that the caller may see a repo (and, with `files`, download its files).
  * Gating only applies to file downloads: like the real Hub, a gated repo's metadata, tree and
- * paths-info stay public. A token the Hub does not know is refused (401) even for public repos.
+ * paths-info stay public. A token the Hub does not know is refused (401) even for public repos. A disabled repo
+ * refuses everyone (403, `X-Error-Message` only).
  * On refusal the error reply is sent and undefined returned.
  */
 export function authorizeRepo(
@@ -25,6 +26,10 @@ export function authorizeRepo(
   const repo = state.repos.get(repoId);
   if (!repo || (repo.private && !(token && canRead(token, repoId)))) {
     sendRepoNotFound(res, token ? 404 : 401);
+    return undefined;
+  }
+  if (repo.disabled) {
+    sendRepoDisabled(res);
     return undefined;
   }
   if (options.files && repo.gated !== false) {

@@ -53,15 +53,56 @@ export function sendInvalidCredentials(res: ServerResponse): void {
   sendHubError(res, 401, { message: "Invalid credentials in Authorization header" });
 }
 
-export function sendRateLimited(res: ServerResponse, retryAfterSeconds: number, bucket: string): void {
+/**
+ * A 429 as the real Hub sends it: the IETF `RateLimit` header (`"<bucket>";r=<remaining>;t=<seconds until reset>`)
+ * and `RateLimit-Policy` (500 API requests per 5 minutes for an anonymous IP), and no `Retry-After` unless asked.
+ */
+export function sendRateLimited(
+  res: ServerResponse,
+  retryAfterSeconds: number,
+  bucket: "api" | "resolvers",
+  retryAfterHeader = false,
+): void {
   sendHubError(res, 429, {
     message: `You have exceeded our hourly quotas for action: ${bucket}. We invite you to retry later or log in with your HF account.`,
     headers: {
-      "Retry-After": String(retryAfterSeconds),
+      ...(retryAfterHeader ? { "Retry-After": String(retryAfterSeconds) } : {}),
       RateLimit: `"${bucket}";r=0;t=${retryAfterSeconds}`,
-      "RateLimit-Policy": `"fixed window";"${bucket}";q=1000;w=300`,
+      "RateLimit-Policy": `"fixed window";"${bucket}";q=${bucket === "api" ? 500 : 3000};w=300`,
     },
   });
+}
+
+/** A repo the Hub disabled: 403 with only `X-Error-Message` (no `X-Error-Code`). */
+export function sendRepoDisabled(res: ServerResponse): void {
+  sendHubError(res, 403, { message: "Access to this resource is disabled." });
+}
+
+/**
+ * An error from the CDN or the Xet bridge: an S3/CloudFront-style XML body and none of the Hub's headers (no
+ * `X-Error-Code`, no `X-Error-Message`, no `X-Request-Id`).
+ */
+export function sendStorageError(res: ServerResponse, status: number, retryAfterSeconds?: number): void {
+  const [code, message] =
+    status === 403
+      ? ["AccessDenied", "Access Denied"]
+      : status === 404
+        ? ["NoSuchKey", "The specified key does not exist."]
+        : status === 400
+          ? ["InvalidRequest", "Bad Request"]
+          : status === 429
+            ? ["SlowDown", "Please reduce your request rate."]
+            : status === 503
+              ? ["ServiceUnavailable", "Service Unavailable"]
+              : ["InternalError", "We encountered an internal error. Please try again."];
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+  const payload = Buffer.from(xml, "utf8");
+  res.writeHead(status, {
+    "Content-Type": "application/xml",
+    "Content-Length": payload.byteLength,
+    ...(retryAfterSeconds !== undefined ? { "Retry-After": String(retryAfterSeconds) } : {}),
+  });
+  res.end(payload);
 }
 
 export function sendServerError(res: ServerResponse, status: number, retryAfterSeconds?: number): void {

@@ -69,19 +69,44 @@ afterEach(async () => {
 });
 
 describe("rateLimit", () => {
-  it("answers 429 with Retry-After and RateLimit headers, then succeeds", async () => {
+  it("answers 429 with RateLimit headers and no Retry-After, as the real Hub does, then succeeds", async () => {
     const fault = hub.faults.set({ kind: "rateLimit", times: 1, retryAfterSeconds: 7 });
     const limited = await fetch(`${hub.url}/api/models/${REPO}`);
     expect(limited.status).toBe(429);
-    expect(limited.headers.get("retry-after")).toBe("7");
-    expect(limited.headers.get("ratelimit")).toMatch(/;r=0;t=7$/);
-    expect(limited.headers.get("ratelimit-policy")).toBeTruthy();
+    expect(limited.headers.get("retry-after")).toBeNull();
+    expect(limited.headers.get("ratelimit")).toBe('"api";r=0;t=7');
+    expect(limited.headers.get("ratelimit-policy")).toBe('"fixed window";"api";q=500;w=300');
     expect(limited.headers.get("x-error-code")).toBeNull();
     expect(((await limited.json()) as { error: string }).error).toBeTruthy();
     expect(fault.fired).toBe(1);
     expect(fault.remaining).toBe(0);
     expect(hub.faults.active).toHaveLength(0);
     expect((await fetch(`${hub.url}/api/models/${REPO}`)).status).toBe(200);
+  });
+
+  it("adds Retry-After when asked, and says resolvers on the resolve route", async () => {
+    hub.faults.set({ kind: "rateLimit", where: "resolve", retryAfterSeconds: 3, retryAfterHeader: true });
+    const limited = await fetch(`${hub.url}/${REPO}/resolve/main/small.txt`);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("3");
+    expect(limited.headers.get("ratelimit")).toBe('"resolvers";r=0;t=3');
+  });
+
+  it("can target one API route only (paths-info), leaving the others alone", async () => {
+    hub.faults.set({ kind: "rateLimit", route: "paths-info", times: Number.POSITIVE_INFINITY });
+    const pathsInfo = () =>
+      fetch(`${hub.url}/api/models/${REPO}/paths-info/main`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ paths: ["small.txt"] }),
+      });
+    expect((await fetch(`${hub.url}/api/models/${REPO}/revision/main`)).status).toBe(200);
+    expect((await fetch(`${hub.url}/api/models/${REPO}/refs`)).status).toBe(200);
+    expect((await pathsInfo()).status).toBe(429);
+    expect((await pathsInfo()).status).toBe(429);
+    expect((await fetch(`${hub.url}/${REPO}/resolve/main/small.txt`)).status).toBe(200);
+    expect(hub.requestCounts()).toMatchObject({ revision: 1, refs: 1, "paths-info": 2, resolve: 1 });
+    expect(hub.apiRequestCount()).toBe(4);
   });
 
   it("surfaces as a HubApiError in the client", async () => {
@@ -124,6 +149,9 @@ describe("serverError", () => {
     hub.faults.set({ kind: "serverError", where: "cdn", status: 502 });
     const res = await fetch(`${hub.url}/${REPO}/resolve/main/model.gguf`);
     expect(res.status).toBe(502);
+    // The CDN is not the Hub: an XML body and none of the Hub's error headers.
+    expect(res.headers.get("x-error-message")).toBeNull();
+    expect(res.headers.get("content-type")).toBe("application/xml");
     expect(hub.requests.map((r) => `${r.origin}:${r.status}`)).toEqual(["hub:302", "cdn:502"]);
     expect((await fetch(`${hub.url}/${REPO}/resolve/main/model.gguf`, { method: "HEAD" })).status).toBe(200);
   });

@@ -1,8 +1,10 @@
-import type { FaultControls, FaultHandle, FaultKind, FaultSpec, FaultWhere } from "./types.ts";
+import type { ApiRoute, FaultControls, FaultHandle, FaultKind, FaultSpec, FaultWhere } from "./types.ts";
 
 /** What a request looks like to the fault matcher. */
 export interface FaultContext {
   where: FaultWhere;
+  /** The API route (API requests only). */
+  route?: ApiRoute;
   /** File path in the repo (resolve and CDN requests only). */
   path?: string;
   repo?: string;
@@ -12,16 +14,24 @@ export interface FaultContext {
   isProbe?: boolean;
 }
 
-const BODY_KINDS: ReadonlySet<FaultKind> = new Set(["truncateBody", "corruptBody", "resetMidBody", "slowBody"]);
+const BODY_KINDS: ReadonlySet<FaultKind> = new Set([
+  "truncateBody",
+  "corruptBody",
+  "resetMidBody",
+  "slowBody",
+  "stallBody",
+]);
 
 const DEFAULT_WHERE: Record<Exclude<FaultKind, "down">, readonly FaultWhere[]> = {
-  truncateBody: ["resolve", "cdn"],
-  corruptBody: ["resolve", "cdn"],
-  resetMidBody: ["resolve", "cdn"],
-  slowBody: ["resolve", "cdn"],
-  missingEtag: ["resolve", "cdn"],
+  truncateBody: ["resolve", "cdn", "bridge"],
+  corruptBody: ["resolve", "cdn", "bridge"],
+  resetMidBody: ["resolve", "cdn", "bridge"],
+  slowBody: ["resolve", "cdn", "bridge"],
+  stallBody: ["resolve", "cdn", "bridge"],
+  missingEtag: ["resolve", "cdn", "bridge"],
   rateLimit: ["api", "resolve"],
-  serverError: ["api", "resolve", "cdn"],
+  serverError: ["api", "resolve", "cdn", "bridge"],
+  cdnError: ["cdn", "bridge"],
 };
 
 class ActiveFault implements FaultHandle {
@@ -55,6 +65,7 @@ class ActiveFault implements FaultHandle {
     if (!where.includes(ctx.where)) return false;
     if (spec.path !== undefined && spec.path !== ctx.path) return false;
     if (spec.repo !== undefined && spec.repo !== ctx.repo) return false;
+    if (spec.route !== undefined && spec.route !== ctx.route) return false;
     if (BODY_KINDS.has(spec.kind)) {
       if (!ctx.hasBody) return false;
       const includeProbes = "includeProbes" in spec && spec.includeProbes === true;

@@ -26,3 +26,11 @@ export function lfsPointer(sha256: string, size: number): Buffer {
 export function objectId(seed: string): string {
   return sha1Hex("objectid:", seed).slice(0, 24);
 }
+
+/**
+ * The Xet hash the fake gives an LFS file (64 hex, derived from its sha256). The real one is a merkle hash of the
+ * file's chunks; nothing but Xet clients reads it, and our client must not need it.
+ */
+export function xetHashOf(sha256: string): string {
+  return createHash("sha256").update(`xet-merkle\0${sha256}`).digest("hex");
+}

@@ -1,9 +1,12 @@
 export { startFakeHub } from "./start-fake-hub.ts";
 export type {
+  ApiRoute,
   BodyFaultCommon,
   CommitOptions,
   CommitSummary,
   FakeHub,
+  FakeHubSettings,
+  FakeOrigin,
   FakeRepoInfo,
   FaultCommon,
   FaultControls,
@@ -15,6 +18,7 @@ export type {
   GatedMode,
   RepoSpec,
   RequestLogEntry,
+  RouteLabel,
   StartFakeHubOptions,
   TokenOptions,
 } from "./types.ts";
@@ -29,5 +33,5 @@ export {
   type RunningFakeHub,
   type SeededRepoLine,
 } from "./command.ts";
-export { gitBlobSha1, lfsPointer, sha256Hex } from "./hashing.ts";
+export { gitBlobSha1, lfsPointer, sha256Hex, xetHashOf } from "./hashing.ts";
 export { defaultIsLfs } from "./repo-store.ts";

@@ -54,11 +54,15 @@ function validateFilePath(path: string): void {
 
 /** One model repo: its commits, branches and tags. */
 export class FakeRepo implements FakeRepoInfo {
-  readonly id: string;
+  private currentId: string;
   readonly objectId: string;
   readonly createdAt: Date;
   private: boolean;
   gated: GatedMode;
+  /** Stored with Xet: LFS files resolve to the bridge, entries carry `xetHash`. */
+  xet: boolean;
+  /** Disabled by the Hub: every request gets a 403 "Access to this resource is disabled.". */
+  disabled = false;
   readonly license: string | undefined;
   readonly baseModel: string | undefined;
   readonly modelTags: readonly string[];
@@ -70,7 +74,8 @@ export class FakeRepo implements FakeRepoInfo {
 
   constructor(spec: RepoSpec) {
     validateRepoId(spec.id);
-    this.id = spec.id;
+    this.currentId = spec.id;
+    this.xet = spec.xet ?? false;
     this.objectId = objectId(spec.id);
     this.createdAt = new Date();
     this.private = spec.private ?? false;
@@ -83,6 +88,16 @@ export class FakeRepo implements FakeRepoInfo {
     this.isLfs = lfs ? (path) => lfs(path) : defaultIsLfs;
     const first = this.createCommit(undefined, spec.files, { message: spec.message ?? "initial commit" });
     this.branches.set("main", first.id);
+  }
+
+  get id(): string {
+    return this.currentId;
+  }
+
+  /** Gives the repo a new id (see FakeHub.renameRepo); its commits keep their shas. */
+  rename(to: string): void {
+    validateRepoId(to);
+    this.currentId = to;
   }
 
   get mainSha(): string {

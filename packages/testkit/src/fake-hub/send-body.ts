@@ -10,6 +10,28 @@ export interface BodyPlan {
   resetAfter?: number;
   /** Flip the byte at this offset (the stored content is not modified). */
   corruptAt?: number;
+  /** After this many bytes, send nothing more until the client closes the connection (or `stallMs` passed). */
+  stallAfter?: number;
+  /** How long a stall lasts before the rest is sent. @default until the client closes the connection */
+  stallMs?: number;
+}
+
+/** Sends nothing until the connection closes, or `ms` passed (then true: go on). */
+function stall(res: ServerResponse, ms: number | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (res.destroyed) {
+      resolve(false);
+      return;
+    }
+    const timer = ms === undefined ? undefined : setTimeout(() => done(true), ms);
+    const onClose = (): void => done(false);
+    const done = (goOn: boolean): void => {
+      if (timer) clearTimeout(timer);
+      res.off("close", onClose);
+      resolve(goOn);
+    };
+    res.once("close", onClose);
+  });
 }
 
 function waitForDrainOrClose(res: ServerResponse): Promise<void> {
@@ -44,8 +66,18 @@ export async function writeBody(
   res.once("close", onClose);
   try {
     let offset = 0;
+    let stalled = plan.stallAfter === undefined;
     while (offset < limit && !closed) {
-      const end = Math.min(offset + CHUNK_SIZE, limit);
+      if (!stalled && offset >= (plan.stallAfter ?? 0)) {
+        stalled = true;
+        // What was written so far reaches the client; then nothing, as from a server that hangs mid-body.
+        res.flushHeaders();
+        const socket = res.socket;
+        if (socket) await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
+        if (!(await stall(res, plan.stallMs))) return;
+        continue;
+      }
+      const end = Math.min(offset + CHUNK_SIZE, limit, stalled ? limit : Math.max(plan.stallAfter ?? 0, offset + 1));
       let chunk = body.subarray(offset, end);
       if (plan.corruptAt !== undefined && plan.corruptAt >= offset && plan.corruptAt < end) {
         chunk = Buffer.from(chunk);

@@ -31,6 +31,13 @@ export interface RepoSpec {
   lfs?: (path: string) => boolean;
   /** Message of the initial commit. @default "initial commit" */
   message?: string;
+  /**
+   * Stored with Xet, as repos are since 2025: LFS files resolve to the Xet bridge origin (with `X-Xet-Hash` and a
+   * `Link: <...>; rel="xet-auth"`), paths-info and tree entries carry `xetHash` beside `lfs.oid`, and a resolve
+   * request that accepts `application/vnd.xet-fileinfo+json` gets the Xet file info instead of a redirect.
+   * @default false
+   */
+  xet?: boolean;
 }
 
 export interface CommitOptions {
@@ -57,8 +64,19 @@ export interface CommitSummary {
   date: Date;
 }
 
+/** The fake's three origins: the Hub, the LFS CDN, and the Xet bridge that serves Xet-stored files whole. */
+export type FakeOrigin = "hub" | "cdn" | "bridge";
+
+/** The Hub API routes (they count against the Hub's API quota of 500 requests per 5 minutes per IP). */
+export type ApiRoute = "whoami" | "model-info" | "revision" | "tree" | "paths-info" | "refs" | "xet-read-token";
+
+/** Which route a logged request was for: an API route, a file transfer (`resolve`, `raw`), a CDN or bridge GET. */
+export type RouteLabel = ApiRoute | "resolve" | "raw" | "cdn" | "bridge" | "other";
+
 export interface RequestLogEntry {
-  origin: "hub" | "cdn";
+  origin: FakeOrigin;
+  /** The route, for per-route counts (see FakeHub.requestCounts). */
+  route: RouteLabel;
   method: string;
   /** Raw pathname as received (still percent-encoded), without the query string. */
   path: string;
@@ -75,8 +93,9 @@ export interface RequestLogEntry {
  * - `api`: JSON routes of the Hub origin (`/api/...`)
  * - `resolve`: `/{repo}/resolve|raw/{rev}/{path}` on the Hub origin (small files are served here, LFS files redirect)
  * - `cdn`: the CDN origin that serves LFS files
+ * - `bridge`: the Xet bridge origin that serves the files of Xet-stored repos (see RepoSpec.xet)
  */
-export type FaultWhere = "api" | "resolve" | "cdn";
+export type FaultWhere = "api" | "resolve" | "cdn" | "bridge";
 
 export interface FaultCommon {
   /** How many matching requests the fault affects. @default 1 (`Infinity` = until cleared) */
@@ -87,6 +106,8 @@ export interface FaultCommon {
   repo?: string;
   /** Restrict where the fault may fire (defaults depend on the kind, see {@link FaultSpec}). */
   where?: FaultWhere | FaultWhere[];
+  /** Only API requests of this route (e.g. `"paths-info"`); never matches a file transfer. */
+  route?: ApiRoute;
 }
 
 export interface BodyFaultCommon extends FaultCommon {
@@ -105,11 +126,13 @@ export interface BodyFaultCommon extends FaultCommon {
  * | `truncateBody` | resolve, cdn | full `Content-Length`, then only `sendBytes` body bytes (default half) and a clean close (FIN) |
  * | `corruptBody` | resolve, cdn | one byte of the sent body flipped (`offset` into the sent body, default its middle); length kept |
  * | `resetMidBody` | resolve, cdn | socket reset (RST) after `afterBytes` body bytes (default half); a later `Range` request resumes normally |
- * | `slowBody` | resolve, cdn | headers sent at once, the body only after `delayMs` (default 500): a download that takes a while |
- * | `missingEtag` | resolve, cdn | `ETag` and `X-Linked-Etag` left out (also on the LFS 302) |
- * | `rateLimit` | api, resolve | 429 with `Retry-After` and `RateLimit` / `RateLimit-Policy` headers |
- * | `serverError` | api, resolve, cdn | `status` (default 500) with a JSON `{error}` body |
- * | `down` | both origins | every incoming connection/request is reset (ECONNRESET); default `times` = Infinity until cleared. For ECONNREFUSED use `hub.down()` / `hub.up()` |
+ * | `slowBody` | resolve, cdn, bridge | headers sent at once, the body only after `delayMs` (default 500): a download that takes a while |
+ * | `stallBody` | resolve, cdn, bridge | `afterBytes` body bytes (default half), then nothing: the connection stays open until the client gives up (or, with `stallMs`, the rest follows after that long) |
+ * | `missingEtag` | resolve, cdn, bridge | `ETag` and `X-Linked-Etag` left out (also on the LFS 302) |
+ * | `rateLimit` | api, resolve | 429 with `RateLimit: "api"\|"resolvers";r=0;t=<retryAfterSeconds>` and `RateLimit-Policy`, and no `Retry-After` (the real Hub's shape) unless `retryAfterHeader` |
+ * | `serverError` | api, resolve, cdn, bridge | `status` (default 500); on the Hub a JSON `{error}` body with `X-Error-Message`, on the CDN and the bridge an XML body and no Hub headers |
+ * | `cdnError` | cdn, bridge | `status` (default 403) with an S3-style XML body and no Hub headers (no `X-Error-Code`, no `X-Error-Message`) |
+ * | `down` | all origins | every incoming connection/request is reset (ECONNRESET); default `times` = Infinity until cleared. For ECONNREFUSED use `hub.down()` / `hub.up()` (one origin: `hub.down("bridge")`) |
  *
  * Body faults do not fire on HEAD requests nor on redirects (they have no body).
  */
@@ -118,9 +141,11 @@ export type FaultSpec =
   | (BodyFaultCommon & { kind: "corruptBody"; offset?: number })
   | (BodyFaultCommon & { kind: "resetMidBody"; afterBytes?: number })
   | (BodyFaultCommon & { kind: "slowBody"; delayMs?: number })
+  | (BodyFaultCommon & { kind: "stallBody"; afterBytes?: number; stallMs?: number })
   | (FaultCommon & { kind: "missingEtag" })
-  | (FaultCommon & { kind: "rateLimit"; retryAfterSeconds?: number })
+  | (FaultCommon & { kind: "rateLimit"; retryAfterSeconds?: number; retryAfterHeader?: boolean })
   | (FaultCommon & { kind: "serverError"; status?: number; retryAfterSeconds?: number })
+  | (FaultCommon & { kind: "cdnError"; status?: number })
   | { kind: "down"; times?: number };
 
 export type FaultKind = FaultSpec["kind"];
@@ -165,6 +190,34 @@ export interface StartFakeHubOptions {
    * always go through the resolve redirect, which drops the token.
    */
   cdnCacheHeader?: boolean;
+  /** Xet bridge origin port. @default 0 (random) */
+  bridgePort?: number;
+  /** The initial {@link FakeHubSettings} (each may be changed later through `hub.settings`). */
+  settings?: Partial<FakeHubSettings>;
+}
+
+/**
+ * Behaviours of the real Hub that a test switches on or off, at start (`startFakeHub({ settings })`) or at any
+ * time (`hub.settings.cdnEtag = "none"`).
+ */
+export interface FakeHubSettings {
+  /**
+   * The ETag of CDN and bridge replies: `"content"` (the sha256, stable), `"none"` (no ETag at all) or
+   * `"per-request"` (a new one on every reply, so `If-Range` never matches and a resume gets the whole body).
+   * @default "content"
+   */
+  cdnEtag: "content" | "none" | "per-request";
+  /**
+   * The bridge answers 400 to a GET without `Range` of a file larger than this (the real one: 50 GB), and 206 to a
+   * ranged one. @default 50 GiB
+   */
+  unrangedLimitBytes: number;
+  /**
+   * Small (non-LFS) files come gzip-compressed: `Content-Encoding: gzip`, chunked (no `Content-Length`), a weak ETag,
+   * and `Range` ignored (always 200), whatever the request's `Accept-Encoding` says (fetch sends `identity` with a
+   * `Range`), so that a client must cope with it. @default false
+   */
+  gzipSmallFiles: boolean;
 }
 
 export interface FakeRepoInfo {
@@ -184,20 +237,42 @@ export interface FakeHub {
   readonly url: string;
   /** CDN origin (another port). */
   readonly cdnUrl: string;
+  /** Xet bridge origin (a third port): where Xet-stored files redirect to. */
+  readonly bridgeUrl: string;
   readonly port: number;
   readonly cdnPort: number;
+  readonly bridgePort: number;
+  /** The switches of {@link FakeHubSettings}; assign to change them. */
+  readonly settings: FakeHubSettings;
   /** Every request received by either origin, in order. */
   readonly requests: RequestLogEntry[];
   /** Body bytes written by the CDN origin. */
   readonly cdnBytesSent: number;
+  /** Body bytes written by the Xet bridge origin. */
+  readonly bridgeBytesSent: number;
+  /** How many logged requests went to each route (routes with none are left out). */
+  requestCounts(): Partial<Record<RouteLabel, number>>;
+  /** How many logged requests went to the Hub API (the routes of {@link ApiRoute}). */
+  apiRequestCount(): number;
   /** Body bytes of files written by the resolve route of the Hub origin. */
   readonly hubBytesSent: number;
   readonly faults: FaultControls;
 
   /** Creates a repo with an initial commit on `main`; returns the commit sha. */
   addRepo(spec: RepoSpec): string;
-  /** Changes visibility or gating of an existing repo. */
-  updateRepo(repoId: string, changes: { private?: boolean; gated?: GatedMode }): void;
+  /**
+   * Changes visibility, gating, Xet storage, or disables the repo (every request for it then gets a 403 with only
+   * `X-Error-Message: Access to this resource is disabled.`, no `X-Error-Code`).
+   */
+  updateRepo(
+    repoId: string,
+    changes: { private?: boolean; gated?: GatedMode; xet?: boolean; disabled?: boolean },
+  ): void;
+  /**
+   * Renames a repo: it answers as `to`, and every request naming `from` gets a 307 with a relative `Location`
+   * (`/api/models/<to>/...`, `/<to>/resolve/...`), as the real Hub answers for a renamed or transferred repo.
+   */
+  renameRepo(from: string, to: string): void;
   removeRepo(repoId: string): void;
   repo(repoId: string): FakeRepoInfo;
   /** New commit on `main` (or `options.branch`) with these files added/replaced; returns its sha. */
@@ -212,10 +287,10 @@ export interface FakeHub {
 
   /** Empties the request log and zeroes the byte counters. */
   resetLog(): void;
-  /** Stops listening on both ports and drops open connections (clients get ECONNREFUSED). */
-  down(): Promise<void>;
+  /** Stops listening on every port, or one origin's, and drops open connections (clients get ECONNREFUSED). */
+  down(origin?: FakeOrigin): Promise<void>;
   /** Listens again on the same ports after {@link down}. */
-  up(): Promise<void>;
+  up(origin?: FakeOrigin): Promise<void>;
   /** Stops both servers for good. */
   close(): Promise<void>;
 }

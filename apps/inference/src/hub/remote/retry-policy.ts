@@ -4,11 +4,17 @@ export interface RetrySettings {
   retries: number;
   /** First backoff delay; doubled at each retry. */
   baseDelayMs: number;
-  /** Longest single wait, Retry-After included: a server asking for longer is not waited for. */
+  /**
+   * Longest time one request may spend waiting between its retries, in total, the waits a 429's `RateLimit` (or
+   * `Retry-After`) asks for included: a server asking for longer is not waited for.
+   */
   maxWaitMs: number;
 }
 
 export const DEFAULT_RETRY: RetrySettings = { retries: 4, baseDelayMs: 250, maxWaitMs: 30_000 };
+
+/** HF_HUB_DOWNLOAD_TIMEOUT's default, as in the Python client: 10 s of silence and a request is given up (and retried or resumed). */
+export const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
  * The wait before retry number `attempt` (0-based): exponential backoff with "equal jitter" (half fixed, half random,

@@ -52,7 +52,7 @@ export async function handlePathsInfo(ctx: RouteContext): Promise<void> {
     const path = raw.replace(/^\/+|\/+$/g, "");
     if (seen.has(path)) continue;
     seen.add(path);
-    const entry = entryAt(commit, path, request.expand);
+    const entry = entryAt(commit, path, request.expand, repo.xet);
     if (entry) entries.push(entry);
   }
   sendJson(ctx.res, 200, entries, { "X-Repo-Commit": commit.id });

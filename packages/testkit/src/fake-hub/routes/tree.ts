@@ -26,5 +26,5 @@ export function handleTree(ctx: RouteContext): void {
   }
   const recursive = flag(ctx.url.searchParams.get("recursive"));
   const expand = flag(ctx.url.searchParams.get("expand"));
-  sendJson(ctx.res, 200, listTree(commit, dir, recursive, expand), { "X-Repo-Commit": commit.id });
+  sendJson(ctx.res, 200, listTree(commit, dir, recursive, expand, repo.xet), { "X-Repo-Commit": commit.id });
 }
