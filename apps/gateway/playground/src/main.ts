@@ -5,6 +5,7 @@ import { GatewayError } from "./gateway-error.ts";
 import { generationStats, type GenerationTiming } from "./generation-stats.ts";
 import { sessionKeyStore } from "./key-store.ts";
 import { listModels } from "./list-models.ts";
+import { isSignInToken, signInTokenFromFragment, tokenExpiry } from "./sign-in-token.ts";
 import { streamChat } from "./stream-chat.ts";
 
 /** The playground page: wires the form controls to the gateway's /v1 API on this page's own origin. */
@@ -76,14 +77,23 @@ async function connect(): Promise<void> {
     ui.model.replaceChildren(...models.map((id) => new Option(id, id)));
     if (models.includes(previous)) ui.model.value = previous;
     connected = models.length > 0;
-    setStatus(
-      connected ? `Connected. ${models.length} model${models.length === 1 ? "" : "s"} served.` : "No model is served.",
-    );
+    const served = connected
+      ? `Connected. ${models.length} model${models.length === 1 ? "" : "s"} served.`
+      : "No model is served.";
+    setStatus(isSignInToken(apiKey) ? `${signedIn(apiKey)} ${served}` : served);
   } catch (error) {
     resetModels("No models: see the message above");
     setStatus(`Could not list the models: ${describe(error)}`, "error");
   }
   updateControls();
+}
+
+/** What the status says of a sign-in token: that it is one, and until when it is valid. */
+function signedIn(token: string): string {
+  const expiry = tokenExpiry(token);
+  return expiry === null
+    ? "Signed in with a token."
+    : `Signed in with a token valid until ${expiry.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}.`;
 }
 
 /** Keeps the conversation scrolled to its end, unless the reader scrolled up to read something earlier. */
@@ -291,7 +301,7 @@ ui.keyForm.addEventListener("submit", (event) => {
 ui.keyForget.addEventListener("click", () => {
   keys.clear();
   ui.apiKey.value = "";
-  resetModels("Paste a key to list the models");
+  resetModels("Paste a key or a token to list the models");
   setStatus("Key forgotten.");
 });
 
@@ -320,6 +330,12 @@ ui.clear.addEventListener("click", () => {
 });
 
 ui.model.addEventListener("change", updateControls);
+
+// A sign-in token handed over in the fragment (`/playground/#token=<jwt>`, as an app that minted one for its user links
+// here) is kept in this tab like a pasted key, and taken out of the address at once (history, bookmarks, screens).
+const handed = signInTokenFromFragment(location.hash);
+if (handed !== null) keys.set(handed);
+if (location.hash !== "") window.history.replaceState(null, "", location.pathname + location.search);
 
 const stored = keys.get();
 if (stored !== null) {

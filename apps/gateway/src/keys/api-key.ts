@@ -37,17 +37,21 @@ export function timingSafeEqualHex(a: string, b: string): boolean {
 
 /**
  * The plain-env keys a runtime entry point should start with: the configured ones, or - with no key configured (env
- * or file) and anonymous access not explicitly enabled - one generated key, which the caller must show once.
+ * or file), no sign-in tokens (an identity provider or a token secret) and anonymous access not explicitly enabled -
+ * one generated key, which the caller must show once.
  */
 export function resolveApiKeys(config: {
   apiKeys: readonly string[];
   keysFile?: string | undefined;
   allowAnonymous: boolean;
+  jwt?: object | undefined;
+  mintedTokens?: object | undefined;
 }): {
   apiKeys: string[];
   generatedKey: string | undefined;
 } {
-  if (config.apiKeys.length > 0 || config.keysFile !== undefined || config.allowAnonymous) {
+  const signIn = config.jwt !== undefined || config.mintedTokens !== undefined;
+  if (config.apiKeys.length > 0 || config.keysFile !== undefined || config.allowAnonymous || signIn) {
     return { apiKeys: [...config.apiKeys], generatedKey: undefined };
   }
   const generatedKey = generateApiKey();

@@ -9,6 +9,7 @@ const defaults: KeyPolicy = {
   requestsPerMinute: 60,
   tokensPerMinute: 0,
   concurrentStreams: 4,
+  concurrentRequests: 8,
   maxTokens: 512,
   maxChoices: 0,
 };
@@ -20,7 +21,7 @@ describe("key file", () => {
     const entries = parseKeyFile(
       JSON.stringify({
         keys: [
-          { id: "web", key: PLAIN, models: ["tiny"], requestsPerMinute: 5, maxTokens: 32 },
+          { id: "web", key: PLAIN, models: ["tiny"], requestsPerMinute: 5, maxTokens: 32, concurrentRequests: 2 },
           { key: `sha256:${hashed.toUpperCase()}` },
         ],
       }),
@@ -35,6 +36,7 @@ describe("key file", () => {
           requestsPerMinute: 5,
           tokensPerMinute: 0,
           concurrentStreams: 4,
+          concurrentRequests: 2,
           maxTokens: 32,
           maxChoices: 0,
         },

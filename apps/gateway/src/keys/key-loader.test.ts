@@ -10,6 +10,7 @@ const defaults: KeyPolicy = {
   requestsPerMinute: 0,
   tokensPerMinute: 0,
   concurrentStreams: 0,
+  concurrentRequests: 0,
   maxTokens: 64,
   maxChoices: 0,
 };

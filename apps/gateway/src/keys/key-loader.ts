@@ -1,6 +1,6 @@
 import type { Logger } from "../logger.ts";
 import type { GatewayMetrics } from "../metrics/metrics.ts";
-import { buildKeyRecords, parseKeyFile, type KeyEntry } from "./key-file.ts";
+import { buildKeyRecords, buildPolicies, readKeyFile, type KeyEntry, type NamedPolicy } from "./key-file.ts";
 import type { KeyPolicy } from "./key-policy.ts";
 import type { Keyring } from "./keyring.ts";
 
@@ -38,9 +38,15 @@ export function createKeyLoader(options: KeyLoaderOptions): KeyLoader {
 
   async function load(): Promise<number> {
     const entries: KeyEntry[] = options.envKeys.map((key) => ({ key }));
-    if (options.readFile) entries.push(...parseKeyFile(await options.readFile()));
-    const records = await buildKeyRecords(entries, options.defaults);
-    keyring.replace(records);
+    let named: Record<string, NamedPolicy> = {};
+    if (options.readFile) {
+      const file = readKeyFile(await options.readFile());
+      entries.push(...file.keys);
+      named = file.policies;
+    }
+    const policies = buildPolicies(named, options.defaults);
+    const records = await buildKeyRecords(entries, options.defaults, policies);
+    keyring.replace(records, policies);
     return records.length;
   }
 

@@ -7,10 +7,17 @@ export interface KeyPolicy {
   tokensPerMinute: number;
   /** Open streaming responses at once. */
   concurrentStreams: number;
+  /**
+   * Requests in flight at once, JSON and streams alike (a stream counts here and in `concurrentStreams`): what one
+   * principal may have waiting on inference, so that its backlog is its own 429 rather than a full queue for all.
+   */
+  concurrentRequests: number;
   /** Cap for `max_tokens` / `max_completion_tokens`; filled in when a request sets neither. */
   maxTokens: number;
   /** Most choices (`n`) per request; a larger `n` is a 400. */
   maxChoices: number;
+  /** The key may mint short-lived sign-in tokens (POST /v1/auth/tokens). Absent: no. */
+  mintTokens?: boolean;
 }
 
 /** A key as the gateway keeps it: never the key itself, only its SHA-256 digest. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CHAT, chatInit, KEY, ok, testApp } from "../../test/support/test-app.ts";
 import { generateApiKey, resolveApiKeys } from "../keys/api-key.ts";
+import { createQuotaStore } from "../quota/quota-store.ts";
 
 const routes = { "POST /v1/chat/completions": ok, "GET /v1/models": () => Response.json({ object: "list", data: [] }) };
 
@@ -123,5 +124,24 @@ describe("generateApiKey / resolveApiKeys", () => {
     const generated = resolveApiKeys({ apiKeys: [], allowAnonymous: false });
     expect(generated.generatedKey).toMatch(/^sk-slm-/);
     expect(generated.apiKeys).toEqual([generated.generatedKey]);
+  });
+});
+
+describe("with the quota store failing closed", () => {
+  it("answers every request 503, a failed sign-in too (never a 500)", async () => {
+    const quotaStore = createQuotaStore({ redis: { status: "end", defineCommand() {} }, failure: "closed" });
+    const { app, upstream } = testApp({ quotaStore, ipRequestsPerMinute: 5, defaultPolicy: { requestsPerMinute: 5 } });
+    const responses = [
+      await app.request("/v1/chat/completions", chatInit(CHAT, { authorization: "Bearer sk-wrong-key-0123456789" })),
+      await app.request("/v1/chat/completions", chatInit(CHAT, { authorization: "Basic abc" })),
+      await app.request("/v1/models"),
+      await app.request("/v1/chat/completions", chatInit(CHAT)),
+    ];
+    for (const res of responses) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("rate_limiter_unavailable");
+    }
+    expect(upstream.api()).toHaveLength(0);
   });
 });

@@ -1,5 +1,6 @@
 import { ApiError } from "@slm/config";
 import type { Context, MiddlewareHandler } from "hono";
+import type { TokenAuth } from "../auth/index.ts";
 import { sha256Hex } from "../keys/api-key.ts";
 import type { KeyPolicy } from "../keys/key-policy.ts";
 import type { Keyring } from "../keys/keyring.ts";
@@ -7,8 +8,9 @@ import type { Logger } from "../logger.ts";
 import type { GatewayMetrics } from "../metrics/metrics.ts";
 import type { Quota, QuotaStore } from "../quota/quota-store.ts";
 import { tooManyRequests } from "../quota/rate-limit-fields.ts";
+import { guarded } from "../quota/rate-limit.ts";
 import type { HeaderReader } from "../runtime/runtime.ts";
-import type { GatewayEnv } from "../types.ts";
+import type { GatewayEnv, Principal } from "../types.ts";
 import { addressBucket } from "./client-ip.ts";
 
 /**
@@ -22,6 +24,11 @@ import { addressBucket } from "./client-ip.ts";
  * - no keys, not `allowAnonymous`: every request is refused (the runtime entries generate a key rather than start so).
  *
  * Failed attempts count against the client address's quota: past it, 429 instead of 401 (slows key guessing).
+ *
+ * With `tokens` (sign-in tokens: GATEWAY_JWT_* or GATEWAY_TOKEN_SECRET), a Bearer credential that is a JWT (three
+ * dot-separated parts) is verified as one and signs in a user (`kind: "user"`, its own quotas); API keys keep working
+ * beside it. A refused token is a 401 `invalid_token` and counts as a failed attempt; a JWKS that cannot be had is a
+ * 503 and does not.
  */
 
 export interface ApiKeyAuthOptions {
@@ -34,6 +41,8 @@ export interface ApiKeyAuthOptions {
   clientIp: (c: Context<GatewayEnv>) => string;
   /** Failed authentications per client address and minute; absent or 0: not limited. */
   failures?: { store: QuotaStore; quota: Quota };
+  /** Sign-in tokens (JWT); absent: every Bearer credential is an API key. */
+  tokens?: TokenAuth | undefined;
   sha256Hex?: (text: string) => string | Promise<string>;
   header?: HeaderReader;
   logger?: Logger;
@@ -71,7 +80,8 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<Gatewa
 
   async function refuse(c: Context<GatewayEnv>, error: ApiError): Promise<never> {
     if (failures !== undefined && failures.quota.limit > 0) {
-      const state = await failures.store.consume(failures.quota, addressBucket(clientIp(c)));
+      // A store failing closed refuses this request like any other (503), not as a crash (500).
+      const state = await guarded(failures.store.consume(failures.quota, addressBucket(clientIp(c))));
       if (!state.allowed) {
         options.metrics?.rateLimited("ip");
         throw tooManyRequests(failures.quota, state, "Too many failed authentication attempts; retry later.");
@@ -87,12 +97,27 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<Gatewa
 
   return async function apiKeyAuth(c, next) {
     if (ready) await ready;
+    if (options.tokens !== undefined) {
+      const bearer = BEARER.exec(readHeader(c, "authorization") ?? "")?.[1];
+      if (bearer !== undefined && options.tokens.accepts(bearer)) {
+        let user: Principal;
+        try {
+          user = await options.tokens.authenticate(bearer);
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 401) return refuse(c, err);
+          throw err;
+        }
+        c.set("apiKeyId", user.id);
+        c.set("principal", user);
+        return next();
+      }
+    }
     if (keyring.size === 0) {
       if (allowAnonymous) {
         anonymous(c);
         return next();
       }
-      if (!warned) {
+      if (!warned && options.tokens === undefined) {
         warned = true;
         options.logger?.warn("no API keys configured and anonymous access disabled: every /v1 request is refused");
       }
