@@ -64,7 +64,8 @@ describe("fake Hub + inference + gateway", () => {
 
     const json = await client.chat.completions.create(request);
     expect(json.choices[0]?.message.content).toBe(pieces.join(""));
-    expect(json.usage).toEqual(usage);
+    // The same prompt again: its slot holds it, so all but the last token are found cached.
+    expect(json.usage).toEqual({ ...usage, prompt_tokens_details: { cached_tokens: usage!.prompt_tokens - 1 } });
     expect(json.model).toBe("tiny-chat");
     assertNoSecrets(JSON.stringify(json));
   });
@@ -91,7 +92,10 @@ describe("fake Hub + inference + gateway", () => {
     );
     const last = events.at(-1) as OpenAI.Responses.ResponseIncompleteEvent;
     expect(last.type).toBe("response.incomplete");
-    expect(last.response.usage).toEqual(json.usage);
+    expect(last.response.usage).toEqual({
+      ...json.usage,
+      input_tokens_details: { cached_tokens: json.usage!.input_tokens - 1 },
+    });
     assertNoSecrets(JSON.stringify(json));
   });
 

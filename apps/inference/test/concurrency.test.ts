@@ -44,7 +44,11 @@ describe("concurrency", () => {
     for (const i of admitted) {
       const alone = (await (await request(i)).json()) as Record<string, any>;
       expect(bodies[i]!.choices[0].text).toBe(alone.choices[0].text);
-      expect(bodies[i]!.usage).toEqual(alone.usage);
+      // Equal but for the prompt tokens found cached, which depend on what the slot held before.
+      expect({ ...bodies[i]!.usage, prompt_tokens_details: undefined }).toEqual({
+        ...alone.usage,
+        prompt_tokens_details: undefined,
+      });
       expect(bodies[i]!.choices[0].finish_reason).toBe("length");
     }
   });

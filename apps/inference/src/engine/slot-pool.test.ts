@@ -230,3 +230,66 @@ describe("SlotPool fairness between principals", () => {
     expect(order).toEqual(["a:0,1", "b:1"]);
   });
 });
+
+describe("SlotPool slot choice by cached prefix (prefer)", () => {
+  /** Fake slots: each holds evaluated tokens; the score is the prefix they share with the prompt. */
+  const held: Record<string, string> = {};
+  const prefix = (prompt: string) => (slot: string) => {
+    const history = held[slot] ?? "";
+    let i = 0;
+    while (i < history.length && i < prompt.length && history[i] === prompt[i]) i++;
+    return i;
+  };
+
+  it("gives a waiter the slot whose history its prompt extends, even when a lower slot is free", async () => {
+    const pool = new SlotPool({ slots: ["a", "b", "c"], maxQueue: 4 });
+    held["a"] = "SYS|alice:1";
+    held["b"] = "SYS|bob:1";
+    held["c"] = "";
+    expect(await pool.acquire(undefined, undefined, prefix("SYS|bob:1|bob:2"))).toBe("b");
+    expect(await pool.acquire(undefined, undefined, prefix("SYS|alice:1|alice:2"))).toBe("a");
+  });
+
+  it("serves waiters in the same order as without prefer; only the slot each gets changes", async () => {
+    const pool = new SlotPool({ slots: ["a", "b"], maxQueue: 4 });
+    held["a"] = "SYS|alice:1";
+    held["b"] = "SYS|bob:1";
+    const [a, b] = [await pool.acquire(), await pool.acquire()];
+    const order: string[] = [];
+    const first = pool.acquire(undefined, "p", prefix("SYS|bob:1|bob:2")).then((s) => order.push(`bob:${s}`));
+    const second = pool.acquire(undefined, "q", prefix("SYS|alice:1|x")).then((s) => order.push(`alice:${s}`));
+    pool.release(a);
+    await first;
+    // The first in line takes the only free slot, though it holds another's history.
+    expect(order).toEqual(["bob:a"]);
+    pool.release(b);
+    await second;
+    expect(order).toEqual(["bob:a", "alice:b"]);
+  });
+
+  it("sends ties and misses to the least recently used free slot, never the conversation just served", async () => {
+    const pool = new SlotPool({ slots: ["a", "b", "c"], maxQueue: 4 });
+    held["a"] = "SYS|alice:1";
+    held["b"] = "SYS|bob:1";
+    held["c"] = "SYS|carol:1";
+    const slots = [await pool.acquire(), await pool.acquire(), await pool.acquire()];
+    // Given back c, then a, then b: c is the least recently used.
+    for (const slot of ["c", "a", "b"]) pool.release(slot);
+    expect(slots).toHaveLength(3);
+    // A new conversation shares only the system prompt with all three: the tie goes to c.
+    expect(await pool.acquire(undefined, undefined, prefix("SYS|dave:1"))).toBe("c");
+    // A miss everywhere: the least recently used of those left.
+    expect(await pool.acquire(undefined, undefined, prefix("other"))).toBe("a");
+  });
+
+  it("takes the best `count` slots for n choices, best first", async () => {
+    const pool = new SlotPool({ slots: ["a", "b", "c", "d"], maxQueue: 4 });
+    held["a"] = "x";
+    held["b"] = "SYS|bob";
+    held["c"] = "SYS|bob:1|bob:2";
+    held["d"] = "SYS";
+    expect(await pool.acquireMany(2, undefined, undefined, prefix("SYS|bob:1|bob:2|bob:3"))).toEqual(["c", "b"]);
+    expect(pool.busy).toBe(2);
+    expect(await pool.acquireMany(2)).toEqual(["a", "d"]);
+  });
+});

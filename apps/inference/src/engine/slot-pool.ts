@@ -3,9 +3,17 @@ import { SafeError } from "@slm/config";
 /**
  * A fixed set of slots (context sequences) handed out one request at a time, with a bounded line of waiters.
  * node-llama-cpp's `getSequence()` throws when all are taken and two generations on one sequence corrupt each other
- * silently, so every generation borrows a slot here and gives it back when done. A free slot is always the first
- * free one in the given order: llama.cpp batches consecutive sequence ids in one pass (see step-gate.ts), so busy
- * sequences are kept packed at the low ids.
+ * silently, so every generation borrows a slot here and gives it back when done.
+ *
+ * Which free slot a request gets: with `prefer` (a score; serve-generation's is the prompt prefix a slot holds
+ * evaluated already, less the history of the slot the prompt would discard), the free slot that scores highest, so a
+ * conversation's next turn lands where its history is and evaluates only what is new; among equal scores (a miss
+ * included) the least recently used, so the conversation just served is the last to be overwritten; then the lowest
+ * id. Prefix reuse comes first because on a CPU a prompt's evaluation is what time to first token is made of, far
+ * more than the split pass llama.cpp may need when busy sequence ids are not consecutive (see step-gate.ts); the
+ * lowest id is the last tie-break, for that batching. Without `prefer` (callers that hold nothing worth keeping) a
+ * free slot is the first free one in the given order, keeping busy sequences packed at the low ids. The choice of
+ * slot never changes which waiter is served next (below).
  *
  * The line is fair by principal (who the request is for: the gateway's key or user, `X-Slm-Principal`; one shared
  * principal when absent). Each principal's own waiters are first come, first served; a free slot goes to the waiting
@@ -48,6 +56,8 @@ interface Waiter<T> {
   principal: string;
   /** Slots wanted at once (a request with `n` choices takes n). */
   count: number;
+  /** Scores a free slot (higher is better; see the class). */
+  prefer: ((slot: T) => number) | undefined;
   /** Arrival order, across principals. */
   arrival: number;
   resolve: (slots: T[]) => void;
@@ -58,6 +68,9 @@ export class SlotPool<T> {
   /** Free slots, in the given order. */
   private readonly free: T[];
   private readonly order: Map<T, number>;
+  /** When each slot was last given back (a release counter); absent: never used. */
+  private readonly releasedAt = new Map<T, number>();
+  private releases = 0;
   /** Each waiting principal's own line, oldest first; a principal leaves the map with its last waiter. */
   private readonly lines = new Map<string, Waiter<T>[]>();
   private waiting = 0;
@@ -96,20 +109,26 @@ export class SlotPool<T> {
   }
 
   /** Resolves with a slot; waits in line if none is free; rejects at once if the line is full, or on abort. */
-  async acquire(signal?: AbortSignal, principal: string = SHARED_PRINCIPAL): Promise<T> {
-    return (await this.acquireMany(1, signal, principal))[0]!;
+  async acquire(signal?: AbortSignal, principal: string = SHARED_PRINCIPAL, prefer?: (slot: T) => number): Promise<T> {
+    return (await this.acquireMany(1, signal, principal, prefer))[0]!;
   }
 
   /**
    * Resolves with `count` slots (1 to `size`), taken together: a request waits in line until all are free, so two
    * requests holding part of what they need can never block each other. The waiter chosen next (see the class) is
-   * served before anyone behind it, even when it needs more slots than are free yet.
+   * served before anyone behind it, even when it needs more slots than are free yet. `prefer` scores the free slots
+   * when they are handed over (see the class): the `count` best are taken, best first.
    */
-  acquireMany(count: number, signal?: AbortSignal, principal: string = SHARED_PRINCIPAL): Promise<T[]> {
+  acquireMany(
+    count: number,
+    signal?: AbortSignal,
+    principal: string = SHARED_PRINCIPAL,
+    prefer?: (slot: T) => number,
+  ): Promise<T[]> {
     signal?.throwIfAborted();
     if (this.closed) return Promise.reject(this.closed);
     if (count < 1 || count > this.size) return Promise.reject(new RangeError(`between 1 and ${this.size} slots`));
-    if (this.waiting === 0 && this.free.length >= count) return Promise.resolve(this.grant(principal, count));
+    if (this.waiting === 0 && this.free.length >= count) return Promise.resolve(this.grant(principal, count, prefer));
     return new Promise<T[]>((resolve, reject) => {
       const onAbort = () => {
         if (this.remove(waiter)) {
@@ -121,6 +140,7 @@ export class SlotPool<T> {
       const waiter: Waiter<T> = {
         principal,
         count,
+        prefer,
         arrival: this.arrivals++,
         resolve: (slots) => {
           signal?.removeEventListener("abort", onAbort);
@@ -149,6 +169,7 @@ export class SlotPool<T> {
       else this.held.delete(principal);
       this.forgetIfGone(principal);
     }
+    this.releasedAt.set(slot, ++this.releases);
     const rank = this.order.get(slot) ?? this.size;
     const at = this.free.findIndex((s) => (this.order.get(s) ?? this.size) > rank);
     this.free.splice(at < 0 ? this.free.length : at, 0, slot);
@@ -186,7 +207,7 @@ export class SlotPool<T> {
   private serveWaiters(): void {
     for (let next = this.next(); next && this.free.length >= next.count; next = this.next()) {
       this.remove(next);
-      next.resolve(this.grant(next.principal, next.count));
+      next.resolve(this.grant(next.principal, next.count, next.prefer));
     }
   }
 
@@ -212,12 +233,28 @@ export class SlotPool<T> {
     return best;
   }
 
-  private grant(principal: string, count: number): T[] {
-    const slots = this.free.splice(0, count);
+  private grant(principal: string, count: number, prefer: ((slot: T) => number) | undefined): T[] {
+    const slots = prefer ? this.takePreferred(count, prefer) : this.free.splice(0, count);
     for (const slot of slots) this.holders.set(slot, principal);
     this.held.set(principal, (this.held.get(principal) ?? 0) + count);
     this.servedAt.set(principal, ++this.grants);
     return slots;
+  }
+
+  /** The `count` free slots with the highest score, then least recently used, then lowest id; best first. */
+  private takePreferred(count: number, prefer: (slot: T) => number): T[] {
+    const ranked = this.free.map((slot, index) => ({ slot, index, score: prefer(slot) }));
+    ranked.sort(
+      (a, b) =>
+        b.score - a.score ||
+        (this.releasedAt.get(a.slot) ?? 0) - (this.releasedAt.get(b.slot) ?? 0) ||
+        a.index - b.index,
+    );
+    const taken = ranked.slice(0, count);
+    const gone = new Set(taken.map((t) => t.index));
+    const kept = this.free.filter((_, index) => !gone.has(index));
+    this.free.splice(0, this.free.length, ...kept);
+    return taken.map((t) => t.slot);
   }
 
   private enqueue(waiter: Waiter<T>): void {

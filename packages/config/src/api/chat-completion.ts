@@ -121,6 +121,8 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** `cached_tokens`: the prompt tokens reused from the sequence's cache (its prefix not evaluated again). */
+  prompt_tokens_details?: { cached_tokens: number };
 }
 
 export interface ChatCompletion {
