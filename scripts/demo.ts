@@ -1,9 +1,10 @@
 /**
- * `pnpm demo [--model PATH.gguf] [--verbose]`: the whole stack, fully offline. A fake Hugging Face Hub serves a GGUF
+ * `pnpm demo [--model PATH.gguf] [--embeddings] [--verbose]`: the whole stack, fully offline. A fake Hugging Face Hub serves a GGUF
  * from a private repo (token required): a freshly generated tiny llama, or the user's own file with `--model`;
  * inference resolves, downloads, verifies and loads it exactly as it would from the Hub; the gateway fronts it with a
  * generated API key and the browser playground on. Prints the addresses, a ready-to-paste curl command and the same
- * request with the official openai client; Ctrl-C stops everything.
+ * request with the official openai client; `--embeddings` also serves /v1/embeddings for the model (EMBEDDINGS=on) and
+ * prints a curl command for it. Ctrl-C stops everything.
  */
 import { open, readFile } from "node:fs/promises";
 import { basename, resolve } from "node:path";
@@ -11,7 +12,11 @@ import { parseArgs } from "node:util";
 import { startStack } from "@slm/testkit";
 
 const { values } = parseArgs({
-  options: { model: { type: "string" }, verbose: { type: "boolean", default: false } },
+  options: {
+    model: { type: "string" },
+    embeddings: { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
+  },
   allowPositionals: false,
 });
 const port = Number(process.env.GATEWAY_PORT ?? 8080);
@@ -24,7 +29,12 @@ console.log(`demo: starting fake Hub, inference and gateway (offline)${own ? ` w
 const stack = await startStack({
   gatewayPort: port,
   playground: true,
-  ...(own ? { gguf: own.bytes, file, repo: `demo-org/${modelName}`, inferenceEnv: { CONTEXT_SIZE: "4096" } } : {}),
+  ...(own ? { gguf: own.bytes, file, repo: `demo-org/${modelName}` } : {}),
+  inferenceEnv: {
+    ...(own ? { CONTEXT_SIZE: "4096" } : {}),
+    // Any model's pooled hidden states (see README "Embeddings"): only meaningful for a model trained for it.
+    ...(values.embeddings ? { EMBEDDINGS: "on" } : {}),
+  },
   onLine: (service, line) => {
     if (values.verbose) console.log(`[${service}] ${line}`);
   },
@@ -37,6 +47,16 @@ const body = JSON.stringify({
   stream: true,
   stream_options: { include_usage: true },
 });
+const embeddingsExample = values.embeddings
+  ? `
+Embeddings (--embeddings; the model's pooled hidden states):
+
+curl ${stack.gatewayUrl}/v1/embeddings \\
+  -H "Authorization: Bearer ${stack.apiKey}" \\
+  -H "Content-Type: application/json" \\
+  -d '${JSON.stringify({ model: modelName, input: ["Once upon a time", "The end"] })}'
+`
+  : "";
 console.log(`
 demo: ready.
   gateway    ${stack.gatewayUrl}   (the only address a client needs)
@@ -56,7 +76,7 @@ or with the official openai client (npm i openai; save as demo.mjs, run node dem
 import OpenAI from "openai";
 const client = new OpenAI({ baseURL: "${stack.gatewayUrl}/v1", apiKey: "${stack.apiKey}" });
 for await (const c of await client.chat.completions.create({ model: "${modelName}", messages: [{ role: "user", content: "Tell me a story" }], max_tokens: 32, stream: true })) process.stdout.write(c.choices[0]?.delta?.content ?? "");
-
+${embeddingsExample}
 Ctrl-C to stop.`);
 
 let stopping = false;

@@ -31,7 +31,7 @@ import {
   shapeRequest,
 } from "./middleware/index.ts";
 import { createModelCatalog } from "./models/model-catalog.ts";
-import { modelsRoute } from "./models/models-route.ts";
+import { modelRoute, modelsRoute } from "./models/models-route.ts";
 import { servePlayground } from "./playground/serve-playground.ts";
 import { createQuotaStore, type QuotaStore } from "./quota/quota-store.ts";
 import { rateLimit } from "./quota/rate-limit.ts";
@@ -297,6 +297,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     );
   }
   app.get("/v1/models", modelsRoute(catalog));
+  app.get("/v1/models/:id{.+}", modelRoute(catalog));
   app.post(
     "/v1/auth/tokens",
     mintRoute({

@@ -171,6 +171,22 @@ describe("gateway process (Node) with a key file", () => {
     expect((error as InstanceType<typeof OpenAI.RateLimitError>).code).toBe("rate_limit_exceeded");
   });
 
+  it("retrieves a model by id (models.retrieve), and serves a chat that names no model or a URL for one", async () => {
+    expect(await full.models.retrieve("slow")).toMatchObject({ id: "slow", object: "model" });
+    const missing = await errorOf(full.models.retrieve("no-such-model"));
+    expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((missing as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("model_not_found");
+    // The openai client's types require `model`; the Hugging Face client sends its endpoint URL in its place.
+    for (const model of [undefined, `${gw.url}/v1/chat/completions`]) {
+      const chat = await full.chat.completions.create({
+        model: model as unknown as string,
+        messages: [{ role: "user", content: "hi" }],
+      });
+      expect(chat.choices[0]?.message.role).toBe("assistant");
+      expect(stub.chats().at(-1)!.body?.["model"]).toBe("stub-model");
+    }
+  });
+
   it("aborts the upstream generation when the client disconnects", async () => {
     await expectDisconnectAbortsUpstream({ url: gw.url, key: FULL, stub, timeoutMs: 3000 });
   });

@@ -153,3 +153,42 @@ describe("pnpm demo --model serves the user's own GGUF through the gateway", { t
     await rm(dir, { recursive: true, force: true });
   });
 });
+
+describe("pnpm demo --embeddings serves embeddings for the demo model", { timeout: 120_000 }, () => {
+  it("prints an embeddings curl command that answers with vectors", async () => {
+    const demo = spawn("pnpm", ["demo", "--embeddings"], {
+      cwd: repoRoot,
+      env: { ...process.env, GATEWAY_PORT: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    try {
+      let out = "";
+      demo.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
+      await new Promise<void>((resolve, reject) => {
+        demo.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          if (/^demo: ready\./m.test(out) && /^Ctrl-C to stop\./m.test(out)) resolve();
+        });
+        demo.on("exit", (code) => reject(new Error(`demo exited ${code}: ${out}`)));
+      });
+      const curl = /^curl (\S+\/v1\/embeddings) \\\n.*?-H "(Authorization: Bearer \S+)".*?-d '(.*?)'$/ms.exec(out);
+      expect(curl, out).not.toBeNull();
+      const [, url, authorization, body] = curl!;
+      const res = await fetch(url!, {
+        method: "POST",
+        headers: { authorization: authorization!.slice("Authorization: ".length), "content-type": "application/json" },
+        body,
+      });
+      expect(res.status).toBe(200);
+      const json = (await res.json()) as { object: string; data: Array<{ embedding: number[] }> };
+      expect(json.object).toBe("list");
+      expect(json.data).toHaveLength(2);
+      expect(json.data[0]!.embedding.length).toBeGreaterThan(0);
+    } finally {
+      const exited = new Promise((resolve) => demo.once("exit", resolve));
+      if (demo.exitCode === null) process.kill(-demo.pid!, "SIGTERM");
+      await exited;
+    }
+  });
+});

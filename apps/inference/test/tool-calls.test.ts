@@ -1,13 +1,14 @@
 import { Ajv } from "ajv";
 import OpenAI from "openai";
-import { generateTinyLlama, readLlamaSourceText } from "@slm/testkit";
+import { buildLlamaVocab, generateTinyLlama, readLlamaSourceText } from "@slm/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serveTinyModel, type ServedModel } from "./serve-tiny-model.ts";
 
 /**
  * Tool calling through the official `openai` client against a real inference process: a tiny random-weight model
  * with Qwen2.5's chat template (Hermes `<tool_call>` syntax, its markers as control tokens). `required` and named
- * functions are forced by the grammar, so even a random model answers with valid calls.
+ * functions are forced by the grammar, so even a random model answers with valid calls; under `auto` a logit bias on
+ * `<tool_call>` makes it open one, and the lazy grammar makes the rest a valid call.
  */
 const KEY = "internal-key-for-tests-0123456789";
 let served: ServedModel;
@@ -40,6 +41,8 @@ const validators = {
   get_time: ajv.compile(TIME.function.parameters),
 };
 const messages = [{ role: "user" as const, content: "What is the weather in Paris?" }];
+const EXTRA_TOKENS = ["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"];
+const TOOL_CALL_TOKEN = buildLlamaVocab(EXTRA_TOKENS).tokens.indexOf("<tool_call>");
 
 beforeAll(async () => {
   const chatTemplate = await readLlamaSourceText("models/templates/Qwen-Qwen2.5-7B-Instruct.jinja");
@@ -47,7 +50,7 @@ beforeAll(async () => {
     seed: 11,
     contextLength: 2048,
     chatTemplate,
-    extraTokens: ["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"],
+    extraTokens: EXTRA_TOKENS,
   });
   served = await serveTinyModel({ gguf, env: { CONTEXT_SIZE: "2048", PARALLEL: "1", INFERENCE_API_KEY: KEY } });
   client = new OpenAI({ baseURL: `${served.url}/v1`, apiKey: KEY, maxRetries: 0 });
@@ -126,6 +129,76 @@ describe("tool calls with the openai client", () => {
     }
   }, 60_000);
 
+  it("a named function yields exactly one call even with parallel calls allowed", async () => {
+    for (const seed of [1, 2, 3]) {
+      const answer = await client.chat.completions.create({
+        model: "tiny",
+        messages,
+        tools: TOOLS,
+        tool_choice: { type: "function", function: { name: "get_time" } },
+        temperature: 1,
+        seed,
+        max_tokens: 300,
+      });
+      expect(answer.choices[0]!.message.tool_calls).toHaveLength(1);
+      expectValidCalls(answer.choices[0]!.message.tool_calls, ["get_time"]);
+    }
+  }, 60_000);
+
+  it("a call cut by max_tokens comes back as a call with its cut arguments and finish_reason length, JSON and stream", async () => {
+    const request = {
+      model: "tiny",
+      messages,
+      tools: TOOLS,
+      tool_choice: { type: "function" as const, function: { name: "get_weather" } },
+      temperature: 0,
+      max_tokens: 40,
+    };
+    const answer = await client.chat.completions.create(request);
+    const choice = answer.choices[0]!;
+    expect(choice.finish_reason).toBe("length");
+    expect(choice.message.content).toBeNull();
+    expect(choice.message.tool_calls).toHaveLength(1);
+    const call = choice.message.tool_calls![0]!;
+    expect(call.type === "function" && call.function.name).toBe("get_weather");
+    const args = call.type === "function" ? call.function.arguments : "";
+    expect(args.startsWith("{"), args).toBe(true);
+    expect(() => JSON.parse(args), args).toThrow();
+    const chunks = [];
+    for await (const chunk of await client.chat.completions.create({ ...request, stream: true })) chunks.push(chunk);
+    const content = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
+    expect(content).toBe("");
+    const streamedArgs = chunks
+      .flatMap((c) => c.choices[0]?.delta.tool_calls ?? [])
+      .map((d) => d.function?.arguments ?? "")
+      .join("");
+    expect(streamedArgs).toBe(args);
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe("length");
+  }, 60_000);
+
+  it("under auto, a call the model starts follows the tool's schema (lazy grammar), and parallel_tool_calls false keeps one", async () => {
+    // The bias makes the random model write `<tool_call>` at every step it may: the grammar takes over after the first.
+    for (const stream of [false, true]) {
+      const request = {
+        model: "tiny",
+        messages,
+        tools: TOOLS,
+        parallel_tool_calls: false,
+        temperature: 0,
+        max_tokens: 300,
+        logit_bias: { [String(TOOL_CALL_TOKEN)]: 100 },
+      };
+      const answer = stream
+        ? await client.chat.completions.stream(request).finalChatCompletion()
+        : await client.chat.completions.create(request);
+      const choice = answer.choices[0]!;
+      expect(choice.finish_reason).toBe("tool_calls");
+      expect(choice.message.tool_calls).toHaveLength(1);
+      expectValidCalls(choice.message.tool_calls, ["get_weather", "get_time"]);
+      expect(choice.message.content ?? "").toBe("");
+    }
+  }, 60_000);
+
   it("round trip: the call and its result go back into the history, rendered by the template, and the model answers", async () => {
     const first = await client.chat.completions.create({
       model: "tiny",
@@ -183,7 +256,7 @@ describe("tool calls with the openai client", () => {
     }
   }, 60_000);
 
-  it("keeps an answer that starts like a call but is none as text (the marker token shown as text), never an error", async () => {
+  it("a call max_tokens cuts before its name is neither text nor a call (the marker is one control token), never an error", async () => {
     const tokenize = await fetch(`${served.url}/tokenize`, {
       method: "POST",
       headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
@@ -191,7 +264,8 @@ describe("tool calls with the openai client", () => {
     });
     const { tokens } = (await tokenize.json()) as { tokens: number[] };
     expect(tokens).toHaveLength(1); // a control token of this vocabulary
-    // The bias makes the model open a call and then write whatever it writes: never valid JSON here.
+    // The bias makes the model open a call; the lazy grammar then writes its start, and max_tokens cuts it before the
+    // function's name: the syntax is not shown as content (text that only looks like a call: the parser's unit tests).
     const request = {
       model: "tiny",
       messages,
@@ -202,7 +276,7 @@ describe("tool calls with the openai client", () => {
     };
     const json = await client.chat.completions.create(request);
     expect(json.choices[0]!.message.tool_calls).toBeUndefined();
-    expect(json.choices[0]!.message.content).toMatch(/^<tool_call>/);
+    expect(json.choices[0]!.message.content).toBe("");
     expect(json.choices[0]!.finish_reason).toBe("length");
     let content = "";
     for await (const chunk of await client.chat.completions.create({ ...request, stream: true })) {

@@ -1,15 +1,23 @@
-import { ApiError, expectationMessage, invalidRequest, jsonTextDeeperThan, type Model } from "@slm/config";
+import {
+  ApiError,
+  expectationMessage,
+  invalidRequest,
+  jsonTextDeeperThan,
+  namesNoModel,
+  type Model,
+} from "@slm/config";
 import type { Context, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import { allowsModel, type KeyPolicy } from "../keys/key-policy.ts";
 import type { ModelCatalog } from "../models/model-catalog.ts";
+import { findModel, modelNotFound } from "../models/models-route.ts";
 import type { GatewayEnv, JsonObject } from "../types.ts";
 import { bodyTooDeep, decodeUtf8 } from "./body.ts";
 
 /**
  * Request shaping, in order: size limit, strict UTF-8, depth limit, a JSON object, validation against the shared
  * schema (precise 400s), fields the schema does not know dropped (the public sets only what the API defines;
- * inference's own knobs stay internal), `model` resolved against the served models the key may use (the first of them when absent),
+ * inference's own knobs stay internal), `model` resolved against the served models the key may use (the first of them when absent or a URL),
  * token caps clamped to the key's `maxTokens` (filled in when absent), and - when the key's tokens are metered - a
  * streamed request made to report usage. The caller's own text is forwarded when nothing had to change, so a
  * conforming request is not re-serialised.
@@ -74,18 +82,12 @@ export function clampTokens(body: JsonObject, fields: readonly string[], maxToke
   return changed;
 }
 
-const modelNotFound = () =>
-  new ApiError(
-    404,
-    "invalid_request_error",
-    "model_not_found",
-    "The model does not exist or you do not have access to it.",
-    "model",
-  );
-
-/** The model a request gets: the requested one if served and allowed, else the first allowed one when none was asked. */
+/**
+ * The model a request gets: the requested one if served and allowed; when it names none (absent, or a URL: the Hugging
+ * Face client's endpoint), the first the key may use - with one model served, that model.
+ */
 export function resolveModel(requested: unknown, served: readonly Model[], policy: KeyPolicy): string {
-  if (requested === undefined || requested === null || requested === "") {
+  if (namesNoModel(requested)) {
     const first = served.find((m) => allowsModel(policy, m.id));
     if (first === undefined) throw modelNotFound();
     return first.id;
@@ -99,12 +101,9 @@ export function resolveModel(requested: unknown, served: readonly Model[], polic
       "model",
     );
   }
-  for (const model of served)
-    if (model.id === requested) {
-      if (allowsModel(policy, requested)) return requested;
-      break;
-    }
-  throw modelNotFound();
+  const found = findModel(requested, served, policy);
+  if (found === undefined) throw modelNotFound();
+  return found.id;
 }
 
 /** `n` within the key's `maxChoices` (0: no cap of the gateway's; inference refuses more than it serves). */

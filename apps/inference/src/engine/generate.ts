@@ -87,11 +87,16 @@ export async function generate(
 
   const lookup = sequence.tokenPredictor instanceof PromptLookup ? sequence.tokenPredictor : undefined;
   lookup?.begin(request);
+  // A lazy grammar (tool calls under auto) starts with the token after its trigger: read before each sampling.
+  const lazy = request.grammar ? undefined : request.lazyGrammar;
+  let lazyState: LlamaGrammarEvaluationState | undefined;
   const iterator = sequence.evaluateWithMetadata(input, capture ? { probabilities: true } : {}, {
     ...samplerOptions(request.sampling, generated, request.maxTokens),
     ...(request.grammar
       ? { grammarEvaluationState: new LlamaGrammarEvaluationState({ model, grammar: request.grammar }) }
-      : {}),
+      : lazy
+        ? { grammarEvaluationState: () => lazyState }
+        : {}),
     // Context shift never happens: maxTokens fits the room left after the prompt.
     yieldEogToken: true,
   });
@@ -105,6 +110,8 @@ export async function generate(
       }
       generated.push(token);
       hooks.onToken?.();
+      if (lazy && !lazyState && token === lazy.trigger)
+        lazyState = new LlamaGrammarEvaluationState({ model, grammar: lazy.grammar });
       if (model.isEogToken(token)) {
         finishReason = "stop";
         break;

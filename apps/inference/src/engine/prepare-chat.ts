@@ -3,7 +3,7 @@ import type { ChatCompletionRequest } from "@slm/config";
 import type { Engine } from "./load-engine.ts";
 import { tokenizePrompt, withBosEos, type ChatTemplate } from "./prompt/index.ts";
 import { prepareGeneration, type PrepareGenerationOptions, type PreparedGeneration } from "./prepare-generation.ts";
-import { forcedCallGrammar, planTools, type ToolPlan } from "./tools/index.ts";
+import { forcedCallGrammar, lazyCallGrammar, planTools, type ToolPlan } from "./tools/index.ts";
 
 export type ChatInput = Pick<ChatCompletionRequest, "messages"> &
   Partial<
@@ -54,6 +54,9 @@ export async function prepareChat(engine: Engine, template: ChatTemplate, reques
     logprobs: request.logprobs === true ? (request.top_logprobs ?? 0) : undefined,
     ...(grammar ? { grammar } : {}),
   });
+  // Under auto, a call's arguments follow its schema once the model wrote the call marker (when it is one token).
+  const lazy = tools && !prepared.grammar ? await lazyCallGrammar(engine.grammars, tools, request) : undefined;
+  const [lazyTrigger] = lazy ? singleTokens(engine, [lazy.trigger]) : [];
   // Control tokens the answer's parsers must see as text: the thinking tags, and the call markers when tools are on.
   const preserve = [...(tags?.preserve ?? []), ...(tools?.format.preserve ?? [])];
   return {
@@ -61,6 +64,7 @@ export async function prepareChat(engine: Engine, template: ChatTemplate, reques
     promptText,
     generationPrompt: generation,
     tools,
+    ...(lazy && lazyTrigger !== undefined ? { lazyGrammar: { trigger: lazyTrigger, grammar: lazy.grammar } } : {}),
     ...(preserve.length > 0 ? { preservedTokens: singleTokens(engine, preserve) } : {}),
   };
 }

@@ -11,6 +11,8 @@ export interface PreparedGeneration {
   maxTokens: number;
   sampling: Sampling;
   grammar: LlamaGrammar | undefined;
+  /** A grammar that starts once the model samples `trigger` (a tool call under `auto`); only without `grammar`. */
+  lazyGrammar?: { trigger: Token; grammar: LlamaGrammar };
   stops: StopSet;
   /** Control tokens shown as their text in the answer (a template's thinking tags, as llama-server preserves them). */
   preservedTokens?: ReadonlySet<Token>;

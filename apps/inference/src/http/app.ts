@@ -4,7 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { matchedRoutes } from "hono/route";
 import { METHOD_NAME_ALL } from "hono/router";
-import { acceptRequestId, ApiError, errorEnvelope, type ModelList } from "@slm/config";
+import { acceptRequestId, ApiError, errorEnvelope, type Model, type ModelList } from "@slm/config";
 import type { Readiness } from "../readiness.ts";
 import type { Serving } from "../serving.ts";
 import type { Logger } from "../logger.ts";
@@ -137,14 +137,26 @@ export function createInferenceApp(options: InferenceAppOptions): Hono<Inference
   };
   const deps = { metrics, log, requestTimeoutMs: options.requestTimeoutMs, shutdown: options.shutdown };
 
-  app.get("/v1/models", (c) => {
+  const servedModels = (): Model[] => {
     const s = serving();
     const names = s.variants ? [...s.variants.keys()] : [s.modelName];
-    const list: ModelList = {
-      object: "list",
-      data: names.map((id) => ({ id, object: "model", created: s.createdAt, owned_by: "slm-serve" })),
-    };
-    return c.json(list);
+    return names.map((id) => ({ id, object: "model", created: s.createdAt, owned_by: "slm-serve" }));
+  };
+  app.get("/v1/models", (c) => c.json({ object: "list", data: servedModels() } satisfies ModelList));
+  // An id may hold "/" (sent URL-encoded by the openai client, or not).
+  app.get("/v1/models/:id{.+}", (c) => {
+    const id = c.req.param("id");
+    const model = servedModels().find((m) => m.id === id);
+    if (!model) {
+      throw new ApiError(
+        404,
+        "invalid_request_error",
+        "model_not_found",
+        "The model does not exist. GET /v1/models lists the served models.",
+        "model",
+      );
+    }
+    return c.json(model);
   });
   app.post("/v1/chat/completions", (c) => chatCompletions(c, serving(), deps));
   app.post("/v1/completions", (c) => completions(c, serving(), deps));

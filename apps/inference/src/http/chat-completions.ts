@@ -23,8 +23,9 @@ type ChunkChoice = ChatCompletionChunk["choices"][0];
  * POST /v1/chat/completions: JSON, or SSE chunks in OpenAI's format ending with `data: [DONE]`. A reasoning model's
  * thinking comes back as `reasoning_content` (message and deltas) unless the request asks for `reasoning_format: "none"`.
  * With tools, calls in the answer come back as `tool_calls` (finish_reason "tool_calls"); in a stream, each call as
- * a delta with its index, id and name, then deltas with fragments of its arguments. With `n`, every choice is
- * parsed on its own.
+ * a delta with its index, id and name, then deltas with fragments of its arguments. A named function or
+ * `parallel_tool_calls: false` keeps one call; a call cut by max_tokens comes back as a call with its arguments so far
+ * (finish_reason "length"), never as content. With `n`, every choice is parsed on its own.
  */
 export async function chatCompletions(
   c: InferenceContext,
@@ -92,7 +93,13 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
       choices: choices.map((choice) => {
         const split = splitOutput(syntax, choice.text);
         const message = tools
-          ? toolMessage(tools.format, parseToolCalls(tools.format, tools.names, split.content))
+          ? toolMessage(
+              tools.format,
+              parseToolCalls(tools.format, tools.names, split.content, {
+                maxCalls: tools.maxCalls,
+                cut: choice.finishReason === "length",
+              }),
+            )
           : { content: split.content };
         return {
           index: choice.index,
@@ -111,7 +118,9 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
     choice: (index) => {
       const splitter = new OutputSplitter(syntax);
       // Under a forcing grammar every call started completes: its arguments can stream as they are generated.
-      const toolStream = tools ? new ToolCallStream(tools.format, tools.names, tools.forced) : undefined;
+      const toolStream = tools
+        ? new ToolCallStream(tools.format, tools.names, tools.forced, { maxCalls: tools.maxCalls })
+        : undefined;
       // Logprobs of tokens whose text the splitter still holds: they go out with the next chunk of this choice.
       let held: TokenLogprob[] = [];
       const logprobs = () => {
@@ -129,11 +138,11 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
           : undefined;
       };
       /** The chunks for newly split text: text first, then each tool-call delta in its own chunk, as OpenAI sends them. */
-      const deltaChunks = (split: SplitText, final: boolean) => {
+      const deltaChunks = (split: SplitText, final: boolean, cut = false) => {
         if (!toolStream) return deltaChunk(split);
         let found: ToolStreamDelta = toolStream.push(split.content);
         if (final) {
-          const rest = toolStream.end();
+          const rest = toolStream.end(cut);
           found = { content: found.content + rest.content, calls: [...found.calls, ...rest.calls] };
         }
         const chunks = [deltaChunk({ reasoning: split.reasoning, content: found.content })];
@@ -154,7 +163,7 @@ export async function prepareChatAnswer(served: Serving, request: ChatCompletion
           if (tokens) held.push(...tokens);
           return deltaChunks(splitter.push(text), false);
         },
-        end: () => deltaChunks(splitter.end(), true),
+        end: (finishReason) => deltaChunks(splitter.end(), true, finishReason === "length"),
         finish: (finishReason) =>
           chunk({
             index,

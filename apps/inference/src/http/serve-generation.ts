@@ -8,7 +8,7 @@ import {
   type FinishReason,
   type Usage,
 } from "@slm/config";
-import type { LlamaContextSequence } from "node-llama-cpp";
+import type { LlamaContextSequence, Token } from "node-llama-cpp";
 import {
   type Engine,
   type PreparedGeneration,
@@ -33,8 +33,8 @@ export interface ChoiceFormat {
   start?(): Chunks;
   /** Text as it is released, with its tokens' logprobs when asked; undefined while the format holds text back. */
   text(text: string, logprobs?: TokenLogprob[]): Chunks;
-  /** What was held back, when the generation ends. */
-  end?(): Chunks;
+  /** What was held back, when the generation ends (and why it ended: a call cut by max_tokens is still a call). */
+  end?(finishReason: FinishReason): Chunks;
   finish(finishReason: FinishReason): Chunks;
 }
 
@@ -98,6 +98,7 @@ export async function serveGeneration(
       options.prepared.choices,
       ended.signal,
       requestPrincipal(c.req.header(PRINCIPAL_HEADER)),
+      cachedPrefix(options.prepared.prompt),
     );
   } catch (error) {
     ended.dispose();
@@ -150,7 +151,7 @@ export async function serveGeneration(
           // Each choice closes as soon as it ends; a cancelled one is reported once, below.
           if (result.cancelled) return;
           const choice = choices[index]!;
-          if (choice.end) sendChunks(choice.end());
+          if (choice.end) sendChunks(choice.end(result.finishReason));
           sendChunks(choice.finish(result.finishReason));
         },
       )
@@ -290,5 +291,22 @@ function usageOf(result: GenerationResult): Usage {
     prompt_tokens: result.promptTokens,
     completion_tokens: result.completionTokens,
     total_tokens: result.promptTokens + result.completionTokens,
+    prompt_tokens_details: { cached_tokens: result.cachedPromptTokens },
+  };
+}
+
+/**
+ * The pool's `prefer` for a prompt (see slot-pool.ts): the prompt tokens a free sequence holds evaluated already (what
+ * generate.ts keeps instead of evaluating again: at most all but the last token), less the tokens of its history the
+ * prompt would throw away. So a conversation's next turn takes the slot that holds its history; a new conversation
+ * takes an empty slot, or the one holding the shortest history, rather than overwrite a long conversation to save
+ * evaluating a shared system prompt; and among equal scores the pool takes the least recently used.
+ */
+function cachedPrefix(prompt: Token[]): (sequence: LlamaContextSequence) => number {
+  return (sequence) => {
+    const common = sequence.compareContextTokens(prompt).firstDifferentIndex;
+    const reused = Math.min(common, prompt.length - 1);
+    const discarded = Math.max(0, sequence.nextTokenIndex - common);
+    return reused - discarded;
   };
 }

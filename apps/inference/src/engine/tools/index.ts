@@ -5,8 +5,9 @@ export {
   ToolCallStream,
   toolMessage,
   type ParsedCall,
+  type ParseOptions,
   type ParsedOutput,
   type ToolStreamDelta,
 } from "./tool-call-parser.ts";
-export { embedSchemaGrammar, toolCallGrammar, type ToolGrammarOptions } from "./tool-grammar.ts";
-export { forcedCallGrammar, planTools, type ToolPlan } from "./tool-plan.ts";
+export { embedSchemaGrammar, lazyTrigger, toolCallGrammar, type ToolGrammarOptions } from "./tool-grammar.ts";
+export { forcedCallGrammar, lazyCallGrammar, planTools, type ToolPlan } from "./tool-plan.ts";

@@ -74,8 +74,14 @@ const FAMILY_OUTPUTS: ReadonlyArray<[ToolFormatName, string, string, Array<{ nam
 ];
 
 /** Feeds the text in pieces of `size` characters and gathers the stream's view. */
-function streamed(name: ToolFormatName, text: string, size: number, incremental = false) {
-  const stream = new ToolCallStream(toolFormat(name), NAMES, incremental);
+function streamed(
+  name: ToolFormatName,
+  text: string,
+  size: number,
+  incremental = false,
+  options: { maxCalls?: number; cut?: boolean } = {},
+) {
+  const stream = new ToolCallStream(toolFormat(name), NAMES, incremental, { maxCalls: options.maxCalls });
   let content = "";
   const calls: Array<{ id?: string; name?: string; arguments: string }> = [];
   const take = (delta: ReturnType<ToolCallStream["push"]>) => {
@@ -89,7 +95,7 @@ function streamed(name: ToolFormatName, text: string, size: number, incremental 
     }
   };
   for (let i = 0; i < text.length; i += size) take(stream.push(text.slice(i, i + size)));
-  take(stream.end());
+  take(stream.end(options.cut));
   return { content, calls: calls.map(({ name, arguments: args }) => ({ name, arguments: args })) };
 }
 
@@ -163,6 +169,65 @@ describe("tool call parsing", () => {
     const stream = new ToolCallStream(toolFormat("hermes"), NAMES);
     expect(stream.push("Sure, <tool").content).toBe("Sure, ");
     expect(stream.push("tip> is").content).toBe("<tooltip> is");
+  });
+
+  it("returns a call cut off by max_tokens as a call with its cut arguments, never as text", () => {
+    const cases: Array<[ToolFormatName, string, string, Array<{ name: string; arguments: string }>]> = [
+      [
+        "hermes",
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Par',
+        "",
+        [{ name: "get_weather", arguments: '{"city": "Par' }],
+      ],
+      [
+        "hermes",
+        'Let me see.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool',
+        "Let me see.\n",
+        [WEATHER],
+      ],
+      [
+        "hermes",
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n<tool_call>\n{"name": "get_time", "arg',
+        "",
+        [WEATHER],
+      ],
+      ["hermes", 'Checking.\n<tool_call>\n{"na', "Checking.\n", []],
+      [
+        "mistral-args",
+        '[TOOL_CALLS]get_weather[ARGS]{"city": "Pa',
+        "",
+        [{ name: "get_weather", arguments: '{"city": "Pa' }],
+      ],
+      [
+        "generic",
+        '{"tool_call": {"name": "get_weather", "arguments": {"city": "P',
+        "",
+        [{ name: "get_weather", arguments: '{"city": "P' }],
+      ],
+      // Text cut off is text.
+      ["hermes", "The weather in Par", "The weather in Par", []],
+    ];
+    for (const [format, text, content, calls] of cases) {
+      expect(parseToolCalls(toolFormat(format), NAMES, text, { cut: true }), text).toEqual({ content, calls });
+      for (const incremental of [false, true])
+        for (const size of [1, 4, 1000])
+          expect(streamed(format, text, size, incremental, { cut: true }), text).toEqual({ content, calls });
+    }
+  });
+
+  it("keeps at most maxCalls calls (a named tool_choice, parallel_tool_calls false), dropping what follows", () => {
+    const text =
+      '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {"tz": "CET"}}\n</tool_call>';
+    expect(parseToolCalls(toolFormat("hermes"), NAMES, text, { maxCalls: 1 })).toEqual({
+      content: "",
+      calls: [WEATHER],
+    });
+    const mistral =
+      '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_time", "arguments": {}}]';
+    expect(parseToolCalls(toolFormat("mistral"), NAMES, mistral, { maxCalls: 1 }).calls).toEqual([WEATHER]);
+    for (const incremental of [false, true])
+      for (const size of [1, 5, 1000])
+        expect(streamed("hermes", text, size, incremental, { maxCalls: 1 })).toEqual({ content: "", calls: [WEATHER] });
   });
 
   it("gives OpenAI-style ids, and Mistral's 9 alphanumerics", () => {

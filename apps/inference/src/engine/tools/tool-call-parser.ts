@@ -37,14 +37,21 @@ class Parser {
   private settled = 0;
   /** Whitespace right after a call is dropped: it separates calls or ends the answer. */
   private afterCall = false;
+  /** The answer made its `maxCalls` calls: whatever follows is dropped. */
+  full = false;
 
   constructor(
     private readonly format: ToolFormat,
     private readonly names: ReadonlySet<string>,
+    private readonly maxCalls?: number,
   ) {}
 
   /** Parses `text` (the answer so far, growing) from where the last call left off. */
   advance(text: string, final: boolean): void {
+    if (this.full) {
+      this.settled = text.length;
+      return;
+    }
     let searchFrom = this.settled;
     for (;;) {
       if (this.afterCall) {
@@ -72,9 +79,36 @@ class Parser {
       this.take(text, start);
       this.calls.push(...scan.calls);
       if (scan.content !== undefined) this.content += scan.content;
+      if (this.maxCalls !== undefined && this.calls.length >= this.maxCalls) {
+        this.calls.length = this.maxCalls;
+        this.full = true;
+        this.settled = text.length;
+        return;
+      }
       this.settled = searchFrom = scan.end;
       this.afterCall = true;
     }
+  }
+
+  /**
+   * Parses an answer that max_tokens cut off: a call it cut is a call with the arguments written so far (OpenAI's
+   * `finish_reason: "length"` answer), and a call cut before its arguments began is dropped, never shown as text.
+   */
+  cutOff(text: string): void {
+    this.advance(text, false);
+    if (this.full) return;
+    const open = this.openCalls(text);
+    if (open.length > 0) {
+      this.calls.push(...open.slice(0, (this.maxCalls ?? Number.POSITIVE_INFINITY) - this.calls.length));
+      this.settled = text.length;
+      return;
+    }
+    const rest = text.slice(skipSpace(text, this.settled));
+    if (this.format.starts.some((marker) => marker !== "{" && rest.startsWith(marker))) {
+      this.settled = text.length;
+      return;
+    }
+    this.advance(text, true);
   }
 
   private take(text: string, end: number): void {
@@ -254,10 +288,23 @@ class Parser {
   }
 }
 
+export interface ParseOptions {
+  /** At most this many calls (a named function, `parallel_tool_calls: false`): what follows is dropped. */
+  maxCalls?: number | undefined;
+  /** The answer was cut by max_tokens: a call it cut comes back with its arguments so far (see `cutOff`). */
+  cut?: boolean;
+}
+
 /** Parses a whole answer. */
-export function parseToolCalls(format: ToolFormat, toolNames: ReadonlySet<string>, output: string): ParsedOutput {
-  const parser = new Parser(format, toolNames);
-  parser.advance(output, true);
+export function parseToolCalls(
+  format: ToolFormat,
+  toolNames: ReadonlySet<string>,
+  output: string,
+  options: ParseOptions = {},
+): ParsedOutput {
+  const parser = new Parser(format, toolNames, options.maxCalls);
+  if (options.cut) parser.cutOff(output);
+  else parser.advance(output, true);
   return { content: parser.content, calls: parser.calls };
 }
 
@@ -289,9 +336,13 @@ export class ToolCallStream {
     private readonly format: ToolFormat,
     toolNames: ReadonlySet<string>,
     private readonly incremental = false,
+    options: Pick<ParseOptions, "maxCalls"> = {},
   ) {
-    this.parser = new Parser(format, toolNames);
+    this.maxCalls = options.maxCalls;
+    this.parser = new Parser(format, toolNames, options.maxCalls);
   }
+
+  private readonly maxCalls: number | undefined;
 
   /** The ids given to the calls so far. */
   get ids(): string[] {
@@ -304,8 +355,10 @@ export class ToolCallStream {
     return this.delta(false);
   }
 
-  end(): ToolStreamDelta {
-    this.parser.advance(this.text, true);
+  /** `cut`: max_tokens ended the answer, so a call it cut goes out with its arguments so far (not as text). */
+  end(cut = false): ToolStreamDelta {
+    if (cut) this.parser.cutOff(this.text);
+    else this.parser.advance(this.text, true);
     return this.delta(true);
   }
 
@@ -315,7 +368,8 @@ export class ToolCallStream {
     if (this.sentContent === 0 && isWhitespace(content) && (!final || calls.length > 0)) content = "";
     this.sentContent += content.length;
     const deltas: ToolCallDelta[] = [];
-    const written = this.incremental && !final ? [...calls, ...this.parser.openCalls(this.text)] : calls;
+    const open = this.incremental && !final && !this.parser.full ? this.parser.openCalls(this.text) : [];
+    const written = [...calls, ...open].slice(0, this.maxCalls ?? Number.POSITIVE_INFINITY);
     for (const [index, call] of written.entries()) {
       let sent = this.sent[index];
       if (!sent) {

@@ -55,6 +55,26 @@ describe("toolCallGrammar", () => {
     expect(await build("generic", false)).toContain('calls ::= "{\\"tool_call\\": " call "}"');
   });
 
+  it("lazy (auto): the calls after the trigger the model wrote, one or several", async () => {
+    const lazy = (name: "hermes" | "mistral" | "mistral-args", parallel: boolean) =>
+      toolCallGrammar({
+        format: toolFormat(name),
+        tools: [tool("a"), tool("b")],
+        parallel,
+        lazy: true,
+        argumentsGrammar: async () => 'root ::= "{}" "\\n\\n\\n\\n" [\\n]*',
+      });
+    const hermes = await lazy("hermes", true);
+    expect(hermes).toContain(
+      'call-0-rest ::= "\\n{\\"name\\": " "\\"a\\"" ", \\"arguments\\": " t0-root "}\\n</tool_call>"',
+    );
+    expect(hermes).toContain("first ::= call-0-rest | call-1-rest");
+    expect(hermes).toContain('root ::= first ("\\n" call)*');
+    expect(await lazy("hermes", false)).toMatch(/^root ::= first$/m);
+    expect(await lazy("mistral-args", false)).toContain('call-1-rest ::= "b[ARGS]" t1-root');
+    expect(await lazy("mistral", false)).toContain('root ::= "[" call "]"');
+  });
+
   it("keeps a thinking section in front: optional, continued when the prompt opened it, none when it closed it", async () => {
     const tags = {
       start: { lead: "", core: "<think>", trail: "\n" },

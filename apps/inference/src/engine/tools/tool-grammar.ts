@@ -20,6 +20,24 @@ export interface ToolGrammarOptions {
   reasoning?: { tags: ReasoningTags; generationPrompt: string } | undefined;
   /** GBNF for one function's arguments: node-llama-cpp's grammar for its (checked) JSON schema. */
   argumentsGrammar(tool: FunctionTool, index: number): Promise<string>;
+  /**
+   * llama.cpp's lazy grammar (`tool_choice: "auto"`): the grammar starts once the model wrote the family's trigger
+   * (`lazyTrigger`), so its root is the rest of the calls after that marker; no thinking section.
+   */
+  lazy?: boolean;
+}
+
+/** The marker a lazy grammar waits for: a family whose calls start with one (a control token in its vocabulary). */
+export function lazyTrigger(format: ToolFormat): string | undefined {
+  switch (format.name) {
+    case "hermes":
+      return "<tool_call>";
+    case "mistral":
+    case "mistral-args":
+      return "[TOOL_CALLS]";
+    default:
+      return undefined;
+  }
 }
 
 /** The GBNF text of the grammar. */
@@ -32,13 +50,37 @@ export async function toolCallGrammar(options: ToolGrammarOptions): Promise<stri
     rules.push(...embedded.rules);
     const name = tool.function.name; // [\w-]+: nothing to escape
     alternatives.push(`call-${i}`);
-    rules.push(`call-${i} ::= ${callSyntax(format, name, embedded.root)}`);
+    const syntax = callSyntax(format, name, embedded.root);
+    const trigger = options.lazy ? lazyTrigger(format) : undefined;
+    if (trigger !== undefined && format.name !== "mistral") {
+      // The call after its trigger, for the lazy root's first call.
+      const opening = `"${trigger}`;
+      if (!syntax.startsWith(opening)) throw new Error("a call that does not start with its trigger");
+      rules.push(`call-${i}-rest ::= "${syntax.slice(opening.length)}`);
+    }
+    rules.push(`call-${i} ::= ${syntax}`);
   }
   rules.push(`call ::= ${alternatives.join(" | ")}`);
   const parallel = options.parallel && format.parallel;
+  if (options.lazy) {
+    rules.push(...lazyRules(format, options.tools.length, parallel));
+    return rules.reverse().join("\n");
+  }
   rules.push(`calls ::= ${callsSyntax(format, parallel)}`);
   rules.push(`root ::= ${reasoningPrefix(options.reasoning)}calls`);
   return rules.reverse().join("\n");
+}
+
+/** A lazy grammar's rules: the calls as `callsSyntax` writes them, minus the trigger the model already wrote. */
+function lazyRules(format: ToolFormat, count: number, parallel: boolean): string[] {
+  const trigger = lazyTrigger(format);
+  if (trigger === undefined) throw new Error(`no lazy grammar for the ${format.name} tool call format`);
+  if (format.name === "mistral") return [`root ::= ${parallel ? `"[" call (", " call)* "]"` : `"[" call "]"`}`];
+  // hermes and mistral-args: each call starts with the trigger; the first one's rest is the root's start.
+  const rules = [`first ::= ${Array.from({ length: count }, (_, i) => `call-${i}-rest`).join(" | ")}`];
+  const more = format.name === "hermes" ? `("\\n" call)*` : "call*";
+  rules.push(`root ::= first${parallel ? ` ${more}` : ""}`);
+  return rules;
 }
 
 /** One call: the family's wrapping around the name and the arguments rule. */

@@ -3,7 +3,7 @@ import { ApiError, type ChatCompletionRequest, type FunctionTool } from "@slm/co
 import type { GrammarCache } from "../grammar.ts";
 import type { ReasoningTags } from "../prompt/index.ts";
 import { detectToolFormat, type ToolFormat } from "./tool-format.ts";
-import { toolCallGrammar } from "./tool-grammar.ts";
+import { lazyTrigger, toolCallGrammar } from "./tool-grammar.ts";
 
 /**
  * What a chat request's tool fields mean for one template: whether calls are parsed from the answer, in which
@@ -16,6 +16,8 @@ export interface ToolPlan {
   names: ReadonlySet<string>;
   /** True for `required` and a named function: the grammar makes the answer a call. */
   forced: boolean;
+  /** 1 for a named function or `parallel_tool_calls: false` (under `auto` too): later calls are dropped. */
+  maxCalls?: number;
 }
 
 type ToolRequest = Partial<
@@ -37,7 +39,13 @@ export function planTools(templateText: string, request: ToolRequest): ToolPlan 
       "response_format",
     );
   }
-  return { format: detectToolFormat(templateText), names: new Set(tools.map((t) => t.function.name)), forced };
+  const single = typeof choice === "object" || request.parallel_tool_calls === false;
+  return {
+    format: detectToolFormat(templateText),
+    names: new Set(tools.map((t) => t.function.name)),
+    forced,
+    ...(single ? { maxCalls: 1 } : {}),
+  };
 }
 
 /** The grammar that forces a call for `required` or a named function (undefined for `auto`). */
@@ -52,7 +60,8 @@ export async function forcedCallGrammar(
   const choice = request.tool_choice;
   const tools =
     typeof choice === "object" && choice !== null ? all.filter((t) => t.function.name === choice.function.name) : all;
-  const parallel = request.parallel_tool_calls !== false;
+  // OpenAI: a named function is exactly one call, whatever parallel_tool_calls says.
+  const parallel = plan.maxCalls === undefined;
   const key = JSON.stringify([
     plan.format.name,
     parallel,
@@ -73,6 +82,45 @@ export async function forcedCallGrammar(
         ),
     }),
   );
+}
+
+/**
+ * llama.cpp's lazy grammar for `auto`: the model writes text freely, and once it writes the family's call marker (a
+ * single token: `<tool_call>`, `[TOOL_CALLS]`) the rest is a call to an offered function with arguments that follow
+ * its schema. Undefined when forced (the whole answer has a grammar) or when the family has no marker.
+ */
+export async function lazyCallGrammar(
+  grammars: GrammarCache,
+  plan: ToolPlan,
+  request: ToolRequest,
+): Promise<{ trigger: string; grammar: LlamaGrammar } | undefined> {
+  const trigger = lazyTrigger(plan.format);
+  if (plan.forced || trigger === undefined) return undefined;
+  const tools = request.tools ?? [];
+  const parallel = plan.maxCalls === undefined;
+  const key = JSON.stringify([
+    "lazy",
+    plan.format.name,
+    parallel,
+    tools.map((t) => [t.function.name, t.function.parameters]),
+  ]);
+  try {
+    const grammar = await grammars.fromGbnf(key, () =>
+      toolCallGrammar({
+        format: plan.format,
+        tools,
+        parallel,
+        lazy: true,
+        argumentsGrammar: (tool, i) => grammars.schemaGbnf(parametersOf(tool), `tools.${i}.function.parameters`),
+      }),
+    );
+    return { trigger, grammar };
+  } catch (error) {
+    // A schema the grammar cannot enforce (or over the limits) refuses a forced call; under auto the answer is
+    // parsed as before, without the grammar.
+    if (error instanceof ApiError) return undefined;
+    throw error;
+  }
 }
 
 /** A function's parameters schema; llama.cpp's default (an object with no properties) when it declares none. */

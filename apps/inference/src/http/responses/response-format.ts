@@ -119,7 +119,7 @@ export function responseFormat(request: ResponseRequest, model: string, chat: An
       return {
         start: () => events.open(),
         text: (text, logprobs) => events.chat(chatChoice.text(text, logprobs)),
-        end: () => (chatChoice.end ? events.chat(chatChoice.end()) : undefined),
+        end: (finishReason) => (chatChoice.end ? events.chat(chatChoice.end(finishReason)) : undefined),
         finish: (finishReason) => {
           const last = events.chat(chatChoice.finish(finishReason));
           events.finishReason = finishReason;
@@ -351,7 +351,7 @@ function responseLogprobs(logprobs: ChatChoiceLogprobs | null): ResponseLogprob[
 function responseUsage(usage: Usage): ResponseUsage {
   return {
     input_tokens: usage.prompt_tokens,
-    input_tokens_details: { cached_tokens: 0 },
+    input_tokens_details: { cached_tokens: usage.prompt_tokens_details?.cached_tokens ?? 0 },
     output_tokens: usage.completion_tokens,
     output_tokens_details: { reasoning_tokens: 0 },
     total_tokens: usage.total_tokens,
