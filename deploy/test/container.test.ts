@@ -264,13 +264,24 @@ describe.skipIf(!cli)("container images and the compose stack", () => {
       (await fetch(`http://127.0.0.1:${ports.hub}/api/models/${REPO}`)).status > 0 ? true : undefined,
     );
     await compose(["up", "-d", "--no-build"]);
-    await until("both gateways to serve a chat", 240_000, async () => {
-      for (const port of [ports.gateway1, ports.gateway2]) if ((await ready(port)) !== 200) return undefined;
-      return (await streamChat(ports.gateway1)).usage ? true : undefined;
-    });
-    await until("both inference replicas ready", 120_000, async () =>
-      (await ready(ports.inference1)) === 200 && (await ready(ports.inference2)) === 200 ? true : undefined,
-    );
+    // The first start downloads, verifies and loads the model in both replicas on a shared 2-core machine: give it
+    // time, and when it does not come up, say what was last seen and show the services' recent logs.
+    try {
+      await until("both gateways to serve a chat", 420_000, async () => {
+        for (const port of [ports.gateway1, ports.gateway2]) {
+          const status = await ready(port);
+          if (status !== 200) throw new Error(`gateway on port ${port}: /ready answered ${status}`);
+        }
+        return (await streamChat(ports.gateway1)).usage ? true : undefined;
+      });
+      await until("both inference replicas ready", 120_000, async () =>
+        (await ready(ports.inference1)) === 200 && (await ready(ports.inference2)) === 200 ? true : undefined,
+      );
+    } catch (err) {
+      const recent = await compose(["logs", "--no-color", "--tail", "40"]).catch((e: unknown) => String(e));
+      console.error(`the compose stack did not come up; its recent logs:\n${recent}`);
+      throw err;
+    }
   }, 2_400_000);
 
   afterAll(async () => {
