@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openWatchedBrowser, type WatchedBrowser } from "./support/browser.ts";
 import { startGateway, stopAll, type GatewayProcess } from "./support/gateway-process.ts";
 import { startStubInference, type StubInference } from "./support/stub-inference.ts";
 
@@ -17,27 +18,14 @@ import { startStubInference, type StubInference } from "./support/stub-inference
  * of an expired one. The backend's key never reaches the browser.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const MINTER = `sk-backend-${randomBytes(12).toString("hex")}`;
 const TOKEN_SECRET = randomBytes(32).toString("base64url");
 
 let stub: StubInference;
 let gateway: GatewayProcess;
-let context: BrowserContext;
+let browser: WatchedBrowser;
 let page: Page;
 let dir: string;
-const requested: Array<{ url: string; authorization: string | undefined }> = [];
-const seen: string[] = [];
-const pending: Array<Promise<unknown>> = [];
-const problems: string[] = [];
 
 async function mint(subject: string, ttlSeconds: number): Promise<{ token: string; expires_at: number }> {
   const res = await fetch(`${gateway.url}/v1/auth/tokens`, {
@@ -52,10 +40,6 @@ async function mint(subject: string, ttlSeconds: number): Promise<{ token: strin
 const userId = (sub: string) => `user:${createHash("sha256").update(`slm-gateway\n${sub}`).digest("hex").slice(0, 32)}`;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    // Fail, never skip: CI installs it (scripts/setup.sh), and a skipped test would prove nothing.
-    throw new Error(`Chromium is missing at ${CHROMIUM}: run \`bash scripts/setup.sh\`.`);
-  }
   stub = await startStubInference();
   dir = mkdtempSync(join(tmpdir(), "playground-sign-in-"));
   const keysFile = join(dir, "keys.json");
@@ -68,40 +52,16 @@ beforeAll(async () => {
     GATEWAY_PLAYGROUND: "1",
   });
 
-  context = await chromium.launchPersistentContext(join(dir, "chromium"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  context.on("request", (request) => {
-    pending.push(
-      request.allHeaders().then((headers) => {
-        requested.push({ url: request.url(), authorization: headers["authorization"] });
-        seen.push(JSON.stringify(headers), request.postData() ?? "");
-      }),
-    );
-  });
-  context.on("response", (response) => {
-    pending.push(response.allHeaders().then((headers) => seen.push(JSON.stringify(headers))));
-    pending.push(
-      response.body().then(
-        (body) => seen.push(body.toString("utf8")),
-        () => {},
-      ),
-    );
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on("console", (message) => {
+  browser = await openWatchedBrowser({
+    userDataDir: join(dir, "chromium"),
     // Chromium reports the deliberate expired-token 401 below as a failed resource load.
-    if (message.text().startsWith("Failed to load resource: the server responded with a status of 401")) return;
-    if (message.type() === "error" || message.type() === "warning")
-      problems.push(`console ${message.type()}: ${message.text()}`);
+    allowedConsole: "Failed to load resource: the server responded with a status of 401",
   });
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page = browser.page;
 }, 120_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await stopAll();
   await stub?.close();
   if (dir) await rm(dir, { recursive: true, force: true }).catch(() => rmSync(dir, { recursive: true, force: true }));
@@ -125,7 +85,7 @@ describe("the playground signs in with a minted token", () => {
     expect(page.url()).toBe(`${gateway.url}/playground/`);
     expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([token]);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
-    expect(await context.cookies()).toEqual([]);
+    expect(await browser.context.cookies()).toEqual([]);
 
     await page.selectOption("#model", "stub-model");
     await page.fill("#prompt", "Hello there");
@@ -134,8 +94,8 @@ describe("the playground signs in with a minted token", () => {
     expect(((await page.locator(".message.assistant").last().textContent()) ?? "").length).toBeGreaterThan(0);
 
     // Every /v1 request the page made carried the token and counted against the user, never against the key.
-    await Promise.allSettled(pending);
-    const api = requested.filter((r) => new URL(r.url).pathname.startsWith("/v1/"));
+    await browser.settled();
+    const api = browser.requested.filter((r) => new URL(r.url).pathname.startsWith("/v1/"));
     expect(api.map((r) => new URL(r.url).pathname)).toEqual(["/v1/models", "/v1/chat/completions"]);
     expect(api.every((r) => r.authorization === `Bearer ${token}`)).toBe(true);
     const logged = gateway.logs().filter((l) => l["msg"] === "request" && String(l["path"]).startsWith("/v1/"));
@@ -144,8 +104,8 @@ describe("the playground signs in with a minted token", () => {
       ["/v1/chat/completions", userId("player-1")],
     ]);
     expect(gateway.lines.join("\n")).not.toContain(token);
-    expect(requested.filter((r) => new URL(r.url).origin !== new URL(gateway.url).origin)).toEqual([]);
-    expect(problems).toEqual([]);
+    expect(browser.requested.filter((r) => new URL(r.url).origin !== new URL(gateway.url).origin)).toEqual([]);
+    expect(browser.problems).toEqual([]);
   }, 60_000);
 
   it("signs in with a pasted token, and shows the gateway's refusal of an expired one", async () => {
@@ -164,8 +124,8 @@ describe("the playground signs in with a minted token", () => {
     expect(await page.isEnabled("#send")).toBe(false);
 
     // The backend's key never reached the browser.
-    await Promise.allSettled(pending);
-    expect([...seen, await page.content()].join("\n")).not.toContain(MINTER);
-    expect(problems).toEqual([]);
+    await browser.settled();
+    expect([...browser.seen, await page.content()].join("\n")).not.toContain(MINTER);
+    expect(browser.problems).toEqual([]);
   }, 60_000);
 });

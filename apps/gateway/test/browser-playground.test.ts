@@ -1,12 +1,12 @@
-import { existsSync } from "node:fs";
 import { request } from "node:http";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startStack, type Stack } from "@slm/testkit";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openWatchedBrowser, type WatchedBrowser } from "./support/browser.ts";
 
 /**
  * The playground in a real browser (Debian's Chromium, headless, driven by playwright-core) against the whole product
@@ -14,30 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * (and so free inference's only slot), and never contact or learn about anything but the gateway.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const SCREENSHOT = fileURLToPath(new URL("./artifacts/playground.png", import.meta.url));
 // A repo whose name shares nothing with the served name, so that any leak of it is unambiguous.
 const PRIVATE_REPO = "acme-private/secret-finetune-v3";
 
 let stack: Stack;
-let context: BrowserContext;
+let browser: WatchedBrowser;
 let page: Page;
 let userDataDir: string;
 let hubRequestsBefore: number;
-
-/** Everything the browser sent or received, to search for secrets; and every URL it requested. */
-const requested: string[] = [];
-const seen: string[] = [];
-const pending: Array<Promise<unknown>> = [];
-const problems: string[] = [];
 
 function secrets(): Record<string, string> {
   return {
@@ -78,12 +63,6 @@ function probeSlot(): Promise<number> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    // Fail, never skip: CI installs it (scripts/setup.sh), and a skipped test would prove nothing.
-    throw new Error(
-      `Chromium is missing at ${CHROMIUM}: run \`bash scripts/setup.sh\` (it installs Debian's chromium).`,
-    );
-  }
   stack = await startStack({
     repo: PRIVATE_REPO,
     file: "tiny-chat.gguf",
@@ -96,43 +75,17 @@ beforeAll(async () => {
   hubRequestsBefore = stack.hub.requests.length;
 
   userDataDir = await mkdtemp(join(tmpdir(), "slm-chromium-"));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
+  browser = await openWatchedBrowser({
+    userDataDir,
     viewport: { width: 1000, height: 900 },
-  });
-  context.on("request", (request) => {
-    requested.push(request.url());
-    pending.push(request.allHeaders().then((headers) => seen.push(JSON.stringify(headers), request.postData() ?? "")));
-  });
-  context.on("response", (response) => {
-    pending.push(response.allHeaders().then((headers) => seen.push(JSON.stringify(headers))));
-    // A stopped stream has no complete body; what the page got of it is in the DOM, checked below.
-    pending.push(
-      response.body().then(
-        (body) => seen.push(body.toString("utf8")),
-        () => {},
-      ),
-    );
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on("console", (message) => {
     // Chromium reports the deliberate wrong-key 401 below as a failed resource load.
-    if (message.text().startsWith("Failed to load resource: the server responded with a status of 401")) return;
-    if (message.type() === "error" || message.type() === "warning")
-      problems.push(`console ${message.type()}: ${message.text()}`);
+    allowedConsole: "Failed to load resource: the server responded with a status of 401",
   });
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  await page.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (event) => {
-      console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`);
-    });
-  });
+  page = browser.page;
 }, 180_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await stack?.stop();
   if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
 });
@@ -183,7 +136,7 @@ describe("the playground in Chromium", () => {
       local: 0,
     });
     expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([stack.apiKey]);
-    expect(await context.cookies()).toEqual([]);
+    expect(await browser.context.cookies()).toEqual([]);
 
     // 1. A generation to its end: the text grows in several steps, then usage and speed are shown. Greedy, so the
     // tiny model's answer (which does not meet its end-of-sequence token within 200 tokens) is the same every run.
@@ -240,7 +193,8 @@ describe("the playground in Chromium", () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
     // 3. Only the gateway's origin was ever contacted; nothing received names the Hub, its token or the private repo.
-    await Promise.allSettled(pending);
+    await browser.settled();
+    const requested = browser.requested.map((r) => r.url);
     const gatewayOrigin = new URL(stack.gatewayUrl).origin;
     expect(requested.filter((url) => new URL(url).origin !== gatewayOrigin)).toEqual([]);
     const paths = requested.map((url) => new URL(url).pathname);
@@ -259,12 +213,12 @@ describe("the playground in Chromium", () => {
       .filter((r) => /Mozilla|Chrom/.test(r.headers["user-agent"] ?? ""));
     expect(fromBrowser).toEqual([]);
 
-    const everything = [...seen, await page.content(), (await page.textContent("body")) ?? ""].join("\n");
+    const everything = [...browser.seen, await page.content(), (await page.textContent("body")) ?? ""].join("\n");
     expect(everything).toContain("tiny-chat"); // what was collected is real
     for (const [what, secret] of Object.entries(secrets())) {
       expect(everything.includes(secret), `${what} reached the browser`).toBe(false);
     }
-    expect(problems).toEqual([]);
+    expect(browser.problems).toEqual([]);
   }, 120_000);
 
   it("shows the calls a model makes, and sends the next message as the tool's result", async () => {
@@ -317,6 +271,6 @@ describe("the playground in Chromium", () => {
     );
     expect(await page.locator(".message.assistant").count()).toBe(2);
     expect(await page.getAttribute("#prompt", "placeholder")).toContain("Type a message");
-    expect(problems).toEqual([]);
+    expect(browser.problems).toEqual([]);
   }, 60_000);
 });

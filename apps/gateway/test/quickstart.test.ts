@@ -94,23 +94,9 @@ describe("pnpm demo --model serves the user's own GGUF through the gateway", { t
     const dir = await mkdtemp(join(tmpdir(), "demo-model-"));
     const modelPath = join(dir, "my-finetune.Q8_0.gguf");
     await writeFile(modelPath, generateTinyLlama({ seed: 5, name: "my-finetune" }));
-    // Its own process group: pnpm does not pass signals on to the script, so the group is stopped as a whole.
-    const demo = spawn("pnpm", ["demo", "--model", modelPath], {
-      cwd: repoRoot,
-      env: { ...process.env, GATEWAY_PORT: "0" },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
+    const demo = await startDemo(["--model", modelPath]);
     try {
-      let out = "";
-      demo.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
-      await new Promise<void>((resolve, reject) => {
-        demo.stdout.on("data", (chunk: Buffer) => {
-          out += chunk.toString();
-          if (/^demo: ready\./m.test(out) && /^Ctrl-C to stop\./m.test(out)) resolve();
-        });
-        demo.on("exit", (code) => reject(new Error(`demo exited ${code}: ${out}`)));
-      });
+      const out = demo.output;
       const gateway = /gateway +(http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
       const apiKey = /API key +(\S+)/.exec(out)![1]!;
       expect(out).toMatch(/model +my-finetune\.Q8_0 /);
@@ -128,9 +114,7 @@ describe("pnpm demo --model serves the user's own GGUF through the gateway", { t
       }
       expect(text.length).toBeGreaterThan(0);
     } finally {
-      const exited = new Promise((resolve) => demo.once("exit", resolve));
-      if (demo.exitCode === null) process.kill(-demo.pid!, "SIGTERM");
-      await exited;
+      await demo.stop();
       await rm(dir, { recursive: true, force: true });
     }
   });
@@ -156,22 +140,9 @@ describe("pnpm demo --model serves the user's own GGUF through the gateway", { t
 
 describe("pnpm demo --embeddings serves embeddings for the demo model", { timeout: 120_000 }, () => {
   it("prints an embeddings curl command that answers with vectors", async () => {
-    const demo = spawn("pnpm", ["demo", "--embeddings"], {
-      cwd: repoRoot,
-      env: { ...process.env, GATEWAY_PORT: "0" },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
+    const demo = await startDemo(["--embeddings"]);
     try {
-      let out = "";
-      demo.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
-      await new Promise<void>((resolve, reject) => {
-        demo.stdout.on("data", (chunk: Buffer) => {
-          out += chunk.toString();
-          if (/^demo: ready\./m.test(out) && /^Ctrl-C to stop\./m.test(out)) resolve();
-        });
-        demo.on("exit", (code) => reject(new Error(`demo exited ${code}: ${out}`)));
-      });
+      const out = demo.output;
       const curl = /^curl (\S+\/v1\/embeddings) \\\n.*?-H "(Authorization: Bearer \S+)".*?-d '(.*?)'$/ms.exec(out);
       expect(curl, out).not.toBeNull();
       const [, url, authorization, body] = curl!;
@@ -186,9 +157,41 @@ describe("pnpm demo --embeddings serves embeddings for the demo model", { timeou
       expect(json.data).toHaveLength(2);
       expect(json.data[0]!.embedding.length).toBeGreaterThan(0);
     } finally {
-      const exited = new Promise((resolve) => demo.once("exit", resolve));
-      if (demo.exitCode === null) process.kill(-demo.pid!, "SIGTERM");
-      await exited;
+      await demo.stop();
     }
   });
 });
+
+/**
+ * `pnpm demo <args>` in its own process group (pnpm does not pass signals on to the script, so the group is stopped
+ * as a whole), resolved once it printed that it is ready, with what it printed so far.
+ */
+async function startDemo(args: readonly string[]): Promise<{ output: string; stop(): Promise<void> }> {
+  const demo = spawn("pnpm", ["demo", ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, GATEWAY_PORT: "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const stop = async () => {
+    if (demo.exitCode !== null || demo.signalCode !== null) return;
+    const exited = new Promise((resolve) => demo.once("exit", resolve));
+    process.kill(-demo.pid!, "SIGTERM");
+    await exited;
+  };
+  let output = "";
+  demo.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      demo.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        if (/^demo: ready\./m.test(output) && /^Ctrl-C to stop\./m.test(output)) resolve();
+      });
+      demo.on("exit", (code) => reject(new Error(`demo exited ${code}: ${output}`)));
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { output, stop };
+}

@@ -10,7 +10,17 @@ import { createInferenceApp } from "./http/app.ts";
 import { resolveModel, type ResolvedModel } from "./hub/index.ts";
 import { checkDistinctNames, LORA_CACHE_FOLDER, prepareAdapters } from "./lora/index.ts";
 import { BASE_CACHE_FOLDER, prepareBase } from "./convert/index.ts";
-import { engineWithAdapter, declaresEmbeddings, inspectGguf, loadEngine, startLlama, warmUp } from "./engine/index.ts";
+import {
+  declaresEmbeddings,
+  defaultPromptCacheBytes,
+  engineWithAdapter,
+  inspectGguf,
+  loadEngine,
+  PromptCache,
+  promptCacheNamespace,
+  startLlama,
+  warmUp,
+} from "./engine/index.ts";
 import { chooseChatTemplate, specialTokenTexts } from "./engine/prompt/index.ts";
 import { publicModelName, type Serving } from "./serving.ts";
 import { InferenceMetrics } from "./metrics.ts";
@@ -34,6 +44,17 @@ async function main(): Promise<void> {
 
   const metrics = new InferenceMetrics();
   metrics.watchPool(() => serving?.engine.pool);
+  const promptCache = new PromptCache({
+    ...config.engine.promptCache,
+    maxBytes: config.engine.promptCache.maxBytes ?? defaultPromptCacheBytes(),
+    events: metrics.promptCacheEvents((operation, error) =>
+      log.warn(
+        { code: describeError(error, "prompt_cache_failed", "prompt cache").code, operation },
+        "prompt cache: the request goes on without it",
+      ),
+    ),
+  });
+  metrics.watchPromptCache(() => promptCache.stats());
   const cancelInFlight = new AbortController();
   let draining = false;
 
@@ -208,6 +229,18 @@ async function main(): Promise<void> {
     if (multi) checkDistinctNames(baseName, adapters);
 
     readiness.set({ phase: "loading" });
+    const llamaBuild = `${(await llama).buildType}:${(await llama).llamaCppRelease.release}`;
+    /** A saved state belongs to one model file, adapter set and llama.cpp build (see prompt-cache/entry.ts). */
+    const cacheScope = (adapter?: { filePath: string; scale: number }) =>
+      promptCache.enabled
+        ? promptCache.scope(
+            promptCacheNamespace({
+              modelSha256: base.sha256 ?? `${base.path}:${base.size}`,
+              adapters: adapter ? [{ id: adapter.filePath, scale: adapter.scale }] : [],
+              llamaBuild,
+            }),
+          )
+        : undefined;
     const engine = await loadEngine({
       llama: await llama,
       modelPath: base.path,
@@ -221,6 +254,7 @@ async function main(): Promise<void> {
         engineConfig.embeddings === "on" || (engineConfig.embeddings === "auto" && declaresEmbeddings(metadata)),
       lora: multi ? undefined : adapters[0],
       grammarLimits: config.grammar,
+      promptCache: cacheScope(multi ? undefined : adapters[0]),
     });
     const template = chooseChatTemplate({
       ggufTemplate: metadata.chatTemplate,
@@ -239,6 +273,7 @@ async function main(): Promise<void> {
         parallel: engineConfig.parallel,
         maxQueue: engineConfig.maxQueue,
         maxQueuePerPrincipal: engineConfig.maxQueuePerPrincipal,
+        promptCache: cacheScope(adapter),
       });
       variants?.set(adapter.name, { engine: adapted, template, modelName: adapter.name, createdAt });
     }
@@ -260,6 +295,8 @@ async function main(): Promise<void> {
         ),
         contextSize: engine.contextSize,
         parallel: engineConfig.parallel,
+        promptCacheBytes: promptCache.maxBytes,
+        promptCacheDir: engineConfig.promptCache.dir !== undefined,
         embeddings: engine.embedder !== undefined,
         startupMs: Math.round(performance.now()),
       },

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, exponentialBuckets, Gauge, Histogram, Registry } from "prom-client";
-import type { GenerationResult } from "./engine/index.ts";
+import type { GenerationResult, PromptCacheEvents, PromptCacheStats } from "./engine/index.ts";
 
 /** Why a generation ended before its natural end. */
 export type CancelReason = "client_closed" | "deadline" | "shutdown";
@@ -18,6 +18,7 @@ export interface PoolState {
 export class InferenceMetrics {
   readonly registry = new Registry();
   private poolState: () => PoolState | undefined = () => undefined;
+  private promptCacheState: () => PromptCacheStats | undefined = () => undefined;
 
   readonly requests = new Counter({
     name: "inference_http_requests_total",
@@ -74,8 +75,53 @@ export class InferenceMetrics {
     registers: [this.registry],
   });
 
+  readonly promptCacheLookups = new Counter({
+    name: "inference_prompt_cache_lookups_total",
+    help: "Prompts that looked in the prompt cache for more than their slot held, by result (hit: a state was restored).",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  readonly promptCacheRestoredTokens = new Counter({
+    name: "inference_prompt_cache_restored_tokens_total",
+    help: "Prompt tokens restored from the prompt cache instead of evaluated.",
+    registers: [this.registry],
+  });
+  readonly promptCacheSaves = new Counter({
+    name: "inference_prompt_cache_saves_total",
+    help: "Conversation states saved when they had to leave their slot.",
+    registers: [this.registry],
+  });
+  readonly promptCacheEvictions = new Counter({
+    name: "inference_prompt_cache_evictions_total",
+    help: "Entries let go to stay within PROMPT_CACHE_BYTES (ram) or PROMPT_CACHE_DISK_BYTES (disk).",
+    labelNames: ["tier"] as const,
+    registers: [this.registry],
+  });
+  readonly promptCacheFailures = new Counter({
+    name: "inference_prompt_cache_failures_total",
+    help: "Saves, restores or disk writes of the prompt cache that failed (the request went on without it).",
+    labelNames: ["operation"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "inference_" });
+    const cache = () => this.promptCacheState();
+    for (const [name, help, field] of [
+      ["inference_prompt_cache_bytes", "Bytes of conversation states in the prompt cache's RAM.", "ramBytes"],
+      ["inference_prompt_cache_entries", "Conversation states in the prompt cache's RAM.", "ramEntries"],
+      ["inference_prompt_cache_disk_bytes", "Bytes of conversation states in PROMPT_CACHE_DIR.", "diskBytes"],
+      ["inference_prompt_cache_disk_entries", "Conversation states in PROMPT_CACHE_DIR.", "diskEntries"],
+    ] as const) {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(cache()?.[field] ?? 0);
+        },
+      });
+    }
     const read = () => this.poolState();
     new Gauge({
       name: "inference_queue_depth",
@@ -106,6 +152,27 @@ export class InferenceMetrics {
   /** Where the pool gauges read from, once the engine is loaded. */
   watchPool(state: () => PoolState | undefined): void {
     this.poolState = state;
+  }
+
+  /** Where the prompt cache gauges read from. */
+  watchPromptCache(stats: () => PromptCacheStats | undefined): void {
+    this.promptCacheState = stats;
+  }
+
+  /** The prompt cache's events as counters (hit ratio = hit / (hit + miss)); failures also go to `onFailure`. */
+  promptCacheEvents(onFailure: PromptCacheEvents["failed"]): PromptCacheEvents {
+    return {
+      lookup: (restored) => {
+        this.promptCacheLookups.inc({ result: restored > 0 ? "hit" : "miss" });
+        if (restored > 0) this.promptCacheRestoredTokens.inc(restored);
+      },
+      saved: () => this.promptCacheSaves.inc(),
+      evicted: (tier) => this.promptCacheEvictions.inc({ tier }),
+      failed: (operation, error) => {
+        this.promptCacheFailures.inc({ operation });
+        onFailure(operation, error);
+      },
+    };
   }
 
   /** Times one generation: call `onToken` per sampled token and `finish` once with its result. */

@@ -1,4 +1,5 @@
 import type { Engine } from "./load-engine.ts";
+import type { PromptCacheScope } from "./prompt-cache/index.ts";
 import { openGenerationContext } from "./open-generation-context.ts";
 
 export interface EngineWithAdapterOptions {
@@ -6,6 +7,8 @@ export interface EngineWithAdapterOptions {
   parallel: number;
   maxQueue: number;
   maxQueuePerPrincipal?: number | undefined;
+  /** The prompt cache bound to this adapter's namespace (states of the base model must not be restored here). */
+  promptCache?: PromptCacheScope | undefined;
 }
 
 /**
@@ -27,6 +30,7 @@ export async function engineWithAdapter(base: Engine, options: EngineWithAdapter
     ...base,
     ...generation,
     embedder: undefined,
+    promptCache: options.promptCache,
     dispose: () => generation.context.dispose(),
   };
 }

@@ -14,6 +14,14 @@ export { prepareChat, renderChat, type ChatInput, type PreparedChat } from "./pr
 export { prepareCompletion, promptTokens, type CompletionInput } from "./prepare-completion.ts";
 export { generate, type GenerateHooks, type GenerationResult } from "./generate.ts";
 export { sharePrompt } from "./share-prompt.ts";
+export {
+  defaultPromptCacheBytes,
+  PromptCache,
+  PromptCacheScope,
+  promptCacheNamespace,
+  type PromptCacheEvents,
+  type PromptCacheStats,
+} from "./prompt-cache/index.ts";
 export type { TokenCandidate, TokenLogprob } from "./logprobs.ts";
 export { embed, type Embedder, type EmbeddingsResult } from "./embed.ts";
 export { PoolClosedError, QueueFullError, SHARED_PRINCIPAL } from "./slot-pool.ts";

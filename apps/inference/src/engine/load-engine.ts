@@ -9,6 +9,7 @@ import type { ThroughputMeter } from "./throughput.ts";
 import type { StepGate } from "./step-gate.ts";
 import { openGenerationContext } from "./open-generation-context.ts";
 import { MessageText } from "./prompt/index.ts";
+import type { PromptCacheScope } from "./prompt-cache/index.ts";
 
 export interface LoadEngineOptions {
   /** llama.cpp, from `startLlama` with the same `threads`. */
@@ -36,6 +37,8 @@ export interface LoadEngineOptions {
    * false: only the chat template's own text does (see prompt/message-text.ts).
    */
   specialTokensInMessages?: boolean;
+  /** Where conversations that leave a slot are kept (PROMPT_CACHE_*), bound to this model's namespace. */
+  promptCache?: PromptCacheScope | undefined;
 }
 
 export interface Engine {
@@ -55,6 +58,8 @@ export interface Engine {
   messageText: MessageText | undefined;
   throughput: ThroughputMeter;
   embedder: Embedder | undefined;
+  /** The prompt cache of this context (its model and adapters), when enabled. */
+  promptCache: PromptCacheScope | undefined;
   dispose(): Promise<void>;
 }
 
@@ -104,6 +109,7 @@ export async function loadEngine(options: LoadEngineOptions): Promise<Engine> {
     grammars: new GrammarCache({ llama, limits: options.grammarLimits }),
     messageText: options.specialTokensInMessages ? undefined : MessageText.of(model),
     embedder,
+    promptCache: options.promptCache,
     dispose: async () => {
       await embedder?.dispose();
       await generation.context.dispose();

@@ -8,7 +8,7 @@ interface CopyingSequence {
 }
 
 /** node-llama-cpp's copy "doesn't work with token predictors" while predicted tokens sit in a sequence. */
-const holdsPredictions = (sequence: LlamaContextSequence) =>
+export const holdsPredictions = (sequence: LlamaContextSequence) =>
   ((sequence as unknown as CopyingSequence)._loadedTokenPredictions?.length ?? 0) > 0;
 
 /**

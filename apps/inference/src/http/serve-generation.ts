@@ -14,6 +14,7 @@ import {
   type PreparedGeneration,
   generate,
   type GenerationResult,
+  type PromptCacheScope,
   type TokenLogprob,
   sharePrompt,
 } from "../engine/index.ts";
@@ -92,15 +93,18 @@ export async function serveGeneration(
   const { engine } = deps;
   const ended = requestSignal({ client: c.req.raw.signal, timeoutMs: deps.requestTimeoutMs, shutdown: deps.shutdown });
   const observer = deps.metrics.observeGeneration(options.route, c.get("arrivedAt"));
-  let sequences: LlamaContextSequence[];
+  let sequences: LlamaContextSequence[] | undefined;
   try {
     sequences = await engine.pool.acquireMany(
       options.prepared.choices,
       ended.signal,
       requestPrincipal(c.req.header(PRINCIPAL_HEADER)),
-      cachedPrefix(options.prepared.prompt),
+      cachedPrefix(options.prepared.prompt, engine.promptCache),
     );
+    // What the slots would discard is kept, and a conversation the cache holds is restored (prompt-cache.ts).
+    if (engine.promptCache) await engine.promptCache.prepare(sequences, options.prepared.prompt);
   } catch (error) {
+    if (sequences !== undefined) for (const sequence of sequences) engine.pool.release(sequence);
     ended.dispose();
     if (ended.reason) deps.metrics.cancellations.inc({ reason: ended.reason });
     throw (ended.reason && endedRequestError(ended.reason, deps.requestTimeoutMs)) ?? error;
@@ -301,12 +305,20 @@ function usageOf(result: GenerationResult): Usage {
  * prompt would throw away. So a conversation's next turn takes the slot that holds its history; a new conversation
  * takes an empty slot, or the one holding the shortest history, rather than overwrite a long conversation to save
  * evaluating a shared system prompt; and among equal scores the pool takes the least recently used.
+ * With the prompt cache, a slot is worth what it holds or what the cache can restore into it, whichever is more, and
+ * a history it would discard is saved rather than lost: it weighs only as a tie-break (the smallest loss first).
  */
-function cachedPrefix(prompt: Token[]): (sequence: LlamaContextSequence) => number {
+function cachedPrefix(
+  prompt: Token[],
+  cache: PromptCacheScope | undefined,
+): (sequence: LlamaContextSequence) => number {
+  let fromCache: number | undefined;
   return (sequence) => {
     const common = sequence.compareContextTokens(prompt).firstDifferentIndex;
     const reused = Math.min(common, prompt.length - 1);
     const discarded = Math.max(0, sequence.nextTokenIndex - common);
-    return reused - discarded;
+    if (!cache) return reused - discarded;
+    fromCache ??= Math.min(cache.longestPrefix(prompt), prompt.length - 1);
+    return Math.max(reused, fromCache) - discarded / (sequence.contextSize + 1);
   };
 }

@@ -160,6 +160,9 @@ const InferenceEnvFields = v.object({
   PARALLEL: integer({ default: 2, min: 1, max: 64 }),
   MAX_QUEUE: integer({ default: 64, min: 0, max: 100_000 }),
   MAX_QUEUE_PER_PRINCIPAL: v.optional(integer({ default: 0, min: 0, max: 100_000 })),
+  PROMPT_CACHE_BYTES: v.optional(integer({ default: 0, min: 0, max: Number.MAX_SAFE_INTEGER })),
+  PROMPT_CACHE_DIR: text(),
+  PROMPT_CACHE_DISK_BYTES: integer({ default: 8 * 1024 ** 3, min: 0, max: Number.MAX_SAFE_INTEGER }),
   CHAT_TEMPLATE: v.optional(v.string()),
   ALLOW_SPECIAL_TOKENS_IN_MESSAGES: boolean(false),
   EMBEDDINGS: v.optional(v.picklist(["auto", "on", "off"], "auto, on or off"), "auto"),
@@ -437,6 +440,15 @@ function toInferenceConfig(e: InferenceEnvFields) {
       maxQueue: e.MAX_QUEUE,
       /** Of MAX_QUEUE, requests of one principal (`X-Slm-Principal`); unset: MAX_QUEUE. */
       maxQueuePerPrincipal: e.MAX_QUEUE_PER_PRINCIPAL,
+      /**
+       * Conversations that leave a slot, kept in RAM (bytes; unset: a share of free memory, 0: off) and, with a
+       * directory, on disk across restarts (apps/inference/src/engine/prompt-cache/).
+       */
+      promptCache: {
+        maxBytes: e.PROMPT_CACHE_BYTES,
+        dir: e.PROMPT_CACHE_DIR === undefined ? undefined : expandHome(e.PROMPT_CACHE_DIR, e.HOME),
+        maxDiskBytes: e.PROMPT_CACHE_DISK_BYTES,
+      },
       chatTemplate: e.CHAT_TEMPLATE,
       /** Message text may become control tokens, as under llama-server (off: only the template's text does). */
       allowSpecialTokensInMessages: e.ALLOW_SPECIAL_TOKENS_IN_MESSAGES,

@@ -22,11 +22,6 @@ export interface HubFetchOptions extends Pick<HubSession, "hubUrl" | "retry" | "
 
 export interface HubFetch {
   fetch: typeof fetch;
-  /**
-   * The typed error behind the last failure. @huggingface/hub wraps some failures in its own errors (with the URL in
-   * the message), so the caller looks here to recover the class.
-   */
-  lastError(): HubError | undefined;
 }
 
 type Attempt = { response: Response } | { failure: HubError; retryAfterMs: number | undefined };
@@ -58,7 +53,6 @@ export function createHubFetch(options: HubFetchOptions): HubFetch {
   const hubOrigin = new URL(options.hubUrl).origin;
   const apiPrefix = `${options.hubUrl}/api/`;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  let last: HubError | undefined;
 
   const attempt = async (start: URL, init: RequestInit): Promise<Attempt> => {
     let url = start;
@@ -147,7 +141,6 @@ export function createHubFetch(options: HubFetchOptions): HubFetch {
       if ("response" in result) return result.response;
       const waitMs = result.retryAfterMs ?? backoffDelay(retries, retry);
       if (!result.failure.retryable || retries >= retry.retries || waited + waitMs > retry.maxWaitMs) {
-        last = result.failure;
         throw result.failure;
       }
       options.onRetry?.({ attempt: retries + 1, waitMs, reason: result.failure });
@@ -156,7 +149,7 @@ export function createHubFetch(options: HubFetchOptions): HubFetch {
     }
   };
 
-  return { fetch: hubFetch as typeof fetch, lastError: () => last };
+  return { fetch: hubFetch as typeof fetch };
 }
 
 function isRedirect(status: number): boolean {
