@@ -110,7 +110,10 @@ describe("every bad schema is a 400 naming its path, never a 500", () => {
     ],
     [
       "a recursion with no way out",
-      { $ref: "#/$defs/n", $defs: { n: { type: "object", properties: { [MARKER]: { $ref: "#/$defs/n" } } } } },
+      {
+        $ref: "#/$defs/n",
+        $defs: { n: { type: "object", properties: { [MARKER]: { $ref: "#/$defs/n" } }, required: [MARKER] } },
+      },
       `${PARAM}.$defs.n`,
     ],
   ])("%s", async (_, schema, path) => {

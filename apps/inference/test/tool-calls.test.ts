@@ -301,7 +301,7 @@ describe("tool calls with the openai client", () => {
     expect(await param({ tool_choice: "required" })).toBe("tool_choice");
     const unenforceable = {
       type: "function",
-      function: { name: "f", parameters: { type: "object", properties: { a: { type: "string", pattern: "^x" } } } },
+      function: { name: "f", parameters: { type: "object", properties: { a: { type: "string", pattern: "^(?=x)" } } } },
     };
     expect(await param({ tools: [unenforceable], tool_choice: "required" })).toBe("tools.0.function.parameters");
     expect(await param({ tools: TOOLS, tool_choice: "required", response_format: { type: "json_object" } })).toBe(

@@ -35,8 +35,8 @@ const BOUNDS: ReadonlyArray<readonly [string, string]> = [
   ["minProperties", "maxProperties"],
 ];
 /** Keywords holding one subschema, and those holding a list of them. */
-const CHILD = ["items", "additionalProperties"] as const;
-const CHILDREN = ["prefixItems", "anyOf", "oneOf"] as const;
+const CHILD = ["items", "additionalProperties", "additionalItems", "propertyNames"] as const;
+const CHILDREN = ["prefixItems", "items", "anyOf", "oneOf", "allOf"] as const;
 
 /** A schema path: the request parameter holding the schema, then the keywords and names down to a place in it. */
 export type SchemaPath = readonly string[];
@@ -95,7 +95,10 @@ export function checkSchemaLimits(schema: unknown, param: string, limits: Gramma
       if (value === undefined) continue;
       if (typeof value !== "number" || !Number.isInteger(value) || value < 0)
         throw schemaError("unsupported_schema", param, at(keyword), "must be a non-negative integer");
-      if (value > limits.maxRepeat)
+      // Beside a pattern or a format, string lengths only check or narrow their grammar (whose own repetitions are
+      // checked against the limit where they are built).
+      const shaped = node.pattern !== undefined || node.format !== undefined;
+      if (value > limits.maxRepeat && !(shaped && (keyword === "minLength" || keyword === "maxLength")))
         throw schemaError(
           "schema_too_large",
           param,
@@ -118,23 +121,17 @@ export function checkSchemaLimits(schema: unknown, param: string, limits: Gramma
           at("properties"),
           `more than ${MAX_PROPERTIES} declared properties in one schema, the most this server allows`,
         );
-      if (typeof node.maxProperties === "number" && node.maxProperties < names.length)
+      const required = Array.isArray(node.required) ? node.required.filter((r) => names.includes(String(r))) : [];
+      if (typeof node.maxProperties === "number" && node.maxProperties < required.length)
         throw schemaError(
           "unsupported_schema",
           param,
           at("maxProperties"),
-          `the grammar writes every declared property (${names.length}), more than maxProperties allows`,
+          `is less than the ${required.length} required properties: no value satisfies both`,
         );
       for (const name of names)
         stack.push({ node: node.properties[name], path: at("properties", name), depth: depth + 1 });
     }
-    if (Array.isArray(node.prefixItems) && typeof node.maxItems === "number" && node.maxItems < node.prefixItems.length)
-      throw schemaError(
-        "unsupported_schema",
-        param,
-        at("maxItems"),
-        `the grammar writes every prefixItems entry (${node.prefixItems.length}), more than maxItems allows`,
-      );
     for (const keyword of CHILD) {
       if (node[keyword] !== undefined) stack.push({ node: node[keyword], path: at(keyword), depth: depth + 1 });
     }
@@ -167,18 +164,9 @@ export function checkSchemaLimits(schema: unknown, param: string, limits: Gramma
 
 /** A const or enum value the grammar can write: a string, a finite number, a boolean or null. */
 function checkLiteral(value: unknown, param: string, path: SchemaPath): void {
-  const ok =
-    value === null ||
-    typeof value === "string" ||
-    typeof value === "boolean" ||
-    (typeof value === "number" && Number.isFinite(value));
-  if (!ok)
-    throw schemaError(
-      "unsupported_schema",
-      param,
-      path,
-      "only strings, numbers, booleans and null are supported as enum and const values",
-    );
+  // Any JSON value is written as its compact JSON text (arrays and objects too, as llama.cpp does).
+  if (typeof value === "number" && !Number.isFinite(value))
+    throw schemaError("unsupported_schema", param, path, "must be a JSON value (a finite number)");
 }
 
 /**

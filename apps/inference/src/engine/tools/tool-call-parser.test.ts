@@ -192,6 +192,14 @@ describe("tool call parsing", () => {
         [WEATHER],
       ],
       ["hermes", 'Checking.\n<tool_call>\n{"na', "Checking.\n", []],
+      // Cut inside the opening marker of a second call: the fragment is markup, not text.
+      [
+        "hermes",
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n<tool_cal',
+        "",
+        [WEATHER],
+      ],
+      ["hermes", "Checking.\n<tool_", "Checking.\n", []],
       [
         "mistral-args",
         '[TOOL_CALLS]get_weather[ARGS]{"city": "Pa',

@@ -104,7 +104,10 @@ class Parser {
       return;
     }
     const rest = text.slice(skipSpace(text, this.settled));
-    if (this.format.starts.some((marker) => marker !== "{" && rest.startsWith(marker))) {
+    // A call cut before its arguments, or inside its opening marker ("<tool_cal"): dropped.
+    const cutCall = (marker: string) =>
+      marker !== "{" && (rest.startsWith(marker) || (rest.length > 0 && marker.startsWith(rest)));
+    if (this.format.starts.some(cutCall)) {
       this.settled = text.length;
       return;
     }

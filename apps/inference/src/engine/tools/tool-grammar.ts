@@ -18,7 +18,7 @@ export interface ToolGrammarOptions {
   parallel: boolean;
   /** The template's thinking tags, and what the generation prompt already wrote of them. */
   reasoning?: { tags: ReasoningTags; generationPrompt: string } | undefined;
-  /** GBNF for one function's arguments: node-llama-cpp's grammar for its (checked) JSON schema. */
+  /** GBNF for one function's arguments: our grammar for its (checked) JSON schema (json-schema/). */
   argumentsGrammar(tool: FunctionTool, index: number): Promise<string>;
   /**
    * llama.cpp's lazy grammar (`tool_choice: "auto"`): the grammar starts once the model wrote the family's trigger
@@ -132,7 +132,7 @@ function reasoningPrefix(reasoning: ToolGrammarOptions["reasoning"]): string {
 }
 
 /**
- * node-llama-cpp's grammar for a schema, renamed so several fit in one grammar: every rule gets `prefix`, and the
+ * The grammar of a schema (json-schema/), renamed so several fit in one grammar: every rule gets `prefix`, and the
  * root's body (minus the trailing newlines the generator adds for its own stop trigger) becomes `<prefix>root`.
  */
 export function embedSchemaGrammar(gbnf: string, prefix: string): { root: string; rules: string[] } {
