@@ -1,11 +1,5 @@
-import {
-  ChatCompletionRequest,
-  COMPLETION_DEFAULT_MAX_TOKENS,
-  CompletionRequest,
-  EmbeddingRequest,
-  ResponseRequest,
-} from "@slm/config";
-import { Hono, type Context } from "hono";
+import { ChatCompletionRequest, COMPLETION_DEFAULT_MAX_TOKENS, CompletionRequest, EmbeddingRequest } from "@slm/config";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type * as v from "valibot";
 import { createTokenAuth, mintRoute, type IdpTokenOptions, type MintedTokenOptions } from "./auth/index.ts";
 import { buildKeyRecords } from "./keys/key-file.ts";
@@ -38,9 +32,10 @@ import { rateLimit } from "./quota/rate-limit.ts";
 import { inflightRequests } from "./quota/inflight.ts";
 import { streamSlots } from "./quota/stream-slots.ts";
 import { tokenAdmission } from "./quota/token-admission.ts";
+import { createResponses, GatewayResponseRequest, type ResponsesOptions } from "./responses/index.ts";
 import type { RuntimeAdapter } from "./runtime/runtime.ts";
 import type { Fetch, GatewayEnv } from "./types.ts";
-import { createForwarder, createReplicaPool } from "./upstream/index.ts";
+import { createAffinityMemory, createForwarder, createReplicaPool, type AffinityMemory } from "./upstream/index.ts";
 import { createPrincipalTagger, tagPrincipal } from "./upstream/principal-tag.ts";
 
 /** The gateway as a Hono app, built from its parts. Web-standard APIs only: runs on Node, Deno, or `app.request()`. */
@@ -75,6 +70,15 @@ export interface GatewayAppOptions {
   };
   /** Default: in memory (one process). */
   quotaStore?: QuotaStore;
+  /** Stored responses (GATEWAY_RESPONSES_*; see responses/): where (default in memory), how long, how large. */
+  responses?: ResponsesOptions;
+  /**
+   * Conversation-affine routing over the replicas (GATEWAY_AFFINITY*, see upstream/replica-pool.ts): on unless
+   * `enabled: false`; `spill` (default 2); where spilled conversations are remembered (default in process, `ttlMs`).
+   */
+  affinity?: { enabled?: boolean; spill?: number; ttlMs?: number; memory?: AffinityMemory };
+  /** GATEWAY_CACHED_TOKEN_WEIGHT: token quotas charge a cached prompt token at this weight (0..1). Default 1. */
+  cachedTokenWeight?: number;
   /** Probe every replica's /ready this often (0 or absent: only when /ready is asked). */
   healthIntervalMs?: number;
   /** Ends background work (health checks) when aborted. */
@@ -131,7 +135,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { path: "/v1/embeddings", schema: EmbeddingRequest, tokenFields: [], streams: false },
   {
     path: "/v1/responses",
-    schema: ResponseRequest,
+    // The shared schema plus previous_response_id and item_reference, answered from stored responses (responses/).
+    schema: GatewayResponseRequest,
     tokenFields: ["max_output_tokens"],
     streams: true,
     usageInStream: true,
@@ -215,6 +220,13 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   const pool = createReplicaPool({
     urls: options.inferenceUrls ?? [],
     maxInflight: limits.maxInflightPerReplica,
+    affinity:
+      options.affinity?.enabled === false
+        ? undefined
+        : {
+            spill: options.affinity?.spill,
+            memory: options.affinity?.memory ?? createAffinityMemory({ ttlMs: options.affinity?.ttlMs, logger }),
+          },
     probe: (replica) => upstream.probe(replica),
     logger,
     metrics,
@@ -224,6 +236,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     timeoutMs: limits.upstreamTimeoutMs,
     inferenceApiKey: options.inferenceApiKey,
     fetch: options.fetch,
+    cachedTokenWeight: options.cachedTokenWeight,
     logger,
     metrics,
   });
@@ -278,6 +291,8 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     rateLimit({ store, logger, metrics }),
   );
   const leaseSec = Math.ceil(limits.upstreamTimeoutMs / 1000) + 60;
+  const responses = createResponses({ ...options.responses, logger });
+  const passOn: MiddlewareHandler<GatewayEnv> = (_c, next) => next();
   const principalTagger = createPrincipalTagger(options.inferenceApiKey);
   for (const route of API_ROUTES) {
     app.post(
@@ -289,6 +304,8 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
         readBody,
         catalog,
       }),
+      // /v1/responses: a stored conversation expanded before its tokens are estimated, its answer stored.
+      route.path === "/v1/responses" ? responses.create : passOn,
       tokenAdmission({ store, logger, metrics }),
       streamSlots({ store, logger, metrics, leaseSec }),
       inflightRequests({ store, logger, metrics, leaseSec }),
@@ -296,6 +313,9 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       upstream.post(route.path),
     );
   }
+  app.get("/v1/responses/:id", responses.retrieve);
+  app.get("/v1/responses/:id/input_items", responses.inputItems);
+  app.delete("/v1/responses/:id", responses.remove);
   app.get("/v1/models", modelsRoute(catalog));
   app.get("/v1/models/:id{.+}", modelRoute(catalog));
   app.post(

@@ -9,6 +9,8 @@ import { metricsRoute } from "./metrics/metrics-route.ts";
 import { createPrometheusMetrics } from "./metrics/prometheus.ts";
 import { createQuotaStore } from "./quota/quota-store.ts";
 import { connectRedis, type RedisConnection } from "./quota/redis.ts";
+import { createRedisResponseStore } from "./responses/index.ts";
+import { createAffinityMemory } from "./upstream/index.ts";
 import type { RuntimeAdapter } from "./runtime/runtime.ts";
 import type { Fetch, GatewayEnv } from "./types.ts";
 
@@ -70,6 +72,21 @@ export async function startGateway(options: StartGatewayOptions): Promise<Starte
     ...config,
     keyring,
     quotaStore,
+    // Stored responses: in Redis with REDIS_URL (every gateway sees them), else in this process's memory.
+    responses: {
+      ...config.responses,
+      store: redis ? createRedisResponseStore({ client: redis.client, prefix: config.redis.prefix }) : undefined,
+    },
+    // Where spilled conversations are remembered: in Redis too with REDIS_URL (one memory for every gateway).
+    affinity: {
+      ...config.affinity,
+      memory: createAffinityMemory({
+        ttlMs: config.affinity.ttlMs,
+        redis: redis?.client,
+        prefix: config.redis.prefix,
+        logger,
+      }),
+    },
     metrics,
     metricsEndpoint: endpoint,
     healthIntervalMs: config.limits.healthIntervalMs,
@@ -103,6 +120,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Starte
       anonymous: config.allowAnonymous,
       replicas: config.inferenceUrls.length,
       quotaStore: redis ? "redis" : "memory",
+      responseStore: config.responses.ttlSec === 0 ? "off" : redis ? "redis" : "memory",
+      affinity: config.affinity.enabled ? (redis ? "redis" : "memory") : "off",
       redisFailure: redis ? config.redis.failure : undefined,
       cors: config.corsOrigins.length,
     },

@@ -31,6 +31,11 @@ export interface GatewayVariables {
   /** Set by `tagPrincipal()`: the principal as inference sees it (`X-Slm-Principal`), a hash of its id. */
   principalTag: string | undefined;
   /**
+   * /v1/responses continuing a stored chain: the root of that chain, the conversation's affinity key (see
+   * upstream/affinity-key.ts). Unset otherwise.
+   */
+  conversationKey?: string;
+  /**
    * Set by `requestScope()` on /v1/*, first: the owner of everything the request holds (`defer` a release, `signal`
    * for what it awaits, `hold` for a response that outlives its handler). See middleware/request-scope.ts.
    */

@@ -6,6 +6,11 @@
 
 export type RateLimitReason = "requests" | "tokens" | "streams" | "inflight" | "ip";
 export type QuotaStoreEvent = "error" | "fail_open" | "fail_closed";
+/**
+ * Where a request with an affinity key went: where its state is, off a saturated replica (spill), or elsewhere because
+ * the replica holding its state was down (miss).
+ */
+export type AffinityOutcome = "hit" | "spill" | "miss";
 
 export interface GatewayMetrics {
   /** One finished request (response head sent). */
@@ -24,6 +29,8 @@ export interface GatewayMetrics {
   quotaStore(event: QuotaStoreEvent): void;
   quotaStoreUp(up: boolean): void;
   replicaUp(replica: string, up: boolean): void;
+  /** A request with an affinity key was given a replica (upstream/replica-pool.ts). */
+  affinity(outcome: AffinityOutcome): void;
   keysReloaded(ok: boolean): void;
 }
 
@@ -44,5 +51,6 @@ export const noMetrics: GatewayMetrics = {
   quotaStore: nothing,
   quotaStoreUp: nothing,
   replicaUp: nothing,
+  affinity: nothing,
   keysReloaded: nothing,
 };

@@ -65,6 +65,13 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     labelNames: ["replica"] as const,
     registers,
   });
+  const affinity = new Counter({
+    name: "gateway_affinity_total",
+    help: "Requests with a conversation's affinity key, by outcome: hit (the replica its key pointed to), spill (that replica was saturated: the least-loaded one), miss (its remembered replica was down: another one).",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  for (const outcome of ["hit", "spill", "miss"] as const) affinity.inc({ outcome }, 0);
   const reloads = new Counter({
     name: "gateway_key_reloads_total",
     help: "Key reloads, by result.",
@@ -96,6 +103,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     quotaStore: (event) => store.inc({ event }),
     quotaStoreUp: (up) => storeUp.set(up ? 1 : 0),
     replicaUp: (replica, up) => replicaUp.set({ replica }, up ? 1 : 0),
+    affinity: (outcome) => affinity.inc({ outcome }),
     keysReloaded: (ok) => reloads.inc({ result: ok ? "ok" : "failed" }),
   };
   return { metrics, endpoint: { contentType: registry.contentType, render: () => registry.metrics() } };

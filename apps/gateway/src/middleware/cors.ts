@@ -28,7 +28,7 @@ export function corsAllowlist(options: CorsOptions): MiddlewareHandler<GatewayEn
   const allowed = new Set(options.origins);
   const middleware = cors({
     origin: any ? "*" : (origin) => (allowed.has(origin) ? origin : null),
-    allowMethods: ["GET", "POST", "OPTIONS"],
+    allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
     allowHeaders: [
       "Authorization",
       "Content-Type",

@@ -103,14 +103,15 @@ describe("request shaping", () => {
     expect(JSON.parse(upstream.last()!.body!)).toMatchObject({ n: 2 });
   });
 
-  it("shapes /v1/responses with the shared schema: max_output_tokens clamped, stateless and non-function tools refused", async () => {
+  it("shapes /v1/responses with its schema: max_output_tokens clamped, conversations and non-function tools refused", async () => {
     const { app, upstream } = testApp({}, { "POST /v1/responses": ok });
     const tools = [{ type: "function", name: "get_weather", parameters: { type: "object" } }];
     const res = await app.request("/v1/responses", chatInit({ input: "hi", max_output_tokens: 100_000, tools }));
     expect(res.status).toBe(200);
     expect(JSON.parse(upstream.last()!.body!)).toEqual({ model: "m", input: "hi", max_output_tokens: 256, tools });
     for (const [body, param] of [
-      [{ input: "hi", previous_response_id: "resp_1" }, "previous_response_id"],
+      // previous_response_id is answered from stored responses (src/responses/), conversation objects are not.
+      [{ input: "hi", conversation: "conv_1" }, "conversation"],
       [{ input: "hi", tools: [{ type: "web_search" }] }, "tools.0.type"],
       [{ input: [] }, "input"],
     ] as const) {

@@ -6,13 +6,15 @@ import { noMetrics, type GatewayMetrics } from "../metrics/metrics.ts";
 import { clientClosed, withResponseHeaders } from "../middleware/index.ts";
 import { scrubEnvelope } from "../scrub.ts";
 import type { Fetch, GatewayEnv, UpstreamResponse } from "../types.ts";
+import { affinityKey, type AffinityKey, type AffinitySource } from "./affinity-key.ts";
 import { relayEventStream } from "./event-stream.ts";
 import { meterTokens } from "./meter-tokens.ts";
 import type { Replica, ReplicaPool } from "./replica-pool.ts";
 
 /**
- * The relay to inference. A request goes to the replica with the fewest requests in flight, with the request id, the
- * internal inference key and a deadline (client disconnect or timeout, whichever comes first, aborts it). The client's
+ * The relay to inference. A request goes to the replica the pool chooses (replica-pool.ts: a conversation's turns to
+ * the replica holding its prefix, by the affinity key of affinity-key.ts; anything else to the one with the fewest
+ * requests in flight), with the request id, the internal inference key and a deadline (client disconnect or timeout, whichever comes first, aborts it). The client's
  * side of the deadline is the request scope's signal (request-scope.ts), subscribed before anything awaited: a request
  * whose client left while it waited for its quotas or the model list is never sent, and aborting one already sent
  * closes its upstream connection, which stops the generation. Its replica slot, stream count and tokens are given back
@@ -31,6 +33,8 @@ export interface ForwardOptions {
   /** Sent as `Authorization: Bearer <key>`; never relayed back, scrubbed from anything relayed. */
   inferenceApiKey?: string | undefined;
   fetch?: Fetch;
+  /** GATEWAY_CACHED_TOKEN_WEIGHT: what a cached prompt token counts for in token quotas (0..1). Default 1. */
+  cachedTokenWeight?: number;
   logger?: Logger;
   metrics?: GatewayMetrics;
 }
@@ -119,6 +123,8 @@ async function readCapped(response: UpstreamResponse, maxBytes: number): Promise
 class Deadline {
   readonly controller = new AbortController();
   reason: "client" | "timeout" | null = null;
+  /** The request went to inference (a replica is chosen first, which may await the affinity memory). */
+  sent = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #client: AbortSignal;
   #onClient = () => this.#abort("client");
@@ -207,17 +213,37 @@ export function createForwarder(options: ForwardOptions): Forwarder {
     throw badUpstream();
   }
 
-  /** Sends to a replica; on a refused connection, marks it down and tries one other replica. */
+  /** The request's affinity key, when the pool routes by one (never fails a request: no key instead). */
+  async function keyOf(source: AffinitySource): Promise<AffinityKey | undefined> {
+    if (!pool.affine) return undefined;
+    try {
+      return await affinityKey(source);
+    } catch (err) {
+      logger.warn("affinity key not derived", { path: source.path, err });
+      return undefined;
+    }
+  }
+
+  /**
+   * Sends to a replica; on a refused connection, marks it down and tries one other replica. A request whose deadline
+   * passed while its replica was chosen (the affinity memory is asked first) is not sent (`deadline.sent` stays false).
+   */
   async function send(
     path: string,
     requestId: string,
     body: string,
     deadline: Deadline,
     principal?: string,
+    affinity?: AffinityKey,
   ): Promise<{ response: UpstreamResponse; replica: Replica }> {
-    let replica = pool.acquire();
+    let replica = await pool.acquireFor(affinity);
     if (replica === undefined) throw overloaded();
     for (let attempt = 0; ; attempt++) {
+      if (deadline.reason !== null) {
+        pool.release(replica);
+        throw deadline.signal.reason;
+      }
+      deadline.sent = true;
       try {
         const response = await doFetch(`${replica.url}${path}`, {
           method: "POST",
@@ -231,7 +257,7 @@ export function createForwarder(options: ForwardOptions): Forwarder {
         pool.release(replica);
         if (deadline.reason === null && attempt === 0 && connectionRefused(err)) {
           pool.setHealth(replica, false);
-          const next = pool.acquire(replica);
+          const next = await pool.acquireFor(affinity, replica);
           if (next !== undefined) {
             logger.warn("inference replica refused the connection; retrying on another", {
               requestId,
@@ -260,7 +286,7 @@ export function createForwarder(options: ForwardOptions): Forwarder {
       const deadline = new Deadline(scope.signal, timeoutMs);
       const started = performance.now();
       // Charged before sending (the prompt's estimate), settled by the outcome.
-      const tokens = meterTokens(c.get("meterTokens"), shaped);
+      const tokens = meterTokens(c.get("meterTokens"), shaped, { cachedTokenWeight: options.cachedTokenWeight });
       let replica: Replica | undefined;
       let streaming = false;
       let finished = false;
@@ -276,19 +302,32 @@ export function createForwarder(options: ForwardOptions): Forwarder {
       // read the stream - the replica slot goes back, and a request whose client left pays its worst case (prompt +
       // whole cap: it was sent, inference may have generated all of it). Idempotent with the paths below.
       scope.defer(() => {
-        if (scope.clientGone) tokens.settleWorstCase();
+        if (scope.clientGone && deadline.sent) tokens.settleWorstCase();
         finish();
       });
 
       try {
         let upstream: UpstreamResponse;
         try {
-          ({ response: upstream, replica } = await send(path, requestId, shaped.body, deadline, c.get("principalTag")));
+          const affinity = await keyOf({
+            path,
+            json: shaped.json,
+            principal: c.get("principal"),
+            conversationKey: c.var.conversationKey,
+          });
+          ({ response: upstream, replica } = await send(
+            path,
+            requestId,
+            shaped.body,
+            deadline,
+            c.get("principalTag"),
+            affinity,
+          ));
         } catch (err) {
           const outcome = deadline.reason ?? (err instanceof ApiError ? err.code : "unreachable");
           metrics.upstreamLatency(path, outcome, (performance.now() - started) / 1000);
           // Nothing was generated when inference was never reached; it may have been when the request was sent.
-          if (deadline.reason !== null) tokens.settleWorstCase();
+          if (deadline.reason !== null && deadline.sent) tokens.settleWorstCase();
           else tokens.settleNothing();
           if (err instanceof ApiError) throw err;
           if (deadline.reason === "client") {

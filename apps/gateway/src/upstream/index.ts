@@ -6,4 +6,5 @@
 
 export { createForwarder, type ForwardOptions, type Forwarder } from "./forward.ts";
 export { createReplicaPool, type Replica, type ReplicaPool, type ReplicaPoolOptions } from "./replica-pool.ts";
+export { createAffinityMemory, type AffinityMemory, type AffinityMemoryOptions } from "./affinity-memory.ts";
 export { worstCaseTokens } from "./meter-tokens.ts";

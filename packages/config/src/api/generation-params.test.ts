@@ -6,6 +6,7 @@ import {
   EmbeddingRequest,
   expectationMessage,
   invalidRequest,
+  ResponseRequest,
 } from "../index.ts";
 
 const chat = (extra: Record<string, unknown>) =>
@@ -108,5 +109,20 @@ describe("EmbeddingRequest", () => {
   it("refuses empty input", () => {
     expect(parse({ input: "" }).success).toBe(false);
     expect(parse({ input: [] }).success).toBe(false);
+  });
+});
+
+describe("prompt_cache_key", () => {
+  it("is accepted (and kept) by chat, completions and Responses; a non-string is a 400 naming it", () => {
+    const key = { prompt_cache_key: "thread-42" };
+    const parsed = chat(key);
+    expect(parsed.success && parsed.output.prompt_cache_key).toBe("thread-42");
+    const completion = v.safeParse(CompletionRequest, { prompt: "x", ...key });
+    expect(completion.success && completion.output.prompt_cache_key).toBe("thread-42");
+    const response = v.safeParse(ResponseRequest, { input: "x", ...key });
+    expect(response.success && response.output.prompt_cache_key).toBe("thread-42");
+    expect(param(chat({ prompt_cache_key: 42 }))).toBe("prompt_cache_key");
+    expect(param(chat({ prompt_cache_key: "x".repeat(1025) }))).toBe("prompt_cache_key");
+    expect(chat({ prompt_cache_key: null }).success).toBe(true);
   });
 });

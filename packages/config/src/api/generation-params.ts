@@ -38,6 +38,12 @@ export const ResponseFormat = v.variant(
 );
 export type ResponseFormat = v.InferOutput<typeof ResponseFormat>;
 
+/**
+ * `prompt_cache_key` (OpenAI's name): requests sharing one share a prompt prefix (a conversation, a long system
+ * prompt), so the gateway sends them to the same inference replica. Routing only: it changes no answer.
+ */
+export const promptCacheKey = () => v.nullish(v.pipe(v.string(), v.maxLength(1024, "at most 1024 characters")));
+
 /** The schema's bound on `n`; a server's own limit (inference's PARALLEL, a key's maxChoices) is usually lower. */
 export const MAX_CHOICES = 128;
 
@@ -94,6 +100,8 @@ export const generationParams = {
     ),
   ),
   user: v.optional(v.string()),
+  /** OpenAI's prompt cache key: which conversation a request continues. The gateway routes by it; inference ignores it. */
+  prompt_cache_key: promptCacheKey(),
 };
 
 /** The parsed generation parameters, as both request schemas output them. */

@@ -1,12 +1,14 @@
 import * as v from "valibot";
-import { tokenCount } from "./generation-params.ts";
+import { promptCacheKey, tokenCount } from "./generation-params.ts";
 import { maxJsonDepth } from "./json-depth.ts";
 
 /**
  * OpenAI's Responses API (POST /v1/responses), as both apps speak it: the request is validated here and answered on
- * the chat completions path (inference translates it into a chat request and the chat answer back). Stateless: no
- * response is stored, so `previous_response_id` is refused and `store: true` is accepted but stores nothing (the
- * answer says `store: false`); send the whole conversation in `input`, as with `store: false`.
+ * the chat completions path (inference translates it into a chat request and the chat answer back). Inference is
+ * stateless: no response is stored, so `previous_response_id` is refused and `store: true` is accepted but stores
+ * nothing (the answer says `store: false`). The gateway stores responses and answers `previous_response_id` and
+ * `item_reference` items before inference, with this schema plus those (apps/gateway/src/responses/request-schema.ts),
+ * sending inference the whole conversation in `input`.
  */
 
 const InputText = v.object({ type: v.literal("input_text"), text: v.string() });
@@ -158,6 +160,8 @@ export const ResponseRequest = v.object({
     ),
   ),
   user: v.optional(v.string()),
+  /** Routing only (the gateway keeps requests sharing one on one replica); see generation-params.ts. */
+  prompt_cache_key: promptCacheKey(),
 });
 export type ResponseRequest = v.InferOutput<typeof ResponseRequest>;
 export type ResponseRequestInput = v.InferInput<typeof ResponseRequest>;

@@ -104,3 +104,29 @@ describe("readGatewayEnv: clients", () => {
     );
   });
 });
+
+describe("readGatewayEnv: conversation affinity and cached tokens", () => {
+  it("has the documented defaults", () => {
+    const config = readGatewayEnv({});
+    expect(config.affinity).toEqual({ enabled: true, spill: 2, ttlMs: 600_000 });
+    expect(config.cachedTokenWeight).toBe(1);
+  });
+
+  it("reads them, and refuses a weight outside 0..1", () => {
+    const config = readGatewayEnv({
+      GATEWAY_AFFINITY: "off",
+      GATEWAY_AFFINITY_SPILL: "4",
+      GATEWAY_AFFINITY_TTL_MS: "60000",
+      GATEWAY_CACHED_TOKEN_WEIGHT: "0.25",
+    });
+    expect(config.affinity).toEqual({ enabled: false, spill: 4, ttlMs: 60_000 });
+    expect(config.cachedTokenWeight).toBe(0.25);
+    expect(readGatewayEnv({ GATEWAY_CACHED_TOKEN_WEIGHT: "0" }).cachedTokenWeight).toBe(0);
+    for (const bad of ["1.5", "-0.1", "half", "1.01"]) {
+      expect(() => readGatewayEnv({ GATEWAY_CACHED_TOKEN_WEIGHT: bad })).toThrow(
+        /GATEWAY_CACHED_TOKEN_WEIGHT: expected a number from 0 to 1/,
+      );
+    }
+    expect(() => readGatewayEnv({ GATEWAY_AFFINITY_SPILL: "0" })).toThrow(/GATEWAY_AFFINITY_SPILL/);
+  });
+});

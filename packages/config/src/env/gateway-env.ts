@@ -82,6 +82,13 @@ const GatewayEnvSchema = v.pipe(
       "slm-gateway",
     ),
     GATEWAY_REDIS_FAILURE: v.optional(v.picklist(["open", "closed"], "open or closed"), "open"),
+    // Stored responses (POST /v1/responses with store, previous_response_id, item_reference): in Redis with REDIS_URL,
+    // else in memory. How long each is kept (30 days, as OpenAI; 0: nothing stored), the largest one stored, the
+    // longest previous_response_id chain, and the in-memory store's bound.
+    GATEWAY_RESPONSES_TTL_S: integer({ default: 2_592_000, min: 0, max: 31_536_000 }),
+    GATEWAY_RESPONSES_MAX_BYTES: integer({ default: 2 << 20, min: 1024, max: 256 << 20 }),
+    GATEWAY_RESPONSES_MAX_CHAIN: integer({ default: 100, min: 1, max: 10_000 }),
+    GATEWAY_RESPONSES_MEMORY_BYTES: integer({ default: 64 << 20, min: 0, max: 64 * 2 ** 30 }),
     GATEWAY_CORS_ORIGINS: v.pipe(
       list(),
       v.check(
@@ -92,6 +99,17 @@ const GatewayEnvSchema = v.pipe(
     GATEWAY_TRUST_PROXY_HOPS: integer({ default: 0, min: 0, max: 16 }),
     GATEWAY_HEALTH_INTERVAL_MS: integer({ default: 5000, min: 100, max: 3_600_000 }),
     GATEWAY_MAX_INFLIGHT: integer({ default: 512, min: 1, max: 1e6 }),
+    // Conversation-affine routing: a conversation's turns go to the replica holding its prefix (apps/gateway's
+    // upstream/affinity-key.ts), unless it has GATEWAY_AFFINITY_SPILL more requests in flight than the least loaded.
+    GATEWAY_AFFINITY: boolean(true),
+    GATEWAY_AFFINITY_SPILL: integer({ default: 2, min: 1, max: 1e6 }),
+    GATEWAY_AFFINITY_TTL_MS: integer({ default: 600_000, min: 1000, max: 86_400_000 }),
+    // What a cached prompt token counts for in token quotas, from 0 (free) to 1 (a full token).
+    GATEWAY_CACHED_TOKEN_WEIGHT: v.pipe(
+      v.optional(v.string(), "1"),
+      v.regex(/^\s*(0(\.\d+)?|1(\.0+)?|\.\d+)\s*$/, "a number from 0 to 1"),
+      v.transform(Number),
+    ),
     GATEWAY_METRICS_TOKEN: text(),
     /** A second listener on 127.0.0.1 that serves only /metrics, without the token. */
     GATEWAY_METRICS_PORT: v.optional(
@@ -205,6 +223,10 @@ const GatewayEnvSchema = v.pipe(
       maxInflightPerReplica: e.GATEWAY_MAX_INFLIGHT,
       healthIntervalMs: e.GATEWAY_HEALTH_INTERVAL_MS,
     },
+    /** Conversation-affine routing over the replicas (remembered in Redis too when REDIS_URL is set). */
+    affinity: { enabled: e.GATEWAY_AFFINITY, spill: e.GATEWAY_AFFINITY_SPILL, ttlMs: e.GATEWAY_AFFINITY_TTL_MS },
+    /** Token quotas charge a cached prompt token at this weight (0..1). */
+    cachedTokenWeight: e.GATEWAY_CACHED_TOKEN_WEIGHT,
     /** The policy of keys that do not set their own (0 = unlimited). */
     defaultPolicy: {
       requestsPerMinute: e.GATEWAY_REQUESTS_PER_MINUTE,
@@ -217,6 +239,13 @@ const GatewayEnvSchema = v.pipe(
     /** Requests per minute per client IP for traffic without a valid key (anonymous or failed authentication). */
     ipRequestsPerMinute: e.GATEWAY_IP_REQUESTS_PER_MINUTE,
     redis: { url: e.REDIS_URL, prefix: e.GATEWAY_REDIS_PREFIX, failure: e.GATEWAY_REDIS_FAILURE },
+    /** Stored responses: TTL (0: none stored), size and chain limits, the in-memory bound (without REDIS_URL). */
+    responses: {
+      ttlSec: e.GATEWAY_RESPONSES_TTL_S,
+      maxBytes: e.GATEWAY_RESPONSES_MAX_BYTES,
+      maxChain: e.GATEWAY_RESPONSES_MAX_CHAIN,
+      memoryBytes: e.GATEWAY_RESPONSES_MEMORY_BYTES,
+    },
     corsOrigins: e.GATEWAY_CORS_ORIGINS,
     trustProxyHops: e.GATEWAY_TRUST_PROXY_HOPS,
     /** How long the served model list is cached (ms). */
