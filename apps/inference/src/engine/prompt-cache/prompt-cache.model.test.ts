@@ -31,7 +31,7 @@ beforeAll(async () => {
   const options = { llama, modelPath, threads: 1, contextSize: 1024, parallel: 1, maxQueue: 8, embeddings: false };
   cached = await loadEngine({ ...options, promptCache: new PromptCache({ maxBytes: 256 << 20 }).scope("model") });
   fresh = await loadEngine(options);
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await cached?.dispose();
