@@ -112,3 +112,20 @@ describe("PromptCache", () => {
     expect(cache.cache.stats().ramEntries).toBe(0);
   });
 });
+
+describe("PromptCache, concurrent saves", () => {
+  it("counts a history that two slots save at once once", async () => {
+    const cache = new PromptCache({ maxBytes: 1 << 20 }).scope("m");
+    const a = new FakeSequence();
+    const b = new FakeSequence();
+    a.contextTokens = conversation(1, 2);
+    b.contextTokens = conversation(1, 2);
+    await Promise.all([cache.prepare([a.as()], conversation(2, 1)), cache.prepare([b.as()], conversation(3, 1))]);
+    expect(cache.cache.stats()).toEqual({
+      ramEntries: 1,
+      ramBytes: conversation(1, 2).length * 100,
+      diskBytes: 0,
+      diskEntries: 0,
+    });
+  });
+});

@@ -162,7 +162,8 @@ export class PromptCache {
       await sequence.saveStateToFile(scratch);
       const bytes = await readFile(scratch);
       const entry: CacheEntry = { key, namespace, tokens, size: bytes.length, bytes, diskPath: undefined };
-      if (entry.size > this.maxBytes) return;
+      // Too big, or another slot holding the same tokens saved them while this one was saving.
+      if (entry.size > this.maxBytes || group.has(key)) return;
       // The conversation went on: what it held before is a prefix of this and will not be asked for again.
       for (const other of [...group.values()])
         if (other.tokens.length < tokens.length && commonPrefix(other.tokens, tokens) === other.tokens.length)
