@@ -1,5 +1,7 @@
 /** One streamed chat completion (OpenAI's /v1/chat/completions with SSE), timed and with its usage. */
 
+import { sseData } from "../inference/measure-http.ts";
+
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
   content: string;
@@ -60,8 +62,6 @@ export async function streamChat(request: ChatStreamRequest): Promise<ChatTurn> 
     signal: AbortSignal.timeout(request.timeoutMs ?? 600_000),
   });
   if (response.status !== 200 || !response.body) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
-  const decoder = new TextDecoder();
-  let buffer = "";
   let first = 0;
   const parts: string[] = [];
   let promptTokens = Number.NaN;
@@ -69,33 +69,22 @@ export async function streamChat(request: ChatStreamRequest): Promise<ChatTurn> 
   let cachedTokens: number | undefined;
   let cacheN: number | undefined;
   let finishReason: string | undefined;
-  for await (const bytes of response.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(bytes, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const event = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = event
-        .split("\n")
-        .find((l) => l.startsWith("data: "))
-        ?.slice(6);
-      if (!data || data === "[DONE]") continue;
-      const chunk = JSON.parse(data) as StreamChunk;
-      request.onChunk?.(chunk);
-      if (chunk.error) throw new Error(`stream error: ${JSON.stringify(chunk.error)}`);
-      if (chunk.usage) {
-        promptTokens = chunk.usage.prompt_tokens ?? promptTokens;
-        completionTokens = chunk.usage.completion_tokens ?? completionTokens;
-        cachedTokens = chunk.usage.prompt_tokens_details?.cached_tokens ?? cachedTokens;
-      }
-      if (chunk.timings?.cache_n !== undefined) cacheN = chunk.timings.cache_n;
-      const choice = chunk.choices?.[0];
-      if (choice?.finish_reason) finishReason = choice.finish_reason;
-      const text = choice?.delta?.content;
-      if (text) {
-        if (parts.length === 0) first = performance.now();
-        parts.push(text);
-      }
+  for await (const data of sseData(response.body)) {
+    const chunk = JSON.parse(data) as StreamChunk;
+    request.onChunk?.(chunk);
+    if (chunk.error) throw new Error(`stream error: ${JSON.stringify(chunk.error)}`);
+    if (chunk.usage) {
+      promptTokens = chunk.usage.prompt_tokens ?? promptTokens;
+      completionTokens = chunk.usage.completion_tokens ?? completionTokens;
+      cachedTokens = chunk.usage.prompt_tokens_details?.cached_tokens ?? cachedTokens;
+    }
+    if (chunk.timings?.cache_n !== undefined) cacheN = chunk.timings.cache_n;
+    const choice = chunk.choices?.[0];
+    if (choice?.finish_reason) finishReason = choice.finish_reason;
+    const text = choice?.delta?.content;
+    if (text) {
+      if (parts.length === 0) first = performance.now();
+      parts.push(text);
     }
   }
   return {

@@ -1,3 +1,4 @@
+import { seededRandom } from "@slm/testkit";
 import { type ChatMessage, type ChatTurn, streamChat } from "./chat-stream.ts";
 
 /**
@@ -33,20 +34,8 @@ const WORDS = (
   "password login support ticket product warranty subscription plan upgrade device battery screen network"
 ).split(" ");
 
-/** A small seeded generator (mulberry32), so every run (and every engine) gets the same texts. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function sentences(seed: number, words: number): string {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const out: string[] = [];
   let sentence: string[] = [];
   for (let i = 0; i < words; i++) {

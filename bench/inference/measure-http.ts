@@ -20,6 +20,25 @@ export interface StreamRequest {
   headers?: Record<string, string>;
 }
 
+/** The `data:` payloads of an SSE body as they arrive, `[DONE]` left out. */
+export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const bytes of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(bytes, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = event
+        .split("\n")
+        .find((l) => l.startsWith("data: "))
+        ?.slice(6);
+      if (data && data !== "[DONE]") yield data;
+    }
+  }
+}
+
 export async function streamCompletion(request: StreamRequest): Promise<StreamTiming> {
   const sent = performance.now();
   const response = await fetch(`${request.url}/v1/completions`, {
@@ -34,35 +53,22 @@ export async function streamCompletion(request: StreamRequest): Promise<StreamTi
     }),
   });
   if (response.status !== 200 || !response.body) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
-  const decoder = new TextDecoder();
-  let buffer = "";
   let chunks = 0;
   let first = 0;
   let last = 0;
   let tokens = 0;
-  for await (const bytes of response.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(bytes, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const event = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = event
-        .split("\n")
-        .find((l) => l.startsWith("data: "))
-        ?.slice(6);
-      if (!data || data === "[DONE]") continue;
-      const chunk = JSON.parse(data) as {
-        choices?: Array<{ text?: string }>;
-        usage?: { completion_tokens?: number } | null;
-      };
-      if (chunk.usage?.completion_tokens !== undefined) tokens = chunk.usage.completion_tokens;
-      const text = chunk.choices?.[0]?.text;
-      if (text) {
-        const now = performance.now();
-        if (chunks === 0) first = now;
-        last = now;
-        chunks++;
-      }
+  for await (const data of sseData(response.body)) {
+    const chunk = JSON.parse(data) as {
+      choices?: Array<{ text?: string }>;
+      usage?: { completion_tokens?: number } | null;
+    };
+    if (chunk.usage?.completion_tokens !== undefined) tokens = chunk.usage.completion_tokens;
+    const text = chunk.choices?.[0]?.text;
+    if (text) {
+      const now = performance.now();
+      if (chunks === 0) first = now;
+      last = now;
+      chunks++;
     }
   }
   const totalMs = performance.now() - sent;

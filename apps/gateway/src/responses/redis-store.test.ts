@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createRedisResponseStore } from "./redis-store.ts";
 import { ResponseStoreUnavailableError } from "./store.ts";
+import { unreachableRedis } from "../../test/support/unreachable-redis.ts";
 
 /** Against the Redis on 127.0.0.1:6379 (scripts/setup.sh starts it); each test its own prefix, its keys deleted. */
 const REDIS_URL = "redis://127.0.0.1:6379";
@@ -56,13 +57,7 @@ describe("the Redis response store", () => {
   });
 
   it("fails as ResponseStoreUnavailableError when Redis cannot be reached", async () => {
-    const dead = new Redis("redis://127.0.0.1:1", {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    dead.on("error", () => {});
+    const dead = unreachableRedis();
     const store = createRedisResponseStore({ client: dead, prefix: "unused" });
     await expect(store.get(["k"])).rejects.toBeInstanceOf(ResponseStoreUnavailableError);
     await expect(store.set([["k", "v"]], 10)).rejects.toBeInstanceOf(ResponseStoreUnavailableError);

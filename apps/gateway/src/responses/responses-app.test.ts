@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEY, testApp, type UpstreamCall } from "../../test/support/test-app.ts";
 import type { JsonObject } from "../types.ts";
 import { createRedisResponseStore } from "./index.ts";
+import { unreachableRedis } from "../../test/support/unreachable-redis.ts";
 
 /**
  * Stored responses through the whole gateway app, inference faked behind the injected fetch: what inference gets
@@ -278,13 +279,7 @@ describe("stored responses in the gateway", () => {
 
 describe("stored responses with Redis unreachable", () => {
   it("answers 503 to what must read it, and store: false to what could not be written", async () => {
-    const dead = new Redis("redis://127.0.0.1:1", {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    dead.on("error", () => {});
+    const dead = unreachableRedis();
     const g = gateway({ responses: { store: createRedisResponseStore({ client: dead, prefix: "unused" }) } });
     const fresh = await g.create({ input: "one" });
     expect(fresh.status).toBe(200);

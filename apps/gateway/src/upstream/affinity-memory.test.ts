@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../logger.ts";
 import { createAffinityMemory } from "./affinity-memory.ts";
 import { createReplicaPool } from "./replica-pool.ts";
+import { unreachableRedis } from "../../test/support/unreachable-redis.ts";
 
 /**
  * The affinity memory: in process (TTL, bound), and shared through the Redis on 127.0.0.1:6379 (scripts/setup.sh
@@ -85,13 +86,7 @@ describe("affinity memory shared through Redis", () => {
   it("routes by hashing (and its own memory) when Redis is down or hangs, logging it once", async () => {
     const lines: string[] = [];
     const logger = createLogger({ write: (line) => lines.push(line) });
-    const down = new Redis("redis://127.0.0.1:1", {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    down.on("error", () => {}); // the gateway's client has its listener (quota/redis.ts)
+    const down = unreachableRedis();
     const hanging = { get: () => new Promise<never>(() => {}), set: () => new Promise<never>(() => {}) };
     const healthy = createReplicaPool({ urls: URLS, affinity: { memory: createAffinityMemory() } });
     try {

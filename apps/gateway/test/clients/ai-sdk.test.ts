@@ -11,7 +11,7 @@ import {
   tool,
 } from "ai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
+import type { z } from "zod";
 import {
   CLIENT_MODELS,
   type ClientStack,
@@ -21,6 +21,7 @@ import {
   recordingFetch,
   startClientStack,
 } from "./client-stack.ts";
+import { SCHEMAS, TOOL_INPUTS } from "./schemas.ts";
 
 /**
  * The Vercel AI SDK (ai 6) against the gateway over real HTTP, with both providers app developers use for an
@@ -28,28 +29,6 @@ import {
  * (`.chat(model)` for Chat Completions; the default `openai(model)` for the Responses API).
  */
 guardNetwork();
-
-/**
- * The schemas must reach the server and bind the answer: zod ints with bounds (zod 4 writes `minimum`/`maximum` for every
- * `.int()`), and one without numeric bounds (a bounded string, an enum, a boolean).
- */
-const SCHEMAS = {
-  "zod ints with bounds": z.object({
-    name: z.string().min(1).max(12),
-    age: z.number().int().min(0).max(120),
-    mood: z.enum(["happy", "sad", "curious"]),
-  }),
-  "strings, enums, booleans": z.object({
-    name: z.string().min(1).max(12),
-    kind: z.enum(["cat", "dog"]),
-    vaccinated: z.boolean(),
-  }),
-} as const;
-
-const TOOL_INPUTS = {
-  "zod ints with bounds": z.object({ city: z.enum(["Paris", "Oslo", "Lima"]), days: z.number().int().min(1).max(3) }),
-  "an enum": z.object({ city: z.enum(["Paris", "Oslo", "Lima"]) }),
-} as const;
 
 describe.each(CLIENT_MODELS)("AI SDK on the %s model", (kind) => {
   let s: ClientStack;

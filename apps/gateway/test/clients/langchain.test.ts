@@ -2,7 +2,6 @@ import { AIMessage, type AIMessageChunk, HumanMessage, ToolMessage } from "@lang
 import { tool } from "@langchain/core/tools";
 import { ChatOpenAI } from "@langchain/openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import {
   CLIENT_MODELS,
   type ClientStack,
@@ -12,6 +11,7 @@ import {
   recordingFetch,
   startClientStack,
 } from "./client-stack.ts";
+import { SCHEMAS, type SchemaName, TOOL_INPUTS } from "./schemas.ts";
 
 /**
  * LangChain JS (`@langchain/openai` ChatOpenAI) against the gateway over real HTTP. Token usage must come from the
@@ -19,20 +19,6 @@ import {
  * guard fails the file if anything tries to leave loopback).
  */
 guardNetwork();
-
-const SCHEMAS = {
-  "zod ints with bounds": z.object({
-    name: z.string().min(1).max(12),
-    age: z.number().int().min(0).max(120),
-    mood: z.enum(["happy", "sad", "curious"]),
-  }),
-  "strings, enums, booleans": z.object({
-    name: z.string().min(1).max(12),
-    kind: z.enum(["cat", "dog"]),
-    vaccinated: z.boolean(),
-  }),
-} as const;
-type SchemaName = keyof typeof SCHEMAS;
 
 describe.each(CLIENT_MODELS)("LangChain ChatOpenAI on the %s model", (kind) => {
   let s: ClientStack;
@@ -80,7 +66,7 @@ describe.each(CLIENT_MODELS)("LangChain ChatOpenAI on the %s model", (kind) => {
   });
 
   it("bindTools: the call comes back as tool_calls with valid arguments, and its result goes back in", async () => {
-    const input = z.object({ city: z.enum(["Paris", "Oslo", "Lima"]) });
+    const input = TOOL_INPUTS["an enum"];
     const weather = tool(async ({ city }) => `Sunny in ${city}.`, {
       name: "weather",
       description: "The weather forecast for a city",

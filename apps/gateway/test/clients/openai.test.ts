@@ -11,32 +11,13 @@ import {
   recordingFetch,
   startClientStack,
 } from "./client-stack.ts";
+import { SCHEMAS, type SchemaName, TOOL_INPUTS, type ToolInputName } from "./schemas.ts";
 
 /**
  * The official `openai` client (v6) against the gateway over real HTTP: the zod helpers (`zodResponseFormat`,
  * `zodFunction`, with zod 4), the tool runner, stateful Responses (`previous_response_id`), models and embeddings.
  */
 guardNetwork();
-
-const SCHEMAS = {
-  "zod ints with bounds": z.object({
-    name: z.string().min(1).max(12),
-    age: z.number().int().min(0).max(120),
-    mood: z.enum(["happy", "sad", "curious"]),
-  }),
-  "strings, enums, booleans": z.object({
-    name: z.string().min(1).max(12),
-    kind: z.enum(["cat", "dog"]),
-    vaccinated: z.boolean(),
-  }),
-} as const;
-type SchemaName = keyof typeof SCHEMAS;
-
-const TOOL_INPUTS = {
-  "zod ints with bounds": z.object({ city: z.enum(["Paris", "Oslo", "Lima"]), days: z.number().int().min(1).max(3) }),
-  "an enum": z.object({ city: z.enum(["Paris", "Oslo", "Lima"]) }),
-} as const;
-type ToolInputName = keyof typeof TOOL_INPUTS;
 
 describe.each(CLIENT_MODELS)("openai on the %s model", (kind) => {
   let s: ClientStack;
